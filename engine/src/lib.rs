@@ -1,1 +1,15 @@
-//! placeholder
+//! OmenDB engine: the shard runtime, the catalog service, sessions, transactions and the executor.
+//!
+//! Owns where work runs (one glommio executor per core, nothing shared but the catalog snapshot
+//! and the commit clock) and how plans execute against the shards' storage. Must never speak
+//! the wire protocol or parse SQL text itself (the planner does), and must never block an executor
+//! thread.
+
+pub mod error;
+pub mod runtime;
+pub mod session;
+pub mod shard;
+
+pub use error::EngineError;
+pub use session::{Field, Outcome, Prepared, Session, TxnStatus};
+pub use shard::{Engine, ShardRef, ShardState};
