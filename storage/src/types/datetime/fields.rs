@@ -266,7 +266,7 @@ pub fn extract_timestamp(field: &str, micros: i64) -> Result<Numeric, TypeError>
     }
     match u {
         Unit::Epoch => Ok(Numeric::new(
-            i128::from(micros) + i128::from(-UNIX_EPOCH_OFFSET_DAYS * MICROS_PER_DAY),
+            i128::from(micros) + i128::from(UNIX_EPOCH_OFFSET_DAYS * MICROS_PER_DAY),
             MICRO_SCALE,
         )),
         Unit::Timezone | Unit::TimezoneHour | Unit::TimezoneMinute => {

@@ -40,7 +40,6 @@ impl TimeZone {
         write_offset(seconds_east, &mut abbrev);
         let mut posix = String::new();
         write_offset(-seconds_east, &mut posix);
-        let posix = posix.strip_prefix('+').unwrap_or(&posix).to_owned();
         TimeZone {
             name: format!("<{abbrev}>{posix}"),
             kind: ZoneKind::Fixed(seconds_east),
