@@ -74,8 +74,9 @@ where
         && !matches!(e, WireError::Io(_))
     {
         reply::error(&mut io.out, e);
-        let _ = io.flush().await;
     }
+    // Replies to what came before a Terminate (or the end of the stream) still go out.
+    let _ = io.flush().await;
     result
 }
 
@@ -259,6 +260,3 @@ impl<S: AsyncRead + AsyncWrite + Unpin, B: Backend> Session<'_, S, B> {
         }
     }
 }
-
-#[cfg(test)]
-mod tests;
