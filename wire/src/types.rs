@@ -63,6 +63,16 @@ pub fn wire_oid(ty: DataType) -> u32 {
     }
 }
 
+/// Whether values of the two types have the same wire formats (all strings do; all numerics do).
+pub fn same_wire_type(a: DataType, b: DataType) -> bool {
+    let class = |t: DataType| match t {
+        DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown => DataType::Text,
+        DataType::Numeric { .. } => DataType::NUMERIC,
+        t => t,
+    };
+    class(a) == class(b)
+}
+
 /// `typlen` for RowDescription.
 pub fn wire_type_size(ty: DataType) -> i16 {
     match ty {

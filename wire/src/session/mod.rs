@@ -237,7 +237,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin, B: Backend> Session<'_, S, B> {
         rows: &[Vec<Value>],
         formats: &[Format],
     ) -> Result<(), WireError> {
-        debug_assert!(rows.iter().all(|r| r.len() == fields.len()));
+        // Clients decode binary values by the RowDescription's type: the engine must send what it
+        // described.
+        debug_assert!(rows.iter().all(|r| {
+            r.len() == fields.len()
+                && r.iter()
+                    .zip(fields)
+                    .all(|(v, f)| v.is_null() || crate::types::same_wire_type(v.data_type(), f.ty))
+        }));
         let tz = self.backend.timezone();
         for row in rows {
             reply::data_row(&mut self.io.out, row, formats, tz, &mut self.scratch);
