@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use common::TestServer;
 use sqllogictest::{
-    AsyncDB, DBOutput, DefaultColumnType, ExpectedError, Normalizer, QueryExpect, Record, RecordOutput, Runner,
-    StatementExpect, strict_column_validator,
+    AsyncDB, DBOutput, DefaultColumnType, ExpectedError, Normalizer, QueryExpect, Record,
+    RecordOutput, Runner, StatementExpect, strict_column_validator,
 };
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, SimpleQueryMessage};
