@@ -7,6 +7,9 @@
 //! of them land on both shards; rows are placed by the hash of their key, so every connection
 //! also reads and writes rows owned by the other shard.
 
+// Tests stop at the first surprise: an unwrap here is an assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Instant;

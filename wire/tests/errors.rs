@@ -2,6 +2,9 @@
 //! SQLSTATE and a message a person can act on, through both the simple and the extended query
 //! protocol, and the same connection must keep working afterwards.
 
+// Tests stop at the first surprise: an unwrap here is an assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{TestServer, unique_name};
