@@ -36,6 +36,28 @@ const MIN_QUERIES: usize = 300;
 /// Failures listed per file before the rest are only counted.
 const MAX_FAILURES_SHOWN: usize = 8;
 
+/// A client-side error with the server's SQLSTATE and message in its text (tokio-postgres
+/// prints only "db error"), so a failing record says what the server answered.
+#[derive(Debug)]
+struct PgError(tokio_postgres::Error);
+
+impl std::fmt::Display for PgError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.as_db_error() {
+            Some(db) => write!(f, "{}: {}", db.code().code(), db.message()),
+            None => write!(f, "{:?}", self.0),
+        }
+    }
+}
+
+impl std::error::Error for PgError {}
+
+impl From<tokio_postgres::Error> for PgError {
+    fn from(e: tokio_postgres::Error) -> PgError {
+        PgError(e)
+    }
+}
+
 /// One connection, speaking the simple query protocol for execution.
 struct Conn {
     client: Client,
@@ -43,7 +65,7 @@ struct Conn {
 
 #[async_trait::async_trait]
 impl AsyncDB for Conn {
-    type Error = tokio_postgres::Error;
+    type Error = PgError;
     type ColumnType = DefaultColumnType;
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, Self::Error> {
@@ -88,7 +110,7 @@ impl AsyncDB for Conn {
     }
 
     fn error_sql_state(err: &Self::Error) -> Option<String> {
-        err.code().map(|c| c.code().to_owned())
+        err.0.code().map(|c| c.code().to_owned())
     }
 }
 
@@ -426,13 +448,7 @@ fn describe_output(output: &RecordOutput<DefaultColumnType>) -> String {
     match output {
         RecordOutput::Query { error: Some(e), .. }
         | RecordOutput::Statement { error: Some(e), .. } => {
-            match e
-                .downcast_ref::<tokio_postgres::Error>()
-                .and_then(|e| e.as_db_error())
-            {
-                Some(db) => format!("error {}: {}", db.code().code(), db.message()),
-                None => format!("error {e}"),
-            }
+            format!("error {e}")
         }
         RecordOutput::Statement { .. } => "a statement without rows".to_owned(),
         _ => "rows".to_owned(),
@@ -440,8 +456,8 @@ fn describe_output(output: &RecordOutput<DefaultColumnType>) -> String {
 }
 
 fn error_code(e: &Arc<dyn std::error::Error + Send + Sync>) -> String {
-    match e.downcast_ref::<tokio_postgres::Error>() {
-        Some(pg) => common::sqlstate(pg),
+    match e.downcast_ref::<PgError>() {
+        Some(pg) => common::sqlstate(&pg.0),
         None => panic!("error from the runner, not the server: {e}"),
     }
 }
