@@ -254,18 +254,9 @@ impl Backend for ScriptBackend {
         let word = sql.split_whitespace().next().unwrap_or("");
         let prepared = Rc::new(match word {
             "badprep" => return Err(EngineError::sql("42601", "syntax error at end of input")),
-            "echo" => Prepared {
-                param_types: echo_types(sql, param_types),
-                fields: Some(echo_fields(sql, param_types)),
-            },
-            "rows" => Prepared {
-                param_types: Vec::new(),
-                fields: Some(rows_fields()),
-            },
-            _ => Prepared {
-                param_types: Vec::new(),
-                fields: None,
-            },
+            "echo" => Prepared::describing(echo_types(sql, param_types), Some(echo_fields(sql, param_types))),
+            "rows" => Prepared::describing(Vec::new(), Some(rows_fields())),
+            _ => Prepared::describing(Vec::new(), None),
         });
         self.prepared_sql
             .insert(address(&prepared), sql.to_string());
