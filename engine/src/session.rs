@@ -60,7 +60,11 @@ impl Prepared {
     /// A statement description with no bound statement behind it (it executes as an empty
     /// query). Protocol test doubles use it to script Describe answers.
     pub fn describing(param_types: Vec<DataType>, fields: Option<Rc<[Field]>>) -> Prepared {
-        Prepared { param_types, fields, statement: None }
+        Prepared {
+            param_types,
+            fields,
+            statement: None,
+        }
     }
 }
 
@@ -83,6 +87,9 @@ struct Txn {
     /// Opened by BEGIN (else implicit: one statement, or one multi-statement query string).
     explicit: bool,
     failed: bool,
+    /// Statements that wrote rows so far; a savepoint remembers the count at its creation.
+    writes: u64,
+    savepoints: Vec<(String, u64)>,
 }
 
 /// Per-connection state. Lives on one shard; not `Send`.
@@ -364,6 +371,9 @@ impl Session {
             Statement::Begin => return Ok(self.begin()),
             Statement::Commit => return self.commit_block().await,
             Statement::Rollback => return self.rollback_block().await,
+            Statement::Savepoint { name } => return self.savepoint(name),
+            Statement::ReleaseSavepoint { name } => return self.release_savepoint(name),
+            Statement::RollbackToSavepoint { name } => return self.rollback_to_savepoint(name),
             _ => {}
         }
         if self.txn.as_ref().is_some_and(|t| t.failed) {
@@ -386,6 +396,8 @@ impl Session {
             touched: vec![false; self.shard.count()],
             explicit,
             failed: false,
+            writes: 0,
+            savepoints: Vec::new(),
         }
     }
 
@@ -448,21 +460,83 @@ impl Session {
         })
     }
 
+    fn block(&mut self, what: &str) -> Result<&mut Txn, EngineError> {
+        match self.txn.as_mut() {
+            Some(t) if t.explicit => Ok(t),
+            _ => Err(EngineError::sql(
+                "25P01",
+                format!("{what} can only be used in transaction blocks"),
+            )),
+        }
+    }
+
+    fn savepoint(&mut self, name: &str) -> Result<Outcome, EngineError> {
+        let txn = self.block("SAVEPOINT")?;
+        if txn.failed {
+            return Err(EngineError::InFailedTransaction);
+        }
+        let writes = txn.writes;
+        txn.savepoints.push((name.to_string(), writes));
+        Ok(Outcome::Command {
+            tag: "SAVEPOINT".into(),
+        })
+    }
+
+    fn find_savepoint(txn: &Txn, name: &str) -> Result<usize, EngineError> {
+        txn.savepoints
+            .iter()
+            .rposition(|(n, _)| n == name)
+            .ok_or_else(|| {
+                EngineError::sql("3B001", format!("savepoint \"{name}\" does not exist"))
+            })
+    }
+
+    fn release_savepoint(&mut self, name: &str) -> Result<Outcome, EngineError> {
+        let txn = self.block("RELEASE SAVEPOINT")?;
+        if txn.failed {
+            return Err(EngineError::InFailedTransaction);
+        }
+        let at = Self::find_savepoint(txn, name)?;
+        txn.savepoints.truncate(at);
+        Ok(Outcome::Command {
+            tag: "RELEASE".into(),
+        })
+    }
+
+    /// Rolling back to a savepoint is supported when nothing was written since it (what drivers
+    /// do around catalog probes); undoing writes to a savepoint comes with MVCC version chains.
+    fn rollback_to_savepoint(&mut self, name: &str) -> Result<Outcome, EngineError> {
+        let txn = self.block("ROLLBACK TO SAVEPOINT")?;
+        let at = Self::find_savepoint(txn, name)?;
+        if txn.writes > txn.savepoints[at].1 {
+            txn.failed = true;
+            return Err(EngineError::sql(
+                "0A000",
+                "ROLLBACK TO SAVEPOINT after rows were written since the savepoint is not supported yet",
+            ));
+        }
+        txn.savepoints.truncate(at + 1);
+        txn.failed = false;
+        Ok(Outcome::Command {
+            tag: "ROLLBACK".into(),
+        })
+    }
+
     async fn end_transaction(&mut self, commit: bool) -> Result<(), EngineError> {
         let Some(txn) = self.txn.take() else {
             return Ok(());
         };
-        let exec = self.executor(Vec::new(), &txn);
+        let exec = self.executor(Vec::new(), txn.id, txn.start);
         exec.finish(txn.id, &txn.touched, commit && !txn.failed)
             .await
     }
 
-    fn executor(&self, params: Vec<Value>, txn: &Txn) -> Executor {
+    fn executor(&self, params: Vec<Value>, txn_id: WriterId, txn_start: i64) -> Executor {
         let env = EvalEnv {
             params,
             tz: self.settings.timezone().clone(),
-            txn_start: txn.start,
-            reader: txn.id,
+            txn_start,
+            reader: txn_id,
             user: self.user.clone(),
             database: self.database.clone(),
             backend_pid: self.key.0,
@@ -487,17 +561,17 @@ impl Session {
             ));
         };
         let mut touched = std::mem::take(&mut txn.touched);
-        let txn_view = Txn {
-            id: txn.id,
-            start: txn.start,
-            touched: Vec::new(),
-            explicit: txn.explicit,
-            failed: false,
-        };
-        let exec = self.executor(params, &txn_view);
+        let (id, start) = (txn.id, txn.start);
+        let exec = self.executor(params, id, start);
         let result = self.dispatch(&exec, stmt, &mut touched).await;
         if let Some(txn) = self.txn.as_mut() {
             txn.touched = touched;
+            if matches!(
+                stmt,
+                Statement::Insert { .. } | Statement::Update { .. } | Statement::Delete { .. }
+            ) {
+                txn.writes += 1;
+            }
         }
         result
     }
@@ -593,9 +667,14 @@ impl Session {
             }
             Statement::NoOp { tag } => Ok(Outcome::Command { tag: tag.clone() }),
             Statement::Empty => Ok(Outcome::Empty),
-            Statement::Begin | Statement::Commit | Statement::Rollback => Err(
-                EngineError::Internal("transaction control reached dispatch".into()),
-            ),
+            Statement::Begin
+            | Statement::Commit
+            | Statement::Rollback
+            | Statement::Savepoint { .. }
+            | Statement::ReleaseSavepoint { .. }
+            | Statement::RollbackToSavepoint { .. } => Err(EngineError::Internal(
+                "transaction control reached dispatch".into(),
+            )),
         }
     }
 

@@ -133,7 +133,12 @@ impl Settings {
                 self.tz = tz;
                 Ok(shown)
             }
-            "client_encoding" => match value.to_ascii_uppercase().replace('-', "").as_str() {
+            "client_encoding" => match value
+                .trim_matches(['\'', '"'])
+                .to_ascii_uppercase()
+                .replace('-', "")
+                .as_str()
+            {
                 "UTF8" | "UNICODE" => Ok("UTF8".into()),
                 _ => Err(EngineError::sql(
                     "0A000",

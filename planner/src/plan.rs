@@ -207,6 +207,15 @@ pub enum Statement {
     Begin,
     Commit,
     Rollback,
+    Savepoint {
+        name: String,
+    },
+    ReleaseSavepoint {
+        name: String,
+    },
+    RollbackToSavepoint {
+        name: String,
+    },
     /// `SET name = value` (`None`: `DEFAULT`/`RESET`).
     Set {
         name: String,

@@ -127,14 +127,19 @@ pub(crate) fn common_type(a: DataType, b: DataType) -> Option<DataType> {
     if a == b {
         return Some(a);
     }
+    // An untyped literal takes the other side's type (char(n) keeps its blank-padded semantics).
     if a == Unknown {
-        return Some(if b.is_string() { Text } else { b });
+        return Some(b);
     }
     if b == Unknown {
-        return Some(if a.is_string() { Text } else { a });
+        return Some(a);
     }
     if let (Some(ra), Some(rb)) = (number_rank(a), number_rank(b)) {
         let wider = if ra >= rb { a } else { b };
+        // real only survives with real: mixed with integers or numeric, PostgreSQL picks double.
+        if wider == Float32 {
+            return Some(Float64);
+        }
         return Some(match wider {
             Numeric { .. } => DataType::NUMERIC,
             other => other,

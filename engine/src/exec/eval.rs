@@ -42,7 +42,12 @@ pub fn eval(e: &Expr, row: &[Value], env: &EvalEnv) -> Result<Value, EngineError
             .ok_or_else(|| EngineError::Internal(format!("column {index} out of range"))),
         Expr::Literal { value, .. } => Ok(value.clone()),
         Expr::Param { index, .. } => Ok(env.params.get(*index).cloned().unwrap_or(Value::Null)),
-        Expr::Cast { expr, ty } => Ok(eval(expr, row, env)?.cast(*ty, &env.tz)?),
+        Expr::Cast { expr, ty } => Ok(Value::cast_from(
+            eval(expr, row, env)?,
+            expr.ty(),
+            *ty,
+            &env.tz,
+        )?),
         Expr::Unary {
             op: UnaryOp::Neg,
             expr,

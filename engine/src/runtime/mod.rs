@@ -236,7 +236,7 @@ async fn inbox_loop<S: 'static>(shard: Rc<Shard<S>>, inbox: flume::Receiver<Mess
     while let Ok(message) = inbox.recv_async().await {
         match message {
             Message::Run(job) => {
-                glommio::spawn_local(job(shard.clone())).detach();
+                glommio::spawn_local(contain_panic(job(shard.clone()), "shard job")).detach();
             }
             Message::Stop => break,
         }
@@ -253,16 +253,23 @@ where
     C: Fn(Rc<Shard<S>>, TcpStream) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
 {
-    let listener = glommio::net::TcpListener::bind(listen).map_err(|e| {
+    let listener = checks::listener_socket(listen).map_err(|e| {
         // Without a listener this shard cannot serve: stop it so the error surfaces.
         let _ = shard.mesh.inboxes[shard.id].send(Message::Stop);
         StartupError::Bind(listen, e.to_string())
     })?;
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    // SAFETY: the descriptor is a bound, listening TCP socket we own; ownership moves to glommio.
+    let listener = unsafe { glommio::net::TcpListener::from_raw_fd(listener.into_raw_fd()) };
     loop {
         match listener.accept().await {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
-                glommio::spawn_local(on_connection(shard.clone(), stream)).detach();
+                glommio::spawn_local(contain_panic(
+                    on_connection(shard.clone(), stream),
+                    "connection",
+                ))
+                .detach();
             }
             Err(e) => {
                 // Out of file descriptors and the like: log, back off briefly, keep serving.
@@ -270,6 +277,20 @@ where
                 glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
             }
         }
+    }
+}
+
+/// Run a task so that a panic in it (a bug) ends only that task: the connection closes or the
+/// requester's reply channel drops, and the shard keeps serving everyone else.
+async fn contain_panic<F: Future<Output = ()>>(fut: F, what: &'static str) {
+    use futures_lite::FutureExt;
+    if let Err(panic) = std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!("a {what} task panicked and was stopped: {message}");
     }
 }
 

@@ -1024,7 +1024,20 @@ fn number_literal(text: &str) -> Result<Value, PlanError> {
     if let Ok(i) = text.parse::<i64>() {
         return Ok(Value::Int64(i));
     }
-    Ok(Value::Numeric(Numeric::parse(text)?))
+    match Numeric::parse(text) {
+        Ok(n) => Ok(Value::Numeric(n)),
+        // Beyond numeric's 38 digits, a literal is kept as the nearest double rather than refused.
+        Err(_) => text
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(Value::Float64)
+            .ok_or_else(|| {
+                PlanError::Type(omendb_storage::types::TypeError::OutOfRange(format!(
+                    "value overflows numeric format: {text}"
+                )))
+            }),
+    }
 }
 
 /// The string inside any quoted-string literal form.
@@ -1163,7 +1176,8 @@ pub(crate) fn call(
             });
         }
         ("lower" | "upper" | "length" | "char_length" | "character_length" | "octet_length", 1) => {
-            args[0] = coerce_text(ctx, args.remove(0))?;
+            let arg = args.remove(0);
+            args = vec![coerce_text(ctx, arg)?];
             match name {
                 "lower" => (Func::Lower, Text),
                 "upper" => (Func::Upper, Text),

@@ -100,6 +100,18 @@ pub fn bind(ctx: &mut BindContext<'_>, stmt: &ast::Statement) -> Result<Statemen
             chain: false,
             savepoint: None,
         } => Ok(Statement::Rollback),
+        ast::Statement::Rollback {
+            chain: false,
+            savepoint: Some(name),
+        } => Ok(Statement::RollbackToSavepoint {
+            name: ident_name(name),
+        }),
+        ast::Statement::Savepoint { name } => Ok(Statement::Savepoint {
+            name: ident_name(name),
+        }),
+        ast::Statement::ReleaseSavepoint { name } => Ok(Statement::ReleaseSavepoint {
+            name: ident_name(name),
+        }),
         ast::Statement::Set(set) => ddl::bind_set(set),
         ast::Statement::ShowVariable { variable } => ddl::bind_show(variable),
         other => Err(PlanError::not_supported(format!(

@@ -254,7 +254,10 @@ impl Backend for ScriptBackend {
         let word = sql.split_whitespace().next().unwrap_or("");
         let prepared = Rc::new(match word {
             "badprep" => return Err(EngineError::sql("42601", "syntax error at end of input")),
-            "echo" => Prepared::describing(echo_types(sql, param_types), Some(echo_fields(sql, param_types))),
+            "echo" => Prepared::describing(
+                echo_types(sql, param_types),
+                Some(echo_fields(sql, param_types)),
+            ),
             "rows" => Prepared::describing(Vec::new(), Some(rows_fields())),
             _ => Prepared::describing(Vec::new(), None),
         });
