@@ -785,6 +785,24 @@ fn malformed_extended_message_skips_to_sync() {
     );
 }
 
+#[test]
+fn malformed_messages_while_skipping_are_ignored() {
+    let (out, result, _) = exchange(&session(&[
+        &bind("", "nope", &[], &[], &[]),
+        &msg(b'B', b"\0\0\0\x01"),
+        &msg(b'Q', b"no terminator"),
+        &sync(),
+    ]));
+    result.unwrap();
+    assert_eq!(
+        after_startup(&out),
+        strs(&[
+            "E ERROR 26000 prepared statement \"nope\" does not exist",
+            "Z I",
+        ])
+    );
+}
+
 mod fuzz {
     use super::*;
     use proptest::prelude::*;

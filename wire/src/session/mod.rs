@@ -167,8 +167,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin, B: Backend> Session<'_, S, B> {
         }
     }
 
-    /// A well-framed message with a bad body: an ERROR, not the end of the connection.
+    /// A well-framed message with a bad body: an ERROR, not the end of the connection. While
+    /// skipping to Sync, bodies are not looked at, as in PostgreSQL.
     fn malformed(&mut self, kind: u8, error: WireError) {
+        if self.extended.skipping && kind != b'S' {
+            return;
+        }
         if is_extended(kind) {
             self.extended_error(&error);
         } else {
