@@ -105,6 +105,23 @@ impl RowTable {
         Ok(id)
     }
 
+    /// Whether `insert` would succeed, without changing anything: `Busy` if another writer holds
+    /// the key, a unique violation if the key is visible to `writer`.
+    pub fn check_insert(&mut self, row: &[Value], writer: WriterId) -> Result<(), RowError> {
+        if self.primary.is_none() {
+            return Ok(());
+        }
+        let key = primary_key_bytes(&self.schema, row, &mut self.key_buf);
+        let Some(id) = self.primary.as_ref().and_then(|index| index.get(key)) else {
+            return Ok(());
+        };
+        match &self.slots[id as usize].pending {
+            Some(p) if p.writer != writer => Err(RowError::Busy(p.writer)),
+            Some(p) if p.row.is_none() => Ok(()),
+            _ => Err(duplicate(&self.schema)),
+        }
+    }
+
     /// The key exists in slot `id`: a duplicate, unless `writer` deleted that row itself.
     fn insert_over(
         &mut self,

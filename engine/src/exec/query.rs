@@ -1,0 +1,179 @@
+//! Running a plan tree at the coordinator: scans fan out to the shards, everything above them
+//! runs here.
+
+use super::Row;
+use super::aggregate::aggregate;
+use super::eval::{EvalEnv, eval, eval_predicate};
+use super::join::join;
+use super::route::{Target, target};
+use super::scan::scan_rows;
+use super::sort::{distinct, set_operation, sort};
+use super::system::system_rows;
+use crate::EngineError;
+use crate::shard::ShardRef;
+use omendb_planner::{Access, Expr, Plan};
+use omendb_storage::schema::TableSchema;
+use omendb_storage::types::Value;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Runs plans for one statement.
+pub struct Executor {
+    pub shard: ShardRef,
+    pub env: Arc<EvalEnv>,
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Executor {
+    fn check_cancel(&self) -> Result<(), EngineError> {
+        if self.cancel.swap(false, Ordering::Relaxed) {
+            return Err(EngineError::Cancelled);
+        }
+        Ok(())
+    }
+
+    /// Every row the plan produces.
+    pub fn run<'a>(
+        &'a self,
+        plan: &'a Plan,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Row>, EngineError>> + 'a>> {
+        Box::pin(async move {
+            self.check_cancel()?;
+            let env = &self.env;
+            match plan {
+                Plan::Scan {
+                    table,
+                    filter,
+                    access,
+                } => self.scan(table, filter.as_ref(), access).await,
+                Plan::System { table, .. } => system_rows(*table, env),
+                Plan::Values { rows, .. } => rows
+                    .iter()
+                    .map(|r| {
+                        r.iter()
+                            .map(|e| eval(e, &[], env))
+                            .collect::<Result<Row, _>>()
+                    })
+                    .collect(),
+                Plan::Filter { input, predicate } => {
+                    let rows = self.run(input).await?;
+                    let mut out = Vec::with_capacity(rows.len());
+                    for row in rows {
+                        if eval_predicate(predicate, &row, env)? {
+                            out.push(row);
+                        }
+                    }
+                    Ok(out)
+                }
+                Plan::Project { input, exprs } => {
+                    let rows = self.run(input).await?;
+                    rows.iter()
+                        .map(|row| exprs.iter().map(|e| eval(e, row, env)).collect())
+                        .collect()
+                }
+                Plan::Aggregate {
+                    input,
+                    groups,
+                    aggs,
+                } => {
+                    let rows = self.run(input).await?;
+                    aggregate(rows, groups, aggs, env)
+                }
+                Plan::Sort { input, keys } => {
+                    let rows = self.run(input).await?;
+                    sort(rows, keys, env)
+                }
+                Plan::Limit {
+                    input,
+                    limit,
+                    offset,
+                } => {
+                    let rows = self.run(input).await?;
+                    let count =
+                        |e: &Option<Expr>, what: &str| -> Result<Option<usize>, EngineError> {
+                            match e.as_ref().map(|e| eval(e, &[], env)).transpose()? {
+                                None | Some(Value::Null) => Ok(None),
+                                Some(Value::Int64(n)) if n < 0 => Err(EngineError::sql(
+                                    "2201W",
+                                    format!("{what} must not be negative"),
+                                )),
+                                Some(Value::Int64(n)) => {
+                                    Ok(Some(usize::try_from(n).unwrap_or(usize::MAX)))
+                                }
+                                Some(other) => Err(EngineError::Internal(format!(
+                                    "{what} of type {}",
+                                    other.data_type()
+                                ))),
+                            }
+                        };
+                    let offset = count(offset, "OFFSET")?.unwrap_or(0);
+                    let limit = count(limit, "LIMIT")?.unwrap_or(usize::MAX);
+                    Ok(rows.into_iter().skip(offset).take(limit).collect())
+                }
+                Plan::Distinct { input } => Ok(distinct(self.run(input).await?)),
+                Plan::Join {
+                    left,
+                    right,
+                    kind,
+                    on,
+                } => {
+                    let l = self.run(left).await?;
+                    let r = self.run(right).await?;
+                    let widths = (left.column_types().len(), right.column_types().len());
+                    join(l, r, widths, *kind, on.as_ref(), env)
+                }
+                Plan::SetOp {
+                    op,
+                    all,
+                    left,
+                    right,
+                } => {
+                    let l = self.run(left).await?;
+                    let r = self.run(right).await?;
+                    Ok(set_operation(*op, *all, l, r))
+                }
+            }
+        })
+    }
+
+    async fn scan(
+        &self,
+        table: &Arc<TableSchema>,
+        filter: Option<&Expr>,
+        access: &Access,
+    ) -> Result<Vec<Row>, EngineError> {
+        let shards = self.shard.count();
+        match target(table, access, &self.env, shards)? {
+            Target::Nothing => Ok(Vec::new()),
+            Target::One(s, key) => self.scan_on(s, table, key, filter).await,
+            Target::All => {
+                let scans: Vec<_> = (0..shards)
+                    .map(|s| self.scan_on(s, table, None, filter))
+                    .collect();
+                let mut out = Vec::new();
+                for part in crate::runtime::join_all(scans).await {
+                    out.extend(part?);
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    async fn scan_on(
+        &self,
+        shard: usize,
+        table: &Arc<TableSchema>,
+        key: Option<Vec<u8>>,
+        filter: Option<&Expr>,
+    ) -> Result<Vec<Row>, EngineError> {
+        let (table, filter, env) = (table.clone(), filter.cloned(), self.env.clone());
+        self.shard
+            .run_on(shard, move |s| async move {
+                scan_rows(s.state(), &table, key.as_deref(), filter.as_ref(), &env)
+            })
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))?
+    }
+}
