@@ -523,6 +523,7 @@ fn error_discards_until_sync_and_fails_the_block() {
         ])
     );
     assert_eq!(log.failed_transactions, 2);
+    assert_eq!(log.syncs, 2);
 }
 
 #[test]
