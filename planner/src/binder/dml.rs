@@ -39,7 +39,12 @@ pub(crate) fn bind_insert(
     }
     let table = lookup_table(ctx, name)?;
     let targets: Vec<usize> = if insert.columns.is_empty() {
-        (0..table.columns.len()).collect()
+        // Without a column list, values fill the leading columns; the rest take defaults.
+        let given = match insert.source.as_deref().map(|q| q.body.as_ref()) {
+            Some(ast::SetExpr::Values(v)) => v.rows.first().map_or(0, |r| r.content.len()),
+            _ => table.columns.len(),
+        };
+        (0..given.min(table.columns.len())).collect()
     } else {
         let mut targets = Vec::with_capacity(insert.columns.len());
         for c in &insert.columns {
