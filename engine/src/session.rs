@@ -56,18 +56,6 @@ pub struct Prepared {
     statement: Option<Statement>,
 }
 
-impl Prepared {
-    /// A statement description with no bound statement behind it (it executes as an empty
-    /// query). Protocol test doubles use it to script Describe answers.
-    pub fn describing(param_types: Vec<DataType>, fields: Option<Rc<[Field]>>) -> Prepared {
-        Prepared {
-            param_types,
-            fields,
-            statement: None,
-        }
-    }
-}
-
 /// Where the session stands with respect to a transaction block (ReadyForQuery's status byte).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TxnStatus {

@@ -17,7 +17,7 @@ Usage: omendb [OPTIONS]
 
 Options:
   --port PORT        TCP port to listen on (default 5432)
-  --listen ADDR      IP address to listen on (default 127.0.0.1)
+  --listen ADDR      IP address to listen on, localhost, or * for all (default 127.0.0.1)
   --data-dir DIR     data directory (default ./omendb-data)
   --shards N         shards, one per core (default: number of cores)
   --password PW      require SCRAM-SHA-256 authentication with this password for every user
@@ -105,7 +105,7 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, St
             "-h" | "--help" => return Ok(Command::Help),
             "-V" | "--version" => return Ok(Command::Version),
             "--port" => options.port = parse_value(&flag, &value()?)?,
-            "--listen" => options.listen = parse_value(&flag, &value()?)?,
+            "--listen" => options.listen = parse_listen(&value()?)?,
             "--data-dir" => options.data_dir = PathBuf::from(value()?),
             "--shards" => {
                 let shards: usize = parse_value(&flag, &value()?)?;
@@ -121,6 +121,16 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, St
         }
     }
     Ok(Command::Serve(options))
+}
+
+/// An IP address, or `localhost` / `*` (every IPv4 interface) as PostgreSQL's
+/// `listen_addresses` accepts them.
+fn parse_listen(value: &str) -> Result<IpAddr, String> {
+    match value {
+        "localhost" => Ok(IpAddr::from([127, 0, 0, 1])),
+        "*" => Ok(IpAddr::from([0, 0, 0, 0])),
+        _ => parse_value("--listen", value),
+    }
 }
 
 fn parse_value<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
@@ -190,13 +200,17 @@ mod tests {
             &["--port"][..],
             &["--port", "x"],
             &["--port", "70000"],
-            &["--listen", "localhost"],
+            &["--listen", "example.com"],
             &["--shards", "0"],
             &["--frobnicate"],
             &["stray"],
         ] {
             assert!(parse_args(args(bad)).is_err(), "{bad:?}");
         }
+        let Ok(Command::Serve(o)) = parse_args(args(&["--listen", "*"])) else {
+            panic!()
+        };
+        assert_eq!(o.listen, IpAddr::from([0, 0, 0, 0]));
         assert_eq!(parse_args(args(&["--help"])), Ok(Command::Help));
         assert_eq!(parse_args(args(&["-V"])), Ok(Command::Version));
     }

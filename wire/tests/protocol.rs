@@ -523,6 +523,7 @@ fn error_discards_until_sync_and_fails_the_block() {
         ])
     );
     assert_eq!(log.failed_transactions, 2);
+    assert_eq!(log.syncs, 2);
 }
 
 #[test]
@@ -780,6 +781,24 @@ fn malformed_extended_message_skips_to_sync() {
             "E ERROR 08P01 invalid message format",
             "Z I",
             "C INSERT 0 1",
+            "Z I",
+        ])
+    );
+}
+
+#[test]
+fn malformed_messages_while_skipping_are_ignored() {
+    let (out, result, _) = exchange(&session(&[
+        &bind("", "nope", &[], &[], &[]),
+        &msg(b'B', b"\0\0\0\x01"),
+        &msg(b'Q', b"no terminator"),
+        &sync(),
+    ]));
+    result.unwrap();
+    assert_eq!(
+        after_startup(&out),
+        strs(&[
+            "E ERROR 26000 prepared statement \"nope\" does not exist",
             "Z I",
         ])
     );

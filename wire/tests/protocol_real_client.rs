@@ -194,3 +194,54 @@ fn many_concurrent_connections() {
         assert_eq!(connector.log.borrow().connected.len(), 50);
     });
 }
+
+/// libpq (through psql) logs in with SCRAM and runs simple queries; skipped where psql is not
+/// installed.
+#[test]
+fn psql_logs_in_and_queries() {
+    if std::process::Command::new("psql")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("psql not installed: skipped");
+        return;
+    }
+    run_local(async {
+        let config = WireConfig::new(AuthConfig::with_passwords(Some("pw"), &[]));
+        let (port, _) = start_server(config).await;
+        let psql = |password: &'static str, sql: &'static str| {
+            tokio::process::Command::new("psql")
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &port.to_string(),
+                    "-U",
+                    "alice",
+                    "-d",
+                    "db",
+                ])
+                .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+                .env("PGPASSWORD", password)
+                .env("PGCONNECT_TIMEOUT", "10")
+                .output()
+        };
+        let out = psql("pw", "rows 2").await.unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "1|row 1\n2|row 2\n");
+        let out = psql("pw", "fail 42P01").await.unwrap();
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("forced failure"),
+            "{out:?}"
+        );
+        let out = psql("wrong", "rows 1").await.unwrap();
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .contains("password authentication failed for user \"alice\""),
+            "{out:?}"
+        );
+    });
+}

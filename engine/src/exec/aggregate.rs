@@ -170,11 +170,17 @@ fn update(acc: &mut Acc, func: AggFunc, v: Value, extra: Option<Value>) -> Resul
             *count += 1;
         }
         Acc::Float { sum, count } => {
-            *sum += match v {
+            let x = match v {
                 Value::Float32(f) => f64::from(f),
                 Value::Float64(f) => f,
                 other => return Err(type_error(&other)),
             };
+            let next = *sum + x;
+            // Finite inputs that sum past the largest double are an error, as in PostgreSQL.
+            if next.is_infinite() && sum.is_finite() && x.is_finite() {
+                return Err(EngineError::Type(TypeError::OutOfRange("value out of range: overflow".into())));
+            }
+            *sum = next;
             *count += 1;
         }
         Acc::Interval { sum, count } => {

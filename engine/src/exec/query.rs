@@ -96,7 +96,7 @@ impl Executor {
                             match e.as_ref().map(|e| eval(e, &[], env)).transpose()? {
                                 None | Some(Value::Null) => Ok(None),
                                 Some(Value::Int64(n)) if n < 0 => Err(EngineError::sql(
-                                    "2201W",
+                                    if what == "LIMIT" { "2201W" } else { "2201X" },
                                     format!("{what} must not be negative"),
                                 )),
                                 Some(Value::Int64(n)) => {

@@ -5,12 +5,12 @@
 //! Execute resumes where it stopped. The unnamed statement and portal are replaced by each
 //! Parse/Bind; portals end with their transaction (at Sync outside a block), as in PostgreSQL.
 
-use super::{Backend, Session, reply};
+use super::{Backend, PreparedStatement, Session, reply};
 use crate::codec::FrontendMessage;
 use crate::error::WireError;
 use crate::types::{Format, decode_param, expand_formats, wire_oid};
 use futures_lite::{AsyncRead, AsyncWrite};
-use omendb_engine::{Field, Outcome, Prepared, TxnStatus};
+use omendb_engine::{Field, Outcome, TxnStatus};
 use omendb_storage::types::{DataType, Value};
 use pgwire::messages::extendedquery::{Bind, Describe, Execute, Parse};
 use std::collections::HashMap;
@@ -20,16 +20,15 @@ use std::rc::Rc;
 const TARGET_STATEMENT: u8 = b'S';
 
 /// Statements and portals of one connection.
-#[derive(Default)]
-pub(super) struct Extended {
-    statements: HashMap<String, Rc<Prepared>>,
-    portals: HashMap<String, Portal>,
+pub(super) struct Extended<P> {
+    statements: HashMap<String, Rc<P>>,
+    portals: HashMap<String, Portal<P>>,
     /// An error happened: discard messages until Sync.
     pub skipping: bool,
 }
 
-struct Portal {
-    statement: Rc<Prepared>,
+struct Portal<P> {
+    statement: Rc<P>,
     /// One format per result column.
     formats: Vec<Format>,
     state: PortalState,
@@ -49,7 +48,15 @@ enum PortalState {
     Done(String),
 }
 
-impl Extended {
+impl<P: PreparedStatement> Extended<P> {
+    pub fn new() -> Extended<P> {
+        Extended {
+            statements: HashMap::new(),
+            portals: HashMap::new(),
+            skipping: false,
+        }
+    }
+
     /// A simple Query drops the unnamed statement and portal, as PostgreSQL does.
     pub fn forget_unnamed(&mut self) {
         self.statements.remove("");
@@ -63,7 +70,7 @@ impl Extended {
         }
     }
 
-    fn statement(&self, name: &str) -> Result<Rc<Prepared>, WireError> {
+    fn statement(&self, name: &str) -> Result<Rc<P>, WireError> {
         self.statements.get(name).cloned().ok_or_else(|| {
             let message = if name.is_empty() {
                 "unnamed prepared statement does not exist".to_string()
@@ -74,7 +81,7 @@ impl Extended {
         })
     }
 
-    fn portal(&mut self, name: &str) -> Result<&mut Portal, WireError> {
+    fn portal(&mut self, name: &str) -> Result<&mut Portal<P>, WireError> {
         self.portals
             .get_mut(name)
             .ok_or_else(|| WireError::sql("34000", format!("portal \"{name}\" does not exist")))
@@ -137,7 +144,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin, B: Backend> Session<'_, S, B> {
                 format!("portal \"{portal_name}\" already exists"),
             ));
         }
-        let expected = statement.param_types.len();
+        let expected = statement.param_types().len();
         if bind.parameters.len() != expected {
             return Err(WireError::Malformed(format!(
                 "bind message supplies {} parameters, but prepared statement \"{statement_name}\" requires {expected}",
@@ -147,7 +154,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin, B: Backend> Session<'_, S, B> {
         let param_formats = expand_formats(&bind.parameter_format_codes, expected, "parameter")?;
         let tz = self.backend.timezone();
         let params = statement
-            .param_types
+            .param_types()
             .iter()
             .zip(&bind.parameters)
             .zip(param_formats)
@@ -156,7 +163,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin, B: Backend> Session<'_, S, B> {
                 decode_param(ty, format, bytes.as_deref(), i + 1, tz)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let columns = statement.fields.as_ref().map_or(0, |f| f.len());
+        let columns = statement.fields().map_or(0, |f| f.len());
         // A statement without result columns ignores result formats, whatever their number.
         let formats = if columns == 0 {
             Vec::new()
@@ -178,15 +185,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin, B: Backend> Session<'_, S, B> {
         let out = &mut self.io.out;
         if describe.target_type == TARGET_STATEMENT {
             let statement = self.extended.statement(&name)?;
-            let oids = statement.param_types.iter().map(|&t| wire_oid(t)).collect();
+            let oids = statement
+                .param_types()
+                .iter()
+                .map(|&t| wire_oid(t))
+                .collect();
             reply::parameter_description(out, oids)?;
-            match &statement.fields {
+            match statement.fields() {
                 Some(fields) => reply::row_description(out, fields, &[])?,
                 None => reply::no_data(out),
             }
         } else {
             let portal = self.extended.portal(&name)?;
-            match &portal.statement.fields {
+            match portal.statement.fields() {
                 Some(fields) => reply::row_description(out, fields, &portal.formats)?,
                 None => reply::no_data(out),
             }
@@ -209,7 +220,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin, B: Backend> Session<'_, S, B> {
     }
 
     /// Run the portal's statement on its first Execute; then send its rows.
-    async fn run_portal(&mut self, portal: &mut Portal, max_rows: i32) -> Result<(), WireError> {
+    async fn run_portal(
+        &mut self,
+        portal: &mut Portal<B::Prepared>,
+        max_rows: i32,
+    ) -> Result<(), WireError> {
         if let PortalState::Ready(params) = &mut portal.state {
             let params = std::mem::take(params);
             let outcome = self.backend.execute(&portal.statement, params).await;
@@ -241,7 +256,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin, B: Backend> Session<'_, S, B> {
 
     /// Send up to `max_rows` (all when not positive) of an executed portal's rows, then
     /// PortalSuspended if rows remain or CommandComplete if not.
-    async fn send_rows_of(&mut self, portal: &mut Portal, max_rows: i32) -> Result<(), WireError> {
+    async fn send_rows_of(
+        &mut self,
+        portal: &mut Portal<B::Prepared>,
+        max_rows: i32,
+    ) -> Result<(), WireError> {
         let (fields, rows, next, tag) = match &mut portal.state {
             PortalState::Rows {
                 fields,

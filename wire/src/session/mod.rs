@@ -26,7 +26,7 @@ mod io;
 mod reply;
 pub mod startup;
 
-pub use backend::{Backend, Connector, EngineConnector};
+pub use backend::{Backend, Connector, EngineConnector, PreparedStatement};
 pub use io::FLUSH_AT;
 
 use crate::auth::AuthConfig;
@@ -98,17 +98,17 @@ where
     let mut session = Session {
         io,
         backend,
-        extended: Extended::default(),
+        extended: Extended::new(),
         scratch: String::new(),
     };
     session.serve().await
 }
 
 /// A connection past startup.
-struct Session<'io, S, B> {
+struct Session<'io, S, B: Backend> {
     io: &'io mut Io<S>,
     backend: B,
-    extended: Extended,
+    extended: Extended<B::Prepared>,
     /// Reused for each value's text form.
     scratch: String,
 }
@@ -139,7 +139,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin, B: Backend> Session<'_, S, B> {
             }
             match message {
                 FrontendMessage::Query(query) => self.simple_query(&query.query).await?,
-                FrontendMessage::Sync(_) => self.sync(),
+                FrontendMessage::Sync(_) => self.sync().await,
                 FrontendMessage::Flush(_) => self.io.flush().await?,
                 FrontendMessage::Terminate(_) => return Ok(()),
                 // Outside COPY, PostgreSQL ignores these for the convenience of clients.
@@ -167,8 +167,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin, B: Backend> Session<'_, S, B> {
         }
     }
 
-    /// A well-framed message with a bad body: an ERROR, not the end of the connection.
+    /// A well-framed message with a bad body: an ERROR, not the end of the connection. While
+    /// skipping to Sync, bodies are not looked at, as in PostgreSQL.
     fn malformed(&mut self, kind: u8, error: WireError) {
+        if self.extended.skipping && kind != b'S' {
+            return;
+        }
         if is_extended(kind) {
             self.extended_error(&error);
         } else {
@@ -186,8 +190,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin, B: Backend> Session<'_, S, B> {
         self.extended.skipping = true;
     }
 
-    fn sync(&mut self) {
+    async fn sync(&mut self) {
         self.extended.skipping = false;
+        self.backend.sync().await;
+        self.write_notices();
         self.extended.end_of_sync(self.backend.txn_status());
         self.write_parameter_changes();
         reply::ready_for_query(&mut self.io.out, self.backend.txn_status());

@@ -242,12 +242,19 @@ pub(crate) fn start_session<B: Backend>(
             apply(backend, name, value)?;
         }
     }
+    // The backend's reported settings, then PostgreSQL's GUC_REPORT settings it does not have.
+    let mut reported = backend.reported_settings();
     for (name, default) in reported_settings(config, &request.user) {
-        let value = backend.setting(name).unwrap_or_else(|| match name {
-            "TimeZone" => backend.timezone().name().to_string(),
-            _ => default,
-        });
-        reply::parameter_status(io_out, name, &value)?;
+        if !reported.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            let value = backend.setting(name).unwrap_or_else(|| match name {
+                "TimeZone" => backend.timezone().name().to_string(),
+                _ => default,
+            });
+            reported.push((name.to_string(), value));
+        }
+    }
+    for (name, value) in &reported {
+        reply::parameter_status(io_out, name, value)?;
     }
     // Settings the startup parameters changed are already in the list above.
     backend.take_changed_parameters();

@@ -4,12 +4,13 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use futures_lite::{AsyncRead, AsyncWrite};
-use omendb_engine::{EngineError, Field, Outcome, Prepared, TxnStatus};
+use omendb_engine::{EngineError, Field, Outcome, TxnStatus};
 use omendb_storage::types::datetime::TimeZone;
 use omendb_storage::types::{DataType, Value};
+use omendb_wire::session::PreparedStatement;
 use omendb_wire::{Backend, Connector};
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -25,6 +26,23 @@ pub struct Log {
     pub cancels: Vec<(i32, i32)>,
     pub executed: Vec<(String, Vec<String>)>,
     pub failed_transactions: usize,
+    pub syncs: usize,
+}
+
+/// A prepared statement of the script backend: its text decides what it does.
+pub struct Prepared {
+    param_types: Vec<DataType>,
+    fields: Option<Rc<[Field]>>,
+    sql: String,
+}
+
+impl PreparedStatement for Prepared {
+    fn param_types(&self) -> &[DataType] {
+        &self.param_types
+    }
+    fn fields(&self) -> Option<&Rc<[Field]>> {
+        self.fields.as_ref()
+    }
 }
 
 pub type SharedLog = Rc<RefCell<Log>>;
@@ -46,12 +64,6 @@ pub struct ScriptBackend {
     notices: Vec<(&'static str, &'static str, String)>,
     changed: Vec<(String, String)>,
     reject_parameter: Option<String>,
-    /// The text of each prepared statement, by its address.
-    prepared_sql: HashMap<usize, String>,
-}
-
-fn address(p: &Prepared) -> usize {
-    p as *const Prepared as usize
 }
 
 impl ScriptBackend {
@@ -198,6 +210,8 @@ fn echo_fields(sql: &str, client: &[Option<DataType>]) -> Rc<[Field]> {
 }
 
 impl Backend for ScriptBackend {
+    type Prepared = Prepared;
+
     fn backend_key(&self) -> (i32, i32) {
         (4242, 777)
     }
@@ -214,6 +228,10 @@ impl Backend for ScriptBackend {
                 .map(|(_, v)| v.clone()),
             _ => None,
         }
+    }
+
+    fn reported_settings(&self) -> Vec<(String, String)> {
+        vec![("TimeZone".into(), self.timezone.name().into())]
     }
 
     fn apply_startup_parameter(&mut self, name: &str, value: &str) -> Result<(), EngineError> {
@@ -252,18 +270,20 @@ impl Backend for ScriptBackend {
         param_types: &[Option<DataType>],
     ) -> Result<Rc<Prepared>, EngineError> {
         let word = sql.split_whitespace().next().unwrap_or("");
-        let prepared = Rc::new(match word {
+        let (param_types, fields) = match word {
             "badprep" => return Err(EngineError::sql("42601", "syntax error at end of input")),
-            "echo" => Prepared::describing(
+            "echo" => (
                 echo_types(sql, param_types),
                 Some(echo_fields(sql, param_types)),
             ),
-            "rows" => Prepared::describing(Vec::new(), Some(rows_fields())),
-            _ => Prepared::describing(Vec::new(), None),
-        });
-        self.prepared_sql
-            .insert(address(&prepared), sql.to_string());
-        Ok(prepared)
+            "rows" => (Vec::new(), Some(rows_fields())),
+            _ => (Vec::new(), None),
+        };
+        Ok(Rc::new(Prepared {
+            param_types,
+            fields,
+            sql: sql.to_string(),
+        }))
     }
 
     async fn execute(
@@ -271,8 +291,7 @@ impl Backend for ScriptBackend {
         stmt: &Prepared,
         params: Vec<Value>,
     ) -> Result<Outcome, EngineError> {
-        let sql = self.prepared_sql.get(&address(stmt)).cloned().unwrap();
-        let mut outcome = self.run(&sql, params)?;
+        let mut outcome = self.run(&stmt.sql, params)?;
         // echo reports the prepared types, as an engine would.
         if let (Outcome::Rows { fields, .. }, Some(prepared)) = (&mut outcome, &stmt.fields) {
             *fields = prepared.clone();
@@ -285,6 +304,10 @@ impl Backend for ScriptBackend {
         if self.txn == TxnStatus::InBlock {
             self.txn = TxnStatus::Failed;
         }
+    }
+
+    async fn sync(&mut self) {
+        self.log.borrow_mut().syncs += 1;
     }
 
     fn txn_status(&self) -> TxnStatus {
@@ -334,7 +357,6 @@ impl Connector for ScriptConnector {
             notices: Vec::new(),
             changed: Vec::new(),
             reject_parameter: self.reject_parameter.clone(),
-            prepared_sql: HashMap::new(),
         }
     }
 
