@@ -91,6 +91,7 @@ pub struct Session {
     settings: Settings,
     changed: Vec<(String, String)>,
     notices: Vec<(&'static str, &'static str, String)>,
+    deallocations: Vec<Option<String>>,
     txn: Option<Txn>,
 }
 
@@ -150,6 +151,7 @@ impl Session {
             settings: Settings::new(user),
             changed: Vec::new(),
             notices: Vec::new(),
+            deallocations: Vec::new(),
             txn: None,
         }
     }
@@ -211,6 +213,11 @@ impl Session {
     /// Notices raised by the last statements: (severity, sqlstate, message).
     pub fn take_notices(&mut self) -> Vec<(&'static str, &'static str, String)> {
         std::mem::take(&mut self.notices)
+    }
+
+    /// Prepared statements dropped by SQL `DEALLOCATE` since the last call (`None`: all).
+    pub fn take_deallocations(&mut self) -> Vec<Option<String>> {
+        std::mem::take(&mut self.deallocations)
     }
 
     pub fn txn_status(&self) -> TxnStatus {
@@ -654,6 +661,15 @@ impl Session {
                 })
             }
             Statement::NoOp { tag } => Ok(Outcome::Command { tag: tag.clone() }),
+            Statement::Deallocate { name } => {
+                self.deallocations.push(name.clone());
+                let tag = if name.is_some() {
+                    "DEALLOCATE"
+                } else {
+                    "DEALLOCATE ALL"
+                };
+                Ok(Outcome::Command { tag: tag.into() })
+            }
             Statement::Empty => Ok(Outcome::Empty),
             Statement::Begin
             | Statement::Commit

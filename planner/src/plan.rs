@@ -207,6 +207,10 @@ pub enum Statement {
     Begin,
     Commit,
     Rollback,
+    /// `DEALLOCATE [PREPARE] name | ALL` (`None`: all).
+    Deallocate {
+        name: Option<String>,
+    },
     Savepoint {
         name: String,
     },

@@ -178,7 +178,9 @@ fn update(acc: &mut Acc, func: AggFunc, v: Value, extra: Option<Value>) -> Resul
             let next = *sum + x;
             // Finite inputs that sum past the largest double are an error, as in PostgreSQL.
             if next.is_infinite() && sum.is_finite() && x.is_finite() {
-                return Err(EngineError::Type(TypeError::OutOfRange("value out of range: overflow".into())));
+                return Err(EngineError::Type(TypeError::OutOfRange(
+                    "value out of range: overflow".into(),
+                )));
             }
             *sum = next;
             *count += 1;

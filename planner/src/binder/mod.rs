@@ -106,6 +106,10 @@ pub fn bind(ctx: &mut BindContext<'_>, stmt: &ast::Statement) -> Result<Statemen
         } => Ok(Statement::RollbackToSavepoint {
             name: ident_name(name),
         }),
+        ast::Statement::Deallocate { name, .. } => Ok(Statement::Deallocate {
+            name: (!(name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all")))
+                .then(|| ident_name(name)),
+        }),
         ast::Statement::Savepoint { name } => Ok(Statement::Savepoint {
             name: ident_name(name),
         }),

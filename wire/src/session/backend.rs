@@ -64,6 +64,10 @@ pub trait Backend {
     fn take_changed_parameters(&mut self) -> Vec<(String, String)>;
     /// (severity, sqlstate, message) of notices raised since the last call.
     fn take_notices(&mut self) -> Vec<(&'static str, &'static str, String)>;
+    /// Prepared statements dropped by SQL `DEALLOCATE` since the last call (`None`: all).
+    fn take_deallocations(&mut self) -> Vec<Option<String>> {
+        Vec::new()
+    }
 }
 
 /// Makes backends for new connections and forwards cancel requests.
@@ -123,6 +127,9 @@ impl Backend for Session {
     }
     fn take_notices(&mut self) -> Vec<(&'static str, &'static str, String)> {
         Session::take_notices(self)
+    }
+    fn take_deallocations(&mut self) -> Vec<Option<String>> {
+        Session::take_deallocations(self)
     }
 }
 

@@ -57,6 +57,16 @@ impl<P: PreparedStatement> Extended<P> {
         }
     }
 
+    /// SQL `DEALLOCATE name` (or `ALL` with `None`) drops named statements.
+    pub fn deallocate(&mut self, name: Option<&str>) {
+        match name {
+            Some(name) => {
+                self.statements.remove(name);
+            }
+            None => self.statements.retain(|name, _| name.is_empty()),
+        }
+    }
+
     /// A simple Query drops the unnamed statement and portal, as PostgreSQL does.
     pub fn forget_unnamed(&mut self) {
         self.statements.remove("");

@@ -266,6 +266,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin, B: Backend> Session<'_, S, B> {
     }
 
     fn write_parameter_changes(&mut self) {
+        // DEALLOCATE run as SQL drops protocol-level prepared statements.
+        for name in self.backend.take_deallocations() {
+            self.extended.deallocate(name.as_deref());
+        }
         for (name, value) in self.backend.take_changed_parameters() {
             // A setting too long for ParameterStatus is not reported rather than failing the
             // statement that set it.
