@@ -274,10 +274,10 @@ impl Session {
         }
         // The implicit transaction of the query string ends with it.
         let failed = results.last().is_some_and(Result::is_err);
-        if self.txn.as_ref().is_some_and(|t| !t.explicit) {
-            if let Err(e) = self.end_transaction(!failed).await {
-                results.push(Err(e));
-            }
+        if self.txn.as_ref().is_some_and(|t| !t.explicit)
+            && let Err(e) = self.end_transaction(!failed).await
+        {
+            results.push(Err(e));
         }
         results
     }
@@ -288,7 +288,7 @@ impl Session {
         params: &[Option<DataType>],
     ) -> Result<(Statement, Vec<DataType>), EngineError> {
         match p {
-            Parsed::Bound(stmt) => Ok((stmt.clone(), Vec::new())),
+            Parsed::Bound(stmt) => Ok((stmt.as_ref().clone(), Vec::new())),
             Parsed::Sql(ast) => {
                 let catalog = self.engine.catalog();
                 let mut ctx = BindContext::new(catalog.as_ref(), params.to_vec());

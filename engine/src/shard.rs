@@ -131,18 +131,19 @@ impl Engine {
 
 /// CancelRequest keys of live sessions, process-wide: a cancel arrives on a new connection that
 /// may land on any shard. Locked at connect, disconnect and cancel only.
-fn cancel_keys() -> &'static Mutex<HashMap<(i32, i32), Arc<AtomicBool>>> {
-    static KEYS: std::sync::OnceLock<Mutex<HashMap<(i32, i32), Arc<AtomicBool>>>> =
-        std::sync::OnceLock::new();
+type CancelKeys = Mutex<HashMap<(i32, i32), Arc<AtomicBool>>>;
+
+fn cancel_keys() -> &'static CancelKeys {
+    static KEYS: std::sync::OnceLock<CancelKeys> = std::sync::OnceLock::new();
     KEYS.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
 /// Flag the session with this key (if any) to stop its running statement.
 pub(crate) fn cancel_session(key: (i32, i32)) {
-    if let Ok(keys) = cancel_keys().lock() {
-        if let Some(flag) = keys.get(&key) {
-            flag.store(true, Ordering::Relaxed);
-        }
+    if let Ok(keys) = cancel_keys().lock()
+        && let Some(flag) = keys.get(&key)
+    {
+        flag.store(true, Ordering::Relaxed);
     }
 }
 

@@ -214,12 +214,12 @@ impl Executor {
         touched: &mut Touched,
     ) -> Result<(), EngineError> {
         let writer = self.env.reader;
-        for shard in 0..self.shard.count() {
+        for (shard, touched_shard) in touched.iter_mut().enumerate() {
             let mine: Vec<&KeyChange> = changes.iter().filter(|c| c.shard == shard).collect();
             if mine.is_empty() {
                 continue;
             }
-            touched[shard] = true;
+            *touched_shard = true;
             let mut done = 0;
             let mut backoff = Backoff::new();
             while done < mine.len() {

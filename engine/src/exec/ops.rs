@@ -283,12 +283,10 @@ fn like_match(t: &[char], p: &[char]) -> bool {
                     pi += 1;
                     continue;
                 }
-                '\\' if pi + 1 < p.len() => {
-                    if p[pi + 1] == t[ti] {
-                        ti += 1;
-                        pi += 2;
-                        continue;
-                    }
+                '\\' if pi + 1 < p.len() && p[pi + 1] == t[ti] => {
+                    ti += 1;
+                    pi += 2;
+                    continue;
                 }
                 c if c == t[ti] => {
                     ti += 1;

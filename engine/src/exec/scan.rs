@@ -35,10 +35,10 @@ pub fn scan_rows(
         };
         match key {
             Some(k) => {
-                if let Some(id) = t.lookup(k, env.reader) {
-                    if let Some(row) = t.get(id, env.reader) {
-                        visit(id, row);
-                    }
+                if let Some(id) = t.lookup(k, env.reader)
+                    && let Some(row) = t.get(id, env.reader)
+                {
+                    visit(id, row);
                 }
             }
             None => t.scan(env.reader, &mut visit),
@@ -80,10 +80,10 @@ pub fn lock_rows(
         };
         match key {
             Some(k) => {
-                if let Some(id) = t.lookup(k, writer) {
-                    if let Some(row) = t.get(id, writer) {
-                        visit(id, row);
-                    }
+                if let Some(id) = t.lookup(k, writer)
+                    && let Some(row) = t.get(id, writer)
+                {
+                    visit(id, row);
                 }
             }
             None => t.scan(writer, &mut visit),

@@ -31,10 +31,10 @@ pub(crate) struct ExprBinder<'s, 'c, 'a> {
 
 impl ExprBinder<'_, '_, '_> {
     pub fn bind(&mut self, e: &ast::Expr) -> Result<Expr, PlanError> {
-        if self.agg.is_some() {
-            if let Some(group) = self.match_group(e)? {
-                return Ok(group);
-            }
+        if self.agg.is_some()
+            && let Some(group) = self.match_group(e)?
+        {
+            return Ok(group);
         }
         match e {
             ast::Expr::Identifier(id) => self.column(None, &ident_name(id)),
@@ -241,10 +241,10 @@ impl ExprBinder<'_, '_, '_> {
                 })
             }
             ast::UnaryOperator::Minus => {
-                if let ast::Expr::Value(v) = expr {
-                    if let ast::Value::Number(text, _) = &v.value {
-                        return Ok(Expr::literal(number_literal(&format!("-{text}"))?));
-                    }
+                if let ast::Expr::Value(v) = expr
+                    && let ast::Value::Number(text, _) = &v.value
+                {
+                    return Ok(Expr::literal(number_literal(&format!("-{text}"))?));
                 }
                 let e = self.bind(expr)?;
                 let e = if e.ty() == DataType::Unknown {
@@ -442,12 +442,11 @@ impl ExprBinder<'_, '_, '_> {
             let e = self.bind(&iv.value)?;
             return explicit_cast(self.ctx, e, DataType::Interval);
         };
-        if let Some(field) = &iv.leading_field {
-            if iv.last_field.is_none()
-                && !text.trim().chars().any(|c| c.is_alphabetic() || c == ':')
-            {
-                text = format!("{text} {}", field_name(field));
-            }
+        if let Some(field) = &iv.leading_field
+            && iv.last_field.is_none()
+            && !text.trim().chars().any(|c| c.is_alphabetic() || c == ':')
+        {
+            text = format!("{text} {}", field_name(field));
         }
         let value = Value::from_text(&text, DataType::Interval, &TimeZone::utc())?;
         Ok(Expr::Literal {
@@ -796,11 +795,11 @@ pub(crate) fn binary(
         }
         _ => arithmetic(ctx, op, l, r)
             .and_then(|opt| opt.ok_or_else(|| PlanError::UndefinedFunction(String::new())))
-            .or_else(|e| match e {
+            .map_err(|e| match e {
                 PlanError::UndefinedFunction(m) if m.is_empty() => {
-                    Err(no_operator_message(op, Unknown, Unknown))
+                    no_operator_message(op, Unknown, Unknown)
                 }
-                other => Err(other),
+                other => other,
             }),
     }
 }

@@ -63,10 +63,10 @@ impl<'c> BindContext<'c> {
     }
 
     fn set_param_type(&mut self, index: usize, ty: DataType) {
-        if let Some(slot) = self.params.get_mut(index) {
-            if slot.is_none() || *slot == Some(DataType::Unknown) {
-                *slot = Some(ty);
-            }
+        if let Some(slot) = self.params.get_mut(index)
+            && (slot.is_none() || *slot == Some(DataType::Unknown))
+        {
+            *slot = Some(ty);
         }
     }
 }

@@ -29,10 +29,10 @@ impl Scope {
             if c.name != name {
                 continue;
             }
-            if let Some(q) = qualifier {
-                if c.qualifier.as_deref() != Some(q) {
-                    continue;
-                }
+            if let Some(q) = qualifier
+                && c.qualifier.as_deref() != Some(q)
+            {
+                continue;
             }
             if found.is_some() {
                 return Err(PlanError::AmbiguousColumn(name.to_string()));

@@ -567,10 +567,10 @@ fn group_target<'a>(
                 return Ok(g);
             }
             for item in projection {
-                if let ast::SelectItem::ExprWithAlias { expr, alias } = item {
-                    if ident_name(alias) == name {
-                        return Ok(expr);
-                    }
+                if let ast::SelectItem::ExprWithAlias { expr, alias } = item
+                    && ident_name(alias) == name
+                {
+                    return Ok(expr);
                 }
             }
             Ok(g)

@@ -242,10 +242,10 @@ impl RowTable {
             return;
         }
         let pending = slot.pending.take().and_then(|p| p.row);
-        if slot.committed.is_none() {
-            if let Some(row) = pending {
-                self.forget(id, &row);
-            }
+        if slot.committed.is_none()
+            && let Some(row) = pending
+        {
+            self.forget(id, &row);
         }
     }
 
@@ -263,10 +263,10 @@ impl RowTable {
     /// Visit every row visible to `reader` (in slot order) until `visit` returns false.
     pub fn scan(&self, reader: WriterId, mut visit: impl FnMut(RowId, &[Value]) -> bool) {
         for (id, slot) in self.slots.iter().enumerate() {
-            if let Some(row) = slot.visible(reader) {
-                if !visit(id as RowId, row) {
-                    return;
-                }
+            if let Some(row) = slot.visible(reader)
+                && !visit(id as RowId, row)
+            {
+                return;
             }
         }
     }

@@ -72,11 +72,11 @@ impl UniqueKeys {
     pub fn commit(&mut self, constraint: u64, key: &[u8], writer: WriterId) {
         let k = (constraint, Box::from(key));
         if let Some(state) = self.keys.get_mut(&k) {
-            if let Some((w, present)) = state.pending {
-                if w == writer {
-                    state.committed = present;
-                    state.pending = None;
-                }
+            if let Some((w, present)) = state.pending
+                && w == writer
+            {
+                state.committed = present;
+                state.pending = None;
             }
             if !state.committed && state.pending.is_none() {
                 self.keys.remove(&k);
