@@ -17,6 +17,9 @@ use super::client;
 use super::load::describe;
 use super::queries::{self, Query};
 
+/// How long a cancel request may take before the run moves on.
+const CANCEL_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Reference answers by query number.
 pub type References = BTreeMap<usize, Answer>;
 
@@ -41,6 +44,25 @@ impl QueryOutcome {
         queries::name(self.number)
     }
 
+    /// A query that did not run at all.
+    pub fn failed(number: usize, error: String) -> QueryOutcome {
+        QueryOutcome {
+            error: Some(error),
+            ..QueryOutcome::empty(number)
+        }
+    }
+
+    fn empty(number: usize) -> QueryOutcome {
+        QueryOutcome {
+            number,
+            times: Vec::new(),
+            rows: 0,
+            verdict: None,
+            error: None,
+            answer: None,
+        }
+    }
+
     /// Ran without error and the answer was right (or could not be checked).
     pub fn ok(&self) -> bool {
         self.error.is_none() && self.verdict.as_ref().is_none_or(Verdict::passed)
@@ -56,27 +78,39 @@ pub struct RunOptions {
     pub timeout: Duration,
 }
 
-/// Runs every query on a connection to `url`, reconnecting after a failure that lost it.
+/// Runs every query on a connection to `url`, reconnecting after a failure that lost it. A
+/// query that cannot get a connection (the server died) fails with that error; the run goes on,
+/// so the report still lists every query.
 pub async fn run_queries(
     url: &str,
     queries: &[Query],
     options: &RunOptions,
     references: &References,
     mut report: impl FnMut(&QueryOutcome),
-) -> Result<Vec<QueryOutcome>> {
-    let mut client = client::connect(url).await?;
+) -> Vec<QueryOutcome> {
+    let mut client: Option<Client> = None;
     let mut outcomes = Vec::new();
     for query in queries {
-        let (outcome, timed_out) =
-            run_query(&client, query, options, references.get(&query.number)).await;
-        // A cancelled query may still hold the old connection; a closed one is gone.
-        if timed_out || client.is_closed() {
-            client = client::connect(url).await?;
-        }
+        let connected = match client.take() {
+            Some(c) if !c.is_closed() => Ok(c),
+            _ => client::connect(url).await,
+        };
+        let outcome = match connected {
+            Ok(c) => {
+                let (outcome, timed_out) =
+                    run_query(&c, query, options, references.get(&query.number)).await;
+                // A cancelled query may still occupy its connection: use a new one.
+                if !timed_out {
+                    client = Some(c);
+                }
+                outcome
+            }
+            Err(e) => QueryOutcome::failed(query.number, format!("{e:#}")),
+        };
         report(&outcome);
         outcomes.push(outcome);
     }
-    Ok(outcomes)
+    outcomes
 }
 
 /// The outcome, and whether the query timed out.
@@ -86,14 +120,7 @@ async fn run_query(
     options: &RunOptions,
     reference: Option<&Answer>,
 ) -> (QueryOutcome, bool) {
-    let mut outcome = QueryOutcome {
-        number: query.number,
-        times: Vec::new(),
-        rows: 0,
-        verdict: None,
-        error: None,
-        answer: None,
-    };
+    let mut outcome = QueryOutcome::empty(query.number);
     for run in 0..=options.runs {
         let (elapsed, answer) = match timed(client, &query.text, options.timeout).await {
             Ok(done) => done,
@@ -143,8 +170,10 @@ async fn timed(
             timed_out: false,
         }),
         Err(_) => {
-            // Best effort: the server may keep working on it, which the next query would feel.
-            let _ = client.cancel_token().cancel_query(NoTls).await;
+            // Best effort, bounded: a server that ignores CancelRequest must not hang the run.
+            // It may keep working on the query, which the next query would feel.
+            let cancel = client.cancel_token();
+            let _ = tokio::time::timeout(CANCEL_TIMEOUT, cancel.cancel_query(NoTls)).await;
             Err(Failure {
                 message: format!("timed out after {} s (cancel requested)", timeout.as_secs()),
                 timed_out: true,
