@@ -62,6 +62,31 @@ pub fn lower_bound<P: Probe>(keys: &[u64], x: u64, probe: &mut P) -> usize {
     base + usize::from(last < x)
 }
 
+/// Bytes per cache line, the prefetch stride.
+const CACHE_LINE: usize = 64;
+
+/// Ask the CPU to start loading every cache line of `keys`, so that a search over a window that
+/// is not cached pays about one memory latency instead of one per binary-search step.
+#[inline(always)]
+pub fn prefetch<T>(keys: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let start = keys.as_ptr().cast::<i8>();
+        let bytes = size_of_val(keys);
+        let mut offset = 0;
+        while offset < bytes {
+            // SAFETY: a prefetch is a hint that never faults or reads into the program; the
+            // address is inside `keys` (offset < its size in bytes), and SSE, which
+            // `_mm_prefetch` needs, is part of the x86_64 baseline.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.add(offset)) };
+            offset += CACHE_LINE;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = keys;
+}
+
 /// First index `i` with `keys[i] >= x`, searched outward from `hint` by doubling steps and then a
 /// binary search inside the bracket found.
 ///

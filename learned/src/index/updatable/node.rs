@@ -6,7 +6,7 @@
 //! lookup never reads the occupancy bitmap, and each distinct key's run of equal slots holds
 //! exactly one occupied slot. Every mutation below restores that invariant before it returns.
 
-use crate::index::search::{Probe, lower_bound_from};
+use crate::index::search::{Probe, lower_bound_from, prefetch};
 
 /// Density a node is (re)built at: room for 3 inserts per 7 keys before the next rebuild.
 pub(crate) const INIT_DENSITY: f64 = 0.7;
@@ -202,7 +202,11 @@ impl<V: Copy> DataNode<V> {
         if self.num_keys == 0 {
             return None;
         }
-        let p = self.lower_bound(x, probe);
+        let hint = self.model.predict(x, self.keys.len());
+        // The value most likely sits at the predicted slot: start loading it while the keys are
+        // searched, so a good model costs one memory latency, not two.
+        prefetch(&self.vals[hint..=hint]);
+        let p = lower_bound_from(&self.keys, x, hint, probe);
         // A gap copies its run's key and value, so no bitmap check is needed.
         (self.keys.get(p) == Some(&x)).then(|| self.vals[p])
     }
