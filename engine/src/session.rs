@@ -579,7 +579,7 @@ impl Session {
     ) -> Result<Outcome, EngineError> {
         match stmt {
             Statement::Query { plan, columns } => {
-                let rows = exec.run(plan).await?;
+                let rows = exec.run_query(plan).await?;
                 let tag = format!("SELECT {}", rows.len());
                 Ok(Outcome::Rows {
                     fields: fields_of(columns),

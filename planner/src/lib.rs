@@ -13,6 +13,7 @@ pub mod binder;
 pub mod catalog;
 pub mod error;
 pub mod expr;
+pub mod optimizer;
 pub mod parse;
 pub mod plan;
 mod types;

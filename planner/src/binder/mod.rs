@@ -4,8 +4,10 @@
 
 mod ddl;
 pub(crate) use ddl::canonical_setting;
+pub(crate) use select::choose_access;
 mod dml;
 mod expr;
+mod from_where;
 mod scope;
 mod select;
 mod system;

@@ -224,6 +224,7 @@ fn order_outputs(
         return Ok((plan, columns));
     }
     let scope = Scope {
+        inner_from: 0,
         columns: columns
             .iter()
             .map(|c| ScopeColumn {
@@ -232,6 +233,7 @@ fn order_outputs(
                 ty: c.ty,
                 table_oid: 0,
                 column_id: 0,
+                hidden: false,
             })
             .collect(),
     };
@@ -350,7 +352,7 @@ fn bind_limit(ctx: &mut BindContext<'_>, plan: Plan, q: &ast::Query) -> Result<P
 }
 
 /// One SELECT block with the ORDER BY that belongs to it.
-fn bind_select(
+pub(crate) fn bind_select(
     ctx: &mut BindContext<'_>,
     select: &ast::Select,
     order_by: &[ast::OrderByExpr],
@@ -358,18 +360,7 @@ fn bind_select(
     if select.into.is_some() {
         return Err(PlanError::not_supported("SELECT INTO is not supported yet"));
     }
-    let (mut plan, scope) = bind_from(ctx, &select.from)?;
-    if let Some(selection) = &select.selection {
-        let predicate = ExprBinder {
-            ctx: &mut *ctx,
-            scope: &scope,
-            agg: None,
-            clause: "WHERE",
-        }
-        .bind(selection)?;
-        let predicate = coerce_bool(ctx, predicate, "WHERE")?;
-        plan = add_filter(plan, predicate);
-    }
+    let (mut plan, scope) = super::from_where::bind_from_where(ctx, select)?;
     let group_exprs: &[ast::Expr] = match &select.group_by {
         ast::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => exprs,
         _ => {
@@ -699,6 +690,15 @@ pub(crate) fn output_name(e: &ast::Expr) -> String {
             name => name.to_string(),
         },
         ast::Expr::Case { .. } => "case".into(),
+        ast::Expr::Subquery(q) => match q.body.as_ref() {
+            ast::SetExpr::Select(s) => match s.projection.as_slice() {
+                [ast::SelectItem::ExprWithAlias { alias, .. }] => ident_name(alias),
+                [ast::SelectItem::UnnamedExpr(e)] => output_name(e),
+                _ => "?column?".into(),
+            },
+            _ => "?column?".into(),
+        },
+        ast::Expr::Exists { .. } => "exists".into(),
         ast::Expr::Extract { .. } => "extract".into(),
         ast::Expr::Substring { .. } => "substring".into(),
         ast::Expr::Position { .. } => "position".into(),
@@ -730,28 +730,6 @@ fn pg_type_name(sql: &str) -> String {
         other => other,
     }
     .to_string()
-}
-
-/// Put a predicate on a plan: into a lone table scan (choosing its access path), else as a Filter.
-fn add_filter(plan: Plan, predicate: Expr) -> Plan {
-    match plan {
-        Plan::Scan {
-            table,
-            filter: None,
-            ..
-        } => {
-            let access = choose_access(&table, &predicate);
-            Plan::Scan {
-                table,
-                filter: Some(predicate),
-                access,
-            }
-        }
-        other => Plan::Filter {
-            input: Box::new(other),
-            predicate,
-        },
-    }
 }
 
 /// A primary-key or shard-key equality in the predicate's conjuncts narrows the scan to one shard.
@@ -804,41 +782,7 @@ fn collect_key_equalities<'e>(e: &'e Expr, out: &mut Vec<(usize, &'e Expr)>) {
     }
 }
 
-fn bind_from(
-    ctx: &mut BindContext<'_>,
-    from: &[ast::TableWithJoins],
-) -> Result<(Plan, Scope), PlanError> {
-    let mut result: Option<(Plan, Scope)> = None;
-    for twj in from {
-        let (mut plan, mut scope) = bind_factor(ctx, &twj.relation)?;
-        for join in &twj.joins {
-            (plan, scope) = bind_join(ctx, plan, scope, join)?;
-        }
-        result = Some(match result {
-            None => (plan, scope),
-            Some((lp, ls)) => (
-                Plan::Join {
-                    left: Box::new(lp),
-                    right: Box::new(plan),
-                    kind: JoinKind::Cross,
-                    on: None,
-                },
-                ls.concat(scope),
-            ),
-        });
-    }
-    Ok(result.unwrap_or_else(|| {
-        (
-            Plan::Values {
-                rows: vec![Vec::new()],
-                types: Vec::new(),
-            },
-            Scope::default(),
-        )
-    }))
-}
-
-fn bind_join(
+pub(crate) fn bind_join(
     ctx: &mut BindContext<'_>,
     left: Plan,
     lscope: Scope,
@@ -873,10 +817,12 @@ fn bind_join(
             for n in names {
                 let name = table_name(n);
                 let l = Scope {
+                    inner_from: 0,
                     columns: scope.columns[..left_width].to_vec(),
                 }
                 .resolve(None, &name)?;
                 let r = Scope {
+                    inner_from: 0,
                     columns: scope.columns[left_width..].to_vec(),
                 }
                 .resolve(None, &name)?
@@ -922,7 +868,7 @@ fn bind_join(
     ))
 }
 
-fn bind_factor(
+pub(crate) fn bind_factor(
     ctx: &mut BindContext<'_>,
     factor: &ast::TableFactor,
 ) -> Result<(Plan, Scope), PlanError> {
@@ -938,6 +884,7 @@ fn bind_factor(
             if let Some(sys) = system::lookup(&full) {
                 let short = full.rsplit('.').next().unwrap_or(&full).to_string();
                 let scope = Scope {
+                    inner_from: 0,
                     columns: sys
                         .columns
                         .iter()
@@ -947,6 +894,7 @@ fn bind_factor(
                             ty: *t,
                             table_oid: 0,
                             column_id: 0,
+                            hidden: false,
                         })
                         .collect(),
                 };
@@ -985,6 +933,7 @@ fn bind_factor(
                 .map(|a| a.columns.iter().map(|c| ident_name(&c.name)).collect())
                 .unwrap_or_default();
             let scope = Scope {
+                inner_from: 0,
                 columns: columns
                     .iter()
                     .enumerate()
@@ -994,6 +943,7 @@ fn bind_factor(
                         ty: c.ty,
                         table_oid: c.table_oid,
                         column_id: c.column_id,
+                        hidden: false,
                     })
                     .collect(),
             };
@@ -1002,7 +952,13 @@ fn bind_factor(
         ast::TableFactor::NestedJoin {
             table_with_joins,
             alias: None,
-        } => bind_from(ctx, std::slice::from_ref(table_with_joins.as_ref())),
+        } => {
+            let (mut plan, mut scope) = bind_factor(ctx, &table_with_joins.relation)?;
+            for join in &table_with_joins.joins {
+                (plan, scope) = bind_join(ctx, plan, scope, join)?;
+            }
+            Ok((plan, scope))
+        }
         other => Err(PlanError::not_supported(format!(
             "FROM item not supported yet: {other}"
         ))),
@@ -1012,6 +968,7 @@ fn bind_factor(
 /// The scope of a user table under a qualifier.
 pub(crate) fn table_scope(table: &Arc<TableSchema>, qualifier: String) -> Scope {
     Scope {
+        inner_from: 0,
         columns: table
             .columns
             .iter()
@@ -1022,6 +979,7 @@ pub(crate) fn table_scope(table: &Arc<TableSchema>, qualifier: String) -> Scope 
                 ty: c.ty,
                 table_oid: table.id,
                 column_id: i as i16 + 1,
+                hidden: false,
             })
             .collect(),
     }
