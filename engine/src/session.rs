@@ -634,6 +634,24 @@ impl Session {
                     tag: "DROP TABLE".into(),
                 })
             }
+            Statement::CreateView {
+                name,
+                sql,
+                or_replace,
+            } => {
+                crate::ddl::create_view(&self.engine, name, sql, *or_replace)?;
+                Ok(Outcome::Command {
+                    tag: "CREATE VIEW".into(),
+                })
+            }
+            Statement::DropView { names, if_exists } => {
+                for n in crate::ddl::drop_views(&self.engine, names, *if_exists)? {
+                    self.notices.push(("NOTICE", "00000", n));
+                }
+                Ok(Outcome::Command {
+                    tag: "DROP VIEW".into(),
+                })
+            }
             Statement::Truncate { tables } => {
                 crate::ddl::truncate(&self.shard, tables).await?;
                 Ok(Outcome::Command {

@@ -12,6 +12,11 @@ pub trait Catalog {
     fn table(&self, name: &str) -> Option<Arc<TableSchema>>;
     /// Whether a sequence of that name exists.
     fn sequence_exists(&self, name: &str) -> bool;
+    /// A view's defining query, if `name` is a view.
+    fn view(&self, name: &str) -> Option<String> {
+        let _ = name;
+        None
+    }
     /// Approximate number of rows in a table, for join ordering.
     fn row_estimate(&self, table: &TableSchema) -> f64 {
         let _ = table;

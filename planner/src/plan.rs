@@ -288,6 +288,16 @@ pub enum Statement {
         sequences: Vec<SequenceDef>,
         if_not_exists: bool,
     },
+    /// CREATE [OR REPLACE] VIEW: the query text (with column aliases applied), checked to bind.
+    CreateView {
+        name: String,
+        sql: String,
+        or_replace: bool,
+    },
+    DropView {
+        names: Vec<String>,
+        if_exists: bool,
+    },
     DropTable {
         names: Vec<String>,
         if_exists: bool,

@@ -18,11 +18,39 @@ pub(crate) fn bind_query(
     ctx: &mut BindContext<'_>,
     q: &ast::Query,
 ) -> Result<(Plan, Vec<OutputColumn>), PlanError> {
-    if q.with.is_some() {
-        return Err(PlanError::not_supported(
-            "WITH queries are not supported yet",
-        ));
-    }
+    let pushed = match &q.with {
+        Some(with) if with.recursive => {
+            return Err(PlanError::not_supported(
+                "WITH RECURSIVE is not supported yet",
+            ));
+        }
+        Some(with) => {
+            for cte in &with.cte_tables {
+                let columns = cte
+                    .alias
+                    .columns
+                    .iter()
+                    .map(|c| ident_name(&c.name))
+                    .collect();
+                ctx.ctes.push((
+                    ident_name(&cte.alias.name),
+                    columns,
+                    cte.query.as_ref().clone(),
+                ));
+            }
+            with.cte_tables.len()
+        }
+        None => 0,
+    };
+    let result = bind_query_body(ctx, q);
+    ctx.ctes.truncate(ctx.ctes.len() - pushed);
+    result
+}
+
+fn bind_query_body(
+    ctx: &mut BindContext<'_>,
+    q: &ast::Query,
+) -> Result<(Plan, Vec<OutputColumn>), PlanError> {
     if !q.locks.is_empty() {
         return Err(PlanError::not_supported(
             "SELECT ... FOR UPDATE/SHARE is not supported yet",
@@ -881,6 +909,15 @@ pub(crate) fn bind_factor(
         } => {
             let full = table_name(name);
             let qualifier = alias.as_ref().map(|a| ident_name(&a.name));
+            if let Some(named) = named_query(ctx, &full)? {
+                let (plan, columns) = named.bound;
+                let renames: Vec<String> = alias
+                    .as_ref()
+                    .map(|a| a.columns.iter().map(|c| ident_name(&c.name)).collect())
+                    .unwrap_or(named.columns);
+                let scope = derived_scope(&columns, qualifier.unwrap_or(full), &renames);
+                return Ok((plan, scope));
+            }
             if let Some(sys) = system::lookup(&full) {
                 let short = full.rsplit('.').next().unwrap_or(&full).to_string();
                 let scope = Scope {
@@ -962,6 +999,64 @@ pub(crate) fn bind_factor(
         other => Err(PlanError::not_supported(format!(
             "FROM item not supported yet: {other}"
         ))),
+    }
+}
+
+/// A CTE or view bound where it is used.
+struct NamedQuery {
+    bound: (Plan, Vec<OutputColumn>),
+    /// Column aliases given with the CTE (`WITH x (a, b) AS …`).
+    columns: Vec<String>,
+}
+
+/// Resolve a FROM name to a CTE in scope (innermost first) or a view.
+fn named_query(ctx: &mut BindContext<'_>, name: &str) -> Result<Option<NamedQuery>, PlanError> {
+    if let Some(pos) = ctx.ctes.iter().rposition(|(n, _, _)| n == name) {
+        // A CTE sees only the CTEs defined before it.
+        let saved = ctx.ctes.split_off(pos);
+        let (_, columns, query) = saved[0].clone();
+        let bound = bind_query(ctx, &query);
+        ctx.ctes.extend(saved);
+        return Ok(Some(NamedQuery {
+            bound: bound?,
+            columns,
+        }));
+    }
+    let Some(sql) = ctx.catalog.view(name) else {
+        return Ok(None);
+    };
+    let parsed =
+        sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, &sql)
+            .map_err(|e| PlanError::syntax(format!("view \"{name}\" no longer parses: {e}")))?;
+    let Some(ast::Statement::Query(q)) = parsed.first() else {
+        return Err(PlanError::syntax(format!("view \"{name}\" is not a query")));
+    };
+    // A view's body does not see the CTEs of the query that uses it.
+    let saved = std::mem::take(&mut ctx.ctes);
+    let bound = bind_query(ctx, q);
+    ctx.ctes = saved;
+    Ok(Some(NamedQuery {
+        bound: bound?,
+        columns: Vec::new(),
+    }))
+}
+
+/// The scope of a derived table: its output columns under a qualifier, renamed by an alias list.
+fn derived_scope(columns: &[OutputColumn], qualifier: String, renames: &[String]) -> Scope {
+    Scope {
+        inner_from: 0,
+        columns: columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ScopeColumn {
+                qualifier: Some(qualifier.clone()),
+                name: renames.get(i).cloned().unwrap_or_else(|| c.name.clone()),
+                ty: c.ty,
+                table_oid: c.table_oid,
+                column_id: c.column_id,
+                hidden: false,
+            })
+            .collect(),
     }
 }
 
