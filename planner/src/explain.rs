@@ -23,28 +23,70 @@ impl fmt::Display for Expr {
             }
             Expr::Param { index, .. } => write!(f, "${}", index + 1),
             Expr::Cast { expr, ty } => write!(f, "CAST({expr} AS {ty})"),
-            Expr::Unary { op: UnaryOp::Neg, expr, .. } => write!(f, "(- {expr})"),
-            Expr::Unary { op: UnaryOp::Not, expr, .. } => write!(f, "(NOT {expr})"),
-            Expr::Binary { op, left, right, .. } => write!(f, "({left} {} {right})", op.symbol()),
-            Expr::IsNull { expr, negated } => write!(f, "({expr} IS {}NULL)", if *negated { "NOT " } else { "" }),
-            Expr::IsBool { expr, value, negated } => {
-                write!(f, "({expr} IS {}{})", if *negated { "NOT " } else { "" }, if *value { "TRUE" } else { "FALSE" })
+            Expr::Unary {
+                op: UnaryOp::Neg,
+                expr,
+                ..
+            } => write!(f, "(- {expr})"),
+            Expr::Unary {
+                op: UnaryOp::Not,
+                expr,
+                ..
+            } => write!(f, "(NOT {expr})"),
+            Expr::Binary {
+                op, left, right, ..
+            } => write!(f, "({left} {} {right})", op.symbol()),
+            Expr::IsNull { expr, negated } => {
+                write!(f, "({expr} IS {}NULL)", if *negated { "NOT " } else { "" })
             }
-            Expr::IsDistinct { left, right, negated } => {
-                write!(f, "({left} IS {}DISTINCT FROM {right})", if *negated { "NOT " } else { "" })
+            Expr::IsBool {
+                expr,
+                value,
+                negated,
+            } => {
+                write!(
+                    f,
+                    "({expr} IS {}{})",
+                    if *negated { "NOT " } else { "" },
+                    if *value { "TRUE" } else { "FALSE" }
+                )
             }
-            Expr::InList { expr, list, negated } => {
+            Expr::IsDistinct {
+                left,
+                right,
+                negated,
+            } => {
+                write!(
+                    f,
+                    "({left} IS {}DISTINCT FROM {right})",
+                    if *negated { "NOT " } else { "" }
+                )
+            }
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
                 write!(f, "({expr} {}IN (", if *negated { "NOT " } else { "" })?;
                 write_list(f, list)?;
                 f.write_str("))")
             }
-            Expr::Like { expr, pattern, negated, case_insensitive } => write!(
+            Expr::Like {
+                expr,
+                pattern,
+                negated,
+                case_insensitive,
+            } => write!(
                 f,
                 "({expr} {}{} {pattern})",
                 if *negated { "NOT " } else { "" },
                 if *case_insensitive { "ILIKE" } else { "LIKE" }
             ),
-            Expr::Case { branches, otherwise, .. } => {
+            Expr::Case {
+                branches,
+                otherwise,
+                ..
+            } => {
                 f.write_str("CASE")?;
                 for (w, t) in branches {
                     write!(f, " WHEN {w} THEN {t}")?;
@@ -61,9 +103,17 @@ impl fmt::Display for Expr {
             }
             Expr::ScalarSubquery { .. } => f.write_str("(subquery)"),
             Expr::InSubquery { expr, negated, .. } => {
-                write!(f, "({expr} {}IN (subquery))", if *negated { "NOT " } else { "" })
+                write!(
+                    f,
+                    "({expr} {}IN (subquery))",
+                    if *negated { "NOT " } else { "" }
+                )
             }
-            Expr::Exists { negated, .. } => write!(f, "({}EXISTS (subquery))", if *negated { "NOT " } else { "" }),
+            Expr::Exists { negated, .. } => write!(
+                f,
+                "({}EXISTS (subquery))",
+                if *negated { "NOT " } else { "" }
+            ),
         }
     }
 }
@@ -81,7 +131,10 @@ fn write_list(f: &mut fmt::Formatter<'_>, items: &[Expr]) -> fmt::Result {
 fn func_name(func: &Func) -> String {
     match func {
         Func::NextVal(seq) => format!("nextval['{seq}']"),
-        Func::Trim { leading: true, trailing: true } => "btrim".into(),
+        Func::Trim {
+            leading: true,
+            trailing: true,
+        } => "btrim".into(),
         Func::Trim { leading: true, .. } => "ltrim".into(),
         Func::Trim { .. } => "rtrim".into(),
         other => format!("{other:?}").to_ascii_lowercase(),
@@ -101,8 +154,15 @@ fn agg_text(a: &AggCall) -> String {
         AggFunc::StringAgg => "string_agg",
     };
     let arg = a.arg.as_ref().map(|e| e.to_string()).unwrap_or_default();
-    let extra = a.extra.as_ref().map(|e| format!(", {e}")).unwrap_or_default();
-    format!("{name}({}{arg}{extra})", if a.distinct { "DISTINCT " } else { "" })
+    let extra = a
+        .extra
+        .as_ref()
+        .map(|e| format!(", {e}"))
+        .unwrap_or_default();
+    format!(
+        "{name}({}{arg}{extra})",
+        if a.distinct { "DISTINCT " } else { "" }
+    )
 }
 
 fn join_name(kind: JoinKind) -> &'static str {
@@ -119,7 +179,11 @@ fn join_name(kind: JoinKind) -> &'static str {
 }
 
 fn list(items: &[Expr]) -> String {
-    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Plan {
@@ -133,13 +197,20 @@ impl Plan {
     fn explain_into(&self, out: &mut String, depth: usize) {
         let pad = "  ".repeat(depth);
         let line = match self {
-            Plan::Scan { table, filter, access } => {
+            Plan::Scan {
+                table,
+                filter,
+                access,
+            } => {
                 let access = match access {
                     Access::Full => "full scan".to_string(),
                     Access::PrimaryKey(v) => format!("primary key = ({})", list(v)),
                     Access::ShardKey(v) => format!("shard key = {v}"),
                 };
-                let filter = filter.as_ref().map(|f| format!(" filter {f}")).unwrap_or_default();
+                let filter = filter
+                    .as_ref()
+                    .map(|f| format!(" filter {f}"))
+                    .unwrap_or_default();
                 format!("Scan {} [{access}]{filter}", table.name)
             }
             Plan::System { table, .. } => format!("System {}", system_name(*table)),
@@ -158,7 +229,15 @@ impl Plan {
                         "{}{}{}",
                         k.expr,
                         if k.descending { " DESC" } else { "" },
-                        if k.nulls_first != k.descending { if k.nulls_first { " NULLS FIRST" } else { " NULLS LAST" } } else { "" }
+                        if k.nulls_first != k.descending {
+                            if k.nulls_first {
+                                " NULLS FIRST"
+                            } else {
+                                " NULLS LAST"
+                            }
+                        } else {
+                            ""
+                        }
                     ))
                     .collect::<Vec<_>>()
                     .join(", ")
@@ -166,7 +245,10 @@ impl Plan {
             Plan::Limit { limit, offset, .. } => format!(
                 "Limit{}{}",
                 limit.as_ref().map(|l| format!(" {l}")).unwrap_or_default(),
-                offset.as_ref().map(|o| format!(" offset {o}")).unwrap_or_default()
+                offset
+                    .as_ref()
+                    .map(|o| format!(" offset {o}"))
+                    .unwrap_or_default()
             ),
             Plan::Distinct { .. } => "Distinct".to_string(),
             Plan::Join { kind, on, .. } => format!(
@@ -219,12 +301,17 @@ fn collect_own_subqueries(plan: &Plan, out: &mut Vec<Plan>) {
         }
         Plan::Sort { keys, .. } => own.extend(keys.iter().map(|k| &k.expr)),
         Plan::Join { on: Some(on), .. } => own.push(on),
-        Plan::Scan { filter: Some(f), .. } => own.push(f),
+        Plan::Scan {
+            filter: Some(f), ..
+        } => own.push(f),
         _ => {}
     }
     for e in own {
         e.walk(&mut |x| {
-            if let Expr::ScalarSubquery { plan, .. } | Expr::InSubquery { plan, .. } | Expr::Exists { plan, .. } = x {
+            if let Expr::ScalarSubquery { plan, .. }
+            | Expr::InSubquery { plan, .. }
+            | Expr::Exists { plan, .. } = x
+            {
                 out.push(plan.as_ref().clone());
             }
         });
@@ -243,4 +330,3 @@ fn system_name(t: SystemTable) -> &'static str {
         SystemTable::InformationSchemaColumns => "information_schema.columns",
     }
 }
-

@@ -332,7 +332,9 @@ pub enum Statement {
     /// A statement accepted and ignored because it has no effect here (`VACUUM`, `ANALYZE`, `DISCARD`…)
     /// with its command tag.
     /// EXPLAIN of a query: the plan as text rows.
-    Explain { plan: Plan },
+    Explain {
+        plan: Plan,
+    },
     NoOp {
         tag: String,
     },

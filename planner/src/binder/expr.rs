@@ -1091,7 +1091,10 @@ pub(crate) fn coerce(ctx: &mut BindContext<'_>, e: Expr, ty: DataType) -> Result
 
 fn same_representation(a: DataType, b: DataType) -> bool {
     use DataType::*;
-    matches!((a, b), (Numeric { .. }, Numeric { .. }) | (Text | Varchar(_), Text | Varchar(None)))
+    matches!(
+        (a, b),
+        (Numeric { .. }, Numeric { .. }) | (Text | Varchar(_), Text | Varchar(None))
+    )
 }
 
 /// `CAST(e AS ty)`.
