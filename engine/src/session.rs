@@ -3,13 +3,21 @@
 //! This is the engine's whole surface toward the wire crate: simple queries, prepared statements
 //! with parameters, the transaction status and the session settings. It must never encode
 //! protocol messages.
-#![allow(unused_variables)]
 
 use crate::EngineError;
-use crate::shard::ShardRef;
-use omendb_storage::types::datetime::TimeZone;
+use crate::exec::dml::Touched;
+use crate::exec::eval::EvalEnv;
+use crate::exec::query::Executor;
+use crate::settings::Settings;
+use crate::shard::{Engine, ShardRef};
+use omendb_planner::parse::{Parsed, parse};
+use omendb_planner::{BindContext, OutputColumn, PlanError, Statement, bind};
+use omendb_storage::row::WriterId;
+use omendb_storage::types::datetime::{TimeZone, now_micros};
 use omendb_storage::types::{DataType, Value};
 use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One column of a result, as RowDescription describes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +52,8 @@ pub struct Prepared {
     pub param_types: Vec<DataType>,
     /// The result columns; `None` for statements that return no rows.
     pub fields: Option<Rc<[Field]>>,
+    /// The bound statement (`None` for an empty query).
+    statement: Option<Statement>,
 }
 
 /// Where the session stands with respect to a transaction block (ReadyForQuery's status byte).
@@ -57,48 +67,269 @@ pub enum TxnStatus {
     Failed,
 }
 
+/// An open transaction.
+struct Txn {
+    id: WriterId,
+    start: i64,
+    touched: Touched,
+    /// Opened by BEGIN (else implicit: one statement, or one multi-statement query string).
+    explicit: bool,
+    failed: bool,
+    /// Statements that wrote rows so far; a savepoint remembers the count at its creation.
+    writes: u64,
+    savepoints: Vec<(String, u64)>,
+}
+
 /// Per-connection state. Lives on one shard; not `Send`.
 pub struct Session {
-    timezone: TimeZone,
+    shard: ShardRef,
+    engine: Arc<Engine>,
+    user: String,
+    database: String,
+    key: (i32, i32),
+    cancel: Arc<AtomicBool>,
+    settings: Settings,
+    changed: Vec<(String, String)>,
+    notices: Vec<(&'static str, &'static str, String)>,
+    deallocations: Vec<Option<String>>,
+    txn: Option<Txn>,
+}
+
+fn fields_of(columns: &[OutputColumn]) -> Rc<[Field]> {
+    columns
+        .iter()
+        .map(|c| Field {
+            name: c.name.clone(),
+            ty: c.ty,
+            table_oid: c.table_oid,
+            column_id: c.column_id,
+        })
+        .collect()
+}
+
+fn plan_error(e: PlanError) -> EngineError {
+    match e {
+        PlanError::Type(t) => EngineError::Type(t),
+        other => EngineError::sql(other.sqlstate(), other.to_string()),
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.engine.unregister_session(self.key);
+        // A connection that vanishes mid-transaction must not leave its rows locked.
+        if let Some(txn) = self.txn.take() {
+            let shard = self.shard.clone();
+            let touched = txn.touched;
+            crate::runtime::spawn_local(async move {
+                for (s, t) in touched.iter().enumerate() {
+                    if *t {
+                        let _ = shard
+                            .run_on(s, move |sh| async move { sh.state().finish(txn.id, false) })
+                            .await;
+                    }
+                }
+            })
+            .detach();
+        }
+    }
 }
 
 impl Session {
     /// Start a session for `user` on `database` on the shard that accepted the connection.
     pub fn new(shard: ShardRef, user: &str, database: &str) -> Session {
-        todo!()
+        let engine = shard.state().engine().clone();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let key = engine.register_session(cancel.clone());
+        Session {
+            shard,
+            engine,
+            user: user.to_string(),
+            database: database.to_string(),
+            key,
+            cancel,
+            settings: Settings::new(user),
+            changed: Vec::new(),
+            notices: Vec::new(),
+            deallocations: Vec::new(),
+            txn: None,
+        }
     }
 
-    /// (process id, secret key) for BackendKeyData; a CancelRequest naming them cancels the
-    /// statement this session is running.
+    pub(crate) fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// (process id, secret key) for BackendKeyData.
     pub fn backend_key(&self) -> (i32, i32) {
-        todo!()
+        self.key
     }
 
-    /// A session setting by name (`SHOW`), e.g. for the initial ParameterStatus messages.
+    /// A session setting by name (`SHOW`).
     pub fn setting(&self, name: &str) -> Option<String> {
-        todo!()
+        self.settings.get(name).map(str::to_string)
+    }
+
+    /// Settings reported in ParameterStatus at startup: (name, value).
+    pub fn reported_settings(&self) -> Vec<(String, String)> {
+        self.settings.reported()
     }
 
     /// Apply a startup-packet parameter (`application_name`, `TimeZone`, `DateStyle`, `options`…).
     pub fn apply_startup_parameter(&mut self, name: &str, value: &str) -> Result<(), EngineError> {
-        todo!()
+        match name {
+            "user" | "database" | "replication" => Ok(()),
+            "options" => {
+                // `-c name=value` pairs, as libpq sends for PGOPTIONS.
+                let mut words = value.split_whitespace();
+                while let Some(w) = words.next() {
+                    let pair = match w {
+                        "-c" => words.next().unwrap_or(""),
+                        other => other
+                            .strip_prefix("-c")
+                            .or_else(|| other.strip_prefix("--"))
+                            .unwrap_or(other),
+                    };
+                    if let Some((k, v)) = pair.split_once('=') {
+                        self.settings.set(&k.replace('-', "_"), Some(v))?;
+                    }
+                }
+                Ok(())
+            }
+            _ => self.settings.set(name, Some(value)).map(|_| ()),
+        }
+    }
+
+    /// The session's time zone, for formatting timestamptz values.
+    pub fn timezone(&self) -> &TimeZone {
+        self.settings.timezone()
+    }
+
+    /// Settings reported through ParameterStatus that changed since the last call (after SET).
+    pub fn take_changed_parameters(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// Notices raised by the last statements: (severity, sqlstate, message).
+    pub fn take_notices(&mut self) -> Vec<(&'static str, &'static str, String)> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// Prepared statements dropped by SQL `DEALLOCATE` since the last call (`None`: all).
+    pub fn take_deallocations(&mut self) -> Vec<Option<String>> {
+        std::mem::take(&mut self.deallocations)
+    }
+
+    pub fn txn_status(&self) -> TxnStatus {
+        match &self.txn {
+            Some(t) if t.explicit && t.failed => TxnStatus::Failed,
+            Some(t) if t.explicit => TxnStatus::InBlock,
+            _ => TxnStatus::Idle,
+        }
+    }
+
+    /// The extended protocol hit an error: a block in progress becomes failed.
+    pub fn fail_transaction(&mut self) {
+        if let Some(t) = self.txn.as_mut() {
+            t.failed = true;
+        }
+    }
+
+    /// End an implicit transaction at Sync in the extended protocol (nothing to do for blocks).
+    pub async fn sync(&mut self) {
+        if self.txn.as_ref().is_some_and(|t| !t.explicit) {
+            let failed = self.txn.as_ref().is_some_and(|t| t.failed);
+            let _ = self.end_transaction(!failed).await;
+        }
     }
 
     /// Run a simple-query message: every statement in order, stopping after the first error
     /// (which is the last element). Several statements outside a block form one implicit
     /// transaction, as in PostgreSQL.
     pub async fn simple_query(&mut self, sql: &str) -> Vec<Result<Outcome, EngineError>> {
-        todo!()
+        let parsed = match parse(sql) {
+            Ok(p) => p,
+            Err(e) => {
+                self.fail_transaction();
+                return vec![Err(plan_error(e))];
+            }
+        };
+        if parsed.is_empty() {
+            return vec![Ok(Outcome::Empty)];
+        }
+        let mut results = Vec::with_capacity(parsed.len());
+        for p in parsed {
+            let result = match self.bind_parsed(&p, &[]) {
+                Ok((stmt, _)) => self.run(&stmt, Vec::new()).await,
+                Err(e) => {
+                    self.fail_transaction();
+                    Err(e)
+                }
+            };
+            let failed = result.is_err();
+            results.push(result);
+            if failed {
+                break;
+            }
+        }
+        // The implicit transaction of the query string ends with it.
+        let failed = results.last().is_some_and(Result::is_err);
+        if self.txn.as_ref().is_some_and(|t| !t.explicit)
+            && let Err(e) = self.end_transaction(!failed).await
+        {
+            results.push(Err(e));
+        }
+        results
     }
 
-    /// Parse and bind one statement (Parse message). `param_types[i]` is the client's type for
-    /// `$i+1`, `None` when unspecified (OID 0); more parameters than listed may be used.
+    fn bind_parsed(
+        &self,
+        p: &Parsed,
+        params: &[Option<DataType>],
+    ) -> Result<(Statement, Vec<DataType>), EngineError> {
+        match p {
+            Parsed::Bound(stmt) => Ok((stmt.as_ref().clone(), Vec::new())),
+            Parsed::Sql(ast) => {
+                let catalog = self.engine.catalog();
+                let mut ctx = BindContext::new(catalog.as_ref(), params.to_vec());
+                let stmt = bind(&mut ctx, ast).map_err(plan_error)?;
+                Ok((stmt, ctx.param_types()))
+            }
+        }
+    }
+
+    /// Parse and bind one statement (Parse message).
     pub fn prepare(
         &mut self,
         sql: &str,
         param_types: &[Option<DataType>],
     ) -> Result<Rc<Prepared>, EngineError> {
-        todo!()
+        let mut parsed = parse(sql).map_err(plan_error)?;
+        if parsed.len() > 1 {
+            return Err(EngineError::sql(
+                "42601",
+                "cannot insert multiple commands into a prepared statement",
+            ));
+        }
+        let Some(p) = parsed.pop() else {
+            return Ok(Rc::new(Prepared {
+                param_types: Vec::new(),
+                fields: None,
+                statement: None,
+            }));
+        };
+        let (stmt, mut types) = self.bind_parsed(&p, param_types)?;
+        for (i, t) in param_types.iter().enumerate() {
+            if let (Some(t), Some(slot)) = (t, types.get_mut(i)) {
+                *slot = *t;
+            }
+        }
+        let fields = stmt.output_columns().map(|c| fields_of(&c));
+        Ok(Rc::new(Prepared {
+            param_types: types,
+            fields,
+            statement: Some(stmt),
+        }))
     }
 
     /// Execute a prepared statement with its parameters (already decoded to `param_types`).
@@ -107,36 +338,420 @@ impl Session {
         stmt: &Prepared,
         params: Vec<Value>,
     ) -> Result<Outcome, EngineError> {
-        todo!()
+        let Some(statement) = &stmt.statement else {
+            return Ok(Outcome::Empty);
+        };
+        if params.len() != stmt.param_types.len() {
+            return Err(EngineError::sql(
+                "08P01",
+                format!(
+                    "bind message supplies {} parameters, but prepared statement requires {}",
+                    params.len(),
+                    stmt.param_types.len()
+                ),
+            ));
+        }
+        let result = self.run(statement, params).await;
+        // Outside a block, each Execute is its own transaction.
+        if self.txn.as_ref().is_some_and(|t| !t.explicit) {
+            self.end_transaction(result.is_ok()).await?;
+        }
+        result
     }
 
-    /// The extended protocol hit an error: a block in progress becomes failed (Sync follows).
-    pub fn fail_transaction(&mut self) {
-        todo!()
+    /// Run one bound statement inside the session's transaction (opening an implicit one).
+    async fn run(&mut self, stmt: &Statement, params: Vec<Value>) -> Result<Outcome, EngineError> {
+        self.cancel.store(false, Ordering::Relaxed);
+        match stmt {
+            Statement::Begin => return Ok(self.begin()),
+            Statement::Commit => return self.commit_block().await,
+            Statement::Rollback => return self.rollback_block().await,
+            Statement::Savepoint { name } => return self.savepoint(name),
+            Statement::ReleaseSavepoint { name } => return self.release_savepoint(name),
+            Statement::RollbackToSavepoint { name } => return self.rollback_to_savepoint(name),
+            _ => {}
+        }
+        if self.txn.as_ref().is_some_and(|t| t.failed) {
+            return Err(EngineError::InFailedTransaction);
+        }
+        if self.txn.is_none() {
+            self.txn = Some(self.new_txn(false));
+        }
+        let result = self.run_in_txn(stmt, params).await;
+        if result.is_err() {
+            self.fail_transaction();
+        }
+        result
     }
 
-    pub fn txn_status(&self) -> TxnStatus {
-        todo!()
+    fn new_txn(&self, explicit: bool) -> Txn {
+        Txn {
+            id: self.engine.begin_transaction(),
+            start: now_micros(),
+            touched: vec![false; self.shard.count()],
+            explicit,
+            failed: false,
+            writes: 0,
+            savepoints: Vec::new(),
+        }
     }
 
-    /// The session's time zone, for formatting timestamptz values.
-    pub fn timezone(&self) -> &TimeZone {
-        &self.timezone
+    fn begin(&mut self) -> Outcome {
+        match self.txn.as_mut() {
+            Some(t) if t.explicit => {
+                self.notices.push((
+                    "WARNING",
+                    "25001",
+                    "there is already a transaction in progress".into(),
+                ));
+            }
+            // BEGIN inside a multi-statement query string turns its implicit transaction explicit.
+            Some(t) => t.explicit = true,
+            None => self.txn = Some(self.new_txn(true)),
+        }
+        Outcome::Command {
+            tag: "BEGIN".into(),
+        }
     }
 
-    /// Settings reported through ParameterStatus that changed since the last call (after SET).
-    pub fn take_changed_parameters(&mut self) -> Vec<(String, String)> {
-        todo!()
+    async fn commit_block(&mut self) -> Result<Outcome, EngineError> {
+        match self.txn.as_ref() {
+            None => {
+                self.notices.push((
+                    "WARNING",
+                    "25P01",
+                    "there is no transaction in progress".into(),
+                ));
+                Ok(Outcome::Command {
+                    tag: "COMMIT".into(),
+                })
+            }
+            Some(t) if t.failed => {
+                self.end_transaction(false).await?;
+                Ok(Outcome::Command {
+                    tag: "ROLLBACK".into(),
+                })
+            }
+            Some(_) => {
+                self.end_transaction(true).await?;
+                Ok(Outcome::Command {
+                    tag: "COMMIT".into(),
+                })
+            }
+        }
     }
 
-    /// Notices raised by the last statement (NoticeResponse): (severity, sqlstate, message).
-    pub fn take_notices(&mut self) -> Vec<(&'static str, &'static str, String)> {
-        todo!()
+    async fn rollback_block(&mut self) -> Result<Outcome, EngineError> {
+        if self.txn.is_none() {
+            self.notices.push((
+                "WARNING",
+                "25P01",
+                "there is no transaction in progress".into(),
+            ));
+        }
+        self.end_transaction(false).await?;
+        Ok(Outcome::Command {
+            tag: "ROLLBACK".into(),
+        })
     }
+
+    fn block(&mut self, what: &str) -> Result<&mut Txn, EngineError> {
+        match self.txn.as_mut() {
+            Some(t) if t.explicit => Ok(t),
+            _ => Err(EngineError::sql(
+                "25P01",
+                format!("{what} can only be used in transaction blocks"),
+            )),
+        }
+    }
+
+    fn savepoint(&mut self, name: &str) -> Result<Outcome, EngineError> {
+        let txn = self.block("SAVEPOINT")?;
+        if txn.failed {
+            return Err(EngineError::InFailedTransaction);
+        }
+        let writes = txn.writes;
+        txn.savepoints.push((name.to_string(), writes));
+        Ok(Outcome::Command {
+            tag: "SAVEPOINT".into(),
+        })
+    }
+
+    fn find_savepoint(txn: &Txn, name: &str) -> Result<usize, EngineError> {
+        txn.savepoints
+            .iter()
+            .rposition(|(n, _)| n == name)
+            .ok_or_else(|| {
+                EngineError::sql("3B001", format!("savepoint \"{name}\" does not exist"))
+            })
+    }
+
+    fn release_savepoint(&mut self, name: &str) -> Result<Outcome, EngineError> {
+        let txn = self.block("RELEASE SAVEPOINT")?;
+        if txn.failed {
+            return Err(EngineError::InFailedTransaction);
+        }
+        let at = Self::find_savepoint(txn, name)?;
+        txn.savepoints.truncate(at);
+        Ok(Outcome::Command {
+            tag: "RELEASE".into(),
+        })
+    }
+
+    /// Rolling back to a savepoint is supported when nothing was written since it (what drivers
+    /// do around catalog probes); undoing writes to a savepoint comes with MVCC version chains.
+    fn rollback_to_savepoint(&mut self, name: &str) -> Result<Outcome, EngineError> {
+        let txn = self.block("ROLLBACK TO SAVEPOINT")?;
+        let at = Self::find_savepoint(txn, name)?;
+        if txn.writes > txn.savepoints[at].1 {
+            txn.failed = true;
+            return Err(EngineError::sql(
+                "0A000",
+                "ROLLBACK TO SAVEPOINT after rows were written since the savepoint is not supported yet",
+            ));
+        }
+        txn.savepoints.truncate(at + 1);
+        txn.failed = false;
+        Ok(Outcome::Command {
+            tag: "ROLLBACK".into(),
+        })
+    }
+
+    async fn end_transaction(&mut self, commit: bool) -> Result<(), EngineError> {
+        let Some(txn) = self.txn.take() else {
+            return Ok(());
+        };
+        let exec = self.executor(Vec::new(), txn.id, txn.start);
+        exec.finish(txn.id, &txn.touched, commit && !txn.failed)
+            .await
+    }
+
+    fn executor(&self, params: Vec<Value>, txn_id: WriterId, txn_start: i64) -> Executor {
+        let env = EvalEnv {
+            params,
+            tz: self.settings.timezone().clone(),
+            txn_start,
+            reader: txn_id,
+            user: self.user.clone(),
+            database: self.database.clone(),
+            backend_pid: self.key.0,
+            settings: self.settings.all(),
+            engine: self.engine.clone(),
+        };
+        Executor {
+            shard: self.shard.clone(),
+            env: Arc::new(env),
+            cancel: self.cancel.clone(),
+        }
+    }
+
+    async fn run_in_txn(
+        &mut self,
+        stmt: &Statement,
+        params: Vec<Value>,
+    ) -> Result<Outcome, EngineError> {
+        let Some(txn) = self.txn.as_mut() else {
+            return Err(EngineError::Internal(
+                "statement outside a transaction".into(),
+            ));
+        };
+        let mut touched = std::mem::take(&mut txn.touched);
+        let (id, start) = (txn.id, txn.start);
+        let exec = self.executor(params, id, start);
+        let result = self.dispatch(&exec, stmt, &mut touched).await;
+        if let Some(txn) = self.txn.as_mut() {
+            txn.touched = touched;
+            if matches!(
+                stmt,
+                Statement::Insert { .. } | Statement::Update { .. } | Statement::Delete { .. }
+            ) {
+                txn.writes += 1;
+            }
+        }
+        result
+    }
+
+    async fn dispatch(
+        &mut self,
+        exec: &Executor,
+        stmt: &Statement,
+        touched: &mut Touched,
+    ) -> Result<Outcome, EngineError> {
+        match stmt {
+            Statement::Query { plan, columns } => {
+                let rows = exec.run_query(plan).await?;
+                let tag = format!("SELECT {}", rows.len());
+                Ok(Outcome::Rows {
+                    fields: fields_of(columns),
+                    rows,
+                    tag,
+                })
+            }
+            Statement::Insert {
+                table,
+                source,
+                returning,
+            } => {
+                let rows = exec.insert(table, source, touched).await?;
+                returning_outcome(exec, returning.as_ref(), rows, |n| format!("INSERT 0 {n}"))
+            }
+            Statement::Update {
+                table,
+                filter,
+                access,
+                assignments,
+                returning,
+            } => {
+                let rows = exec
+                    .update(table, filter.as_ref(), access, assignments, touched)
+                    .await?;
+                returning_outcome(exec, returning.as_ref(), rows, |n| format!("UPDATE {n}"))
+            }
+            Statement::Delete {
+                table,
+                filter,
+                access,
+                returning,
+            } => {
+                let rows = exec.delete(table, filter.as_ref(), access, touched).await?;
+                returning_outcome(exec, returning.as_ref(), rows, |n| format!("DELETE {n}"))
+            }
+            Statement::CreateTable { .. } => crate::ddl::create_table(self, stmt).map(|notice| {
+                if let Some(n) = notice {
+                    self.notices.push(("NOTICE", "42P07", n));
+                }
+                Outcome::Command {
+                    tag: "CREATE TABLE".into(),
+                }
+            }),
+            Statement::DropTable { names, if_exists } => {
+                let notices =
+                    crate::ddl::drop_tables(&self.shard, &self.engine, names, *if_exists).await?;
+                for n in notices {
+                    self.notices.push(("NOTICE", "00000", n));
+                }
+                Ok(Outcome::Command {
+                    tag: "DROP TABLE".into(),
+                })
+            }
+            Statement::CreateView {
+                name,
+                sql,
+                or_replace,
+            } => {
+                crate::ddl::create_view(&self.engine, name, sql, *or_replace)?;
+                Ok(Outcome::Command {
+                    tag: "CREATE VIEW".into(),
+                })
+            }
+            Statement::DropView { names, if_exists } => {
+                for n in crate::ddl::drop_views(&self.engine, names, *if_exists)? {
+                    self.notices.push(("NOTICE", "00000", n));
+                }
+                Ok(Outcome::Command {
+                    tag: "DROP VIEW".into(),
+                })
+            }
+            Statement::Truncate { tables } => {
+                crate::ddl::truncate(&self.shard, tables).await?;
+                Ok(Outcome::Command {
+                    tag: "TRUNCATE TABLE".into(),
+                })
+            }
+            Statement::Set { name, value } => {
+                if let Some(report) = self.settings.set(name, value.as_deref())? {
+                    self.changed.push(report);
+                }
+                Ok(Outcome::Command { tag: "SET".into() })
+            }
+            Statement::Show { name } => {
+                let value = self.show(name)?;
+                let fields: Rc<[Field]> = Rc::new([Field {
+                    name: name.clone(),
+                    ty: DataType::Text,
+                    table_oid: 0,
+                    column_id: 0,
+                }]);
+                Ok(Outcome::Rows {
+                    fields,
+                    rows: vec![vec![Value::Text(value)]],
+                    tag: "SHOW".into(),
+                })
+            }
+            Statement::NoOp { tag } => Ok(Outcome::Command { tag: tag.clone() }),
+            Statement::Explain { plan } => {
+                let fields: Rc<[Field]> = Rc::new([Field {
+                    name: "QUERY PLAN".into(),
+                    ty: DataType::Text,
+                    table_oid: 0,
+                    column_id: 0,
+                }]);
+                let rows: Vec<Vec<Value>> = plan
+                    .explain()
+                    .lines()
+                    .map(|l| vec![Value::Text(l.to_string())])
+                    .collect();
+                let tag = format!("EXPLAIN {}", rows.len());
+                Ok(Outcome::Rows { fields, rows, tag })
+            }
+            Statement::Deallocate { name } => {
+                self.deallocations.push(name.clone());
+                let tag = if name.is_some() {
+                    "DEALLOCATE"
+                } else {
+                    "DEALLOCATE ALL"
+                };
+                Ok(Outcome::Command { tag: tag.into() })
+            }
+            Statement::Empty => Ok(Outcome::Empty),
+            Statement::Begin
+            | Statement::Commit
+            | Statement::Rollback
+            | Statement::Savepoint { .. }
+            | Statement::ReleaseSavepoint { .. }
+            | Statement::RollbackToSavepoint { .. } => Err(EngineError::Internal(
+                "transaction control reached dispatch".into(),
+            )),
+        }
+    }
+
+    fn show(&self, name: &str) -> Result<String, EngineError> {
+        self.settings.get(name).map(str::to_string).ok_or_else(|| {
+            EngineError::sql(
+                "42704",
+                format!("unrecognized configuration parameter \"{name}\""),
+            )
+        })
+    }
+}
+
+fn returning_outcome(
+    exec: &Executor,
+    returning: Option<&omendb_planner::plan::Returning>,
+    rows: Vec<Vec<Value>>,
+    tag: impl Fn(usize) -> String,
+) -> Result<Outcome, EngineError> {
+    let n = rows.len();
+    let Some(r) = returning else {
+        return Ok(Outcome::Command { tag: tag(n) });
+    };
+    let out = rows
+        .iter()
+        .map(|row| {
+            r.exprs
+                .iter()
+                .map(|e| crate::exec::eval::eval(e, row, &exec.env))
+                .collect()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Outcome::Rows {
+        fields: fields_of(&r.columns),
+        rows: out,
+        tag: tag(n),
+    })
 }
 
 /// Handle a CancelRequest for (process id, secret key); unknown keys are ignored, as in PostgreSQL.
 pub fn cancel_request(pid: i32, secret: i32) {
-    let _ = (pid, secret);
-    todo!()
+    crate::shard::cancel_session((pid, secret));
 }

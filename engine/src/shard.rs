@@ -1,18 +1,50 @@
-//! What one shard owns: its partition of every table.
-#![allow(dead_code)]
+//! The engine's process-wide state (catalog, clocks, cancel keys) and what one shard owns: its
+//! partition of every table and of the unique keys, and the writes each transaction has pending
+//! on it.
+//!
+//! Shard state is touched only by its own thread (`RefCell`, never a lock); other shards reach
+//! it through `runtime::Shard::run_on`.
 
+use crate::EngineError;
+use crate::catalog::{Catalog, Sequence};
 use crate::runtime::Shard;
+use arc_swap::ArcSwap;
+use omendb_storage::row::{RowError, RowId, RowTable, UniqueKeys, WriterId};
+use omendb_storage::schema::{TableId, TableSchema};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
-/// Process-wide engine state shared by all shards: the catalog snapshot and the commit clock.
-pub struct Engine {}
+/// First OID handed to user tables (PostgreSQL's FirstNormalObjectId).
+const FIRST_USER_OID: u32 = 16_384;
+
+/// Process-wide engine state shared by all shards.
+pub struct Engine {
+    catalog: ArcSwap<Catalog>,
+    /// Serialises DDL (rare; never taken by DML or queries).
+    ddl: Mutex<()>,
+    next_oid: AtomicU32,
+    next_txn: AtomicU64,
+    next_pid: AtomicI32,
+    /// Round-robin placement of insert batches into tables without a primary key.
+    spread: AtomicUsize,
+    shards: usize,
+}
 
 impl Engine {
-    /// Open the engine over a data directory with `shards` shards.
+    /// A new, empty engine with `shards` shards.
     pub fn new(shards: usize) -> Arc<Engine> {
-        let _ = shards;
-        Arc::new(Engine {})
+        Arc::new(Engine {
+            catalog: ArcSwap::from_pointee(Catalog::default()),
+            ddl: Mutex::new(()),
+            next_oid: AtomicU32::new(FIRST_USER_OID),
+            next_txn: AtomicU64::new(1),
+            next_pid: AtomicI32::new(1000),
+            spread: AtomicUsize::new(0),
+            shards: shards.max(1),
+        })
     }
 
     /// The state a new shard starts with.
@@ -20,15 +52,225 @@ impl Engine {
         ShardState {
             id,
             engine: self.clone(),
+            tables: RefCell::new(HashMap::new()),
+            unique: RefCell::new(UniqueKeys::default()),
+            touched: RefCell::new(HashMap::new()),
         }
     }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards
+    }
+
+    /// The current catalog snapshot.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.load_full()
+    }
+
+    /// Apply a catalog change under the DDL lock and publish the new snapshot.
+    pub fn change_catalog<R>(
+        &self,
+        change: impl FnOnce(&mut Catalog, &Engine) -> Result<R, EngineError>,
+    ) -> Result<R, EngineError> {
+        let _guard = self
+            .ddl
+            .lock()
+            .map_err(|_| EngineError::Internal("catalog lock poisoned".into()))?;
+        let mut next = Catalog::clone(&self.catalog.load());
+        let result = change(&mut next, self)?;
+        self.catalog.store(Arc::new(next));
+        Ok(result)
+    }
+
+    pub fn allocate_oid(&self) -> u32 {
+        self.next_oid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn begin_transaction(&self) -> WriterId {
+        self.next_txn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn spread_shard(&self) -> usize {
+        self.spread.fetch_add(1, Ordering::Relaxed) % self.shards
+    }
+
+    /// `nextval(seq)`.
+    pub fn next_sequence_value(&self, name: &str) -> Result<i64, EngineError> {
+        let catalog = self.catalog.load();
+        let seq = catalog.sequences.get(name).ok_or_else(|| {
+            EngineError::sql("42P01", format!("relation \"{name}\" does not exist"))
+        })?;
+        seq.next_value().ok_or_else(|| {
+            EngineError::sql(
+                "2200H",
+                format!("nextval: reached maximum value of sequence \"{name}\""),
+            )
+        })
+    }
+
+    pub fn new_sequence() -> Arc<Sequence> {
+        Arc::new(Sequence::new())
+    }
+
+    /// Register a session's cancel key; returns (pid, secret).
+    pub fn register_session(&self, cancel: Arc<AtomicBool>) -> (i32, i32) {
+        let pid = self.next_pid.fetch_add(1, Ordering::Relaxed);
+        let secret = random_secret(pid);
+        if let Ok(mut keys) = cancel_keys().lock() {
+            keys.insert((pid, secret), cancel);
+        }
+        (pid, secret)
+    }
+
+    pub fn unregister_session(&self, key: (i32, i32)) {
+        if let Ok(mut keys) = cancel_keys().lock() {
+            keys.remove(&key);
+        }
+    }
+}
+
+/// CancelRequest keys of live sessions, process-wide: a cancel arrives on a new connection that
+/// may land on any shard. Locked at connect, disconnect and cancel only.
+type CancelKeys = Mutex<HashMap<(i32, i32), Arc<AtomicBool>>>;
+
+fn cancel_keys() -> &'static CancelKeys {
+    static KEYS: std::sync::OnceLock<CancelKeys> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Flag the session with this key (if any) to stop its running statement.
+pub(crate) fn cancel_session(key: (i32, i32)) {
+    if let Ok(keys) = cancel_keys().lock()
+        && let Some(flag) = keys.get(&key)
+    {
+        flag.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A secret that a client cannot guess from its pid: clock and address entropy mixed.
+fn random_secret(pid: i32) -> i32 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let mut x = t ^ (pid as u64).rotate_left(32) ^ (&t as *const u64 as u64);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    x ^= x >> 33;
+    x as i32
+}
+
+/// Something a transaction has pending on a shard, to commit or roll back there.
+#[derive(Debug, Clone)]
+enum Touch {
+    Row(TableId, RowId),
+    Key(u64, Box<[u8]>),
 }
 
 /// One shard's state.
 pub struct ShardState {
     id: usize,
     engine: Arc<Engine>,
+    tables: RefCell<HashMap<TableId, RowTable>>,
+    unique: RefCell<UniqueKeys>,
+    touched: RefCell<HashMap<WriterId, Vec<Touch>>>,
 }
 
 /// A shard as sessions hold it.
 pub type ShardRef = Rc<Shard<ShardState>>;
+
+impl ShardState {
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Run `f` on this shard's partition of `table`, creating it on first use.
+    pub fn with_table<R>(&self, table: &Arc<TableSchema>, f: impl FnOnce(&mut RowTable) -> R) -> R {
+        let mut tables = self.tables.borrow_mut();
+        let t = tables
+            .entry(table.id)
+            .or_insert_with(|| RowTable::new(table.clone()));
+        f(t)
+    }
+
+    /// Forget a dropped or truncated table's rows on this shard.
+    pub fn drop_table(&self, id: TableId) {
+        self.tables.borrow_mut().remove(&id);
+    }
+
+    pub fn record_row(&self, writer: WriterId, table: TableId, row: RowId) {
+        self.touched
+            .borrow_mut()
+            .entry(writer)
+            .or_default()
+            .push(Touch::Row(table, row));
+    }
+
+    /// Reserve (`true`) or release unique keys for `writer`; stops at the first refusal.
+    pub fn change_keys(
+        &self,
+        writer: WriterId,
+        keys: &[(u64, Vec<u8>, bool)],
+    ) -> Result<(), RowError> {
+        let mut unique = self.unique.borrow_mut();
+        for (constraint, key, reserve) in keys {
+            if *reserve {
+                unique.reserve(*constraint, key, writer)?;
+            } else {
+                unique.release(*constraint, key, writer)?;
+            }
+            self.touched
+                .borrow_mut()
+                .entry(writer)
+                .or_default()
+                .push(Touch::Key(*constraint, key.clone().into_boxed_slice()));
+        }
+        Ok(())
+    }
+
+    /// Commit or roll back everything `writer` has pending on this shard.
+    pub fn finish(&self, writer: WriterId, commit: bool) {
+        let Some(touches) = self.touched.borrow_mut().remove(&writer) else {
+            return;
+        };
+        let mut tables = self.tables.borrow_mut();
+        let mut unique = self.unique.borrow_mut();
+        let mut deltas: Vec<(TableId, i64)> = Vec::new();
+        for touch in touches {
+            match touch {
+                Touch::Row(table, row) => {
+                    if let Some(t) = tables.get_mut(&table) {
+                        if commit {
+                            let d = t.commit(row, writer);
+                            match deltas.iter_mut().find(|(id, _)| *id == table) {
+                                Some((_, total)) => *total += d,
+                                None => deltas.push((table, d)),
+                            }
+                        } else {
+                            t.rollback(row, writer);
+                        }
+                    }
+                }
+                Touch::Key(constraint, key) => {
+                    if commit {
+                        unique.commit(constraint, &key, writer);
+                    } else {
+                        unique.rollback(constraint, &key, writer);
+                    }
+                }
+            }
+        }
+        if !deltas.is_empty() {
+            let catalog = self.engine.catalog();
+            for (table, d) in deltas {
+                if let Some(count) = catalog.row_counts.get(&table) {
+                    count.fetch_add(d, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}

@@ -5,4 +5,6 @@
 //! SQL, plan queries or know about sessions and the wire protocol; it must never block an
 //! executor thread on I/O (disk I/O goes through io_uring).
 
+pub mod row;
+pub mod schema;
 pub mod types;

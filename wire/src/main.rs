@@ -1,1 +1,97 @@
-fn main() {}
+//! `omendb`: the server binary. Parses the command line, checks the machine, locks the data
+//! directory, starts the engine's shards and serves PostgreSQL clients on every one of them.
+//!
+//! Exit codes: 0 after a clean stop, 1 when the server cannot start (environment, port, data
+//! directory), 2 for a bad command line.
+
+use omendb_engine::Engine;
+use omendb_engine::runtime::{self, DataDirLock, RuntimeConfig, check_environment};
+use omendb_wire::server::{Command, Options, USAGE, handle_connection, parse_args};
+use omendb_wire::session::WireConfig;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+const BAD_USAGE: u8 = 2;
+const CANNOT_START: u8 = 1;
+
+fn main() -> ExitCode {
+    match parse_args(std::env::args().skip(1)) {
+        Ok(Command::Help) => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Version) => {
+            println!("omendb {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Serve(options)) => serve(options),
+        Err(e) => {
+            eprintln!("omendb: {e}\n\n{USAGE}");
+            ExitCode::from(BAD_USAGE)
+        }
+    }
+}
+
+fn serve(options: Options) -> ExitCode {
+    let filter = match tracing_subscriber::EnvFilter::try_new(&options.log) {
+        Ok(filter) => filter,
+        Err(e) => {
+            eprintln!("omendb: invalid --log {:?}: {e}", options.log);
+            return ExitCode::from(BAD_USAGE);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let auth = match options.auth() {
+        Ok(auth) => auth,
+        Err(e) => {
+            eprintln!("omendb: {e}");
+            return ExitCode::from(BAD_USAGE);
+        }
+    };
+    let shards = options.shards.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let listen = options.address();
+    let io_memory = match check_environment(shards, listen) {
+        Ok(io_memory) => io_memory,
+        Err(e) => return cannot_start(e),
+    };
+    let _lock = match DataDirLock::acquire(&options.data_dir) {
+        Ok(lock) => lock,
+        Err(e) => return cannot_start(e),
+    };
+    let engine = Engine::new(shards);
+    let config = Arc::new(WireConfig::new(auth));
+    tracing::info!(
+        "OmenDB {} listening on {listen} with {shards} shard(s), data directory {}, {} authentication",
+        env!("CARGO_PKG_VERSION"),
+        options.data_dir.display(),
+        if config.auth.is_trust() {
+            "trust"
+        } else {
+            "SCRAM-SHA-256"
+        },
+    );
+    let runtime_config = RuntimeConfig {
+        shards,
+        listen,
+        io_memory,
+    };
+    let result = runtime::serve(
+        runtime_config,
+        move |id| engine.shard_state(id),
+        move |shard, stream| handle_connection(shard, stream, config.clone()),
+    );
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => cannot_start(e),
+    }
+}
+
+fn cannot_start(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("omendb: {e}");
+    ExitCode::from(CANNOT_START)
+}

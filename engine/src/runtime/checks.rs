@@ -1,5 +1,6 @@
 //! Start-up checks: kernel, locked-memory limit, port. Each failure says what to change.
 
+use socket2::{Domain, Protocol, Socket, Type};
 use std::net::SocketAddr;
 use thiserror::Error;
 
@@ -82,7 +83,34 @@ fn io_memory_per_shard(shards: usize) -> Result<usize, StartupError> {
 /// glommio's listeners set SO_REUSEPORT, so a second server would silently share the port. A
 /// plain bind without SO_REUSEPORT fails if anyone holds it.
 fn check_port_free(listen: SocketAddr) -> Result<(), StartupError> {
-    std::net::TcpListener::bind(listen)
-        .map(drop)
-        .map_err(|e| StartupError::Bind(listen, e.to_string()))
+    let probe = || -> std::io::Result<()> {
+        let socket = Socket::new(
+            Domain::for_address(listen),
+            Type::STREAM,
+            Some(Protocol::TCP),
+        )?;
+        // SO_REUSEADDR lets a restarted server bind past its old connections in TIME_WAIT, but
+        // never past a live listener.
+        socket.set_reuse_address(true)?;
+        socket.bind(&listen.into())
+    };
+    probe().map_err(|e| StartupError::Bind(listen, e.to_string()))
+}
+
+/// Backlog of pending connections per shard listener.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// A listening socket for one shard: SO_REUSEPORT so every shard listens on the port (the kernel
+/// spreads connections), SO_REUSEADDR so a restart is not refused by TIME_WAIT connections.
+pub(crate) fn listener_socket(listen: SocketAddr) -> std::io::Result<Socket> {
+    let socket = Socket::new(
+        Domain::for_address(listen),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&listen.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket)
 }

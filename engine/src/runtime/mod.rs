@@ -33,9 +33,16 @@ pub struct RuntimeConfig {
     pub io_memory: usize,
 }
 
+/// What a shard's inbox carries.
+enum Message<S> {
+    Run(Job<S>),
+    /// Stop the shard's inbox loop (test and tool runs; the server runs until killed).
+    Stop,
+}
+
 /// Senders into every shard's inbox; shared by all shards.
 struct Mesh<S> {
-    inboxes: Vec<flume::Sender<Job<S>>>,
+    inboxes: Vec<flume::Sender<Message<S>>>,
 }
 
 /// One shard as its own thread sees it: its id, its state and the way to reach the others.
@@ -82,7 +89,9 @@ impl<S: 'static> Shard<S> {
             })
         });
         let inbox = self.mesh.inboxes.get(target).ok_or(ShardGone(target))?;
-        inbox.send(job).map_err(|_| ShardGone(target))?;
+        inbox
+            .send(Message::Run(job))
+            .map_err(|_| ShardGone(target))?;
         rx.await.map_err(|_| ShardGone(target))
     }
 }
@@ -106,36 +115,106 @@ where
     C: Fn(Rc<Shard<S>>, TcpStream) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + 'static,
 {
+    let on_connection = Arc::new(on_connection);
+    let listen = config.listen;
+    start(config.shards, config.io_memory, make_state, move |shard| {
+        let on_connection = on_connection.clone();
+        async move { accept_loop(shard, listen, on_connection).await }
+    })
+    .map(|_| ())
+}
+
+/// Run `main` on shard 0 of `shards` executors without listening (tests and tools); the other
+/// shards serve `run_on` requests until `main` finishes. Returns `main`'s result.
+pub fn run<S, M, F, Fut, R>(
+    shards: usize,
+    io_memory: usize,
+    make_state: M,
+    main: F,
+) -> Result<R, StartupError>
+where
+    S: 'static,
+    R: Send + 'static,
+    M: Fn(usize) -> S + Send + Sync + 'static,
+    F: FnOnce(Rc<Shard<S>>) -> Fut + Send + 'static,
+    Fut: Future<Output = R> + 'static,
+{
+    let main = std::sync::Mutex::new(Some(main));
+    let result = Arc::new(std::sync::Mutex::new(None));
+    let out = result.clone();
+    start(shards, io_memory, make_state, move |shard: Rc<Shard<S>>| {
+        let main = if shard.id == 0 {
+            main.lock().ok().and_then(|mut m| m.take())
+        } else {
+            None
+        };
+        let out = out.clone();
+        async move {
+            if let Some(main) = main {
+                let r = main(shard.clone()).await;
+                if let Ok(mut slot) = out.lock() {
+                    *slot = Some(r);
+                }
+                for inbox in &shard.mesh.inboxes {
+                    let _ = inbox.send(Message::Stop);
+                }
+            }
+            Ok(())
+        }
+    })?;
+    let r = result.lock().ok().and_then(|mut r| r.take());
+    r.ok_or_else(|| StartupError::Executor(0, "the main task did not finish".into()))
+}
+
+/// Start the executors; `per_shard` runs on each beside its inbox loop. Returns when every
+/// shard's inbox loop has stopped (or one failed).
+fn start<S, M, P, PFut>(
+    shards: usize,
+    io_memory: usize,
+    make_state: M,
+    per_shard: P,
+) -> Result<(), StartupError>
+where
+    S: 'static,
+    M: Fn(usize) -> S + Send + Sync + 'static,
+    P: Fn(Rc<Shard<S>>) -> PFut + Send + Sync + 'static,
+    PFut: Future<Output = Result<(), StartupError>> + 'static,
+{
     let cores = core_affinity::get_core_ids().unwrap_or_default();
-    let mut receivers = Vec::with_capacity(config.shards);
-    let mut inboxes = Vec::with_capacity(config.shards);
-    for _ in 0..config.shards {
-        let (tx, rx) = flume::unbounded::<Job<S>>();
+    let mut receivers = Vec::with_capacity(shards);
+    let mut inboxes = Vec::with_capacity(shards);
+    for _ in 0..shards {
+        let (tx, rx) = flume::unbounded::<Message<S>>();
         inboxes.push(tx);
         receivers.push(rx);
     }
     let mesh = Arc::new(Mesh { inboxes });
     let make_state = Arc::new(make_state);
-    let on_connection = Arc::new(on_connection);
-    let mut handles = Vec::with_capacity(config.shards);
+    let per_shard = Arc::new(per_shard);
+    let mut handles = Vec::with_capacity(shards);
     for (id, inbox) in receivers.into_iter().enumerate() {
-        let placement = match cores.get(id % cores.len().max(1)) {
-            Some(core) if config.shards <= cores.len() => Placement::Fixed(core.id),
+        let placement = match cores.get(id) {
+            Some(core) if shards <= cores.len() => Placement::Fixed(core.id),
             _ => Placement::Unbound,
         };
-        let (mesh, make_state, on_connection) =
-            (mesh.clone(), make_state.clone(), on_connection.clone());
-        let listen = config.listen;
+        let (mesh, make_state, per_shard) = (mesh.clone(), make_state.clone(), per_shard.clone());
         let handle = LocalExecutorBuilder::new(placement)
             .name(&format!("shard-{id}"))
-            .io_memory(config.io_memory)
+            .io_memory(io_memory)
             .spawn(move || async move {
                 let shard = Rc::new(Shard {
                     id,
                     state: make_state(id),
                     mesh,
                 });
-                run_shard(shard, inbox, listen, on_connection).await
+                let task = glommio::spawn_local(per_shard(shard.clone()));
+                inbox_loop(shard, inbox).await;
+                // A per-shard task that already failed (e.g. bind) reports its error; a running
+                // one (an accept loop) is dropped with the executor.
+                match futures_lite::future::poll_once(task).await {
+                    Some(result) => result,
+                    None => Ok(()),
+                }
             })
             .map_err(|e| StartupError::Executor(id, e.to_string()))?;
         handles.push(handle);
@@ -153,9 +232,19 @@ where
     first_error.map_or(Ok(()), Err)
 }
 
-async fn run_shard<S, C, Fut>(
+async fn inbox_loop<S: 'static>(shard: Rc<Shard<S>>, inbox: flume::Receiver<Message<S>>) {
+    while let Ok(message) = inbox.recv_async().await {
+        match message {
+            Message::Run(job) => {
+                glommio::spawn_local(contain_panic(job(shard.clone()), "shard job")).detach();
+            }
+            Message::Stop => break,
+        }
+    }
+}
+
+async fn accept_loop<S, C, Fut>(
     shard: Rc<Shard<S>>,
-    inbox: flume::Receiver<Job<S>>,
     listen: SocketAddr,
     on_connection: Arc<C>,
 ) -> Result<(), StartupError>
@@ -164,20 +253,23 @@ where
     C: Fn(Rc<Shard<S>>, TcpStream) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
 {
-    let listener = glommio::net::TcpListener::bind(listen)
-        .map_err(|e| StartupError::Bind(listen, e.to_string()))?;
-    let worker = shard.clone();
-    glommio::spawn_local(async move {
-        while let Ok(job) = inbox.recv_async().await {
-            glommio::spawn_local(job(worker.clone())).detach();
-        }
-    })
-    .detach();
+    let listener = checks::listener_socket(listen).map_err(|e| {
+        // Without a listener this shard cannot serve: stop it so the error surfaces.
+        let _ = shard.mesh.inboxes[shard.id].send(Message::Stop);
+        StartupError::Bind(listen, e.to_string())
+    })?;
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    // SAFETY: the descriptor is a bound, listening TCP socket we own; ownership moves to glommio.
+    let listener = unsafe { glommio::net::TcpListener::from_raw_fd(listener.into_raw_fd()) };
     loop {
         match listener.accept().await {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
-                glommio::spawn_local(on_connection(shard.clone(), stream)).detach();
+                glommio::spawn_local(contain_panic(
+                    on_connection(shard.clone(), stream),
+                    "connection",
+                ))
+                .detach();
             }
             Err(e) => {
                 // Out of file descriptors and the like: log, back off briefly, keep serving.
@@ -186,4 +278,47 @@ where
             }
         }
     }
+}
+
+/// Run a task so that a panic in it (a bug) ends only that task: the connection closes or the
+/// requester's reply channel drops, and the shard keeps serving everyone else.
+async fn contain_panic<F: Future<Output = ()>>(fut: F, what: &'static str) {
+    use futures_lite::FutureExt;
+    if let Err(panic) = std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!("a {what} task panicked and was stopped: {message}");
+    }
+}
+
+/// Await several futures concurrently on this shard; results in input order.
+pub async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pending: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut results: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all_done = true;
+        for (fut, slot) in pending.iter_mut().zip(results.iter_mut()) {
+            if slot.is_none() {
+                match fut.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => all_done = false,
+                }
+            }
+        }
+        if all_done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    results.into_iter().flatten().collect()
+}
+
+/// Sleep on the current shard without blocking it.
+pub async fn sleep(duration: std::time::Duration) {
+    glommio::timer::sleep(duration).await;
 }

@@ -2,109 +2,128 @@
 //! calendar arithmetic, `date_trunc` and `extract`.
 //!
 //! Dates are days and timestamps microseconds since 2000-01-01 00:00:00 (PostgreSQL's epoch).
-#![allow(unused_variables)]
+//! `infinity` / `-infinity` are the extreme values of the representation (`i32::MAX`/`i32::MIN`
+//! for dates, `i64::MAX`/`i64::MIN` for timestamps), exactly as PostgreSQL stores them, so the
+//! binary wire format needs no conversion. Calendar is proleptic Gregorian with astronomical
+//! year numbering inside (year 0 is 1 BC); only text input and output speak of BC.
 
-use super::{Interval, Numeric, TypeError};
+mod arith;
+mod calendar;
+pub(crate) mod fields;
+mod format;
+mod parse;
+mod zone;
+
+use super::TypeError;
+
+pub use arith::{
+    checked_timestamp_diff, timestamp_add_interval, timestamp_diff, timestamptz_add_interval,
+};
+pub use calendar::{days_to_ymd, ymd_to_days};
+pub use fields::{
+    date_trunc, date_trunc_tz, extract_date, extract_interval, extract_timestamp,
+    extract_timestamptz,
+};
+pub use format::{format_date, format_timestamp, format_timestamptz};
+pub use parse::{parse_date, parse_timestamp, parse_timestamptz};
+pub use zone::TimeZone;
 
 pub const MICROS_PER_SECOND: i64 = 1_000_000;
 pub const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
+pub const MICROS_PER_HOUR: i64 = 3_600 * MICROS_PER_SECOND;
+pub const MICROS_PER_MINUTE: i64 = 60 * MICROS_PER_SECOND;
 
-/// A session time zone: UTC, a fixed offset, or an IANA zone name.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TimeZone {
-    name: String,
+/// `date 'infinity'`.
+pub const DATE_INFINITY: i32 = i32::MAX;
+/// `date '-infinity'`.
+pub const DATE_NEG_INFINITY: i32 = i32::MIN;
+/// `timestamp 'infinity'`.
+pub const TIMESTAMP_INFINITY: i64 = i64::MAX;
+/// `timestamp '-infinity'`.
+pub const TIMESTAMP_NEG_INFINITY: i64 = i64::MIN;
+
+/// Julian day number of 2000-01-01 (PostgreSQL's `POSTGRES_EPOCH_JDATE`).
+pub const POSTGRES_EPOCH_JDATE: i64 = 2_451_545;
+/// Days from 1970-01-01 to 2000-01-01.
+pub const UNIX_EPOCH_OFFSET_DAYS: i64 = 10_957;
+
+/// First valid date: Julian day 0, 4714-11-24 BC.
+pub const MIN_DATE: i32 = -(POSTGRES_EPOCH_JDATE as i32);
+/// Last valid date: 5874897-12-31 (PostgreSQL's `DATE_END_JDATE` is exclusive).
+pub const MAX_DATE: i32 = 2_147_483_494 - POSTGRES_EPOCH_JDATE as i32 - 1;
+/// First valid timestamp: 4714-11-24 BC 00:00:00.
+pub const MIN_TIMESTAMP: i64 = -POSTGRES_EPOCH_JDATE * MICROS_PER_DAY;
+/// Last valid timestamp: 294276-12-31 23:59:59.999999 (`TIMESTAMP_END_JULIAN` is exclusive).
+pub const MAX_TIMESTAMP: i64 = (109_203_528 - POSTGRES_EPOCH_JDATE) * MICROS_PER_DAY - 1;
+
+/// Whether a date is `infinity` or `-infinity`.
+pub fn date_is_infinite(days: i32) -> bool {
+    days == DATE_INFINITY || days == DATE_NEG_INFINITY
 }
 
-impl TimeZone {
-    pub fn utc() -> TimeZone {
-        TimeZone { name: "UTC".into() }
-    }
-    /// Accepts what `SET TIME ZONE` / the `TimeZone` startup parameter accept; 22023 otherwise.
-    pub fn parse(name: &str) -> Result<TimeZone, TypeError> {
-        todo!()
-    }
-    /// The name `SHOW TimeZone` prints.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-    /// Offset from UTC in seconds at the UTC instant `utc_micros`.
-    pub fn offset_at_utc(&self, utc_micros: i64) -> i32 {
-        todo!()
-    }
-    /// Offset from UTC in seconds for a local wall-clock time (earlier offset on ambiguity).
-    pub fn offset_at_local(&self, local_micros: i64) -> i32 {
-        todo!()
+/// Whether a timestamp is `infinity` or `-infinity`.
+pub fn timestamp_is_infinite(micros: i64) -> bool {
+    micros == TIMESTAMP_INFINITY || micros == TIMESTAMP_NEG_INFINITY
+}
+
+/// Whether a finite timestamp lies in PostgreSQL's supported range.
+pub fn timestamp_in_range(micros: i64) -> bool {
+    (MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&micros)
+}
+
+/// Midnight of a date as a timestamp (infinities map to infinities); 22008 past the timestamp range.
+pub fn date_to_timestamp(days: i32) -> Result<i64, TypeError> {
+    match days {
+        DATE_INFINITY => Ok(TIMESTAMP_INFINITY),
+        DATE_NEG_INFINITY => Ok(TIMESTAMP_NEG_INFINITY),
+        _ => {
+            let micros = i64::from(days) * MICROS_PER_DAY;
+            if timestamp_in_range(micros) {
+                Ok(micros)
+            } else {
+                Err(TypeError::DatetimeOverflow(
+                    "date out of range for timestamp".into(),
+                ))
+            }
+        }
     }
 }
 
-/// Days since 2000-01-01 for a proleptic Gregorian date; `None` if the date does not exist.
-pub fn ymd_to_days(year: i32, month: u32, day: u32) -> Option<i32> {
-    todo!()
+/// The date part of a timestamp (infinities map to infinities).
+pub fn timestamp_to_date(micros: i64) -> i32 {
+    match micros {
+        TIMESTAMP_INFINITY => DATE_INFINITY,
+        TIMESTAMP_NEG_INFINITY => DATE_NEG_INFINITY,
+        // Finite timestamps are within the date range, so the day count fits an i32.
+        _ => micros.div_euclid(MICROS_PER_DAY) as i32,
+    }
 }
-/// (year, month, day) of a day number.
-pub fn days_to_ymd(days: i32) -> (i32, u32, u32) {
-    todo!()
+
+/// Wall-clock time in `tz` of a UTC instant (infinities unchanged).
+pub fn utc_to_local(utc_micros: i64, tz: &TimeZone) -> i64 {
+    if timestamp_is_infinite(utc_micros) {
+        return utc_micros;
+    }
+    utc_micros.saturating_add(i64::from(tz.offset_at_utc(utc_micros)) * MICROS_PER_SECOND)
 }
-/// `'2024-01-31'`, `'January 31, 2024'`, `'20240131'`, `'2024-01-31 BC'`; 22007/22008 on bad input.
-pub fn parse_date(s: &str) -> Result<i32, TypeError> {
-    todo!()
+
+/// The UTC instant of a wall-clock time in `tz`, resolving DST gaps and overlaps as
+/// PostgreSQL does (infinities unchanged).
+pub fn local_to_utc(local_micros: i64, tz: &TimeZone) -> i64 {
+    if timestamp_is_infinite(local_micros) {
+        return local_micros;
+    }
+    local_micros.saturating_sub(i64::from(tz.offset_at_local(local_micros)) * MICROS_PER_SECOND)
 }
-pub fn format_date(days: i32, out: &mut String) {
-    todo!()
-}
-/// `'2024-01-31 12:34:56.789'`, `'2024-01-31T12:34:56'`, a bare date; a zone suffix is ignored.
-pub fn parse_timestamp(s: &str) -> Result<i64, TypeError> {
-    todo!()
-}
-/// Like `parse_timestamp`, honouring a zone suffix (`+02`, `Z`, `UTC`, `-05:30`) or else `tz`; returns UTC micros.
-pub fn parse_timestamptz(s: &str, tz: &TimeZone) -> Result<i64, TypeError> {
-    todo!()
-}
-/// `2024-01-31 12:34:56.789` (fraction only when non-zero, trailing zeros trimmed).
-pub fn format_timestamp(micros: i64, out: &mut String) {
-    todo!()
-}
-/// `2024-01-31 12:34:56.789+00` in `tz` (`+05:30` when the offset has minutes).
-pub fn format_timestamptz(utc_micros: i64, tz: &TimeZone, out: &mut String) {
-    todo!()
-}
-/// timestamp + interval with calendar semantics (month end clamping); 22008 on overflow.
-pub fn timestamp_add_interval(micros: i64, iv: Interval) -> Result<i64, TypeError> {
-    todo!()
-}
-/// timestamptz + interval: months and days in `tz` wall-clock time, as PostgreSQL does.
-pub fn timestamptz_add_interval(
-    utc_micros: i64,
-    iv: Interval,
-    tz: &TimeZone,
-) -> Result<i64, TypeError> {
-    todo!()
-}
-/// timestamp - timestamp as PostgreSQL prints it (days and time, no months).
-pub fn timestamp_diff(a: i64, b: i64) -> Interval {
-    todo!()
-}
-/// `date_trunc('month', ts)`: units microseconds … millennium; 22023 for an unknown unit.
-pub fn date_trunc(unit: &str, micros: i64) -> Result<i64, TypeError> {
-    todo!()
-}
-/// `date_trunc` on a timestamptz, truncating in `tz` wall-clock time.
-pub fn date_trunc_tz(unit: &str, utc_micros: i64, tz: &TimeZone) -> Result<i64, TypeError> {
-    todo!()
-}
-/// `extract(field from timestamp)`: PostgreSQL 15 returns numeric (epoch, second with fraction, dow, doy, …).
-pub fn extract_timestamp(field: &str, micros: i64) -> Result<Numeric, TypeError> {
-    todo!()
-}
-/// `extract(field from date)`: time fields are 22023 errors as in PostgreSQL.
-pub fn extract_date(field: &str, days: i32) -> Result<Numeric, TypeError> {
-    todo!()
-}
-/// `extract(field from interval)`.
-pub fn extract_interval(field: &str, iv: Interval) -> Result<Numeric, TypeError> {
-    todo!()
-}
+
 /// The current time as UTC micros since 2000-01-01.
 pub fn now_micros() -> i64 {
-    todo!()
+    let since_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    since_unix - UNIX_EPOCH_OFFSET_DAYS * MICROS_PER_DAY
 }
+
+#[cfg(test)]
+mod tests;

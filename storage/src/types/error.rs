@@ -27,6 +27,15 @@ pub enum TypeError {
     /// A unit or field name a function does not know (22023).
     #[error("{0}")]
     InvalidParameter(String),
+    /// Malformed input whose message names no value, e.g. `invalid input syntax for type bytea` (22P02).
+    #[error("{0}")]
+    InvalidSyntax(String),
+    /// `invalid input syntax for type date: "x"` and other unreadable date/time input (22007).
+    #[error("{0}")]
+    InvalidDatetimeFormat(String),
+    /// `time zone displacement out of range: "…"` (22009).
+    #[error("{0}")]
+    TimeZoneDisplacement(String),
     /// Valid SQL that OmenDB does not support yet (0A000).
     #[error("{0}")]
     NotSupported(String),
@@ -43,6 +52,9 @@ impl TypeError {
             TypeError::StringTooLong(_) => "22001",
             TypeError::CannotCast { .. } => "42846",
             TypeError::InvalidParameter(_) => "22023",
+            TypeError::InvalidSyntax(_) => "22P02",
+            TypeError::InvalidDatetimeFormat(_) => "22007",
+            TypeError::TimeZoneDisplacement(_) => "22009",
             TypeError::NotSupported(_) => "0A000",
         }
     }

@@ -18,4 +18,6 @@ pub use interval::Interval;
 pub use numeric::Numeric;
 pub use value::Value;
 mod cast;
+mod float_text;
 mod text;
+mod wide;

@@ -1,0 +1,292 @@
+//! Hash aggregation: groups keyed by the memcomparable encoding of their values.
+
+use super::Row;
+use super::eval::{EvalEnv, eval, numeric_avg};
+use super::ops::compare;
+use crate::EngineError;
+use hashbrown::{HashMap, HashSet};
+use omendb_planner::{AggCall, AggFunc, Expr};
+use omendb_storage::row::key::encode_value;
+use omendb_storage::types::{DataType, Interval, Numeric, TypeError, Value};
+use std::cmp::Ordering;
+
+/// One aggregate's running state.
+enum Acc {
+    Count(i64),
+    /// Integer sums and averages: exact in i128.
+    Int {
+        sum: i128,
+        count: i64,
+    },
+    Numeric {
+        sum: Option<Numeric>,
+        count: i64,
+    },
+    Float {
+        sum: f64,
+        count: i64,
+    },
+    Interval {
+        sum: Option<Interval>,
+        count: i64,
+    },
+    Extreme(Option<Value>),
+    Bool(Option<bool>),
+    Strings(Option<String>),
+}
+
+struct GroupState {
+    key_values: Row,
+    accs: Vec<Acc>,
+    /// Per DISTINCT aggregate: the encoded arguments seen.
+    seen: Vec<HashSet<Vec<u8>>>,
+}
+
+fn new_acc(call: &AggCall) -> Acc {
+    let arg_ty = call.arg.as_ref().map(Expr::ty);
+    match (call.func, arg_ty) {
+        (AggFunc::CountStar | AggFunc::Count, _) => Acc::Count(0),
+        (
+            AggFunc::Sum | AggFunc::Avg,
+            Some(DataType::Int16 | DataType::Int32 | DataType::Int64),
+        ) => Acc::Int { sum: 0, count: 0 },
+        (AggFunc::Sum | AggFunc::Avg, Some(DataType::Float32 | DataType::Float64)) => {
+            Acc::Float { sum: 0.0, count: 0 }
+        }
+        (AggFunc::Sum | AggFunc::Avg, Some(DataType::Interval)) => Acc::Interval {
+            sum: None,
+            count: 0,
+        },
+        (AggFunc::Sum | AggFunc::Avg, _) => Acc::Numeric {
+            sum: None,
+            count: 0,
+        },
+        (AggFunc::Min | AggFunc::Max, _) => Acc::Extreme(None),
+        (AggFunc::BoolAnd | AggFunc::BoolOr, _) => Acc::Bool(None),
+        (AggFunc::StringAgg, _) => Acc::Strings(None),
+    }
+}
+
+/// Group `rows` by `groups` and compute `aggs`; output rows are group values then aggregates.
+pub fn aggregate(
+    rows: Vec<Row>,
+    groups: &[Expr],
+    aggs: &[AggCall],
+    env: &EvalEnv,
+) -> Result<Vec<Row>, EngineError> {
+    let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut states: Vec<GroupState> = Vec::new();
+    let mut key = Vec::new();
+    let distinct_slots = aggs.iter().filter(|a| a.distinct).count();
+    for row in &rows {
+        key.clear();
+        let mut key_values = Vec::with_capacity(groups.len());
+        for g in groups {
+            let v = eval(g, row, env)?;
+            encode_value(&v, &mut key);
+            key_values.push(v);
+        }
+        let slot = match index.get(key.as_slice()) {
+            Some(&i) => i,
+            None => {
+                index.insert(key.clone(), states.len());
+                states.push(GroupState {
+                    key_values,
+                    accs: aggs.iter().map(new_acc).collect(),
+                    seen: (0..distinct_slots).map(|_| HashSet::new()).collect(),
+                });
+                states.len() - 1
+            }
+        };
+        let state = &mut states[slot];
+        let mut distinct_i = 0;
+        for (acc, call) in state.accs.iter_mut().zip(aggs) {
+            let arg = match &call.arg {
+                Some(a) => eval(a, row, env)?,
+                None => Value::Bool(true),
+            };
+            if call.distinct {
+                let seen = &mut state.seen[distinct_i];
+                distinct_i += 1;
+                if !arg.is_null() {
+                    let mut k = Vec::new();
+                    encode_value(&arg, &mut k);
+                    if !seen.insert(k) {
+                        continue;
+                    }
+                }
+            }
+            let extra = match &call.extra {
+                Some(e) => Some(eval(e, row, env)?),
+                None => None,
+            };
+            update(acc, call.func, arg, extra)?;
+        }
+    }
+    // Without GROUP BY, an empty input still has one (empty) group.
+    if states.is_empty() && groups.is_empty() {
+        states.push(GroupState {
+            key_values: Vec::new(),
+            accs: aggs.iter().map(new_acc).collect(),
+            seen: Vec::new(),
+        });
+    }
+    states
+        .into_iter()
+        .map(|s| {
+            let mut out = s.key_values;
+            for (acc, call) in s.accs.into_iter().zip(aggs) {
+                out.push(finish(acc, call)?);
+            }
+            Ok(out)
+        })
+        .collect()
+}
+
+fn update(acc: &mut Acc, func: AggFunc, v: Value, extra: Option<Value>) -> Result<(), EngineError> {
+    if v.is_null() {
+        return Ok(());
+    }
+    match acc {
+        Acc::Count(n) => *n += 1,
+        Acc::Int { sum, count } => {
+            let x = match v {
+                Value::Int16(i) => i128::from(i),
+                Value::Int32(i) => i128::from(i),
+                Value::Int64(i) => i128::from(i),
+                other => return Err(type_error(&other)),
+            };
+            *sum += x;
+            *count += 1;
+        }
+        Acc::Numeric { sum, count } => {
+            let Value::Numeric(x) = v else {
+                return Err(type_error(&v));
+            };
+            *sum = Some(match sum {
+                Some(s) => s.checked_add(x)?,
+                None => x,
+            });
+            *count += 1;
+        }
+        Acc::Float { sum, count } => {
+            let x = match v {
+                Value::Float32(f) => f64::from(f),
+                Value::Float64(f) => f,
+                other => return Err(type_error(&other)),
+            };
+            let next = *sum + x;
+            // Finite inputs that sum past the largest double are an error, as in PostgreSQL.
+            if next.is_infinite() && sum.is_finite() && x.is_finite() {
+                return Err(EngineError::Type(TypeError::OutOfRange(
+                    "value out of range: overflow".into(),
+                )));
+            }
+            *sum = next;
+            *count += 1;
+        }
+        Acc::Interval { sum, count } => {
+            let Value::Interval(x) = v else {
+                return Err(type_error(&v));
+            };
+            *sum = Some(match sum {
+                Some(s) => s.checked_add(x)?,
+                None => x,
+            });
+            *count += 1;
+        }
+        Acc::Extreme(best) => {
+            let replace = match best {
+                None => true,
+                Some(b) => {
+                    let o = compare(&v, b).unwrap_or(Ordering::Equal);
+                    if func == AggFunc::Min {
+                        o == Ordering::Less
+                    } else {
+                        o == Ordering::Greater
+                    }
+                }
+            };
+            if replace {
+                *best = Some(v);
+            }
+        }
+        Acc::Bool(state) => {
+            let Value::Bool(b) = v else {
+                return Err(type_error(&v));
+            };
+            *state = Some(match (*state, func) {
+                (None, _) => b,
+                (Some(s), AggFunc::BoolAnd) => s && b,
+                (Some(s), _) => s || b,
+            });
+        }
+        Acc::Strings(state) => {
+            let Value::Text(s) = v else {
+                return Err(type_error(&v));
+            };
+            match state {
+                None => *state = Some(s),
+                Some(out) => {
+                    if let Some(Value::Text(d)) = &extra {
+                        out.push_str(d);
+                    }
+                    out.push_str(&s);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn type_error(v: &Value) -> EngineError {
+    EngineError::Internal(format!(
+        "aggregate input of unexpected type {}",
+        v.data_type()
+    ))
+}
+
+fn finish(acc: Acc, call: &AggCall) -> Result<Value, EngineError> {
+    let avg = call.func == AggFunc::Avg;
+    Ok(match acc {
+        Acc::Count(n) => Value::Int64(n),
+        Acc::Int { count: 0, .. }
+        | Acc::Numeric { count: 0, .. }
+        | Acc::Float { count: 0, .. }
+        | Acc::Interval { count: 0, .. } => Value::Null,
+        Acc::Int { sum, count } => {
+            let exact = || -> Result<Numeric, EngineError> {
+                if sum.unsigned_abs() >= 10u128.pow(u32::from(Numeric::MAX_PRECISION)) {
+                    return Err(EngineError::Type(TypeError::OutOfRange(
+                        "numeric field overflow".into(),
+                    )));
+                }
+                Ok(Numeric::new(sum, 0))
+            };
+            match (avg, call.ty) {
+                (true, _) => numeric_avg(exact()?, count)?,
+                (false, DataType::Int64) => Value::Int64(
+                    i64::try_from(sum)
+                        .map_err(|_| TypeError::OutOfRange("bigint out of range".into()))?,
+                ),
+                (false, _) => Value::Numeric(exact()?),
+            }
+        }
+        Acc::Numeric {
+            sum: Some(s),
+            count,
+        } if avg => numeric_avg(s, count)?,
+        Acc::Numeric { sum, .. } => sum.map_or(Value::Null, Value::Numeric),
+        Acc::Float { sum, count } if avg => Value::Float64(sum / count as f64),
+        Acc::Float { sum, .. } if call.ty == DataType::Float32 => Value::Float32(sum as f32),
+        Acc::Float { sum, .. } => Value::Float64(sum),
+        Acc::Interval {
+            sum: Some(s),
+            count,
+        } if avg => Value::Interval(s.checked_div(count as f64)?),
+        Acc::Interval { sum, .. } => sum.map_or(Value::Null, Value::Interval),
+        Acc::Extreme(v) => v.unwrap_or(Value::Null),
+        Acc::Bool(b) => b.map_or(Value::Null, Value::Bool),
+        Acc::Strings(s) => s.map_or(Value::Null, Value::Text),
+    })
+}

@@ -1,0 +1,558 @@
+//! INSERT, UPDATE and DELETE across shards.
+//!
+//! Rows to change are first locked on their shards (a pending write of the transaction), new
+//! rows are computed here, unique keys are reserved on the shards that own them, then the
+//! writes are applied. A row or key held by another transaction makes the statement wait for
+//! it (polling with backoff) and retry, as PostgreSQL's READ COMMITTED does.
+
+use super::Row;
+use super::eval::eval;
+use super::query::Executor;
+use super::route::{Target, shard_of_row, target};
+use super::scan::{Locked, lock_rows};
+use crate::EngineError;
+use crate::runtime::sleep;
+use omendb_planner::{Access, Expr, Plan};
+use omendb_storage::row::key::{encode_value, shard_hash};
+use omendb_storage::row::{RowError, RowId, WriterId};
+use omendb_storage::schema::{TableSchema, UniqueConstraint};
+use omendb_storage::types::Value;
+use omendb_storage::types::datetime::TimeZone;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a statement waits for a row another transaction holds before giving up (55P03).
+const LOCK_WAIT_LIMIT: Duration = Duration::from_secs(10);
+const FIRST_BACKOFF: Duration = Duration::from_micros(200);
+const MAX_BACKOFF: Duration = Duration::from_millis(20);
+
+/// A write to apply on one shard.
+enum Write {
+    Update(RowId, Row),
+    Delete(RowId),
+}
+
+/// The shards a transaction has touched (they must commit or roll back).
+pub type Touched = Vec<bool>;
+
+/// Waits for another transaction's row lock with growing pauses, up to `LOCK_WAIT_LIMIT`.
+struct Backoff {
+    started: Instant,
+    pause: Duration,
+}
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff {
+            started: Instant::now(),
+            pause: FIRST_BACKOFF,
+        }
+    }
+
+    async fn wait(&mut self, exec: &Executor, table: &TableSchema) -> Result<(), EngineError> {
+        if exec
+            .cancel
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err(EngineError::Cancelled);
+        }
+        if self.started.elapsed() > LOCK_WAIT_LIMIT {
+            return Err(EngineError::sql(
+                "55P03",
+                format!(
+                    "could not obtain lock on row in relation \"{}\"",
+                    table.name
+                ),
+            ));
+        }
+        sleep(self.pause).await;
+        self.pause = (self.pause * 2).min(MAX_BACKOFF);
+        Ok(())
+    }
+}
+
+fn shard_error(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Internal(e.to_string())
+}
+
+/// Apply assignment casts and NOT NULL to a row about to be stored.
+fn prepare_row(table: &TableSchema, row: Row, tz: &TimeZone) -> Result<Row, EngineError> {
+    let mut out = Vec::with_capacity(row.len());
+    for (v, c) in row.into_iter().zip(&table.columns) {
+        let v = v.assign(c.ty, tz)?;
+        out.push(v);
+    }
+    for (v, c) in out.iter().zip(&table.columns) {
+        if v.is_null() && !c.nullable {
+            return Err(EngineError::Sql {
+                sqlstate: "23502",
+                message: format!(
+                    "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                    c.name, table.name
+                ),
+                detail: Some(format!(
+                    "Failing row contains ({}).",
+                    format_values(&out, tz)
+                )),
+                hint: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn format_values<'a>(values: impl IntoIterator<Item = &'a Value>, tz: &TimeZone) -> String {
+    values
+        .into_iter()
+        .map(|v| {
+            if v.is_null() {
+                "null".to_string()
+            } else {
+                let mut s = String::new();
+                v.write_text(&mut s, tz);
+                s
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn unique_violation(
+    table: &TableSchema,
+    constraint: &UniqueConstraint,
+    row: &[Value],
+    tz: &TimeZone,
+) -> EngineError {
+    let names: Vec<&str> = constraint
+        .columns
+        .iter()
+        .map(|&c| table.columns[c].name.as_str())
+        .collect();
+    EngineError::Sql {
+        sqlstate: "23505",
+        message: format!(
+            "duplicate key value violates unique constraint \"{}\"",
+            constraint.name
+        ),
+        detail: Some(format!(
+            "Key ({})=({}) already exists.",
+            names.join(", "),
+            format_values(constraint.columns.iter().map(|&c| &row[c]), tz)
+        )),
+        hint: None,
+    }
+}
+
+/// Id of a UNIQUE constraint across the engine: table id and its position.
+fn constraint_id(table: &TableSchema, position: usize) -> u64 {
+    (u64::from(table.id) << 16) | position as u64
+}
+
+/// A unique key's encoding and owning shard; `None` when a column is NULL (NULLs never clash).
+fn unique_key(c: &UniqueConstraint, row: &[Value], shards: usize) -> Option<(usize, Vec<u8>)> {
+    let mut key = Vec::new();
+    for &col in &c.columns {
+        if row[col].is_null() {
+            return None;
+        }
+        encode_value(&row[col], &mut key);
+    }
+    Some(((shard_hash(&key) % shards as u64) as usize, key))
+}
+
+/// One reservation or release of a unique key.
+struct KeyChange {
+    shard: usize,
+    constraint: usize,
+    key: Vec<u8>,
+    reserve: bool,
+    row: usize,
+}
+
+fn key_changes(
+    table: &TableSchema,
+    old: Option<&[Value]>,
+    new: Option<&[Value]>,
+    row: usize,
+    shards: usize,
+    out: &mut Vec<KeyChange>,
+) {
+    for (i, c) in table.unique.iter().enumerate() {
+        let before = old.and_then(|r| unique_key(c, r, shards));
+        let after = new.and_then(|r| unique_key(c, r, shards));
+        if before.as_ref().map(|k| &k.1) == after.as_ref().map(|k| &k.1) {
+            continue;
+        }
+        if let Some((shard, key)) = before {
+            out.push(KeyChange {
+                shard,
+                constraint: i,
+                key,
+                reserve: false,
+                row,
+            });
+        }
+        if let Some((shard, key)) = after {
+            out.push(KeyChange {
+                shard,
+                constraint: i,
+                key,
+                reserve: true,
+                row,
+            });
+        }
+    }
+}
+
+impl Executor {
+    /// Reserve and release unique keys on their owning shards, waiting out other writers.
+    async fn apply_key_changes(
+        &self,
+        table: &Arc<TableSchema>,
+        changes: Vec<KeyChange>,
+        rows: &[Row],
+        touched: &mut Touched,
+    ) -> Result<(), EngineError> {
+        let writer = self.env.reader;
+        for (shard, touched_shard) in touched.iter_mut().enumerate() {
+            let mine: Vec<&KeyChange> = changes.iter().filter(|c| c.shard == shard).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            *touched_shard = true;
+            let mut done = 0;
+            let mut backoff = Backoff::new();
+            while done < mine.len() {
+                let batch: Vec<(u64, Vec<u8>, bool)> = mine[done..]
+                    .iter()
+                    .map(|c| (constraint_id(table, c.constraint), c.key.clone(), c.reserve))
+                    .collect();
+                let result = self
+                    .shard
+                    .run_on(shard, move |s| async move {
+                        let mut applied = 0;
+                        for change in &batch {
+                            s.state()
+                                .change_keys(writer, std::slice::from_ref(change))
+                                .map_err(|e| (applied, e))?;
+                            applied += 1;
+                        }
+                        Ok::<usize, (usize, RowError)>(applied)
+                    })
+                    .await
+                    .map_err(shard_error)?;
+                match result {
+                    Ok(n) => done += n,
+                    Err((n, RowError::Busy(_))) => {
+                        done += n;
+                        backoff.wait(self, table).await?;
+                    }
+                    Err((n, _)) => {
+                        let c = mine[done + n];
+                        return Err(unique_violation(
+                            table,
+                            &table.unique[c.constraint],
+                            &rows[c.row],
+                            &self.env.tz,
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Insert prepared rows on their shards, waiting out other writers of the same keys.
+    async fn insert_rows(
+        &self,
+        table: &Arc<TableSchema>,
+        rows: Vec<Row>,
+        touched: &mut Touched,
+    ) -> Result<(), EngineError> {
+        let shards = self.shard.count();
+        let spread = self.env.engine.spread_shard();
+        let mut by_shard: Vec<Vec<Row>> = (0..shards).map(|_| Vec::new()).collect();
+        for row in rows {
+            let s = shard_of_row(table, &row, shards).unwrap_or(spread);
+            by_shard[s].push(row);
+        }
+        let writer = self.env.reader;
+        for (shard, rows) in by_shard.into_iter().enumerate() {
+            if rows.is_empty() {
+                continue;
+            }
+            touched[shard] = true;
+            let rows = Arc::new(rows);
+            let mut backoff = Backoff::new();
+            loop {
+                let (t, batch) = (table.clone(), rows.clone());
+                let result = self
+                    .shard
+                    .run_on(shard, move |s| async move {
+                        insert_on_shard(s.state(), &t, &batch, writer)
+                    })
+                    .await
+                    .map_err(shard_error)?;
+                match result {
+                    Ok(()) => break,
+                    Err((_, RowError::Busy(_))) => backoff.wait(self, table).await?,
+                    Err((i, RowError::UniqueViolation { .. })) => {
+                        let pk = table
+                            .primary_key
+                            .as_ref()
+                            .ok_or_else(|| shard_error("duplicate without key"))?;
+                        return Err(unique_violation(table, pk, &rows[i], &self.env.tz));
+                    }
+                    Err((_, e)) => return Err(shard_error(e)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// INSERT: returns the stored rows (for RETURNING and the row count).
+    pub async fn insert(
+        &self,
+        table: &Arc<TableSchema>,
+        source: &Plan,
+        touched: &mut Touched,
+    ) -> Result<Vec<Row>, EngineError> {
+        let rows = self.run_query(source).await?;
+        let rows = rows
+            .into_iter()
+            .map(|r| prepare_row(table, r, &self.env.tz))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !table.unique.is_empty() {
+            let mut changes = Vec::new();
+            for (i, r) in rows.iter().enumerate() {
+                key_changes(table, None, Some(r), i, self.shard.count(), &mut changes);
+            }
+            self.apply_key_changes(table, changes, &rows, touched)
+                .await?;
+        }
+        self.insert_rows(table, rows.clone(), touched).await?;
+        Ok(rows)
+    }
+
+    /// Lock the rows an UPDATE/DELETE changes, on every shard the access path reaches.
+    async fn lock_matching(
+        &self,
+        table: &Arc<TableSchema>,
+        filter: Option<&Expr>,
+        access: &Access,
+        touched: &mut Touched,
+    ) -> Result<Vec<(usize, RowId, Row)>, EngineError> {
+        let shards = self.shard.count();
+        let (targets, key): (Vec<usize>, Option<Vec<u8>>) =
+            match target(table, access, &self.env, shards)? {
+                Target::Nothing => return Ok(Vec::new()),
+                Target::All => ((0..shards).collect(), None),
+                Target::One(s, key) => (vec![s], key),
+            };
+        let mut out = Vec::new();
+        for shard in targets {
+            touched[shard] = true;
+            let mut backoff = Backoff::new();
+            loop {
+                let (t, f, env, k) = (
+                    table.clone(),
+                    filter.cloned(),
+                    self.env.clone(),
+                    key.clone(),
+                );
+                let locked = self
+                    .shard
+                    .run_on(shard, move |s| async move {
+                        lock_rows(s.state(), &t, k.as_deref(), f.as_ref(), &env)
+                    })
+                    .await
+                    .map_err(shard_error)??;
+                match locked {
+                    Locked::Rows(rows) => {
+                        out.extend(rows.into_iter().map(|(id, r)| (shard, id, r)));
+                        break;
+                    }
+                    Locked::Busy => backoff.wait(self, table).await?,
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn write_on(
+        &self,
+        table: &Arc<TableSchema>,
+        shard: usize,
+        writes: Vec<Write>,
+    ) -> Result<(), EngineError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let (t, writer) = (table.clone(), self.env.reader);
+        self.shard
+            .run_on(shard, move |s| async move {
+                s.state().with_table(&t, |rt| {
+                    for w in writes {
+                        match w {
+                            Write::Update(id, row) => {
+                                rt.write(id, writer, Some(row.into_boxed_slice()))?
+                            }
+                            Write::Delete(id) => rt.write(id, writer, None)?,
+                        }
+                    }
+                    Ok::<(), RowError>(())
+                })
+            })
+            .await
+            .map_err(shard_error)?
+            .map_err(shard_error)
+    }
+
+    /// UPDATE: returns the new rows.
+    pub async fn update(
+        &self,
+        table: &Arc<TableSchema>,
+        filter: Option<&Expr>,
+        access: &Access,
+        assignments: &[(usize, Expr)],
+        touched: &mut Touched,
+    ) -> Result<Vec<Row>, EngineError> {
+        let shards = self.shard.count();
+        let (mut filter, mut assignments) = (filter.cloned(), assignments.to_vec());
+        self.resolve_subqueries(&mut |visit| {
+            filter.iter_mut().for_each(&mut *visit);
+            assignments.iter_mut().for_each(|(_, e)| visit(e));
+        })
+        .await?;
+        let (filter, assignments) = (filter.as_ref(), assignments.as_slice());
+        let locked = self.lock_matching(table, filter, access, touched).await?;
+        let mut writes: Vec<Vec<Write>> = (0..shards).map(|_| Vec::new()).collect();
+        let mut moved = Vec::new();
+        let mut new_rows = Vec::with_capacity(locked.len());
+        let mut old_rows = Vec::with_capacity(locked.len());
+        for (shard, id, old) in locked {
+            let mut new = old.clone();
+            for (col, e) in assignments {
+                new[*col] = eval(e, &old, &self.env)?;
+            }
+            let new = prepare_row(table, new, &self.env.tz)?;
+            if primary_key_changed(table, &old, &new) {
+                writes[shard].push(Write::Delete(id));
+                moved.push(new.clone());
+            } else {
+                writes[shard].push(Write::Update(id, new.clone()));
+            }
+            old_rows.push(old);
+            new_rows.push(new);
+        }
+        if !table.unique.is_empty() {
+            let mut changes = Vec::new();
+            for (i, (old, new)) in old_rows.iter().zip(&new_rows).enumerate() {
+                key_changes(table, Some(old), Some(new), i, shards, &mut changes);
+            }
+            self.apply_key_changes(table, changes, &new_rows, touched)
+                .await?;
+        }
+        for (shard, w) in writes.into_iter().enumerate() {
+            self.write_on(table, shard, w).await?;
+        }
+        self.insert_rows(table, moved, touched).await?;
+        Ok(new_rows)
+    }
+
+    /// DELETE: returns the deleted rows.
+    pub async fn delete(
+        &self,
+        table: &Arc<TableSchema>,
+        filter: Option<&Expr>,
+        access: &Access,
+        touched: &mut Touched,
+    ) -> Result<Vec<Row>, EngineError> {
+        let shards = self.shard.count();
+        let mut filter = filter.cloned();
+        self.resolve_subqueries(&mut |visit| filter.iter_mut().for_each(&mut *visit))
+            .await?;
+        let locked = self
+            .lock_matching(table, filter.as_ref(), access, touched)
+            .await?;
+        let mut writes: Vec<Vec<Write>> = (0..shards).map(|_| Vec::new()).collect();
+        let mut old_rows = Vec::with_capacity(locked.len());
+        for (shard, id, old) in locked {
+            writes[shard].push(Write::Delete(id));
+            old_rows.push(old);
+        }
+        if !table.unique.is_empty() {
+            let mut changes = Vec::new();
+            for (i, old) in old_rows.iter().enumerate() {
+                key_changes(table, Some(old), None, i, shards, &mut changes);
+            }
+            self.apply_key_changes(table, changes, &old_rows, touched)
+                .await?;
+        }
+        for (shard, w) in writes.into_iter().enumerate() {
+            self.write_on(table, shard, w).await?;
+        }
+        Ok(old_rows)
+    }
+
+    /// Commit or roll back a transaction on every shard it touched.
+    pub async fn finish(
+        &self,
+        writer: WriterId,
+        touched: &Touched,
+        commit: bool,
+    ) -> Result<(), EngineError> {
+        let jobs: Vec<_> = touched
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| **t)
+            .map(|(shard, _)| {
+                self.shard.run_on(
+                    shard,
+                    move |s| async move { s.state().finish(writer, commit) },
+                )
+            })
+            .collect();
+        for r in crate::runtime::join_all(jobs).await {
+            r.map_err(shard_error)?;
+        }
+        Ok(())
+    }
+}
+
+fn primary_key_changed(table: &TableSchema, old: &[Value], new: &[Value]) -> bool {
+    let Some(pk) = &table.primary_key else {
+        return false;
+    };
+    pk.columns.iter().any(|&c| {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        encode_value(&old[c], &mut a);
+        encode_value(&new[c], &mut b);
+        a != b
+    })
+}
+
+/// The shard side of INSERT: check every row first, so a wait leaves nothing half-inserted,
+/// then insert. Errors carry the index of the offending row.
+fn insert_on_shard(
+    shard: &crate::shard::ShardState,
+    table: &Arc<TableSchema>,
+    rows: &[Row],
+    writer: WriterId,
+) -> Result<(), (usize, RowError)> {
+    shard.with_table(table, |t| {
+        for (i, row) in rows.iter().enumerate() {
+            if let Err(e @ RowError::Busy(_)) = t.check_insert(row, writer) {
+                return Err((i, e));
+            }
+        }
+        Ok(())
+    })?;
+    for (i, row) in rows.iter().enumerate() {
+        let id = shard
+            .with_table(table, |t| t.insert(row.clone().into_boxed_slice(), writer))
+            .map_err(|e| (i, e))?;
+        shard.record_row(writer, table.id, id);
+    }
+    Ok(())
+}

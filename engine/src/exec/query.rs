@@ -1,0 +1,269 @@
+//! Running a plan tree at the coordinator: scans fan out to the shards, everything above them
+//! runs here.
+
+use super::Row;
+use super::aggregate::aggregate;
+use super::eval::{EvalEnv, eval, eval_predicate};
+use super::join::join;
+use super::route::{Target, target};
+use super::scan::scan_rows;
+use super::sort::{distinct, set_operation, sort};
+use super::system::system_rows;
+use crate::EngineError;
+use crate::shard::ShardRef;
+use omendb_planner::{Access, Expr, Plan};
+use omendb_storage::schema::TableSchema;
+use omendb_storage::types::Value;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Evaluate every row-independent subexpression once (parameters, `now()`, date arithmetic on
+/// literals…) so it is not recomputed per row. A subexpression whose evaluation fails is left as
+/// it is: the error then surfaces only if a row actually evaluates it.
+pub fn fold_constants(e: &mut Expr, env: &EvalEnv) {
+    if matches!(e, Expr::Literal { .. } | Expr::Column { .. }) {
+        return;
+    }
+    if e.is_row_independent() {
+        if let Ok(value) = eval(e, &[], env) {
+            *e = Expr::Literal { value, ty: e.ty() };
+            return;
+        }
+    }
+    e.for_each_child_mut(&mut |child| fold_constants(child, env));
+}
+
+/// Calls its argument on every expression of something (a plan, a filter…).
+pub type ExprVisitor<'a> = dyn FnMut(&mut dyn FnMut(&mut Expr)) + 'a;
+
+/// Runs plans for one statement.
+pub struct Executor {
+    pub shard: ShardRef,
+    pub env: Arc<EvalEnv>,
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Executor {
+    fn check_cancel(&self) -> Result<(), EngineError> {
+        if self.cancel.swap(false, Ordering::Relaxed) {
+            return Err(EngineError::Cancelled);
+        }
+        Ok(())
+    }
+
+    /// Every row of a statement's plan: its uncorrelated subqueries run first, once.
+    pub async fn run_query(&self, plan: &Plan) -> Result<Vec<Row>, EngineError> {
+        let mut plan = plan.clone();
+        self.resolve_subqueries(&mut |visit| plan.exprs_mut(visit))
+            .await?;
+        plan.exprs_mut(&mut |e| fold_constants(e, &self.env));
+        self.run(&plan).await
+    }
+
+    /// Replace every subquery expression reachable through `each_expr` by its value: a scalar by
+    /// a literal, EXISTS by a boolean, IN (subquery) by an IN list.
+    pub fn resolve_subqueries<'a>(
+        &'a self,
+        each_expr: &'a mut ExprVisitor<'a>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), EngineError>> + 'a>> {
+        Box::pin(async move {
+            let mut plans = Vec::new();
+            each_expr(&mut |e| {
+                e.walk_mut(&mut |x| match x {
+                    Expr::ScalarSubquery { plan, .. }
+                    | Expr::InSubquery { plan, .. }
+                    | Expr::Exists { plan, .. } => {
+                        plans.push(plan.as_ref().clone());
+                    }
+                    _ => {}
+                })
+            });
+            if plans.is_empty() {
+                return Ok(());
+            }
+            let mut results = Vec::with_capacity(plans.len());
+            for p in &plans {
+                results.push(self.run_query(p).await?);
+            }
+            let mut results = results.into_iter();
+            let mut error = None;
+            each_expr(&mut |e| {
+                e.walk_mut(&mut |x| {
+                    let replacement = match x {
+                        Expr::ScalarSubquery { ty, .. } => {
+                            let rows = results.next().unwrap_or_default();
+                            if rows.len() > 1 {
+                                error = Some(EngineError::sql("21000", "more than one row returned by a subquery used as an expression"));
+                            }
+                            let value = rows.into_iter().next().and_then(|r| r.into_iter().next()).unwrap_or(Value::Null);
+                            Expr::Literal { value, ty: *ty }
+                        }
+                        Expr::Exists { negated, .. } => {
+                            let found = !results.next().unwrap_or_default().is_empty();
+                            Expr::literal(Value::Bool(found != *negated))
+                        }
+                        Expr::InSubquery { expr, negated, plan } => {
+                            let ty = plan.column_types().first().copied().unwrap_or(omendb_storage::types::DataType::Text);
+                            let list = results
+                                .next()
+                                .unwrap_or_default()
+                                .into_iter()
+                                .map(|r| Expr::Literal { value: r.into_iter().next().unwrap_or(Value::Null), ty })
+                                .collect();
+                            let expr = std::mem::replace(expr, Box::new(Expr::null(ty)));
+                            Expr::InList { expr, list, negated: *negated }
+                        }
+                        _ => return,
+                    };
+                    *x = replacement;
+                })
+            });
+            error.map_or(Ok(()), Err)
+        })
+    }
+
+    /// Every row the plan produces.
+    pub fn run<'a>(
+        &'a self,
+        plan: &'a Plan,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Row>, EngineError>> + 'a>> {
+        Box::pin(async move {
+            self.check_cancel()?;
+            let env = &self.env;
+            match plan {
+                Plan::Scan {
+                    table,
+                    filter,
+                    access,
+                } => self.scan(table, filter.as_ref(), access).await,
+                Plan::System { table, .. } => system_rows(*table, env),
+                Plan::Values { rows, .. } => rows
+                    .iter()
+                    .map(|r| {
+                        r.iter()
+                            .map(|e| eval(e, &[], env))
+                            .collect::<Result<Row, _>>()
+                    })
+                    .collect(),
+                Plan::Filter { input, predicate } => {
+                    let rows = self.run(input).await?;
+                    let mut out = Vec::with_capacity(rows.len());
+                    for row in rows {
+                        if eval_predicate(predicate, &row, env)? {
+                            out.push(row);
+                        }
+                    }
+                    Ok(out)
+                }
+                Plan::Project { input, exprs } => {
+                    let rows = self.run(input).await?;
+                    rows.iter()
+                        .map(|row| exprs.iter().map(|e| eval(e, row, env)).collect())
+                        .collect()
+                }
+                Plan::Aggregate {
+                    input,
+                    groups,
+                    aggs,
+                } => {
+                    let rows = self.run(input).await?;
+                    aggregate(rows, groups, aggs, env)
+                }
+                Plan::Sort { input, keys } => {
+                    let rows = self.run(input).await?;
+                    sort(rows, keys, env)
+                }
+                Plan::Limit {
+                    input,
+                    limit,
+                    offset,
+                } => {
+                    let rows = self.run(input).await?;
+                    let count =
+                        |e: &Option<Expr>, what: &str| -> Result<Option<usize>, EngineError> {
+                            match e.as_ref().map(|e| eval(e, &[], env)).transpose()? {
+                                None | Some(Value::Null) => Ok(None),
+                                Some(Value::Int64(n)) if n < 0 => Err(EngineError::sql(
+                                    if what == "LIMIT" { "2201W" } else { "2201X" },
+                                    format!("{what} must not be negative"),
+                                )),
+                                Some(Value::Int64(n)) => {
+                                    Ok(Some(usize::try_from(n).unwrap_or(usize::MAX)))
+                                }
+                                Some(other) => Err(EngineError::Internal(format!(
+                                    "{what} of type {}",
+                                    other.data_type()
+                                ))),
+                            }
+                        };
+                    let offset = count(offset, "OFFSET")?.unwrap_or(0);
+                    let limit = count(limit, "LIMIT")?.unwrap_or(usize::MAX);
+                    Ok(rows.into_iter().skip(offset).take(limit).collect())
+                }
+                Plan::Distinct { input } => Ok(distinct(self.run(input).await?)),
+                Plan::Join {
+                    left,
+                    right,
+                    kind,
+                    on,
+                } => {
+                    let l = self.run(left).await?;
+                    let r = self.run(right).await?;
+                    let widths = (left.column_types().len(), right.column_types().len());
+                    join(l, r, widths, *kind, on.as_ref(), env)
+                }
+                Plan::SetOp {
+                    op,
+                    all,
+                    left,
+                    right,
+                } => {
+                    let l = self.run(left).await?;
+                    let r = self.run(right).await?;
+                    Ok(set_operation(*op, *all, l, r))
+                }
+            }
+        })
+    }
+
+    async fn scan(
+        &self,
+        table: &Arc<TableSchema>,
+        filter: Option<&Expr>,
+        access: &Access,
+    ) -> Result<Vec<Row>, EngineError> {
+        let shards = self.shard.count();
+        match target(table, access, &self.env, shards)? {
+            Target::Nothing => Ok(Vec::new()),
+            Target::One(s, key) => self.scan_on(s, table, key, filter).await,
+            Target::All => {
+                let scans: Vec<_> = (0..shards)
+                    .map(|s| self.scan_on(s, table, None, filter))
+                    .collect();
+                let mut out = Vec::new();
+                for part in crate::runtime::join_all(scans).await {
+                    out.extend(part?);
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    async fn scan_on(
+        &self,
+        shard: usize,
+        table: &Arc<TableSchema>,
+        key: Option<Vec<u8>>,
+        filter: Option<&Expr>,
+    ) -> Result<Vec<Row>, EngineError> {
+        let (table, filter, env) = (table.clone(), filter.cloned(), self.env.clone());
+        self.shard
+            .run_on(shard, move |s| async move {
+                scan_rows(s.state(), &table, key.as_deref(), filter.as_ref(), &env)
+            })
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))?
+    }
+}

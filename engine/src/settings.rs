@@ -1,0 +1,205 @@
+//! Session settings (`SET`/`SHOW`/`current_setting`): the ones drivers read and write, with
+//! PostgreSQL's defaults, and which of them are reported through ParameterStatus.
+
+use crate::EngineError;
+use omendb_storage::types::datetime::TimeZone;
+use std::collections::BTreeMap;
+
+/// (name as `SHOW` prints it, default, reported to the client in ParameterStatus).
+const KNOWN: &[(&str, &str, bool)] = &[
+    ("application_name", "", true),
+    ("client_encoding", "UTF8", true),
+    ("DateStyle", "ISO, MDY", true),
+    ("IntervalStyle", "postgres", true),
+    ("TimeZone", "UTC", true),
+    ("integer_datetimes", "on", true),
+    ("is_superuser", "on", true),
+    ("server_encoding", "UTF8", true),
+    ("server_version", "15.0", true),
+    ("standard_conforming_strings", "on", true),
+    ("session_authorization", "", true),
+    ("default_transaction_read_only", "off", true),
+    ("in_hot_standby", "off", true),
+    ("search_path", "\"$user\", public", false),
+    ("transaction_isolation", "read committed", false),
+    ("default_transaction_isolation", "read committed", false),
+    ("transaction_read_only", "off", false),
+    ("extra_float_digits", "1", false),
+    ("statement_timeout", "0", false),
+    ("lock_timeout", "0", false),
+    ("idle_in_transaction_session_timeout", "0", false),
+    ("bytea_output", "hex", false),
+    ("lc_messages", "C", false),
+    ("lc_monetary", "C", false),
+    ("lc_numeric", "C", false),
+    ("lc_time", "C", false),
+    ("lc_collate", "C", false),
+    ("lc_ctype", "C", false),
+    ("max_identifier_length", "63", false),
+    ("max_connections", "1000", false),
+    ("synchronous_commit", "on", false),
+    ("client_min_messages", "notice", false),
+    ("row_security", "on", false),
+    ("jit", "off", false),
+    ("work_mem", "4MB", false),
+];
+
+/// The settings of one session.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    values: BTreeMap<String, (String, String)>,
+    tz: TimeZone,
+}
+
+fn display_name(lower: &str) -> Option<(&'static str, &'static str, bool)> {
+    KNOWN
+        .iter()
+        .copied()
+        .find(|(n, _, _)| n.eq_ignore_ascii_case(lower))
+}
+
+impl Settings {
+    pub fn new(user: &str) -> Settings {
+        let mut values = BTreeMap::new();
+        for (name, default, _) in KNOWN {
+            values.insert(
+                name.to_ascii_lowercase(),
+                (name.to_string(), default.to_string()),
+            );
+        }
+        values.insert(
+            "session_authorization".into(),
+            ("session_authorization".into(), user.to_string()),
+        );
+        Settings {
+            values,
+            tz: TimeZone::utc(),
+        }
+    }
+
+    pub fn timezone(&self) -> &TimeZone {
+        &self.tz
+    }
+
+    /// `SHOW name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values
+            .get(&name.to_ascii_lowercase())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `SET name = value` (`None` resets to the default). Returns the (display name, value) to
+    /// report through ParameterStatus if the client must hear of it.
+    pub fn set(
+        &mut self,
+        name: &str,
+        value: Option<&str>,
+    ) -> Result<Option<(String, String)>, EngineError> {
+        let lower = name.to_ascii_lowercase();
+        let known = display_name(&lower);
+        let value = match (value, known) {
+            (Some(v), _) => v.to_string(),
+            (None, Some((_, default, _))) => default.to_string(),
+            (None, None) => String::new(),
+        };
+        let value = self.validate(&lower, value)?;
+        let display = match known {
+            Some((n, _, _)) => n.to_string(),
+            // Custom settings ("myapp.key") are allowed, as in PostgreSQL.
+            None if lower.contains('.') => lower.clone(),
+            None => {
+                return Err(EngineError::sql(
+                    "42704",
+                    format!("unrecognized configuration parameter \"{name}\""),
+                ));
+            }
+        };
+        self.values.insert(lower, (display.clone(), value.clone()));
+        let reported = known.is_some_and(|(_, _, r)| r);
+        Ok(reported.then_some((display, value)))
+    }
+
+    fn validate(&mut self, name: &str, value: String) -> Result<String, EngineError> {
+        let invalid = |v: &str| {
+            EngineError::sql(
+                "22023",
+                format!("invalid value for parameter \"{name}\": \"{v}\""),
+            )
+        };
+        match name {
+            "timezone" => {
+                let tz = TimeZone::parse(&value).map_err(|_| invalid(&value))?;
+                let shown = tz.name().to_string();
+                self.tz = tz;
+                Ok(shown)
+            }
+            "client_encoding" => match value
+                .trim_matches(['\'', '"'])
+                .to_ascii_uppercase()
+                .replace('-', "")
+                .as_str()
+            {
+                "UTF8" | "UNICODE" => Ok("UTF8".into()),
+                _ => Err(EngineError::sql(
+                    "0A000",
+                    format!(
+                        "client encoding \"{value}\" is not supported: OmenDB speaks UTF8 only"
+                    ),
+                )),
+            },
+            "datestyle" => {
+                let upper = value.to_ascii_uppercase();
+                if upper
+                    .split(',')
+                    .map(str::trim)
+                    .all(|p| matches!(p, "ISO" | "MDY" | ""))
+                {
+                    Ok("ISO, MDY".into())
+                } else {
+                    Err(EngineError::sql(
+                        "0A000",
+                        format!("DateStyle \"{value}\" is not supported yet (only ISO, MDY)"),
+                    ))
+                }
+            }
+            "intervalstyle" if !value.eq_ignore_ascii_case("postgres") => Err(EngineError::sql(
+                "0A000",
+                format!("IntervalStyle \"{value}\" is not supported yet"),
+            )),
+            "transaction_isolation" | "default_transaction_isolation" => {
+                let v = value.to_ascii_lowercase();
+                if v == "read committed" || v == "read uncommitted" {
+                    Ok("read committed".into())
+                } else {
+                    Err(EngineError::sql(
+                        "0A000",
+                        format!("isolation level {v} is not supported yet (only READ COMMITTED)"),
+                    ))
+                }
+            }
+            "extra_float_digits" => value
+                .trim()
+                .parse::<i32>()
+                .map(|_| value.trim().to_string())
+                .map_err(|_| invalid(&value)),
+            _ => Ok(value),
+        }
+    }
+
+    /// Every setting as (lower-case name, value), for `current_setting` and `pg_settings`.
+    pub fn all(&self) -> Vec<(String, String)> {
+        self.values
+            .iter()
+            .map(|(k, (_, v))| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Settings reported in the startup ParameterStatus messages.
+    pub fn reported(&self) -> Vec<(String, String)> {
+        KNOWN
+            .iter()
+            .filter(|(_, _, r)| *r)
+            .filter_map(|(n, _, _)| self.values.get(&n.to_ascii_lowercase()).cloned())
+            .collect()
+    }
+}

@@ -1,0 +1,367 @@
+//! Logical plans and bound statements.
+
+use crate::expr::{AggCall, Expr};
+use omendb_storage::schema::{ColumnSchema, TableSchema, UniqueConstraint};
+use omendb_storage::types::DataType;
+use std::sync::Arc;
+
+/// How a scan reaches its table's rows.
+#[derive(Debug, Clone)]
+pub enum Access {
+    /// Every row on every shard.
+    Full,
+    /// Rows whose primary key equals these values (one per key column, in key order): one shard,
+    /// one index probe.
+    PrimaryKey(Vec<Expr>),
+    /// Rows whose shard column equals this value: one shard, filtered scan.
+    ShardKey(Expr),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    Inner,
+    Left,
+    Right,
+    Full,
+    Cross,
+    /// Left rows with at least one match (EXISTS, IN); outputs the left columns only.
+    Semi,
+    /// Left rows without a match (NOT EXISTS); outputs the left columns only.
+    Anti,
+    /// NOT IN: like Anti, but no row qualifies if the right side has a NULL key, and a left row
+    /// with a NULL key qualifies only if the right side is empty.
+    AntiNullAware,
+}
+
+impl JoinKind {
+    /// Semi and anti joins output only the left side's columns.
+    pub fn keeps_right(self) -> bool {
+        !matches!(
+            self,
+            JoinKind::Semi | JoinKind::Anti | JoinKind::AntiNullAware
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SortKey {
+    pub expr: Expr,
+    pub descending: bool,
+    pub nulls_first: bool,
+}
+
+/// A virtual `pg_catalog` / `information_schema` table, materialised from the catalog at scan time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemTable {
+    PgType,
+    PgNamespace,
+    PgClass,
+    PgAttribute,
+    PgDatabase,
+    PgSettings,
+    InformationSchemaTables,
+    InformationSchemaColumns,
+}
+
+/// A logical operator tree. Every operator outputs rows of the columns described by `columns()`.
+#[derive(Debug, Clone)]
+pub enum Plan {
+    /// A user table's rows: all its columns, in table order.
+    Scan {
+        table: Arc<TableSchema>,
+        filter: Option<Expr>,
+        access: Access,
+    },
+    System {
+        table: SystemTable,
+        columns: Vec<(String, DataType)>,
+    },
+    /// Literal rows (`VALUES`, a `SELECT` without `FROM` is one empty row).
+    Values {
+        rows: Vec<Vec<Expr>>,
+        types: Vec<DataType>,
+    },
+    Filter {
+        input: Box<Plan>,
+        predicate: Expr,
+    },
+    Project {
+        input: Box<Plan>,
+        exprs: Vec<Expr>,
+    },
+    /// Output: the group values, then the aggregates.
+    Aggregate {
+        input: Box<Plan>,
+        groups: Vec<Expr>,
+        aggs: Vec<AggCall>,
+    },
+    Sort {
+        input: Box<Plan>,
+        keys: Vec<SortKey>,
+    },
+    Limit {
+        input: Box<Plan>,
+        limit: Option<Expr>,
+        offset: Option<Expr>,
+    },
+    Distinct {
+        input: Box<Plan>,
+    },
+    /// Output: the left columns, then the right columns.
+    Join {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        kind: JoinKind,
+        on: Option<Expr>,
+    },
+    /// UNION / INTERSECT / EXCEPT of inputs with the same column types.
+    SetOp {
+        op: SetOpKind,
+        all: bool,
+        left: Box<Plan>,
+        right: Box<Plan>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOpKind {
+    Union,
+    Intersect,
+    Except,
+}
+
+impl Plan {
+    /// The types of the columns this operator outputs.
+    pub fn column_types(&self) -> Vec<DataType> {
+        match self {
+            Plan::Scan { table, .. } => table.columns.iter().map(|c| c.ty).collect(),
+            Plan::System { columns, .. } => columns.iter().map(|c| c.1).collect(),
+            Plan::Values { types, .. } => types.clone(),
+            Plan::Filter { input, .. }
+            | Plan::Sort { input, .. }
+            | Plan::Limit { input, .. }
+            | Plan::Distinct { input } => input.column_types(),
+            Plan::Project { exprs, .. } => exprs.iter().map(Expr::ty).collect(),
+            Plan::Aggregate { groups, aggs, .. } => groups
+                .iter()
+                .map(Expr::ty)
+                .chain(aggs.iter().map(|a| a.ty))
+                .collect(),
+            Plan::Join {
+                left, right, kind, ..
+            } => {
+                let mut t = left.column_types();
+                if kind.keeps_right() {
+                    t.extend(right.column_types());
+                }
+                t
+            }
+            Plan::SetOp { left, .. } => left.column_types(),
+        }
+    }
+}
+
+impl Plan {
+    /// Visit every expression of this operator and of its inputs (not inside subquery plans).
+    pub fn exprs_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
+        match self {
+            Plan::Scan { filter, access, .. } => {
+                if let Some(e) = filter {
+                    f(e);
+                }
+                match access {
+                    Access::Full => {}
+                    Access::PrimaryKey(values) => values.iter_mut().for_each(&mut *f),
+                    Access::ShardKey(e) => f(e),
+                }
+            }
+            Plan::System { .. } => {}
+            Plan::Values { rows, .. } => rows.iter_mut().flatten().for_each(f),
+            Plan::Filter { input, predicate } => {
+                f(predicate);
+                input.exprs_mut(f);
+            }
+            Plan::Project { input, exprs } => {
+                exprs.iter_mut().for_each(&mut *f);
+                input.exprs_mut(f);
+            }
+            Plan::Aggregate {
+                input,
+                groups,
+                aggs,
+            } => {
+                groups.iter_mut().for_each(&mut *f);
+                for a in aggs {
+                    if let Some(e) = a.arg.as_mut() {
+                        f(e);
+                    }
+                    if let Some(e) = a.extra.as_mut() {
+                        f(e);
+                    }
+                }
+                input.exprs_mut(f);
+            }
+            Plan::Sort { input, keys } => {
+                keys.iter_mut().for_each(|k| f(&mut k.expr));
+                input.exprs_mut(f);
+            }
+            Plan::Limit {
+                input,
+                limit,
+                offset,
+            } => {
+                limit.iter_mut().chain(offset.iter_mut()).for_each(&mut *f);
+                input.exprs_mut(f);
+            }
+            Plan::Distinct { input } => input.exprs_mut(f),
+            Plan::Join {
+                left, right, on, ..
+            } => {
+                if let Some(e) = on {
+                    f(e);
+                }
+                left.exprs_mut(f);
+                right.exprs_mut(f);
+            }
+            Plan::SetOp { left, right, .. } => {
+                left.exprs_mut(f);
+                right.exprs_mut(f);
+            }
+        }
+    }
+}
+
+/// One result column as the client will see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputColumn {
+    pub name: String,
+    pub ty: DataType,
+    pub table_oid: u32,
+    pub column_id: i16,
+}
+
+/// `RETURNING` items over the affected table row.
+#[derive(Debug, Clone)]
+pub struct Returning {
+    pub exprs: Vec<Expr>,
+    pub columns: Vec<OutputColumn>,
+}
+
+/// A new sequence created by `serial` columns.
+#[derive(Debug, Clone)]
+pub struct SequenceDef {
+    pub name: String,
+}
+
+/// A bound statement, ready for the engine.
+#[derive(Debug, Clone)]
+pub enum Statement {
+    Query {
+        plan: Plan,
+        columns: Vec<OutputColumn>,
+    },
+    Insert {
+        table: Arc<TableSchema>,
+        /// Source rows, one value per table column (defaults and casts already applied in the plan).
+        source: Plan,
+        returning: Option<Returning>,
+    },
+    Update {
+        table: Arc<TableSchema>,
+        filter: Option<Expr>,
+        access: Access,
+        /// (column, new value over the old row).
+        assignments: Vec<(usize, Expr)>,
+        returning: Option<Returning>,
+    },
+    Delete {
+        table: Arc<TableSchema>,
+        filter: Option<Expr>,
+        access: Access,
+        returning: Option<Returning>,
+    },
+    CreateTable {
+        name: String,
+        columns: Vec<ColumnSchema>,
+        primary_key: Option<UniqueConstraint>,
+        unique: Vec<UniqueConstraint>,
+        sequences: Vec<SequenceDef>,
+        if_not_exists: bool,
+    },
+    /// CREATE [OR REPLACE] VIEW: the query text (with column aliases applied), checked to bind.
+    CreateView {
+        name: String,
+        sql: String,
+        or_replace: bool,
+    },
+    DropView {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+    DropTable {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+    Truncate {
+        tables: Vec<Arc<TableSchema>>,
+    },
+    Begin,
+    Commit,
+    Rollback,
+    /// `DEALLOCATE [PREPARE] name | ALL` (`None`: all).
+    Deallocate {
+        name: Option<String>,
+    },
+    Savepoint {
+        name: String,
+    },
+    ReleaseSavepoint {
+        name: String,
+    },
+    RollbackToSavepoint {
+        name: String,
+    },
+    /// `SET name = value` (`None`: `DEFAULT`/`RESET`).
+    Set {
+        name: String,
+        value: Option<String>,
+    },
+    Show {
+        name: String,
+    },
+    /// A statement accepted and ignored because it has no effect here (`VACUUM`, `ANALYZE`, `DISCARD`…)
+    /// with its command tag.
+    /// EXPLAIN of a query: the plan as text rows.
+    Explain {
+        plan: Plan,
+    },
+    NoOp {
+        tag: String,
+    },
+    Empty,
+}
+
+impl Statement {
+    /// The result columns, for Describe.
+    pub fn output_columns(&self) -> Option<Vec<OutputColumn>> {
+        match self {
+            Statement::Query { columns, .. } => Some(columns.clone()),
+            Statement::Insert { returning, .. }
+            | Statement::Update { returning, .. }
+            | Statement::Delete { returning, .. } => returning.as_ref().map(|r| r.columns.clone()),
+            Statement::Explain { .. } => Some(vec![OutputColumn {
+                name: "QUERY PLAN".into(),
+                ty: DataType::Text,
+                table_oid: 0,
+                column_id: 0,
+            }]),
+            Statement::Show { name } => Some(vec![OutputColumn {
+                name: name.clone(),
+                ty: DataType::Text,
+                table_oid: 0,
+                column_id: 0,
+            }]),
+            _ => None,
+        }
+    }
+}

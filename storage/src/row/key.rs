@@ -1,0 +1,193 @@
+//! Order-preserving ("memcomparable") key encoding: comparing encoded bytes compares the SQL
+//! values, so any byte-ordered index can serve a composite, typed key.
+//!
+//! Must never be used for values whose order differs from their SQL order (collations other
+//! than C are not supported).
+
+use crate::types::{Numeric, Value};
+
+const NULL_TAG: u8 = 0x00;
+const VALUE_TAG: u8 = 0x01;
+const NEGATIVE: u8 = 0x01;
+const ZERO: u8 = 0x02;
+const POSITIVE: u8 = 0x03;
+/// Bytes of string keys are escaped so that the terminator sorts below every content byte.
+const ESCAPE: u8 = 0x00;
+const ESCAPED_ZERO: u8 = 0xFF;
+const TERMINATOR: u8 = 0x01;
+
+/// Append the encoding of `values` (one key) to `out`.
+pub fn encode_key(values: &[&Value], out: &mut Vec<u8>) {
+    for v in values {
+        encode_value(v, out);
+    }
+}
+
+/// Append one value's encoding. NULL sorts first.
+pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
+    if v.is_null() {
+        out.push(NULL_TAG);
+        return;
+    }
+    out.push(VALUE_TAG);
+    match v {
+        Value::Null => {}
+        Value::Bool(b) => out.push(u8::from(*b)),
+        Value::Int16(i) => encode_i64(i64::from(*i), out),
+        Value::Int32(i) => encode_i64(i64::from(*i), out),
+        Value::Int64(i) => encode_i64(*i, out),
+        Value::Date(d) => encode_i64(i64::from(*d), out),
+        Value::Timestamp(t) | Value::TimestampTz(t) => encode_i64(*t, out),
+        Value::Float32(f) => encode_f64(f64::from(*f), out),
+        Value::Float64(f) => encode_f64(*f, out),
+        Value::Numeric(n) => encode_numeric(*n, out),
+        Value::Text(s) => encode_bytes(s.as_bytes(), out),
+        Value::Bytea(b) => encode_bytes(b, out),
+        Value::Interval(iv) => out
+            .extend_from_slice(&((iv.normalized_micros() as u128) ^ (1u128 << 127)).to_be_bytes()),
+    }
+}
+
+fn encode_i64(i: i64, out: &mut Vec<u8>) {
+    out.extend_from_slice(&((i as u64) ^ (1 << 63)).to_be_bytes());
+}
+
+fn encode_f64(f: f64, out: &mut Vec<u8>) {
+    // PostgreSQL orders NaN above everything and -0 equal to 0.
+    let f = if f == 0.0 { 0.0 } else { f };
+    let bits = if f.is_nan() { u64::MAX } else { f.to_bits() };
+    let ordered = if bits >> 63 == 1 && !f.is_nan() {
+        !bits
+    } else {
+        bits | (1 << 63)
+    };
+    out.extend_from_slice(&ordered.to_be_bytes());
+}
+
+/// Sign, then decimal exponent and significant digits, so 1.0 and 1.00 encode alike.
+fn encode_numeric(n: Numeric, out: &mut Vec<u8>) {
+    let m = n.mantissa();
+    if m == 0 {
+        out.push(ZERO);
+        return;
+    }
+    let mut digits = m.unsigned_abs().to_string().into_bytes();
+    let exponent = digits.len() as i16 - i16::from(n.scale());
+    while digits.last() == Some(&b'0') {
+        digits.pop();
+    }
+    let start = out.len();
+    out.push(if m < 0 { NEGATIVE } else { POSITIVE });
+    let body = out.len();
+    out.extend_from_slice(&((exponent as u16) ^ (1 << 15)).to_be_bytes());
+    out.extend_from_slice(&digits);
+    out.push(0);
+    if m < 0 {
+        // Complementing every byte (terminator included) reverses the order for negatives.
+        out[body..].iter_mut().for_each(|b| *b = !*b);
+    }
+    debug_assert!(out.len() > start);
+}
+
+fn encode_bytes(bytes: &[u8], out: &mut Vec<u8>) {
+    for &b in bytes {
+        if b == ESCAPE {
+            out.extend_from_slice(&[ESCAPE, ESCAPED_ZERO]);
+        } else {
+            out.push(b);
+        }
+    }
+    out.extend_from_slice(&[ESCAPE, TERMINATOR]);
+}
+
+/// A stable 64-bit hash of an encoded key, for picking shards (must not change between
+/// releases: it decides where rows live).
+pub fn shard_hash(key: &[u8]) -> u64 {
+    const SEED: u64 = 0x9E37_79B9_7F4A_7C15;
+    const MULTIPLIER: u64 = 0xFF51_AFD7_ED55_8CCD;
+    let mut h = SEED;
+    for chunk in key.chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        h = (h ^ u64::from_le_bytes(word)).wrapping_mul(MULTIPLIER);
+        h ^= h >> 33;
+    }
+    h ^ key.len() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(v: Value) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_value(&v, &mut out);
+        out
+    }
+
+    #[test]
+    fn integers_order_across_sign() {
+        let keys: Vec<_> = [-5i64, -1, 0, 1, 300, i64::MAX]
+            .into_iter()
+            .map(|i| enc(Value::Int64(i)))
+            .collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        assert!(enc(Value::Null) < enc(Value::Int64(i64::MIN)));
+    }
+
+    #[test]
+    fn strings_order_bytewise_with_prefixes_first() {
+        let keys: Vec<_> = ["", "a", "a\0", "ab", "b"]
+            .into_iter()
+            .map(|s| enc(Value::Text(s.into())))
+            .collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
+    }
+
+    #[test]
+    fn composite_keys_order_by_first_then_second() {
+        let k = |a: &str, b: i32| {
+            let mut out = Vec::new();
+            encode_key(&[&Value::Text(a.into()), &Value::Int32(b)], &mut out);
+            out
+        };
+        assert!(k("a", 9) < k("ab", 1));
+        assert!(k("a", 1) < k("a", 2));
+    }
+
+    #[test]
+    fn numerics_order_by_value_not_scale() {
+        let n = |m: i128, s: u8| enc(Value::Numeric(Numeric::new(m, s)));
+        assert_eq!(n(10, 1), n(100, 2));
+        let ordered = [
+            n(-1235, 1),
+            n(-123, 0),
+            n(-12, 1),
+            n(0, 0),
+            n(5, 3),
+            n(12, 1),
+            n(123, 0),
+            n(1235, 1),
+        ];
+        assert!(ordered.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn floats_order_with_negative_zero_equal() {
+        let keys: Vec<_> = [
+            f64::NEG_INFINITY,
+            -2.5,
+            -0.5,
+            0.0,
+            1e-300,
+            3.0,
+            f64::INFINITY,
+            f64::NAN,
+        ]
+        .into_iter()
+        .map(|f| enc(Value::Float64(f)))
+        .collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(enc(Value::Float64(-0.0)), enc(Value::Float64(0.0)));
+    }
+}

@@ -1,0 +1,152 @@
+//! One shard's partition of the UNIQUE constraints other than the primary key.
+//!
+//! A unique key can be violated by rows on different shards, so each key is owned by the shard
+//! its hash picks, whatever shard holds the row. Keys carry a committed presence and at most
+//! one pending change, like rows.
+
+use super::{RowError, WriterId};
+use hashbrown::HashMap;
+
+#[derive(Debug, Clone, Copy)]
+struct KeyState {
+    committed: bool,
+    /// (writer, present after its change)
+    pending: Option<(WriterId, bool)>,
+}
+
+/// Unique keys of every constraint owned by this shard, by (constraint id, encoded key).
+#[derive(Debug, Default)]
+pub struct UniqueKeys {
+    keys: HashMap<(u64, Box<[u8]>), KeyState>,
+}
+
+impl UniqueKeys {
+    /// Claim `key` for `writer`: fails if it is present for the writer, or being changed by another.
+    pub fn reserve(
+        &mut self,
+        constraint: u64,
+        key: &[u8],
+        writer: WriterId,
+    ) -> Result<(), RowError> {
+        let state = self
+            .keys
+            .entry((constraint, key.into()))
+            .or_insert(KeyState {
+                committed: false,
+                pending: None,
+            });
+        match state.pending {
+            Some((w, _)) if w != writer => Err(RowError::Busy(w)),
+            Some((_, true)) => Err(duplicate()),
+            Some((_, false)) => {
+                state.pending = Some((writer, true));
+                Ok(())
+            }
+            None if state.committed => Err(duplicate()),
+            None => {
+                state.pending = Some((writer, true));
+                Ok(())
+            }
+        }
+    }
+
+    /// Give up `key` (its row is deleted or its value changed) when `writer` commits.
+    pub fn release(
+        &mut self,
+        constraint: u64,
+        key: &[u8],
+        writer: WriterId,
+    ) -> Result<(), RowError> {
+        let Some(state) = self.keys.get_mut(&(constraint, Box::from(key))) else {
+            return Ok(());
+        };
+        match state.pending {
+            Some((w, _)) if w != writer => Err(RowError::Busy(w)),
+            _ => {
+                state.pending = Some((writer, false));
+                Ok(())
+            }
+        }
+    }
+
+    pub fn commit(&mut self, constraint: u64, key: &[u8], writer: WriterId) {
+        let k = (constraint, Box::from(key));
+        if let Some(state) = self.keys.get_mut(&k) {
+            if let Some((w, present)) = state.pending
+                && w == writer
+            {
+                state.committed = present;
+                state.pending = None;
+            }
+            if !state.committed && state.pending.is_none() {
+                self.keys.remove(&k);
+            }
+        }
+    }
+
+    pub fn rollback(&mut self, constraint: u64, key: &[u8], writer: WriterId) {
+        let k = (constraint, Box::from(key));
+        if let Some(state) = self.keys.get_mut(&k) {
+            if matches!(state.pending, Some((w, _)) if w == writer) {
+                state.pending = None;
+            }
+            if !state.committed && state.pending.is_none() {
+                self.keys.remove(&k);
+            }
+        }
+    }
+}
+
+/// The engine fills in the constraint name; the key store knows only ids.
+fn duplicate() -> RowError {
+    RowError::UniqueViolation {
+        constraint: String::new(),
+        columns: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_committed_key_is_a_duplicate_for_everyone() {
+        let mut u = UniqueKeys::default();
+        u.reserve(1, b"a", 10).unwrap();
+        assert_eq!(u.reserve(1, b"a", 11), Err(RowError::Busy(10)));
+        u.commit(1, b"a", 10);
+        assert!(matches!(
+            u.reserve(1, b"a", 11),
+            Err(RowError::UniqueViolation { .. })
+        ));
+    }
+
+    #[test]
+    fn rollback_frees_a_reserved_key_and_keeps_a_released_one() {
+        let mut u = UniqueKeys::default();
+        u.reserve(1, b"a", 10).unwrap();
+        u.rollback(1, b"a", 10);
+        u.reserve(1, b"a", 11).unwrap();
+        u.commit(1, b"a", 11);
+        u.release(1, b"a", 12).unwrap();
+        u.rollback(1, b"a", 12);
+        assert!(matches!(
+            u.reserve(1, b"a", 13),
+            Err(RowError::UniqueViolation { .. })
+        ));
+    }
+
+    #[test]
+    fn a_writer_may_reuse_a_key_it_released() {
+        let mut u = UniqueKeys::default();
+        u.reserve(1, b"a", 10).unwrap();
+        u.commit(1, b"a", 10);
+        u.release(1, b"a", 11).unwrap();
+        u.reserve(1, b"a", 11).unwrap();
+        u.commit(1, b"a", 11);
+        assert!(matches!(
+            u.reserve(1, b"a", 12),
+            Err(RowError::UniqueViolation { .. })
+        ));
+    }
+}

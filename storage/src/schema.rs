@@ -1,0 +1,50 @@
+//! Table schemas as the catalog stores them and every shard shares them (immutable, `Arc`ed).
+
+use crate::types::DataType;
+
+/// A catalog-wide table id (also its `pg_class` OID). Never reused, so a dropped table's
+/// leftovers on a shard can never be mistaken for a new table's.
+pub type TableId = u32;
+
+/// One column of a table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnSchema {
+    pub name: String,
+    pub ty: DataType,
+    pub nullable: bool,
+    /// The DEFAULT expression as SQL text (re-bound by the planner), e.g. `nextval('t_id_seq')`.
+    pub default: Option<String>,
+}
+
+/// A unique constraint (PRIMARY KEY or UNIQUE) over column positions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UniqueConstraint {
+    /// Constraint name, as in PostgreSQL: `t_pkey`, `t_a_key`.
+    pub name: String,
+    pub columns: Vec<usize>,
+}
+
+/// A table: its columns, keys and how its rows are spread over shards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableSchema {
+    pub id: TableId,
+    pub name: String,
+    pub columns: Vec<ColumnSchema>,
+    pub primary_key: Option<UniqueConstraint>,
+    /// UNIQUE constraints other than the primary key.
+    pub unique: Vec<UniqueConstraint>,
+}
+
+impl TableSchema {
+    /// The column whose value picks a row's shard: the leading primary-key column, so rows that
+    /// share it (a TPC-C warehouse and everything under it) share a shard.
+    pub fn shard_column(&self) -> Option<usize> {
+        self.primary_key
+            .as_ref()
+            .and_then(|pk| pk.columns.first().copied())
+    }
+
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+}

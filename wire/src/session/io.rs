@@ -1,0 +1,86 @@
+//! The connection's byte pipes: an input buffer feeding the decoder and an output buffer that
+//! is written to the socket only when it must be.
+//!
+//! Output is flushed when the protocol asks for it (ReadyForQuery, Flush, the end of the startup
+//! exchange), but only once every complete message already received has been handled, so a
+//! pipelined batch is answered with one write; and whenever it grows past [`FLUSH_AT`], so a large
+//! result streams instead of piling up.
+
+use crate::codec::{Decoded, Decoder};
+use crate::error::WireError;
+use bytes::BytesMut;
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Bytes read from the socket at a time.
+const READ_CHUNK: usize = 16 * 1024;
+/// Output size that is written out even before the protocol asks for a flush.
+pub const FLUSH_AT: usize = 64 * 1024;
+
+pub(crate) struct Io<S> {
+    stream: S,
+    input: BytesMut,
+    pub out: BytesMut,
+    decoder: Decoder,
+    /// ReadyForQuery or Flush was written: send everything before waiting for input.
+    flush_pending: bool,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
+    pub fn new(stream: S) -> Io<S> {
+        Io {
+            stream,
+            input: BytesMut::with_capacity(READ_CHUNK),
+            out: BytesMut::with_capacity(READ_CHUNK),
+            decoder: Decoder::new(),
+            flush_pending: false,
+        }
+    }
+
+    /// The next frontend message; `None` when the client closed the connection.
+    pub async fn next(&mut self) -> Result<Option<Decoded>, WireError> {
+        loop {
+            if let Some(decoded) = self.decoder.decode(&mut self.input)? {
+                return Ok(Some(decoded));
+            }
+            if self.flush_pending {
+                self.flush().await?;
+            }
+            if !self.read_more().await? {
+                return Ok(None);
+            }
+        }
+    }
+
+    async fn read_more(&mut self) -> Result<bool, WireError> {
+        let filled = self.input.len();
+        self.input.resize(filled + READ_CHUNK, 0);
+        let n = self.stream.read(&mut self.input[filled..]).await;
+        self.input.truncate(filled + *n.as_ref().unwrap_or(&0));
+        Ok(n? > 0)
+    }
+
+    /// Send the output at the next wait for input.
+    pub fn flush_soon(&mut self) {
+        self.flush_pending = true;
+    }
+
+    /// Write all output now.
+    pub async fn flush(&mut self) -> Result<(), WireError> {
+        self.flush_pending = false;
+        if !self.out.is_empty() {
+            self.stream.write_all(&self.out).await?;
+            self.out.clear();
+        }
+        self.stream.flush().await?;
+        Ok(())
+    }
+
+    /// Write the output if it has grown large.
+    pub async fn flush_if_large(&mut self) -> Result<(), WireError> {
+        if self.out.len() >= FLUSH_AT {
+            self.stream.write_all(&self.out).await?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+}
