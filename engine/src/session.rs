@@ -579,7 +579,7 @@ impl Session {
     ) -> Result<Outcome, EngineError> {
         match stmt {
             Statement::Query { plan, columns } => {
-                let rows = exec.run(plan).await?;
+                let rows = exec.run_query(plan).await?;
                 let tag = format!("SELECT {}", rows.len());
                 Ok(Outcome::Rows {
                     fields: fields_of(columns),
@@ -634,6 +634,24 @@ impl Session {
                     tag: "DROP TABLE".into(),
                 })
             }
+            Statement::CreateView {
+                name,
+                sql,
+                or_replace,
+            } => {
+                crate::ddl::create_view(&self.engine, name, sql, *or_replace)?;
+                Ok(Outcome::Command {
+                    tag: "CREATE VIEW".into(),
+                })
+            }
+            Statement::DropView { names, if_exists } => {
+                for n in crate::ddl::drop_views(&self.engine, names, *if_exists)? {
+                    self.notices.push(("NOTICE", "00000", n));
+                }
+                Ok(Outcome::Command {
+                    tag: "DROP VIEW".into(),
+                })
+            }
             Statement::Truncate { tables } => {
                 crate::ddl::truncate(&self.shard, tables).await?;
                 Ok(Outcome::Command {
@@ -661,6 +679,21 @@ impl Session {
                 })
             }
             Statement::NoOp { tag } => Ok(Outcome::Command { tag: tag.clone() }),
+            Statement::Explain { plan } => {
+                let fields: Rc<[Field]> = Rc::new([Field {
+                    name: "QUERY PLAN".into(),
+                    ty: DataType::Text,
+                    table_oid: 0,
+                    column_id: 0,
+                }]);
+                let rows: Vec<Vec<Value>> = plan
+                    .explain()
+                    .lines()
+                    .map(|l| vec![Value::Text(l.to_string())])
+                    .collect();
+                let tag = format!("EXPLAIN {}", rows.len());
+                Ok(Outcome::Rows { fields, rows, tag })
+            }
             Statement::Deallocate { name } => {
                 self.deallocations.push(name.clone());
                 let tag = if name.is_some() {
