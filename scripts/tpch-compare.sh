@@ -134,6 +134,10 @@ omendb_round() {
         echo "$q: $(tail -c +$((size + 1)) "$WORK/omendb.log" |
           grep -m1 -E 'memory allocation|panicked|error' || tail -n1 "$WORK/omendb.log")" \
           >>"$out/omendb-crashes.txt"
+      elif grep -q '"error": "timed out' "$out/omendb-$q"/*.json 2>/dev/null; then
+        # The server may still be working on the cancelled query; it must not slow the next
+        # query (or the other systems' turns), so it is replaced.
+        stop_omendb
       fi
     fi
   done
