@@ -26,6 +26,8 @@
 #   DUCKDB_THREADS=2
 #   WORK=target/tpch-compare   .tbl files, OmenDB's data directory, every round's JSON
 #   OUT=bench/results/tpch.md
+#   NOTE="..."                 a paragraph for the report's Notes section (why this SF, what else ran)
+#   REPORT_ONLY=1              measure nothing: rewrite OUT from the JSON already in WORK
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -53,141 +55,143 @@ omen_url=postgres://postgres@127.0.0.1:$OMENDB_PORT/postgres
 mkdir -p "$WORK"
 log() { printf '\n== %s\n' "$*"; }
 
-log "building release binaries (omendb, omendb-bench)"
-cargo build --release -p omendb-wire --bin omendb -p omendb-bench --bin omendb-bench
+if [ -z "${REPORT_ONLY:-}" ]; then
+  log "building release binaries (omendb, omendb-bench)"
+  cargo build --release -p omendb-wire --bin omendb -p omendb-bench --bin omendb-bench
 
-log "peers"
-"$PEERS/postgres.sh" start
-python3 -c "import duckdb, sys; sys.exit(duckdb.__version__ != '$DUCKDB_VERSION')" 2>/dev/null ||
-  pip install "duckdb==$DUCKDB_VERSION"
+  log "peers"
+  "$PEERS/postgres.sh" start
+  python3 -c "import duckdb, sys; sys.exit(duckdb.__version__ != '$DUCKDB_VERSION')" 2>/dev/null ||
+    pip install "duckdb==$DUCKDB_VERSION"
 
-if [ ! -f "$tbl/.complete" ]; then
-  log "generating SF $sf .tbl files into $tbl"
-  rm -rf "$tbl"
-  "$bench" tpch --sf "$sf" --write-tbl "$tbl"
-  touch "$tbl/.complete"
-fi
-
-# --- OmenDB server --------------------------------------------------------------------------
-omendb_pid=
-omendb_durability="in-memory (this build has no WAL)"
-omendb_args=()
-omendb_help=$("$omendb" --help 2>&1 || true)
-if grep -q -- '--sync' <<<"$omendb_help"; then
-  omendb_durability="WAL, --sync ${OMENDB_SYNC:-on}"
-  omendb_args+=(--sync "${OMENDB_SYNC:-on}")
-fi
-omendb_commit=$(git rev-parse HEAD)$(git diff --quiet HEAD -- . ':!bench/results' || echo -dirty)
-
-stop_omendb() {
-  if [ -n "$omendb_pid" ]; then
-    kill "$omendb_pid" 2>/dev/null || true
-    wait "$omendb_pid" 2>/dev/null || true
-    omendb_pid=
+  if [ ! -f "$tbl/.complete" ]; then
+    log "generating SF $sf .tbl files into $tbl"
+    rm -rf "$tbl"
+    "$bench" tpch --sf "$sf" --write-tbl "$tbl"
+    touch "$tbl/.complete"
   fi
-}
-trap stop_omendb EXIT
 
-start_omendb() {
-  rm -rf "$WORK/omendb-data"
-  (
-    ulimit -d $((OMENDB_MEMORY_GB * 1024 * 1024))
-    exec "$omendb" --port "$OMENDB_PORT" --listen 127.0.0.1 --shards "$SHARDS" \
-      --data-dir "$WORK/omendb-data" --log warn "${omendb_args[@]}"
-  ) >>"$WORK/omendb.log" 2>&1 &
-  omendb_pid=$!
-  for _ in $(seq 300); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$OMENDB_PORT") 2>/dev/null; then return 0; fi
-    kill -0 "$omendb_pid" 2>/dev/null || { tail -20 "$WORK/omendb.log" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "omendb did not start; see $WORK/omendb.log" >&2
-  return 1
-}
+  # --- OmenDB server --------------------------------------------------------------------------
+  omendb_pid=
+  omendb_durability="in-memory (this build has no WAL)"
+  omendb_args=()
+  omendb_help=$("$omendb" --help 2>&1 || true)
+  if grep -q -- '--sync' <<<"$omendb_help"; then
+    omendb_durability="WAL, --sync ${OMENDB_SYNC:-on}"
+    omendb_args+=(--sync "${OMENDB_SYNC:-on}")
+  fi
+  omendb_commit=$(git rev-parse HEAD)$(git diff --quiet HEAD -- . ':!bench/results' || echo -dirty)
 
-omendb_alive() { [ -n "$omendb_pid" ] && kill -0 "$omendb_pid" 2>/dev/null; }
-
-omendb_flags=(--label omendb --shards "$SHARDS" --durability "$omendb_durability")
-
-# (Re)starts OmenDB and loads it, reporting the load into $1.
-omendb_fresh() {
-  stop_omendb
-  start_omendb
-  "$bench" tpch --sf "$sf" --url "$omen_url" --load auto --load-only "${omendb_flags[@]}" \
-    --omendb-commit "$omendb_commit" --out "$1"
-}
-
-# One OmenDB round, one query per harness call: a query that kills the server (e.g. at its memory
-# limit) is charged to that query alone, with the server's last words in omendb-crashes.txt, and
-# the server is restarted and reloaded for the next query instead of failing all the rest.
-omendb_round() {
-  local out=$1 n q size
-  omendb_alive || omendb_fresh "$out/omendb-load"
-  for n in $(seq 22); do
-    q=$(printf 'q%02d' "$n")
-    omendb_alive || omendb_fresh "$out/omendb-reload-before-$q"
-    size=$(stat -c %s "$WORK/omendb.log")
-    if ! "$bench" "${common[@]}" --url "$omen_url" --load skip --queries "$n" "${omendb_flags[@]}" \
-      --omendb-commit "$omendb_commit" --answers "$answers" --out "$out/omendb-$q"; then
-      for _ in $(seq 50); do omendb_alive || break; sleep 0.1; done
-      if ! omendb_alive; then
-        echo "$q: $(tail -c +$((size + 1)) "$WORK/omendb.log" |
-          grep -m1 -E 'memory allocation|panicked|error' || tail -n1 "$WORK/omendb.log")" \
-          >>"$out/omendb-crashes.txt"
-      elif grep -q '"error": "timed out' "$out/omendb-$q"/*.json 2>/dev/null; then
-        # The server may still be working on the cancelled query; it must not slow the next
-        # query (or the other systems' turns), so it is replaced.
-        stop_omendb
-      fi
+  stop_omendb() {
+    if [ -n "$omendb_pid" ]; then
+      kill "$omendb_pid" 2>/dev/null || true
+      wait "$omendb_pid" 2>/dev/null || true
+      omendb_pid=
     fi
-  done
-}
+  }
+  trap stop_omendb EXIT
 
-# --- reference answers ----------------------------------------------------------------------
-# Committed ones where they exist; otherwise PostgreSQL's, taken fresh in round 1 (never reused
-# from an earlier run, whose query texts may have differed).
-answers=$root/bench/tpch/answers/sf$sf
-if [ ! -d "$answers" ]; then
-  answers=$WORK/answers-sf$sf
-  rm -rf "$answers"
-fi
+  start_omendb() {
+    rm -rf "$WORK/omendb-data"
+    (
+      ulimit -d $((OMENDB_MEMORY_GB * 1024 * 1024))
+      exec "$omendb" --port "$OMENDB_PORT" --listen 127.0.0.1 --shards "$SHARDS" \
+        --data-dir "$WORK/omendb-data" --log warn "${omendb_args[@]}"
+    ) >>"$WORK/omendb.log" 2>&1 &
+    omendb_pid=$!
+    for _ in $(seq 300); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$OMENDB_PORT") 2>/dev/null; then return 0; fi
+      kill -0 "$omendb_pid" 2>/dev/null || { tail -20 "$WORK/omendb.log" >&2; return 1; }
+      sleep 0.1
+    done
+    echo "omendb did not start; see $WORK/omendb.log" >&2
+    return 1
+  }
 
-common=(tpch --sf "$sf" --runs "$RUNS" --timeout "$QUERY_TIMEOUT")
-for round in $(seq "$ROUNDS"); do
-  out=$WORK/round$round
-  rm -rf "$out"
-  mkdir -p "$out"
+  omendb_alive() { [ -n "$omendb_pid" ] && kill -0 "$omendb_pid" 2>/dev/null; }
 
-  log "round $round: PostgreSQL"
-  pg_load=skip
-  [ "$round" = 1 ] && pg_load=auto
-  pg_answers=()
-  [ -d "$answers" ] && pg_answers=(--answers "$answers")
-  "$bench" "${common[@]}" --url "$PG_URL" --load "$pg_load" --pg-indexes --label postgresql \
-    --durability "synchronous_commit=on" "${pg_answers[@]}" --out "$out" ||
-    echo "PostgreSQL round $round reported failures" >&2
+  omendb_flags=(--label omendb --shards "$SHARDS" --durability "$omendb_durability")
+
+  # (Re)starts OmenDB and loads it, reporting the load into $1.
+  omendb_fresh() {
+    stop_omendb
+    start_omendb
+    "$bench" tpch --sf "$sf" --url "$omen_url" --load auto --load-only "${omendb_flags[@]}" \
+      --omendb-commit "$omendb_commit" --out "$1"
+  }
+
+  # One OmenDB round, one query per harness call: a query that kills the server (e.g. at its memory
+  # limit) is charged to that query alone, with the server's last words in omendb-crashes.txt, and
+  # the server is restarted and reloaded for the next query instead of failing all the rest.
+  omendb_round() {
+    local out=$1 n q size
+    omendb_alive || omendb_fresh "$out/omendb-load"
+    for n in $(seq 22); do
+      q=$(printf 'q%02d' "$n")
+      omendb_alive || omendb_fresh "$out/omendb-reload-before-$q"
+      size=$(stat -c %s "$WORK/omendb.log")
+      if ! "$bench" "${common[@]}" --url "$omen_url" --load skip --queries "$n" "${omendb_flags[@]}" \
+        --omendb-commit "$omendb_commit" --answers "$answers" --out "$out/omendb-$q"; then
+        for _ in $(seq 50); do omendb_alive || break; sleep 0.1; done
+        if ! omendb_alive; then
+          echo "$q: $(tail -c +$((size + 1)) "$WORK/omendb.log" |
+            grep -m1 -E 'memory allocation|panicked|error' || tail -n1 "$WORK/omendb.log")" \
+            >>"$out/omendb-crashes.txt"
+        elif grep -q '"error": "timed out' "$out/omendb-$q"/*.json 2>/dev/null; then
+          # The server may still be working on the cancelled query; it must not slow the next
+          # query (or the other systems' turns), so it is replaced.
+          stop_omendb
+        fi
+      fi
+    done
+  }
+
+  # --- reference answers ----------------------------------------------------------------------
+  # Committed ones where they exist; otherwise PostgreSQL's, taken fresh in round 1 (never reused
+  # from an earlier run, whose query texts may have differed).
+  answers=$root/bench/tpch/answers/sf$sf
   if [ ! -d "$answers" ]; then
-    log "taking reference answers from PostgreSQL (already loaded) into $answers"
-    "$bench" tpch --sf "$sf" --reference-url "$PG_URL" --load skip --write-answers "$answers" \
-      --timeout "$QUERY_TIMEOUT"
+    answers=$WORK/answers-sf$sf
+    rm -rf "$answers"
   fi
 
-  log "round $round: OmenDB ($SHARDS shards)"
-  omendb_round "$out"
+  common=(tpch --sf "$sf" --runs "$RUNS" --timeout "$QUERY_TIMEOUT")
+  for round in $(seq "$ROUNDS"); do
+    out=$WORK/round$round
+    rm -rf "$out"
+    mkdir -p "$out"
 
-  log "round $round: DuckDB $DUCKDB_VERSION ($DUCKDB_THREADS threads)"
-  python3 "$PEERS/duckdb_tpch.py" "$tbl" "$queries" --threads "$DUCKDB_THREADS" --runs "$RUNS" \
-    --json "$out/duckdb.json"
-done
-stop_omendb
+    log "round $round: PostgreSQL"
+    pg_load=skip
+    [ "$round" = 1 ] && pg_load=auto
+    pg_answers=()
+    [ -d "$answers" ] && pg_answers=(--answers "$answers")
+    "$bench" "${common[@]}" --url "$PG_URL" --load "$pg_load" --pg-indexes --label postgresql \
+      --durability "synchronous_commit=on" "${pg_answers[@]}" --out "$out" ||
+      echo "PostgreSQL round $round reported failures" >&2
+    if [ ! -d "$answers" ]; then
+      log "taking reference answers from PostgreSQL (already loaded) into $answers"
+      "$bench" tpch --sf "$sf" --reference-url "$PG_URL" --load skip --write-answers "$answers" \
+        --timeout "$QUERY_TIMEOUT"
+    fi
+
+    log "round $round: OmenDB ($SHARDS shards)"
+    omendb_round "$out"
+
+    log "round $round: DuckDB $DUCKDB_VERSION ($DUCKDB_THREADS threads)"
+    python3 "$PEERS/duckdb_tpch.py" "$tbl" "$queries" --threads "$DUCKDB_THREADS" --runs "$RUNS" \
+      --json "$out/duckdb.json"
+  done
+  stop_omendb
+fi
 
 log "writing $OUT"
 mkdir -p "$(dirname "$OUT")"
 machine_cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 machine_mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
-python3 - "$WORK" "$ROUNDS" "$OUT" <<PY
+python3 - "$WORK" "$ROUNDS" "$OUT" "$root" "${NOTE:-}" <<PY
 import glob, json, math, os, statistics, sys, datetime
-work, rounds, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+work, rounds, out, root, user_note = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 def load(r, name):
     p = os.path.join(work, f"round{r}", name)
     return json.load(open(p)) if os.path.exists(p) else None
@@ -262,7 +266,9 @@ def ratio(a, b):
     r = a[0][1] / b[0][1]
     return f"{r:.1f}×" if r >= 1 else f"{r:.2f}×"
 
-now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+stamps = [r["unix_time"] for r in omen + pg]
+when = datetime.datetime.fromtimestamp(max(stamps), datetime.timezone.utc) if stamps else datetime.datetime.now(datetime.timezone.utc)
+now = when.strftime("%Y-%m-%d %H:%M UTC")
 o0 = omen[0] if omen else {}
 p0 = pg[0] if pg else {}
 L = []
@@ -323,6 +329,9 @@ if fails:
     L.append("")
     L.append("Sums and geometric means cover only the queries that ran correctly, so they are not comparable"
              " across systems until all 22 run.")
-open(out, "w").write("\n".join(L) + "\n")
-print("\n".join(L))
+if user_note:
+    L += ["", "## Notes", "", user_note]
+text = "\n".join(L).replace(root + "/", "") + "\n"
+open(out, "w").write(text)
+print(text)
 PY
