@@ -4,7 +4,9 @@
 //! keep their TPC-H tables apart from other users of the same instance), and asking the server
 //! what it is. It must never change server settings.
 
-use anyhow::{Context, Result};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, NoTls};
 
@@ -18,8 +20,15 @@ pub async fn connect(url: &str) -> Result<Client> {
         .with_context(|| format!("connect to {url}"))
 }
 
-async fn connect_config(config: &Config) -> Result<Client, tokio_postgres::Error> {
-    let (client, connection) = config.connect(NoTls).await?;
+/// How long connecting (TCP and the startup handshake) may take: a server busy with a runaway
+/// query may accept the socket and never answer, which must not hang the run.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+async fn connect_config(config: &Config) -> Result<Client> {
+    let connecting = tokio::time::timeout(CONNECT_TIMEOUT, config.connect(NoTls));
+    let (client, connection) = connecting
+        .await
+        .map_err(|_| anyhow!("no answer within {} s", CONNECT_TIMEOUT.as_secs()))??;
     tokio::spawn(async move {
         // The connection ends with an error when the server closes it; the client's next call
         // reports that error, so nothing is lost by dropping it here.
@@ -36,7 +45,7 @@ pub async fn connect_creating_db(url: &str) -> Result<Client> {
         .with_context(|| format!("{url} is not a connection URL"))?;
     match connect_config(&config).await {
         Ok(client) => Ok(client),
-        Err(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => {
+        Err(e) if is_missing_database(&e) => {
             let db = config.get_dbname().unwrap_or("postgres").to_owned();
             let mut admin = config.clone();
             admin.dbname("postgres");
@@ -52,6 +61,12 @@ pub async fn connect_creating_db(url: &str) -> Result<Client> {
         }
         Err(e) => Err(e).with_context(|| format!("connect to {url}")),
     }
+}
+
+fn is_missing_database(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<tokio_postgres::Error>()
+        .and_then(tokio_postgres::Error::code)
+        .is_some_and(|code| *code == SqlState::INVALID_CATALOG_NAME)
 }
 
 /// The server's `version()` text, or `SHOW server_version` where `version()` is missing.
