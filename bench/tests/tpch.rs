@@ -100,6 +100,7 @@ fn check_all_22(shards: usize) {
     let options = RunOptions {
         runs: 0,
         timeout: QUERY_TIMEOUT,
+        trim_values: false,
     };
     let mut failed = Vec::new();
     for query in &queries {

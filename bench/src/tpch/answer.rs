@@ -47,6 +47,41 @@ impl Answer {
         answer
     }
 
+    /// The official SF 1 answer of query `number` from the TPC-H tools (shipped by `tpchgen`):
+    /// `|`-separated, padded, numbers rounded to 1/100; values come back trimmed.
+    pub fn official_sf1(number: usize) -> Option<Answer> {
+        let text = tpchgen::q_and_a::answers_sf1::answer(i32::try_from(number).ok()?)?;
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let split = |line: &str| {
+            line.split('|')
+                .map(|v| v.trim().to_owned())
+                .collect::<Vec<_>>()
+        };
+        let columns = split(lines.next()?);
+        let rows = lines
+            .map(|l| split(l).into_iter().map(Some).collect())
+            .collect();
+        Some(Answer { columns, rows })
+    }
+
+    /// The same answer with every value's surrounding blanks removed (for comparing with the
+    /// official answers, which pad differently than PostgreSQL's char(n)).
+    pub fn trimmed(&self) -> Answer {
+        let rows = self
+            .rows
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|v| v.as_ref().map(|v| v.trim().to_owned()))
+                    .collect()
+            })
+            .collect();
+        Answer {
+            columns: self.columns.clone(),
+            rows,
+        }
+    }
+
     /// Writes the answer as CSV to `path`.
     pub fn write_csv(&self, path: &Path) -> Result<()> {
         let mut writer =
@@ -93,6 +128,28 @@ impl Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn official_sf1_answers_parse_for_all_22_queries() {
+        for n in 1..=22 {
+            let answer = Answer::official_sf1(n).unwrap();
+            assert!(!answer.rows.is_empty(), "q{n}");
+            assert!(
+                answer.rows.iter().all(|r| r.len() == answer.columns.len()),
+                "q{n}"
+            );
+        }
+        let q1 = Answer::official_sf1(1).unwrap();
+        assert_eq!(
+            q1.rows[0][..3],
+            [
+                Some("A".to_owned()),
+                Some("F".to_owned()),
+                Some("37734107.00".to_owned())
+            ]
+        );
+        assert!(Answer::official_sf1(23).is_none());
+    }
 
     #[test]
     fn csv_round_trip_keeps_commas_quotes_padding_and_nulls() {

@@ -77,6 +77,10 @@ pub struct TpchArgs {
     /// Reference answers to check against (default: bench/tpch/answers/sf<SF> when present).
     #[arg(long)]
     pub answers: Option<PathBuf>,
+    /// Check against the official SF 1 answers of the TPC-H tools (only with --sf 1; values are
+    /// compared trimmed, since those answers pad their own way).
+    #[arg(long, conflicts_with_all = ["answers", "reference_url"])]
+    pub official_answers: bool,
     /// Name of the system in the report and the result files (default: from its version).
     #[arg(long)]
     pub label: Option<String>,
@@ -135,6 +139,7 @@ pub async fn run(args: TpchArgs) -> Result<bool> {
     let options = RunOptions {
         runs: args.runs,
         timeout: Duration::from_secs(args.timeout),
+        trim_values: args.official_answers,
     };
     println!(
         "running {} queries on {url}: 1 warm-up + {} timed runs each",
@@ -208,6 +213,7 @@ async fn references(args: &TpchArgs, queries: &[queries::Query]) -> Result<(Refe
         let options = RunOptions {
             runs: 0,
             timeout: Duration::from_secs(args.timeout),
+            trim_values: false,
         };
         let outcomes =
             run::run_queries(url, queries, &options, &References::new(), print_progress).await;
@@ -233,6 +239,13 @@ async fn references(args: &TpchArgs, queries: &[queries::Query]) -> Result<(Refe
             }
         }
         return Ok((references, format!("{version} (same data, run now)")));
+    }
+    if args.official_answers {
+        if args.sf != 1.0 {
+            bail!("--official-answers exist only for --sf 1");
+        }
+        let source = "the official SF 1 answers of the TPC-H tools (values trimmed)".to_owned();
+        return Ok((run::official_sf1_references(queries), source));
     }
     let dir = args
         .answers

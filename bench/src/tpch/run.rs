@@ -76,6 +76,8 @@ pub struct RunOptions {
     pub runs: usize,
     /// A query taking longer is cancelled and reported as failed.
     pub timeout: Duration,
+    /// Trim blanks around every value before checking (for the official answers, padded their own way).
+    pub trim_values: bool,
 }
 
 /// Runs every query on a connection to `url`, reconnecting after a failure that lost it. A
@@ -129,7 +131,13 @@ async fn run_query(
                 return (outcome, timed_out);
             }
         };
-        let verdict = reference.map(|r| check(r, &answer, &query.check));
+        let verdict = reference.map(|r| {
+            if options.trim_values {
+                check(r, &answer.trimmed(), &query.check)
+            } else {
+                check(r, &answer, &query.check)
+            }
+        });
         // Keep the first wrong verdict; otherwise the first run's.
         if outcome.verdict.is_none()
             || verdict.as_ref().is_some_and(|v| !v.passed())
@@ -193,6 +201,14 @@ pub fn read_references(dir: &Path, queries: &[Query]) -> Result<References> {
         }
     }
     Ok(references)
+}
+
+/// The official SF 1 answers of the TPC-H tools for the given queries.
+pub fn official_sf1_references(queries: &[Query]) -> References {
+    queries
+        .iter()
+        .filter_map(|q| Some((q.number, Answer::official_sf1(q.number)?)))
+        .collect()
 }
 
 /// Writes each outcome's answer as `DIR/qNN.csv`; refuses when any query failed.
