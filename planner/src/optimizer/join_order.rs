@@ -132,6 +132,73 @@ fn or_all(mut exprs: Vec<Expr>) -> Expr {
     })
 }
 
+/// Fraction of rows kept when two sets join on columns that are a key of neither side.
+const MANY_TO_MANY: f64 = 0.1;
+
+/// Estimated rows after joining relation `r` to the `joined` set (`current` rows):
+/// - equalities covering `r`'s primary key: each current row meets at most one row of `r`;
+/// - equalities from `r` covering the primary key of a joined relation `j` (a foreign key):
+///   each row of `r` meets the rows `j`'s rows became, `est(r) * current / est(j)`;
+/// - otherwise a many-to-many join, guessed pessimistically so it is put off.
+#[allow(clippy::too_many_arguments)]
+fn join_cost(
+    r: usize,
+    joined: u128,
+    current: f64,
+    estimates: &[f64],
+    conjs: &[Conjunct],
+    key_columns: &[Option<Vec<usize>>],
+    _offsets: &[usize],
+    rel_of: &dyn Fn(usize) -> usize,
+) -> f64 {
+    // (column in r, column in the joined set) of every equality between them.
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    for c in conjs
+        .iter()
+        .filter(|c| c.rels & (1 << r) != 0 && c.rels & !(joined | (1 << r)) == 0)
+    {
+        if let Expr::Binary {
+            op: BinOp::Eq,
+            left,
+            right,
+            ..
+        } = &c.expr
+        {
+            if let (Expr::Column { index: a, .. }, Expr::Column { index: b, .. }) =
+                (left.as_ref(), right.as_ref())
+            {
+                match (rel_of(*a) == r, rel_of(*b) == r) {
+                    (true, false) => pairs.push((*a, *b)),
+                    (false, true) => pairs.push((*b, *a)),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let covers = |key: &[usize], cols: &mut dyn Iterator<Item = usize>| {
+        let cols: Vec<usize> = cols.collect();
+        key.iter().all(|k| cols.contains(k))
+    };
+    if let Some(key) = &key_columns[r] {
+        if covers(key, &mut pairs.iter().map(|p| p.0)) {
+            return current;
+        }
+    }
+    let mut best: Option<f64> = None;
+    for (j, key) in key_columns.iter().enumerate() {
+        let Some(key) = key else { continue };
+        if joined & (1 << j) == 0 {
+            continue;
+        }
+        let into_j = pairs.iter().filter(|p| rel_of(p.1) == j).map(|p| p.1);
+        if covers(key, &mut into_j.into_iter()) {
+            let estimate = estimates[r] * current / estimates[j].max(1.0);
+            best = Some(best.map_or(estimate, |b: f64| b.min(estimate)));
+        }
+    }
+    best.unwrap_or(current * estimates[r] * MANY_TO_MANY)
+}
+
 /// Put `predicate` on `plan`: into a table scan (re-choosing its access path), else a Filter.
 pub fn push_filter(plan: Plan, predicate: Expr) -> Plan {
     match plan {
@@ -233,6 +300,18 @@ pub fn order_joins(relations: Vec<Relation>, predicates: Vec<Expr>, catalog: &dy
         .collect();
     let estimates: Vec<f64> = plans.iter().map(|p| estimate::rows(p, catalog)).collect();
 
+    // Primary-key columns (global positions) of base-table relations, for join cardinality.
+    let key_columns: Vec<Option<Vec<usize>>> = plans
+        .iter()
+        .enumerate()
+        .map(|(i, p)| match p {
+            Plan::Scan { table, .. } => table
+                .primary_key
+                .as_ref()
+                .map(|pk| pk.columns.iter().map(|c| c + offsets[i]).collect()),
+            _ => None,
+        })
+        .collect();
     // Greedy order: smallest first, then the connected relation giving the smallest join.
     let mut order: Vec<usize> = Vec::with_capacity(n);
     let mut joined = 0u128;
@@ -260,11 +339,19 @@ pub fn order_joins(relations: Vec<Relation>, predicates: Vec<Expr>, catalog: &dy
             &connected_candidates
         };
         let cost = |r: usize| {
-            if connected(r) {
-                current_rows.max(estimates[r])
-            } else {
-                current_rows * estimates[r]
+            if !connected(r) {
+                return current_rows * estimates[r];
             }
+            join_cost(
+                r,
+                joined,
+                current_rows,
+                &estimates,
+                &conjs,
+                &key_columns,
+                &offsets,
+                &rel_of,
+            )
         };
         let next = pool.iter().copied().min_by(|&a, &b| {
             cost(a)
