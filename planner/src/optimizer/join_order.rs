@@ -163,15 +163,13 @@ fn join_cost(
             right,
             ..
         } = &c.expr
-        {
-            if let (Expr::Column { index: a, .. }, Expr::Column { index: b, .. }) =
+            && let (Expr::Column { index: a, .. }, Expr::Column { index: b, .. }) =
                 (left.as_ref(), right.as_ref())
-            {
-                match (rel_of(*a) == r, rel_of(*b) == r) {
-                    (true, false) => pairs.push((*a, *b)),
-                    (false, true) => pairs.push((*b, *a)),
-                    _ => {}
-                }
+        {
+            match (rel_of(*a) == r, rel_of(*b) == r) {
+                (true, false) => pairs.push((*a, *b)),
+                (false, true) => pairs.push((*b, *a)),
+                _ => {}
             }
         }
     }
@@ -179,10 +177,10 @@ fn join_cost(
         let cols: Vec<usize> = cols.collect();
         key.iter().all(|k| cols.contains(k))
     };
-    if let Some(key) = &key_columns[r] {
-        if covers(key, &mut pairs.iter().map(|p| p.0)) {
-            return current;
-        }
+    if let Some(key) = &key_columns[r]
+        && covers(key, &mut pairs.iter().map(|p| p.0))
+    {
+        return current;
     }
     let mut best: Option<f64> = None;
     for (j, key) in key_columns.iter().enumerate() {
