@@ -7,6 +7,7 @@
 
 pub mod catalog;
 mod ddl;
+pub mod durable;
 pub mod error;
 pub mod exec;
 pub mod runtime;

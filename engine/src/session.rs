@@ -522,8 +522,20 @@ impl Session {
             return Ok(());
         };
         let exec = self.executor(Vec::new(), txn.id, txn.start);
-        exec.finish(txn.id, &txn.touched, commit && !txn.failed)
-            .await
+        let commit = commit && !txn.failed;
+        if !commit || self.engine.storage().is_none() {
+            return exec.finish(txn.id, &txn.touched, commit).await;
+        }
+        // Durable before applied, applied before acknowledged; the gate keeps checkpoints out
+        // of the window in between.
+        let engine = self.engine.clone();
+        let _pass = engine.gate().enter().await;
+        if let Err(e) = crate::durable::commit::log_commit(&self.shard, txn.id, &txn.touched).await
+        {
+            exec.finish(txn.id, &txn.touched, false).await?;
+            return Err(e);
+        }
+        exec.finish(txn.id, &txn.touched, true).await
     }
 
     fn executor(&self, params: Vec<Value>, txn_id: WriterId, txn_start: i64) -> Executor {
@@ -616,14 +628,16 @@ impl Session {
                 let rows = exec.delete(table, filter.as_ref(), access, touched).await?;
                 returning_outcome(exec, returning.as_ref(), rows, |n| format!("DELETE {n}"))
             }
-            Statement::CreateTable { .. } => crate::ddl::create_table(self, stmt).map(|notice| {
+            Statement::CreateTable { .. } => {
+                let notice = crate::ddl::create_table(self, stmt)?;
+                crate::durable::persist_catalog(&self.shard).await?;
                 if let Some(n) = notice {
                     self.notices.push(("NOTICE", "42P07", n));
                 }
-                Outcome::Command {
+                Ok(Outcome::Command {
                     tag: "CREATE TABLE".into(),
-                }
-            }),
+                })
+            }
             Statement::DropTable { names, if_exists } => {
                 let notices =
                     crate::ddl::drop_tables(&self.shard, &self.engine, names, *if_exists).await?;

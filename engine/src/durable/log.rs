@@ -1,0 +1,211 @@
+//! One shard's WAL writer with group commit.
+//!
+//! Committers append framed records to an in-memory buffer and get a ticket; the first one to
+//! wait while no flush is running becomes the leader: it takes everything appended so far (its
+//! own records and those of every committer that arrived meanwhile), writes it as one 4 KiB-
+//! aligned unit with O_DIRECT, fdatasyncs, and wakes everyone whose ticket it covered. Commits
+//! arriving during that flush share the next one.
+//!
+//! Must never acknowledge a ticket before its bytes are durable (with `SyncMode::On`), and must
+//! never write again after a failed write: the log is then poisoned and every commit fails.
+
+use crate::runtime::file::{DirectFile, create_dir_all, sync_dir};
+use futures_channel::oneshot;
+use omendb_storage::wal::{Appender, header_block, pad_to_block};
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+/// Whether a commit waits for fdatasync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    /// Acknowledge after fdatasync (the default).
+    On,
+    /// Acknowledge after appending to memory; a background task writes every few milliseconds
+    /// without fdatasync. For benchmarks only: a crash loses recent commits.
+    Off,
+}
+
+/// Position in the sequence of appends; a ticket is durable once `durable >= ticket`.
+pub type Ticket = u64;
+
+/// A shard's WAL.
+pub struct ShardLog {
+    dir: PathBuf,
+    shard: u32,
+    sync: SyncMode,
+    file: RefCell<Option<Rc<DirectFile>>>,
+    generation: Cell<u64>,
+    pending: RefCell<Vec<u8>>,
+    appended: Cell<Ticket>,
+    durable: Cell<Ticket>,
+    flushing: Cell<bool>,
+    /// Next write offset in the current file (block-aligned).
+    tail: Cell<u64>,
+    /// Bytes written to WAL files since the last checkpoint.
+    written: Cell<u64>,
+    failed: RefCell<Option<String>>,
+    waiters: RefCell<Vec<oneshot::Sender<()>>>,
+}
+
+/// WAL file name of a generation: sorts in generation order.
+pub fn wal_file_name(generation: u64) -> String {
+    format!("{generation:016}.wal")
+}
+
+/// The generation a WAL file name holds, if it is one.
+pub fn wal_generation(name: &str) -> Option<u64> {
+    name.strip_suffix(".wal")?.parse().ok()
+}
+
+impl ShardLog {
+    pub fn new(dir: PathBuf, shard: u32, sync: SyncMode) -> ShardLog {
+        ShardLog {
+            dir,
+            shard,
+            sync,
+            file: RefCell::new(None),
+            generation: Cell::new(0),
+            pending: RefCell::new(Vec::new()),
+            appended: Cell::new(0),
+            durable: Cell::new(0),
+            flushing: Cell::new(false),
+            tail: Cell::new(0),
+            written: Cell::new(0),
+            failed: RefCell::new(None),
+            waiters: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn sync_mode(&self) -> SyncMode {
+        self.sync
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.get()
+    }
+
+    pub fn written_since_checkpoint(&self) -> u64 {
+        self.written.get()
+    }
+
+    /// Start writing generation `generation` in a new file (start-up and checkpoints). Anything
+    /// appended before is flushed to the previous file first.
+    pub async fn rotate(&self, generation: u64) -> io::Result<()> {
+        self.flush_all().await?;
+        create_dir_all(&self.dir)?;
+        let path = self.dir.join(wal_file_name(generation));
+        let file = DirectFile::create(&path).await?;
+        file.write_at(0, &header_block(self.shard, generation))
+            .await?;
+        file.sync().await?;
+        sync_dir(&self.dir).await?;
+        let old = self.file.borrow_mut().replace(Rc::new(file));
+        if let Some(old) = old.and_then(|f| Rc::try_unwrap(f).ok()) {
+            old.close().await?;
+        }
+        self.generation.set(generation);
+        self.tail.set(omendb_storage::io::BLOCK as u64);
+        self.written.set(0);
+        Ok(())
+    }
+
+    /// Append records (built by `build`); returns the ticket to wait for.
+    pub fn append(&self, build: impl FnOnce(&mut Appender<'_>)) -> Ticket {
+        let mut pending = self.pending.borrow_mut();
+        build(&mut Appender::new(&mut pending));
+        let t = self.appended.get() + 1;
+        self.appended.set(t);
+        t
+    }
+
+    /// Wait until `ticket` is durable (or, with `SyncMode::Off`, return at once).
+    pub async fn wait(&self, ticket: Ticket) -> io::Result<()> {
+        if self.sync == SyncMode::Off {
+            return self.check_failed();
+        }
+        self.wait_durable(ticket).await
+    }
+
+    async fn wait_durable(&self, ticket: Ticket) -> io::Result<()> {
+        loop {
+            self.check_failed()?;
+            if self.durable.get() >= ticket {
+                return Ok(());
+            }
+            if !self.flushing.get() {
+                self.flush().await?;
+                continue;
+            }
+            let (tx, rx) = oneshot::channel();
+            self.waiters.borrow_mut().push(tx);
+            let _ = rx.await;
+        }
+    }
+
+    /// Write (and with `SyncMode::On`, sync) everything appended so far.
+    pub async fn flush_all(&self) -> io::Result<()> {
+        if self.file.borrow().is_none() {
+            return Ok(());
+        }
+        self.wait_durable(self.appended.get()).await
+    }
+
+    fn check_failed(&self) -> io::Result<()> {
+        match &*self.failed.borrow() {
+            Some(e) => Err(io::Error::other(format!("the WAL is unusable: {e}"))),
+            None => Ok(()),
+        }
+    }
+
+    /// One flush unit: take the buffer, pad, write at the tail, fdatasync, publish.
+    async fn flush(&self) -> io::Result<()> {
+        let upto = self.appended.get();
+        let mut unit = std::mem::take(&mut *self.pending.borrow_mut());
+        if unit.is_empty() {
+            self.durable.set(upto);
+            return Ok(());
+        }
+        let Some(file) = self.file.borrow().clone() else {
+            return Err(io::Error::other("the WAL is not open"));
+        };
+        self.flushing.set(true);
+        pad_to_block(&mut unit);
+        let pos = self.tail.get();
+        let result = async {
+            file.write_at(pos, &unit).await?;
+            if self.sync == SyncMode::On {
+                file.sync().await?;
+            }
+            Ok::<(), io::Error>(())
+        }
+        .await;
+        self.flushing.set(false);
+        match &result {
+            Ok(()) => {
+                self.tail.set(pos + unit.len() as u64);
+                self.written.set(self.written.get() + unit.len() as u64);
+                self.durable.set(upto);
+                // Give the buffer's capacity back for the next unit.
+                let mut pending = self.pending.borrow_mut();
+                if pending.is_empty() {
+                    unit.clear();
+                    *pending = unit;
+                }
+            }
+            Err(e) => {
+                tracing::error!(shard = self.shard, "WAL write failed: {e}");
+                *self.failed.borrow_mut() = Some(e.to_string());
+            }
+        }
+        for w in self.waiters.borrow_mut().drain(..) {
+            let _ = w.send(());
+        }
+        result
+    }
+}
