@@ -6,6 +6,7 @@
 //! thread.
 
 pub mod catalog;
+pub mod copy;
 mod ddl;
 pub mod durable;
 pub mod error;

@@ -5,6 +5,7 @@
 //! protocol messages.
 
 use crate::EngineError;
+use crate::copy::CopyIn;
 use crate::exec::dml::Touched;
 use crate::exec::eval::EvalEnv;
 use crate::exec::query::Executor;
@@ -280,6 +281,104 @@ impl Session {
             results.push(Err(e));
         }
         results
+    }
+
+    /// Start `COPY … FROM STDIN` if `sql` is one (alone in its query string): `None` if it is
+    /// not a COPY. Opens an implicit transaction if none is open.
+    pub fn copy_start(&mut self, sql: &str) -> Result<Option<CopyIn>, EngineError> {
+        let Some(stmt) = crate::copy::parse_copy(sql)? else {
+            return Ok(None);
+        };
+        if self.txn.as_ref().is_some_and(|t| t.failed) {
+            return Err(EngineError::InFailedTransaction);
+        }
+        let catalog = self.engine.catalog();
+        let table = catalog.tables.get(&stmt.table).cloned().ok_or_else(|| {
+            EngineError::sql(
+                "42P01",
+                format!("relation \"{}\" does not exist", stmt.table),
+            )
+        })?;
+        let targets = crate::copy::targets(&table, stmt.columns.as_deref())?;
+        let columns = targets.len();
+        let parser = crate::copy::CopyParser::new(
+            stmt,
+            targets,
+            table.columns.len(),
+            self.settings.timezone().clone(),
+        );
+        if self.txn.is_none() {
+            self.txn = Some(self.new_txn(false));
+        }
+        Ok(Some(CopyIn {
+            parser,
+            table,
+            rows: Vec::new(),
+            count: 0,
+            columns,
+            error: None,
+        }))
+    }
+
+    /// One CopyData message. After an error the rest of the data is ignored; the error is
+    /// reported by `copy_done`.
+    pub async fn copy_data(&mut self, copy: &mut CopyIn, data: &[u8]) {
+        if copy.error.is_some() {
+            return;
+        }
+        let result = match copy.parser.feed(data, &mut copy.rows) {
+            Ok(()) if copy.rows.len() >= crate::copy::BATCH_ROWS => self.copy_flush(copy).await,
+            other => other,
+        };
+        if let Err(e) = result {
+            copy.error = Some(e);
+        }
+    }
+
+    async fn copy_flush(&mut self, copy: &mut CopyIn) -> Result<(), EngineError> {
+        let rows = std::mem::take(&mut copy.rows);
+        let Some(txn) = self.txn.as_mut() else {
+            return Err(EngineError::Internal("COPY outside a transaction".into()));
+        };
+        let mut touched = std::mem::take(&mut txn.touched);
+        let (id, start) = (txn.id, txn.start);
+        let exec = self.executor(Vec::new(), id, start);
+        let result = exec.insert_values(&copy.table, rows, &mut touched).await;
+        if let Some(txn) = self.txn.as_mut() {
+            txn.touched = touched;
+            txn.writes += 1;
+        }
+        copy.count += result? as u64;
+        Ok(())
+    }
+
+    /// CopyDone: insert what is left, end an implicit transaction, report `COPY n`.
+    pub async fn copy_done(&mut self, mut copy: CopyIn) -> Result<Outcome, EngineError> {
+        let mut result = match copy.error.take() {
+            Some(e) => Err(e),
+            None => copy.parser.finish(&mut copy.rows),
+        };
+        if result.is_ok() && !copy.rows.is_empty() {
+            result = self.copy_flush(&mut copy).await;
+        }
+        if result.is_err() {
+            self.fail_transaction();
+        }
+        if self.txn.as_ref().is_some_and(|t| !t.explicit) {
+            self.end_transaction(result.is_ok()).await?;
+        }
+        result.map(|()| Outcome::Command {
+            tag: format!("COPY {}", copy.count),
+        })
+    }
+
+    /// CopyFail from the client: the COPY (and an implicit transaction) is rolled back.
+    pub async fn copy_fail(&mut self, _copy: CopyIn, message: &str) -> EngineError {
+        self.fail_transaction();
+        if self.txn.as_ref().is_some_and(|t| !t.explicit) {
+            let _ = self.end_transaction(false).await;
+        }
+        EngineError::sql("57014", format!("COPY from stdin failed: {message}"))
     }
 
     fn bind_parsed(

@@ -7,6 +7,7 @@
 //!   flight at the kill is either wholly there or wholly absent;
 //! * nothing is there that was never sent;
 //! * the account balances still sum to zero (transfers are atomic across shards).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;

@@ -57,7 +57,7 @@ impl DirectFile {
 
     /// Write `data` at `pos`; both must be multiples of `BLOCK`.
     pub async fn write_at(&self, pos: u64, data: &[u8]) -> io::Result<()> {
-        if pos % BLOCK as u64 != 0 || data.len() % BLOCK != 0 {
+        if !pos.is_multiple_of(BLOCK as u64) || !data.len().is_multiple_of(BLOCK) {
             return Err(with_path(&self.path, "unaligned O_DIRECT write"));
         }
         let mut done = 0;
@@ -123,7 +123,7 @@ impl DirectFile {
 /// durable: create, write, fdatasync, close.
 pub async fn write_file(path: &Path, data: &[u8]) -> io::Result<()> {
     let file = DirectFile::create(path).await?;
-    if data.len() % BLOCK == 0 {
+    if data.len().is_multiple_of(BLOCK) {
         file.write_at(0, data).await?;
     } else {
         let mut padded = data.to_vec();

@@ -33,7 +33,7 @@ pub fn read_log(data: &[u8]) -> Result<LogContents, IoFormatError> {
         let len =
             u32::from_le_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
         if len == 0 {
-            if pos % BLOCK == 0 {
+            if pos.is_multiple_of(BLOCK) {
                 // No flush unit starts here: the log ends, unless a torn flush left later blocks.
                 if data[pos..].iter().any(|&b| b != 0) {
                     out.cut = Some(format!(
