@@ -29,7 +29,7 @@ pub(crate) fn create_table(
         ));
     };
     session.engine().change_catalog(|catalog, engine| {
-        if catalog.tables.contains_key(name) {
+        if catalog.tables.contains_key(name) || catalog.views.contains_key(name) {
             if *if_not_exists {
                 return Ok(Some(format!(
                     "relation \"{name}\" already exists, skipping"
@@ -60,6 +60,9 @@ pub(crate) fn create_table(
             primary_key: primary_key.clone(),
             unique: unique.clone(),
         };
+        catalog
+            .row_counts
+            .insert(schema.id, Arc::new(std::sync::atomic::AtomicI64::new(0)));
         catalog.tables.insert(name.clone(), Arc::new(schema));
         Ok(None)
     })
@@ -98,6 +101,7 @@ pub(crate) async fn drop_tables(
                 catalog
                     .sequences
                     .retain(|s, _| !(s.starts_with(&prefix) && s.ends_with("_seq")));
+                catalog.row_counts.remove(&t.id);
                 dropped.push(t.id);
             }
         }
@@ -132,6 +136,9 @@ pub(crate) async fn truncate(
                 .await
                 .map_err(|e| EngineError::Internal(e.to_string()))??;
         }
+        if let Some(count) = shard.state().engine().catalog().row_counts.get(&id) {
+            count.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
     }
     Ok(())
 }
@@ -148,4 +155,50 @@ async fn broadcast(
             .map_err(|e| EngineError::Internal(e.to_string()))?;
     }
     Ok(())
+}
+
+/// CREATE [OR REPLACE] VIEW.
+pub(crate) fn create_view(
+    engine: &Engine,
+    name: &str,
+    sql: &str,
+    or_replace: bool,
+) -> Result<(), EngineError> {
+    engine.change_catalog(|catalog, _| {
+        if catalog.tables.contains_key(name) || (catalog.views.contains_key(name) && !or_replace) {
+            return Err(EngineError::sql(
+                "42P07",
+                format!("relation \"{name}\" already exists"),
+            ));
+        }
+        catalog.views.insert(name.to_string(), sql.to_string());
+        Ok(())
+    })
+}
+
+/// DROP VIEW; returns notices for views IF EXISTS skipped.
+pub(crate) fn drop_views(
+    engine: &Engine,
+    names: &[String],
+    if_exists: bool,
+) -> Result<Vec<String>, EngineError> {
+    engine.change_catalog(|catalog, _| {
+        let mut notices = Vec::new();
+        for n in names {
+            if !catalog.views.contains_key(n) {
+                if if_exists {
+                    notices.push(format!("view \"{n}\" does not exist, skipping"));
+                    continue;
+                }
+                return Err(EngineError::sql(
+                    "42P01",
+                    format!("view \"{n}\" does not exist"),
+                ));
+            }
+        }
+        for n in names {
+            catalog.views.remove(n);
+        }
+        Ok(notices)
+    })
 }

@@ -690,7 +690,7 @@ impl Session {
     ) -> Result<Outcome, EngineError> {
         match stmt {
             Statement::Query { plan, columns } => {
-                let rows = exec.run(plan).await?;
+                let rows = exec.run_query(plan).await?;
                 let tag = format!("SELECT {}", rows.len());
                 Ok(Outcome::Rows {
                     fields: fields_of(columns),
@@ -747,6 +747,27 @@ impl Session {
                     tag: "DROP TABLE".into(),
                 })
             }
+            Statement::CreateView {
+                name,
+                sql,
+                or_replace,
+            } => {
+                crate::ddl::create_view(&self.engine, name, sql, *or_replace)?;
+                crate::durable::persist_catalog(&self.shard).await?;
+                Ok(Outcome::Command {
+                    tag: "CREATE VIEW".into(),
+                })
+            }
+            Statement::DropView { names, if_exists } => {
+                let notices = crate::ddl::drop_views(&self.engine, names, *if_exists)?;
+                crate::durable::persist_catalog(&self.shard).await?;
+                for n in notices {
+                    self.notices.push(("NOTICE", "00000", n));
+                }
+                Ok(Outcome::Command {
+                    tag: "DROP VIEW".into(),
+                })
+            }
             Statement::Truncate { tables } => {
                 crate::ddl::truncate(&self.shard, tables).await?;
                 Ok(Outcome::Command {
@@ -774,6 +795,21 @@ impl Session {
                 })
             }
             Statement::NoOp { tag } => Ok(Outcome::Command { tag: tag.clone() }),
+            Statement::Explain { plan } => {
+                let fields: Rc<[Field]> = Rc::new([Field {
+                    name: "QUERY PLAN".into(),
+                    ty: DataType::Text,
+                    table_oid: 0,
+                    column_id: 0,
+                }]);
+                let rows: Vec<Vec<Value>> = plan
+                    .explain()
+                    .lines()
+                    .map(|l| vec![Value::Text(l.to_string())])
+                    .collect();
+                let tag = format!("EXPLAIN {}", rows.len());
+                Ok(Outcome::Rows { fields, rows, tag })
+            }
             Statement::Deallocate { name } => {
                 self.deallocations.push(name.clone());
                 let tag = if name.is_some() {

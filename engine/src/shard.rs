@@ -447,6 +447,11 @@ impl ShardState {
                 Record::Commit { .. } | Record::Segment { .. } => {}
             }
         }
+        for (id, t) in self.tables.borrow().iter() {
+            if let Some(count) = catalog.row_counts.get(id) {
+                count.fetch_add(t.committed_len() as i64, Ordering::Relaxed);
+            }
+        }
         applied
     }
 
@@ -457,12 +462,17 @@ impl ShardState {
         };
         let mut tables = self.tables.borrow_mut();
         let mut unique = self.unique.borrow_mut();
+        let mut deltas: Vec<(TableId, i64)> = Vec::new();
         for touch in touches {
             match touch {
                 Touch::Row(table, row) => {
                     if let Some(t) = tables.get_mut(&table) {
                         if commit {
-                            t.commit(row, writer);
+                            let d = t.commit(row, writer);
+                            match deltas.iter_mut().find(|(id, _)| *id == table) {
+                                Some((_, total)) => *total += d,
+                                None => deltas.push((table, d)),
+                            }
                         } else {
                             t.rollback(row, writer);
                         }
@@ -474,6 +484,14 @@ impl ShardState {
                     } else {
                         unique.rollback(constraint, &key, writer);
                     }
+                }
+            }
+        }
+        if !deltas.is_empty() {
+            let catalog = self.engine.catalog();
+            for (table, d) in deltas {
+                if let Some(count) = catalog.row_counts.get(&table) {
+                    count.fetch_add(d, Ordering::Relaxed);
                 }
             }
         }

@@ -1,5 +1,6 @@
 //! Bound, typed expressions: what the binder produces and the executor evaluates.
 
+use crate::plan::Plan;
 use omendb_storage::types::{DataType, Value};
 
 /// A scalar expression over the columns of its input row.
@@ -75,6 +76,22 @@ pub enum Expr {
         args: Vec<Expr>,
         ty: DataType,
     },
+    /// An uncorrelated scalar subquery: run once per statement, before the plan that uses it.
+    ScalarSubquery {
+        plan: Box<Plan>,
+        ty: DataType,
+    },
+    /// `expr [NOT] IN (uncorrelated subquery)` where it cannot become a semi join.
+    InSubquery {
+        expr: Box<Expr>,
+        plan: Box<Plan>,
+        negated: bool,
+    },
+    /// `[NOT] EXISTS (uncorrelated subquery)` where it cannot become a semi join.
+    Exists {
+        plan: Box<Plan>,
+        negated: bool,
+    },
 }
 
 impl Expr {
@@ -87,7 +104,9 @@ impl Expr {
             | Expr::Unary { ty, .. }
             | Expr::Binary { ty, .. }
             | Expr::Case { ty, .. }
-            | Expr::Call { ty, .. } => *ty,
+            | Expr::Call { ty, .. }
+            | Expr::ScalarSubquery { ty, .. } => *ty,
+            Expr::InSubquery { .. } | Expr::Exists { .. } => DataType::Bool,
             Expr::IsNull { .. }
             | Expr::IsBool { .. }
             | Expr::IsDistinct { .. }
@@ -112,7 +131,12 @@ impl Expr {
     pub fn walk(&self, f: &mut dyn FnMut(&Expr)) {
         f(self);
         match self {
-            Expr::Column { .. } | Expr::Literal { .. } | Expr::Param { .. } => {}
+            Expr::Column { .. }
+            | Expr::Literal { .. }
+            | Expr::Param { .. }
+            | Expr::ScalarSubquery { .. }
+            | Expr::Exists { .. } => {}
+            Expr::InSubquery { expr, .. } => expr.walk(f),
             Expr::Cast { expr, .. }
             | Expr::Unary { expr, .. }
             | Expr::IsNull { expr, .. }
@@ -155,7 +179,11 @@ impl Expr {
     pub fn remap_columns(&mut self, map: &dyn Fn(usize) -> usize) {
         match self {
             Expr::Column { index, .. } => *index = map(*index),
-            Expr::Literal { .. } | Expr::Param { .. } => {}
+            Expr::Literal { .. }
+            | Expr::Param { .. }
+            | Expr::ScalarSubquery { .. }
+            | Expr::Exists { .. } => {}
+            Expr::InSubquery { expr, .. } => expr.remap_columns(map),
             Expr::Cast { expr, .. }
             | Expr::Unary { expr, .. }
             | Expr::IsNull { expr, .. }
@@ -191,6 +219,100 @@ impl Expr {
             }
             Expr::Call { args, .. } => args.iter_mut().for_each(|e| e.remap_columns(map)),
         }
+    }
+
+    /// Call `f` on each direct child expression (not on subquery plans).
+    pub fn for_each_child_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
+        match self {
+            Expr::Column { .. }
+            | Expr::Literal { .. }
+            | Expr::Param { .. }
+            | Expr::ScalarSubquery { .. }
+            | Expr::Exists { .. } => {}
+            Expr::InSubquery { expr, .. }
+            | Expr::Cast { expr, .. }
+            | Expr::Unary { expr, .. }
+            | Expr::IsNull { expr, .. }
+            | Expr::IsBool { expr, .. } => f(expr),
+            Expr::Binary { left, right, .. } | Expr::IsDistinct { left, right, .. } => {
+                f(left);
+                f(right);
+            }
+            Expr::InList { expr, list, .. } => {
+                f(expr);
+                list.iter_mut().for_each(f);
+            }
+            Expr::Like { expr, pattern, .. } => {
+                f(expr);
+                f(pattern);
+            }
+            Expr::Case {
+                operand,
+                branches,
+                otherwise,
+                ..
+            } => {
+                if let Some(o) = operand {
+                    f(o);
+                }
+                for (w, t) in branches {
+                    f(w);
+                    f(t);
+                }
+                if let Some(o) = otherwise {
+                    f(o);
+                }
+            }
+            Expr::Call { args, .. } => args.iter_mut().for_each(f),
+        }
+    }
+
+    /// Visit this expression and every sub-expression mutably (children first is not
+    /// guaranteed; subquery plans are not entered).
+    pub fn walk_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
+        match self {
+            Expr::Column { .. }
+            | Expr::Literal { .. }
+            | Expr::Param { .. }
+            | Expr::ScalarSubquery { .. }
+            | Expr::Exists { .. } => {}
+            Expr::InSubquery { expr, .. }
+            | Expr::Cast { expr, .. }
+            | Expr::Unary { expr, .. }
+            | Expr::IsNull { expr, .. }
+            | Expr::IsBool { expr, .. } => expr.walk_mut(f),
+            Expr::Binary { left, right, .. } | Expr::IsDistinct { left, right, .. } => {
+                left.walk_mut(f);
+                right.walk_mut(f);
+            }
+            Expr::InList { expr, list, .. } => {
+                expr.walk_mut(f);
+                list.iter_mut().for_each(|e| e.walk_mut(f));
+            }
+            Expr::Like { expr, pattern, .. } => {
+                expr.walk_mut(f);
+                pattern.walk_mut(f);
+            }
+            Expr::Case {
+                operand,
+                branches,
+                otherwise,
+                ..
+            } => {
+                if let Some(o) = operand {
+                    o.walk_mut(f);
+                }
+                for (w, t) in branches {
+                    w.walk_mut(f);
+                    t.walk_mut(f);
+                }
+                if let Some(o) = otherwise {
+                    o.walk_mut(f);
+                }
+            }
+            Expr::Call { args, .. } => args.iter_mut().for_each(|e| e.walk_mut(f)),
+        }
+        f(self);
     }
 
     /// True if the value depends on no input column (literals, parameters, stable functions).

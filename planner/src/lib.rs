@@ -12,7 +12,9 @@
 pub mod binder;
 pub mod catalog;
 pub mod error;
+pub mod explain;
 pub mod expr;
+pub mod optimizer;
 pub mod parse;
 pub mod plan;
 mod types;

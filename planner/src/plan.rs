@@ -24,6 +24,23 @@ pub enum JoinKind {
     Right,
     Full,
     Cross,
+    /// Left rows with at least one match (EXISTS, IN); outputs the left columns only.
+    Semi,
+    /// Left rows without a match (NOT EXISTS); outputs the left columns only.
+    Anti,
+    /// NOT IN: like Anti, but no row qualifies if the right side has a NULL key, and a left row
+    /// with a NULL key qualifies only if the right side is empty.
+    AntiNullAware,
+}
+
+impl JoinKind {
+    /// Semi and anti joins output only the left side's columns.
+    pub fn keeps_right(self) -> bool {
+        !matches!(
+            self,
+            JoinKind::Semi | JoinKind::Anti | JoinKind::AntiNullAware
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -130,12 +147,86 @@ impl Plan {
                 .map(Expr::ty)
                 .chain(aggs.iter().map(|a| a.ty))
                 .collect(),
-            Plan::Join { left, right, .. } => {
+            Plan::Join {
+                left, right, kind, ..
+            } => {
                 let mut t = left.column_types();
-                t.extend(right.column_types());
+                if kind.keeps_right() {
+                    t.extend(right.column_types());
+                }
                 t
             }
             Plan::SetOp { left, .. } => left.column_types(),
+        }
+    }
+}
+
+impl Plan {
+    /// Visit every expression of this operator and of its inputs (not inside subquery plans).
+    pub fn exprs_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
+        match self {
+            Plan::Scan { filter, access, .. } => {
+                if let Some(e) = filter {
+                    f(e);
+                }
+                match access {
+                    Access::Full => {}
+                    Access::PrimaryKey(values) => values.iter_mut().for_each(&mut *f),
+                    Access::ShardKey(e) => f(e),
+                }
+            }
+            Plan::System { .. } => {}
+            Plan::Values { rows, .. } => rows.iter_mut().flatten().for_each(f),
+            Plan::Filter { input, predicate } => {
+                f(predicate);
+                input.exprs_mut(f);
+            }
+            Plan::Project { input, exprs } => {
+                exprs.iter_mut().for_each(&mut *f);
+                input.exprs_mut(f);
+            }
+            Plan::Aggregate {
+                input,
+                groups,
+                aggs,
+            } => {
+                groups.iter_mut().for_each(&mut *f);
+                for a in aggs {
+                    if let Some(e) = a.arg.as_mut() {
+                        f(e);
+                    }
+                    if let Some(e) = a.extra.as_mut() {
+                        f(e);
+                    }
+                }
+                input.exprs_mut(f);
+            }
+            Plan::Sort { input, keys } => {
+                keys.iter_mut().for_each(|k| f(&mut k.expr));
+                input.exprs_mut(f);
+            }
+            Plan::Limit {
+                input,
+                limit,
+                offset,
+            } => {
+                limit.iter_mut().chain(offset.iter_mut()).for_each(&mut *f);
+                input.exprs_mut(f);
+            }
+            Plan::Distinct { input } => input.exprs_mut(f),
+            Plan::Join {
+                left, right, on, ..
+            } => {
+                if let Some(e) = on {
+                    f(e);
+                }
+                left.exprs_mut(f);
+                right.exprs_mut(f);
+            }
+            Plan::SetOp { left, right, .. } => {
+                left.exprs_mut(f);
+                right.exprs_mut(f);
+            }
         }
     }
 }
@@ -197,6 +288,16 @@ pub enum Statement {
         sequences: Vec<SequenceDef>,
         if_not_exists: bool,
     },
+    /// CREATE [OR REPLACE] VIEW: the query text (with column aliases applied), checked to bind.
+    CreateView {
+        name: String,
+        sql: String,
+        or_replace: bool,
+    },
+    DropView {
+        names: Vec<String>,
+        if_exists: bool,
+    },
     DropTable {
         names: Vec<String>,
         if_exists: bool,
@@ -230,6 +331,10 @@ pub enum Statement {
     },
     /// A statement accepted and ignored because it has no effect here (`VACUUM`, `ANALYZE`, `DISCARD`…)
     /// with its command tag.
+    /// EXPLAIN of a query: the plan as text rows.
+    Explain {
+        plan: Plan,
+    },
     NoOp {
         tag: String,
     },
@@ -244,6 +349,12 @@ impl Statement {
             Statement::Insert { returning, .. }
             | Statement::Update { returning, .. }
             | Statement::Delete { returning, .. } => returning.as_ref().map(|r| r.columns.clone()),
+            Statement::Explain { .. } => Some(vec![OutputColumn {
+                name: "QUERY PLAN".into(),
+                ty: DataType::Text,
+                table_oid: 0,
+                column_id: 0,
+            }]),
             Statement::Show { name } => Some(vec![OutputColumn {
                 name: name.clone(),
                 ty: DataType::Text,

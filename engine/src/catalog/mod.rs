@@ -8,7 +8,7 @@ mod types;
 
 pub use types::{BUILTIN_TYPES, BuiltinType, type_oid_by_name};
 
-use omendb_storage::schema::TableSchema;
+use omendb_storage::schema::{TableId, TableSchema};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -92,6 +92,10 @@ impl Default for Sequence {
 pub struct Catalog {
     pub tables: HashMap<String, Arc<TableSchema>>,
     pub sequences: HashMap<String, Arc<Sequence>>,
+    /// Committed rows per table, kept by the shards at commit; shared by every snapshot.
+    pub row_counts: HashMap<TableId, Arc<AtomicI64>>,
+    /// Views: name → defining query text.
+    pub views: HashMap<String, String>,
 }
 
 impl omendb_planner::Catalog for Catalog {
@@ -101,5 +105,17 @@ impl omendb_planner::Catalog for Catalog {
 
     fn sequence_exists(&self, name: &str) -> bool {
         self.sequences.contains_key(name)
+    }
+
+    fn row_estimate(&self, table: &TableSchema) -> f64 {
+        self.row_counts
+            .get(&table.id)
+            .map_or(omendb_planner::catalog::DEFAULT_ROW_ESTIMATE, |c| {
+                c.load(Ordering::Relaxed).max(0) as f64
+            })
+    }
+
+    fn view(&self, name: &str) -> Option<String> {
+        self.views.get(name).cloned()
     }
 }

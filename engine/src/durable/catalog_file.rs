@@ -78,11 +78,18 @@ pub(crate) fn image_of(engine: &Engine, catalog: &Catalog) -> CatalogImage {
         .map(|(name, s)| (name.clone(), s.restart_value()))
         .collect();
     sequences.sort();
+    let mut views: Vec<_> = catalog
+        .views
+        .iter()
+        .map(|(n, q)| (n.clone(), q.clone()))
+        .collect();
+    views.sort();
     CatalogImage {
         shards: engine.shard_count() as u32,
         next_oid: engine.peek_oid(),
         tables,
         sequences,
+        views,
     }
 }
 
@@ -91,6 +98,13 @@ pub(crate) fn catalog_of(image: &CatalogImage) -> Catalog {
     let mut catalog = Catalog::default();
     for t in &image.tables {
         catalog.tables.insert(t.name.clone(), Arc::new(t.clone()));
+        // Recounted by replay.
+        catalog
+            .row_counts
+            .insert(t.id, Arc::new(std::sync::atomic::AtomicI64::new(0)));
+    }
+    for (name, sql) in &image.views {
+        catalog.views.insert(name.clone(), sql.clone());
     }
     for (name, next) in &image.sequences {
         catalog

@@ -317,7 +317,7 @@ impl Executor {
         source: &Plan,
         touched: &mut Touched,
     ) -> Result<Vec<Row>, EngineError> {
-        let rows = self.run(source).await?;
+        let rows = self.run_query(source).await?;
         let rows = self.checked_rows(table, rows, touched).await?;
         self.insert_rows(table, rows.clone(), touched).await?;
         Ok(rows)
@@ -442,6 +442,13 @@ impl Executor {
         touched: &mut Touched,
     ) -> Result<Vec<Row>, EngineError> {
         let shards = self.shard.count();
+        let (mut filter, mut assignments) = (filter.cloned(), assignments.to_vec());
+        self.resolve_subqueries(&mut |visit| {
+            filter.iter_mut().for_each(&mut *visit);
+            assignments.iter_mut().for_each(|(_, e)| visit(e));
+        })
+        .await?;
+        let (filter, assignments) = (filter.as_ref(), assignments.as_slice());
         let locked = self.lock_matching(table, filter, access, touched).await?;
         let mut writes: Vec<Vec<Write>> = (0..shards).map(|_| Vec::new()).collect();
         let mut moved = Vec::new();
@@ -486,7 +493,12 @@ impl Executor {
         touched: &mut Touched,
     ) -> Result<Vec<Row>, EngineError> {
         let shards = self.shard.count();
-        let locked = self.lock_matching(table, filter, access, touched).await?;
+        let mut filter = filter.cloned();
+        self.resolve_subqueries(&mut |visit| filter.iter_mut().for_each(&mut *visit))
+            .await?;
+        let locked = self
+            .lock_matching(table, filter.as_ref(), access, touched)
+            .await?;
         let mut writes: Vec<Vec<Write>> = (0..shards).map(|_| Vec::new()).collect();
         let mut old_rows = Vec::with_capacity(locked.len());
         for (shard, id, old) in locked {

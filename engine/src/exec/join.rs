@@ -2,7 +2,7 @@
 //! inner, left, right, full and cross.
 
 use super::Row;
-use super::eval::{EvalEnv, eval, eval_predicate};
+use super::eval::{EvalEnv, eval_predicate};
 use crate::EngineError;
 use hashbrown::HashMap;
 use omendb_planner::{BinOp, Expr, JoinKind};
@@ -78,6 +78,12 @@ pub fn join(
         }
         t
     });
+    if matches!(
+        kind,
+        JoinKind::Semi | JoinKind::Anti | JoinKind::AntiNullAware
+    ) {
+        return filtering_join(left, &right, &keys, table.as_ref(), kind, on, env);
+    }
     let all_right: Vec<usize> = if table.is_none() {
         (0..right.len()).collect()
     } else {
@@ -124,6 +130,61 @@ pub fn join(
             }
         }
     }
-    let _ = eval;
+    Ok(out)
+}
+
+/// Semi and anti joins: keep (or drop) each left row by whether some right row matches.
+fn filtering_join(
+    left: Vec<Row>,
+    right: &[Row],
+    keys: &[(usize, usize)],
+    table: Option<&HashMap<Vec<u8>, Vec<usize>>>,
+    kind: JoinKind,
+    on: Option<&Expr>,
+    env: &EvalEnv,
+) -> Result<Vec<Row>, EngineError> {
+    if kind == JoinKind::AntiNullAware
+        && right.iter().any(|r| keys.iter().any(|k| r[k.1].is_null()))
+    {
+        // x NOT IN (…) with a NULL inside is never true.
+        return Ok(Vec::new());
+    }
+    let all: Vec<usize> = (0..right.len()).collect();
+    let mut out = Vec::new();
+    let mut combined: Row = Vec::new();
+    for l in left {
+        if kind == JoinKind::AntiNullAware
+            && !right.is_empty()
+            && keys.iter().any(|k| l[k.0].is_null())
+        {
+            continue;
+        }
+        let candidates: &[usize] = match table {
+            Some(t) => match key_of(&l, keys.iter().map(|k| k.0)) {
+                Some(k) => t.get(&k).map_or(&[], Vec::as_slice),
+                None => &[],
+            },
+            None => &all,
+        };
+        let mut matched = false;
+        for &ri in candidates {
+            let ok = match on {
+                Some(p) => {
+                    combined.clear();
+                    combined.extend_from_slice(&l);
+                    combined.extend_from_slice(&right[ri]);
+                    eval_predicate(p, &combined, env)?
+                }
+                None => true,
+            };
+            if ok {
+                matched = true;
+                break;
+            }
+        }
+        if matched == (kind == JoinKind::Semi) {
+            out.push(l);
+        }
+    }
     Ok(out)
 }

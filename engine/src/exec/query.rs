@@ -19,6 +19,25 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// Evaluate every row-independent subexpression once (parameters, `now()`, date arithmetic on
+/// literals…) so it is not recomputed per row. A subexpression whose evaluation fails is left as
+/// it is: the error then surfaces only if a row actually evaluates it.
+pub fn fold_constants(e: &mut Expr, env: &EvalEnv) {
+    if matches!(e, Expr::Literal { .. } | Expr::Column { .. }) {
+        return;
+    }
+    if e.is_row_independent() {
+        if let Ok(value) = eval(e, &[], env) {
+            *e = Expr::Literal { value, ty: e.ty() };
+            return;
+        }
+    }
+    e.for_each_child_mut(&mut |child| fold_constants(child, env));
+}
+
+/// Calls its argument on every expression of something (a plan, a filter…).
+pub type ExprVisitor<'a> = dyn FnMut(&mut dyn FnMut(&mut Expr)) + 'a;
+
 /// Runs plans for one statement.
 pub struct Executor {
     pub shard: ShardRef,
@@ -32,6 +51,77 @@ impl Executor {
             return Err(EngineError::Cancelled);
         }
         Ok(())
+    }
+
+    /// Every row of a statement's plan: its uncorrelated subqueries run first, once.
+    pub async fn run_query(&self, plan: &Plan) -> Result<Vec<Row>, EngineError> {
+        let mut plan = plan.clone();
+        self.resolve_subqueries(&mut |visit| plan.exprs_mut(visit))
+            .await?;
+        plan.exprs_mut(&mut |e| fold_constants(e, &self.env));
+        self.run(&plan).await
+    }
+
+    /// Replace every subquery expression reachable through `each_expr` by its value: a scalar by
+    /// a literal, EXISTS by a boolean, IN (subquery) by an IN list.
+    pub fn resolve_subqueries<'a>(
+        &'a self,
+        each_expr: &'a mut ExprVisitor<'a>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), EngineError>> + 'a>> {
+        Box::pin(async move {
+            let mut plans = Vec::new();
+            each_expr(&mut |e| {
+                e.walk_mut(&mut |x| match x {
+                    Expr::ScalarSubquery { plan, .. }
+                    | Expr::InSubquery { plan, .. }
+                    | Expr::Exists { plan, .. } => {
+                        plans.push(plan.as_ref().clone());
+                    }
+                    _ => {}
+                })
+            });
+            if plans.is_empty() {
+                return Ok(());
+            }
+            let mut results = Vec::with_capacity(plans.len());
+            for p in &plans {
+                results.push(self.run_query(p).await?);
+            }
+            let mut results = results.into_iter();
+            let mut error = None;
+            each_expr(&mut |e| {
+                e.walk_mut(&mut |x| {
+                    let replacement = match x {
+                        Expr::ScalarSubquery { ty, .. } => {
+                            let rows = results.next().unwrap_or_default();
+                            if rows.len() > 1 {
+                                error = Some(EngineError::sql("21000", "more than one row returned by a subquery used as an expression"));
+                            }
+                            let value = rows.into_iter().next().and_then(|r| r.into_iter().next()).unwrap_or(Value::Null);
+                            Expr::Literal { value, ty: *ty }
+                        }
+                        Expr::Exists { negated, .. } => {
+                            let found = !results.next().unwrap_or_default().is_empty();
+                            Expr::literal(Value::Bool(found != *negated))
+                        }
+                        Expr::InSubquery { expr, negated, plan } => {
+                            let ty = plan.column_types().first().copied().unwrap_or(omendb_storage::types::DataType::Text);
+                            let list = results
+                                .next()
+                                .unwrap_or_default()
+                                .into_iter()
+                                .map(|r| Expr::Literal { value: r.into_iter().next().unwrap_or(Value::Null), ty })
+                                .collect();
+                            let expr = std::mem::replace(expr, Box::new(Expr::null(ty)));
+                            Expr::InList { expr, list, negated: *negated }
+                        }
+                        _ => return,
+                    };
+                    *x = replacement;
+                })
+            });
+            error.map_or(Ok(()), Err)
+        })
     }
 
     /// Every row the plan produces.

@@ -265,3 +265,44 @@ pub(crate) fn canonical_setting(name: &str) -> String {
         _ => lower,
     }
 }
+
+/// CREATE VIEW: check that the query binds now, keep its text (column aliases folded in as a
+/// derived-table alias list) for binding at each use.
+pub(crate) fn bind_create_view(
+    ctx: &mut BindContext<'_>,
+    view: &ast::CreateView,
+) -> Result<Statement, PlanError> {
+    if view.materialized {
+        return Err(PlanError::not_supported(
+            "materialized views are not supported yet",
+        ));
+    }
+    let name = table_name(&view.name);
+    let (_, columns) = super::select::bind_query(ctx, &view.query)?;
+    let aliases: Vec<String> = view.columns.iter().map(|c| ident_name(&c.name)).collect();
+    if aliases.len() > columns.len() {
+        return Err(PlanError::syntax(
+            "CREATE VIEW specifies more column names than columns",
+        ));
+    }
+    let sql = if aliases.is_empty() {
+        view.query.to_string()
+    } else {
+        let names: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                format!(
+                    "\"{}\"",
+                    aliases.get(i).unwrap_or(&c.name).replace('"', "\"\"")
+                )
+            })
+            .collect();
+        format!("SELECT * FROM ({}) AS v ({})", view.query, names.join(", "))
+    };
+    Ok(Statement::CreateView {
+        name,
+        sql,
+        or_replace: view.or_replace,
+    })
+}

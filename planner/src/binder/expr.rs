@@ -5,6 +5,7 @@ use super::scope::Scope;
 use super::{BindContext, ident_name, object_name};
 use crate::error::PlanError;
 use crate::expr::{AggCall, AggFunc, BinOp, Expr, Func, UnaryOp};
+use crate::plan::Plan;
 use crate::types::{common_type, parse_type_name};
 use omendb_storage::types::datetime::TimeZone;
 use omendb_storage::types::{DataType, Numeric, Value};
@@ -183,12 +184,80 @@ impl ExprBinder<'_, '_, '_> {
             ast::Expr::Tuple(_) => Err(PlanError::not_supported(
                 "row value expressions are not supported yet",
             )),
-            ast::Expr::Subquery(_) | ast::Expr::Exists { .. } | ast::Expr::In { .. } => {
-                Err(PlanError::not_supported("subqueries are not supported yet"))
+            ast::Expr::Subquery(q) => {
+                let (plan, columns) = self.subquery(q)?;
+                if columns.len() != 1 {
+                    return Err(PlanError::syntax("subquery must return only one column"));
+                }
+                Ok(Expr::ScalarSubquery {
+                    plan: Box::new(plan),
+                    ty: columns[0].ty,
+                })
             }
+            ast::Expr::Exists { subquery, negated } => {
+                let (plan, _) = self.subquery(subquery)?;
+                Ok(Expr::Exists {
+                    plan: Box::new(plan),
+                    negated: *negated,
+                })
+            }
+            ast::Expr::In {
+                expr,
+                target: ast::InTarget::Subquery(q),
+                negated,
+                ..
+            } => {
+                let e = self.bind(expr)?;
+                let (plan, columns) = self.subquery(q)?;
+                if columns.len() != 1 {
+                    return Err(PlanError::syntax("subquery has too many columns"));
+                }
+                let ty = common_type(e.ty(), columns[0].ty)
+                    .ok_or_else(|| mismatch("IN", e.ty(), columns[0].ty))?;
+                let ty = if ty == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    ty
+                };
+                let e = coerce(self.ctx, e, ty)?;
+                let plan = if columns[0].ty == ty {
+                    plan
+                } else {
+                    let inner = Expr::Column {
+                        index: 0,
+                        ty: columns[0].ty,
+                    };
+                    let cast = coerce(self.ctx, inner, ty)?;
+                    Plan::Project {
+                        input: Box::new(plan),
+                        exprs: vec![cast],
+                    }
+                };
+                Ok(Expr::InSubquery {
+                    expr: Box::new(e),
+                    plan: Box::new(plan),
+                    negated: *negated,
+                })
+            }
+            ast::Expr::In { .. } => Err(PlanError::not_supported(
+                "IN with this right-hand side is not supported",
+            )),
             other => Err(PlanError::not_supported(format!(
                 "expression not supported: {other}"
             ))),
+        }
+    }
+
+    /// An uncorrelated subquery inside an expression; a correlated one here is not supported.
+    fn subquery(
+        &mut self,
+        q: &ast::Query,
+    ) -> Result<(Plan, Vec<crate::plan::OutputColumn>), PlanError> {
+        match super::select::bind_query(self.ctx, q) {
+            Err(PlanError::UndefinedColumn(c)) => Err(PlanError::not_supported(format!(
+                "column \"{c}\" is not known inside the subquery; correlated subqueries are supported only as WHERE conjuncts ([NOT] EXISTS, comparisons with an aggregate subquery)"
+            ))),
+            other => other,
         }
     }
 
@@ -649,22 +718,85 @@ impl ExprBinder<'_, '_, '_> {
     }
 }
 
-/// Whether an AST expression calls an aggregate function anywhere.
+/// Whether an AST expression calls an aggregate function (not counting subqueries, whose
+/// aggregates are their own).
 pub(crate) fn contains_aggregate(e: &ast::Expr) -> bool {
-    let text = e.to_string().to_ascii_lowercase();
-    [
-        "count(",
-        "sum(",
-        "avg(",
-        "min(",
-        "max(",
-        "bool_and(",
-        "bool_or(",
-        "string_agg(",
-        "every(",
-    ]
-    .iter()
-    .any(|f| text.contains(f))
+    use ast::Expr as E;
+    match e {
+        E::Function(f) => {
+            let name = f.name.to_string().to_ascii_lowercase();
+            let name = name.rsplit('.').next().unwrap_or(&name);
+            if f.over.is_none() && agg_func(name, false).is_some() {
+                return true;
+            }
+            match &f.args {
+                ast::FunctionArguments::List(list) => list.args.iter().any(|a| match a {
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x))
+                    | ast::FunctionArg::Named {
+                        arg: ast::FunctionArgExpr::Expr(x),
+                        ..
+                    } => contains_aggregate(x),
+                    _ => false,
+                }),
+                _ => false,
+            }
+        }
+        E::Subquery(_) | E::Exists { .. } => false,
+        E::In { expr, target, .. } => {
+            contains_aggregate(expr)
+                || matches!(target, ast::InTarget::List(list) if list.iter().any(contains_aggregate))
+        }
+        E::BinaryOp { left, right, .. }
+        | E::IsDistinctFrom(left, right)
+        | E::IsNotDistinctFrom(left, right) => {
+            contains_aggregate(left) || contains_aggregate(right)
+        }
+        E::UnaryOp { expr, .. }
+        | E::Nested(expr)
+        | E::Cast { expr, .. }
+        | E::IsNull(expr)
+        | E::IsNotNull(expr)
+        | E::IsTrue(expr)
+        | E::IsNotTrue(expr)
+        | E::IsFalse(expr)
+        | E::IsNotFalse(expr)
+        | E::Extract { expr, .. }
+        | E::Ceil { expr, .. }
+        | E::Floor { expr, .. } => contains_aggregate(expr),
+        E::Between {
+            expr, low, high, ..
+        } => [expr, low, high].into_iter().any(|x| contains_aggregate(x)),
+        E::Like { expr, pattern, .. } | E::ILike { expr, pattern, .. } => {
+            contains_aggregate(expr) || contains_aggregate(pattern)
+        }
+        E::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => {
+            operand.as_deref().is_some_and(contains_aggregate)
+                || conditions
+                    .iter()
+                    .any(|c| contains_aggregate(&c.condition) || contains_aggregate(&c.result))
+                || else_result.as_deref().is_some_and(contains_aggregate)
+        }
+        E::Substring {
+            expr,
+            substring_from,
+            substring_for,
+            ..
+        } => {
+            contains_aggregate(expr)
+                || substring_from.as_deref().is_some_and(contains_aggregate)
+                || substring_for.as_deref().is_some_and(contains_aggregate)
+        }
+        E::Trim {
+            expr, trim_what, ..
+        } => contains_aggregate(expr) || trim_what.as_deref().is_some_and(contains_aggregate),
+        E::Position { expr, r#in } => contains_aggregate(expr) || contains_aggregate(r#in),
+        _ => false,
+    }
 }
 
 fn agg_func(name: &str, star: bool) -> Option<AggFunc> {
@@ -948,11 +1080,21 @@ pub(crate) fn coerce(ctx: &mut BindContext<'_>, e: Expr, ty: DataType) -> Result
             let v = value.cast(ty, &TimeZone::utc())?;
             Ok(Expr::Literal { value: v, ty })
         }
+        // Numerics of any precision, and text/varchar, share a representation: no cast.
+        other if same_representation(other.ty(), ty) => Ok(other),
         other => Ok(Expr::Cast {
             expr: Box::new(other),
             ty,
         }),
     }
+}
+
+fn same_representation(a: DataType, b: DataType) -> bool {
+    use DataType::*;
+    matches!(
+        (a, b),
+        (Numeric { .. }, Numeric { .. }) | (Text | Varchar(_), Text | Varchar(None))
+    )
 }
 
 /// `CAST(e AS ty)`.

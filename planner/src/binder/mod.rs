@@ -4,8 +4,10 @@
 
 mod ddl;
 pub(crate) use ddl::canonical_setting;
+pub(crate) use select::choose_access;
 mod dml;
 mod expr;
+mod from_where;
 mod scope;
 mod select;
 mod system;
@@ -20,13 +22,19 @@ use sqlparser::ast;
 /// What binding one statement needs besides the AST, and what it learns about parameters.
 pub struct BindContext<'c> {
     pub catalog: &'c dyn Catalog,
+    /// Common table expressions in scope, innermost last: (name, column aliases, query).
+    ctes: Vec<(String, Vec<String>, ast::Query)>,
     /// Types of `$1..$n`: given by the client or inferred (`None` until known).
     pub params: Vec<Option<DataType>>,
 }
 
 impl<'c> BindContext<'c> {
     pub fn new(catalog: &'c dyn Catalog, params: Vec<Option<DataType>>) -> BindContext<'c> {
-        BindContext { catalog, params }
+        BindContext {
+            catalog,
+            params,
+            ctes: Vec::new(),
+        }
     }
 
     /// The parameter types after binding; unresolved ones default to text as PostgreSQL's
@@ -82,6 +90,29 @@ pub fn bind(ctx: &mut BindContext<'_>, stmt: &ast::Statement) -> Result<Statemen
         ast::Statement::Update(update) => dml::bind_update(ctx, update),
         ast::Statement::Delete(delete) => dml::bind_delete(ctx, delete),
         ast::Statement::CreateTable(create) => ddl::bind_create_table(ctx, create),
+        ast::Statement::CreateView(view) => ddl::bind_create_view(ctx, view),
+        ast::Statement::Explain {
+            statement,
+            analyze: false,
+            ..
+        } => match bind(ctx, statement)? {
+            Statement::Query { plan, .. } => Ok(Statement::Explain { plan }),
+            _ => Err(PlanError::not_supported(
+                "EXPLAIN of statements other than queries is not supported yet",
+            )),
+        },
+        ast::Statement::Explain { .. } => Err(PlanError::not_supported(
+            "EXPLAIN ANALYZE is not supported yet",
+        )),
+        ast::Statement::Drop {
+            object_type: ast::ObjectType::View,
+            if_exists,
+            names,
+            ..
+        } => Ok(Statement::DropView {
+            names: names.iter().map(table_name).collect(),
+            if_exists: *if_exists,
+        }),
         ast::Statement::Drop {
             object_type: ast::ObjectType::Table,
             if_exists,

@@ -18,11 +18,39 @@ pub(crate) fn bind_query(
     ctx: &mut BindContext<'_>,
     q: &ast::Query,
 ) -> Result<(Plan, Vec<OutputColumn>), PlanError> {
-    if q.with.is_some() {
-        return Err(PlanError::not_supported(
-            "WITH queries are not supported yet",
-        ));
-    }
+    let pushed = match &q.with {
+        Some(with) if with.recursive => {
+            return Err(PlanError::not_supported(
+                "WITH RECURSIVE is not supported yet",
+            ));
+        }
+        Some(with) => {
+            for cte in &with.cte_tables {
+                let columns = cte
+                    .alias
+                    .columns
+                    .iter()
+                    .map(|c| ident_name(&c.name))
+                    .collect();
+                ctx.ctes.push((
+                    ident_name(&cte.alias.name),
+                    columns,
+                    cte.query.as_ref().clone(),
+                ));
+            }
+            with.cte_tables.len()
+        }
+        None => 0,
+    };
+    let result = bind_query_body(ctx, q);
+    ctx.ctes.truncate(ctx.ctes.len() - pushed);
+    result
+}
+
+fn bind_query_body(
+    ctx: &mut BindContext<'_>,
+    q: &ast::Query,
+) -> Result<(Plan, Vec<OutputColumn>), PlanError> {
     if !q.locks.is_empty() {
         return Err(PlanError::not_supported(
             "SELECT ... FOR UPDATE/SHARE is not supported yet",
@@ -224,6 +252,7 @@ fn order_outputs(
         return Ok((plan, columns));
     }
     let scope = Scope {
+        inner_from: 0,
         columns: columns
             .iter()
             .map(|c| ScopeColumn {
@@ -232,6 +261,7 @@ fn order_outputs(
                 ty: c.ty,
                 table_oid: 0,
                 column_id: 0,
+                hidden: false,
             })
             .collect(),
     };
@@ -350,7 +380,7 @@ fn bind_limit(ctx: &mut BindContext<'_>, plan: Plan, q: &ast::Query) -> Result<P
 }
 
 /// One SELECT block with the ORDER BY that belongs to it.
-fn bind_select(
+pub(crate) fn bind_select(
     ctx: &mut BindContext<'_>,
     select: &ast::Select,
     order_by: &[ast::OrderByExpr],
@@ -358,18 +388,7 @@ fn bind_select(
     if select.into.is_some() {
         return Err(PlanError::not_supported("SELECT INTO is not supported yet"));
     }
-    let (mut plan, scope) = bind_from(ctx, &select.from)?;
-    if let Some(selection) = &select.selection {
-        let predicate = ExprBinder {
-            ctx: &mut *ctx,
-            scope: &scope,
-            agg: None,
-            clause: "WHERE",
-        }
-        .bind(selection)?;
-        let predicate = coerce_bool(ctx, predicate, "WHERE")?;
-        plan = add_filter(plan, predicate);
-    }
+    let (mut plan, scope) = super::from_where::bind_from_where(ctx, select)?;
     let group_exprs: &[ast::Expr] = match &select.group_by {
         ast::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => exprs,
         _ => {
@@ -699,6 +718,15 @@ pub(crate) fn output_name(e: &ast::Expr) -> String {
             name => name.to_string(),
         },
         ast::Expr::Case { .. } => "case".into(),
+        ast::Expr::Subquery(q) => match q.body.as_ref() {
+            ast::SetExpr::Select(s) => match s.projection.as_slice() {
+                [ast::SelectItem::ExprWithAlias { alias, .. }] => ident_name(alias),
+                [ast::SelectItem::UnnamedExpr(e)] => output_name(e),
+                _ => "?column?".into(),
+            },
+            _ => "?column?".into(),
+        },
+        ast::Expr::Exists { .. } => "exists".into(),
         ast::Expr::Extract { .. } => "extract".into(),
         ast::Expr::Substring { .. } => "substring".into(),
         ast::Expr::Position { .. } => "position".into(),
@@ -730,28 +758,6 @@ fn pg_type_name(sql: &str) -> String {
         other => other,
     }
     .to_string()
-}
-
-/// Put a predicate on a plan: into a lone table scan (choosing its access path), else as a Filter.
-fn add_filter(plan: Plan, predicate: Expr) -> Plan {
-    match plan {
-        Plan::Scan {
-            table,
-            filter: None,
-            ..
-        } => {
-            let access = choose_access(&table, &predicate);
-            Plan::Scan {
-                table,
-                filter: Some(predicate),
-                access,
-            }
-        }
-        other => Plan::Filter {
-            input: Box::new(other),
-            predicate,
-        },
-    }
 }
 
 /// A primary-key or shard-key equality in the predicate's conjuncts narrows the scan to one shard.
@@ -804,41 +810,7 @@ fn collect_key_equalities<'e>(e: &'e Expr, out: &mut Vec<(usize, &'e Expr)>) {
     }
 }
 
-fn bind_from(
-    ctx: &mut BindContext<'_>,
-    from: &[ast::TableWithJoins],
-) -> Result<(Plan, Scope), PlanError> {
-    let mut result: Option<(Plan, Scope)> = None;
-    for twj in from {
-        let (mut plan, mut scope) = bind_factor(ctx, &twj.relation)?;
-        for join in &twj.joins {
-            (plan, scope) = bind_join(ctx, plan, scope, join)?;
-        }
-        result = Some(match result {
-            None => (plan, scope),
-            Some((lp, ls)) => (
-                Plan::Join {
-                    left: Box::new(lp),
-                    right: Box::new(plan),
-                    kind: JoinKind::Cross,
-                    on: None,
-                },
-                ls.concat(scope),
-            ),
-        });
-    }
-    Ok(result.unwrap_or_else(|| {
-        (
-            Plan::Values {
-                rows: vec![Vec::new()],
-                types: Vec::new(),
-            },
-            Scope::default(),
-        )
-    }))
-}
-
-fn bind_join(
+pub(crate) fn bind_join(
     ctx: &mut BindContext<'_>,
     left: Plan,
     lscope: Scope,
@@ -873,10 +845,12 @@ fn bind_join(
             for n in names {
                 let name = table_name(n);
                 let l = Scope {
+                    inner_from: 0,
                     columns: scope.columns[..left_width].to_vec(),
                 }
                 .resolve(None, &name)?;
                 let r = Scope {
+                    inner_from: 0,
                     columns: scope.columns[left_width..].to_vec(),
                 }
                 .resolve(None, &name)?
@@ -922,7 +896,7 @@ fn bind_join(
     ))
 }
 
-fn bind_factor(
+pub(crate) fn bind_factor(
     ctx: &mut BindContext<'_>,
     factor: &ast::TableFactor,
 ) -> Result<(Plan, Scope), PlanError> {
@@ -935,9 +909,19 @@ fn bind_factor(
         } => {
             let full = table_name(name);
             let qualifier = alias.as_ref().map(|a| ident_name(&a.name));
+            if let Some(named) = named_query(ctx, &full)? {
+                let (plan, columns) = named.bound;
+                let renames: Vec<String> = alias
+                    .as_ref()
+                    .map(|a| a.columns.iter().map(|c| ident_name(&c.name)).collect())
+                    .unwrap_or(named.columns);
+                let scope = derived_scope(&columns, qualifier.unwrap_or(full), &renames);
+                return Ok((plan, scope));
+            }
             if let Some(sys) = system::lookup(&full) {
                 let short = full.rsplit('.').next().unwrap_or(&full).to_string();
                 let scope = Scope {
+                    inner_from: 0,
                     columns: sys
                         .columns
                         .iter()
@@ -947,6 +931,7 @@ fn bind_factor(
                             ty: *t,
                             table_oid: 0,
                             column_id: 0,
+                            hidden: false,
                         })
                         .collect(),
                 };
@@ -985,6 +970,7 @@ fn bind_factor(
                 .map(|a| a.columns.iter().map(|c| ident_name(&c.name)).collect())
                 .unwrap_or_default();
             let scope = Scope {
+                inner_from: 0,
                 columns: columns
                     .iter()
                     .enumerate()
@@ -994,6 +980,7 @@ fn bind_factor(
                         ty: c.ty,
                         table_oid: c.table_oid,
                         column_id: c.column_id,
+                        hidden: false,
                     })
                     .collect(),
             };
@@ -1002,16 +989,81 @@ fn bind_factor(
         ast::TableFactor::NestedJoin {
             table_with_joins,
             alias: None,
-        } => bind_from(ctx, std::slice::from_ref(table_with_joins.as_ref())),
+        } => {
+            let (mut plan, mut scope) = bind_factor(ctx, &table_with_joins.relation)?;
+            for join in &table_with_joins.joins {
+                (plan, scope) = bind_join(ctx, plan, scope, join)?;
+            }
+            Ok((plan, scope))
+        }
         other => Err(PlanError::not_supported(format!(
             "FROM item not supported yet: {other}"
         ))),
     }
 }
 
+/// A CTE or view bound where it is used.
+struct NamedQuery {
+    bound: (Plan, Vec<OutputColumn>),
+    /// Column aliases given with the CTE (`WITH x (a, b) AS …`).
+    columns: Vec<String>,
+}
+
+/// Resolve a FROM name to a CTE in scope (innermost first) or a view.
+fn named_query(ctx: &mut BindContext<'_>, name: &str) -> Result<Option<NamedQuery>, PlanError> {
+    if let Some(pos) = ctx.ctes.iter().rposition(|(n, _, _)| n == name) {
+        // A CTE sees only the CTEs defined before it.
+        let saved = ctx.ctes.split_off(pos);
+        let (_, columns, query) = saved[0].clone();
+        let bound = bind_query(ctx, &query);
+        ctx.ctes.extend(saved);
+        return Ok(Some(NamedQuery {
+            bound: bound?,
+            columns,
+        }));
+    }
+    let Some(sql) = ctx.catalog.view(name) else {
+        return Ok(None);
+    };
+    let parsed =
+        sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, &sql)
+            .map_err(|e| PlanError::syntax(format!("view \"{name}\" no longer parses: {e}")))?;
+    let Some(ast::Statement::Query(q)) = parsed.first() else {
+        return Err(PlanError::syntax(format!("view \"{name}\" is not a query")));
+    };
+    // A view's body does not see the CTEs of the query that uses it.
+    let saved = std::mem::take(&mut ctx.ctes);
+    let bound = bind_query(ctx, q);
+    ctx.ctes = saved;
+    Ok(Some(NamedQuery {
+        bound: bound?,
+        columns: Vec::new(),
+    }))
+}
+
+/// The scope of a derived table: its output columns under a qualifier, renamed by an alias list.
+fn derived_scope(columns: &[OutputColumn], qualifier: String, renames: &[String]) -> Scope {
+    Scope {
+        inner_from: 0,
+        columns: columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ScopeColumn {
+                qualifier: Some(qualifier.clone()),
+                name: renames.get(i).cloned().unwrap_or_else(|| c.name.clone()),
+                ty: c.ty,
+                table_oid: c.table_oid,
+                column_id: c.column_id,
+                hidden: false,
+            })
+            .collect(),
+    }
+}
+
 /// The scope of a user table under a qualifier.
 pub(crate) fn table_scope(table: &Arc<TableSchema>, qualifier: String) -> Scope {
     Scope {
+        inner_from: 0,
         columns: table
             .columns
             .iter()
@@ -1022,6 +1074,7 @@ pub(crate) fn table_scope(table: &Arc<TableSchema>, qualifier: String) -> Scope 
                 ty: c.ty,
                 table_oid: table.id,
                 column_id: i as i16 + 1,
+                hidden: false,
             })
             .collect(),
     }

@@ -20,6 +20,8 @@ pub struct CatalogImage {
     pub tables: Vec<TableSchema>,
     /// (name, first value not yet handed out for sure).
     pub sequences: Vec<(String, i64)>,
+    /// (name, defining query text).
+    pub views: Vec<(String, String)>,
 }
 
 pub fn encode_catalog(image: &CatalogImage) -> Vec<u8> {
@@ -34,6 +36,11 @@ pub fn encode_catalog(image: &CatalogImage) -> Vec<u8> {
     for (name, next) in &image.sequences {
         w.str(name);
         w.i64(*next);
+    }
+    w.u32(image.views.len() as u32);
+    for (name, sql) in &image.views {
+        w.str(name);
+        w.str(sql);
     }
     seal_envelope(MAGIC, VERSION, &w.buf)
 }
@@ -54,11 +61,18 @@ pub fn decode_catalog(data: &[u8]) -> Result<CatalogImage, IoFormatError> {
         let name = r.str()?.to_string();
         sequences.push((name, r.i64()?));
     }
+    let n = r.u32()?;
+    let mut views = Vec::new();
+    for _ in 0..n {
+        let name = r.str()?.to_string();
+        views.push((name, r.str()?.to_string()));
+    }
     Ok(CatalogImage {
         shards,
         next_oid,
         tables,
         sequences,
+        views,
     })
 }
 
@@ -267,6 +281,7 @@ mod tests {
                 }],
             }],
             sequences: vec![("t_id_seq".into(), 1025)],
+            views: vec![("v".into(), "SELECT 1".into())],
         };
         let bytes = encode_catalog(&image);
         assert_eq!(decode_catalog(&bytes).unwrap(), image);

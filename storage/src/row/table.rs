@@ -222,23 +222,28 @@ impl RowTable {
         Ok(())
     }
 
-    /// Make `writer`'s pending version of the row the committed one.
-    pub fn commit(&mut self, id: RowId, writer: WriterId) {
+    /// Make `writer`'s pending version of the row the committed one. Returns the change in the
+    /// number of committed rows (-1, 0 or 1).
+    pub fn commit(&mut self, id: RowId, writer: WriterId) -> i64 {
         let Some(slot) = self.slots.get_mut(id as usize) else {
-            return;
+            return 0;
         };
         if !matches!(&slot.pending, Some(p) if p.writer == writer) {
-            return;
+            return 0;
         }
         let new = slot.pending.take().and_then(|p| p.row);
         let old = std::mem::replace(&mut slot.committed, new);
         match (old, slot.committed.is_some()) {
-            (None, true) => self.committed += 1,
+            (None, true) => {
+                self.committed += 1;
+                1
+            }
             (Some(old), false) => {
                 self.committed -= 1;
                 self.forget(id, &old);
+                -1
             }
-            _ => {}
+            _ => 0,
         }
     }
 

@@ -1,0 +1,6 @@
+//! Plan rewrites that need no SQL: cardinality estimates, filter placement and join ordering.
+//!
+//! Must never change a query's result, only how it is computed.
+
+pub mod estimate;
+pub mod join_order;
