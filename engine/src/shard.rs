@@ -112,7 +112,7 @@ impl Engine {
             log: self
                 .storage
                 .as_ref()
-                .map(|s| ShardLog::new(s.shard_dir(id), id as u32, s.sync)),
+                .map(|s| Rc::new(ShardLog::new(s.shard_dir(id), id as u32, s.sync))),
             recovered: RefCell::new(Vec::new()),
             catalog_writer: crate::durable::CatalogWriter::default(),
         }
@@ -236,7 +236,7 @@ pub struct ShardState {
     unique: RefCell<UniqueKeys>,
     touched: RefCell<HashMap<WriterId, Vec<Touch>>>,
     /// This shard's WAL (`None` in an in-memory engine).
-    log: Option<ShardLog>,
+    log: Option<Rc<ShardLog>>,
     /// WAL records read at start-up, held until the set of committed transactions is known.
     recovered: RefCell<Vec<Record>>,
     /// Serialises catalog file writes (used on shard 0).
@@ -309,7 +309,7 @@ impl ShardState {
         Ok(())
     }
 
-    pub fn log(&self) -> Option<&ShardLog> {
+    pub fn log(&self) -> Option<&Rc<ShardLog>> {
         self.log.as_ref()
     }
 

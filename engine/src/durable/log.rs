@@ -9,7 +9,7 @@
 //! Must never acknowledge a ticket before its bytes are durable (with `SyncMode::On`), and must
 //! never write again after a failed write: the log is then poisoned and every commit fails.
 
-use crate::runtime::file::{DirectFile, create_dir_all, sync_dir};
+use crate::runtime::file::{DirectFile, create_dir_all, rename, sync_dir};
 use futures_channel::oneshot;
 use omendb_storage::wal::{Appender, header_block, pad_to_block};
 use std::cell::{Cell, RefCell};
@@ -26,6 +26,14 @@ pub enum SyncMode {
     /// without fdatasync. For benchmarks only: a crash loses recent commits.
     Off,
 }
+
+/// Size of a WAL file. Files are zero-filled to this size before use (like PostgreSQL's WAL
+/// segments): appends then overwrite blocks that already exist, and fdatasync has only data to
+/// flush, no file-size change to journal, which would serialise the shards' syncs.
+pub const WAL_FILE_BYTES: u64 = 64 * 1024 * 1024;
+/// A zero-filled file prepared in the background for the next generation.
+const SPARE: &str = "spare";
+const SPARE_TMP: &str = "spare.tmp";
 
 /// Position in the sequence of appends; a ticket is durable once `durable >= ticket`.
 pub type Ticket = u64;
@@ -94,13 +102,25 @@ impl ShardLog {
         self.written.get()
     }
 
-    /// Start writing generation `generation` in a new file (start-up and checkpoints). Anything
+    /// Start writing generation `generation` in a new file (start-up, a full file). Anything
     /// appended before is flushed to the previous file first.
-    pub async fn rotate(&self, generation: u64) -> io::Result<()> {
+    pub async fn rotate(self: &Rc<Self>, generation: u64) -> io::Result<()> {
         self.flush_all().await?;
+        self.switch_to(generation).await
+    }
+
+    async fn switch_to(self: &Rc<Self>, generation: u64) -> io::Result<()> {
         create_dir_all(&self.dir)?;
         let path = self.dir.join(wal_file_name(generation));
-        let file = DirectFile::create(&path).await?;
+        let spare = self.dir.join(SPARE);
+        let file = if spare.exists() {
+            rename(&spare, &path).await?;
+            DirectFile::open_write(&path).await?
+        } else {
+            let file = DirectFile::create(&path).await?;
+            file.zero_fill(WAL_FILE_BYTES).await?;
+            file
+        };
         file.write_at(0, &header_block(self.shard, generation))
             .await?;
         file.sync().await?;
@@ -112,7 +132,60 @@ impl ShardLog {
         self.generation.set(generation);
         self.tail.set(omendb_storage::io::BLOCK as u64);
         self.written.set(0);
+        self.prepare_spare();
         Ok(())
+    }
+
+    /// Start-up: keep appending to generation `generation` at byte `tail` (block-aligned, just
+    /// past its last valid record). When the log was cut there, whatever follows is zeroed
+    /// first, so that no leftover of an unacknowledged flush can ever follow the new records.
+    pub async fn resume(
+        self: &Rc<Self>,
+        generation: u64,
+        tail: u64,
+        was_cut: bool,
+    ) -> io::Result<()> {
+        let path = self.dir.join(wal_file_name(generation));
+        let file = DirectFile::open_write(&path).await?;
+        let size = file.size().await?;
+        if was_cut {
+            let zeros = vec![0u8; 1024 * 1024];
+            let mut pos = tail;
+            while pos < size {
+                let n = (size - pos).min(zeros.len() as u64) as usize;
+                file.write_at(pos, &zeros[..n]).await?;
+                pos += n as u64;
+            }
+            file.sync().await?;
+        }
+        let old = self.file.borrow_mut().replace(Rc::new(file));
+        if let Some(old) = old.and_then(|f| Rc::try_unwrap(f).ok()) {
+            old.close().await?;
+        }
+        self.generation.set(generation);
+        self.tail.set(tail);
+        self.prepare_spare();
+        Ok(())
+    }
+
+    /// Zero-fill the next generation's file in the background.
+    fn prepare_spare(self: &Rc<Self>) {
+        let log = self.clone();
+        crate::runtime::spawn_local(async move {
+            let (tmp, spare) = (log.dir.join(SPARE_TMP), log.dir.join(SPARE));
+            let result = async {
+                let file = DirectFile::create(&tmp).await?;
+                file.zero_fill(WAL_FILE_BYTES).await?;
+                file.sync().await?;
+                file.close().await?;
+                rename(&tmp, &spare).await
+            }
+            .await;
+            if let Err(e) = result {
+                tracing::warn!(shard = log.shard, "cannot prepare the next WAL file: {e}");
+            }
+        })
+        .detach();
     }
 
     /// Append records (built by `build`); returns the ticket to wait for.
@@ -125,14 +198,14 @@ impl ShardLog {
     }
 
     /// Wait until `ticket` is durable (or, with `SyncMode::Off`, return at once).
-    pub async fn wait(&self, ticket: Ticket) -> io::Result<()> {
+    pub async fn wait(self: &Rc<Self>, ticket: Ticket) -> io::Result<()> {
         if self.sync == SyncMode::Off {
             return self.check_failed();
         }
         self.wait_durable(ticket).await
     }
 
-    async fn wait_durable(&self, ticket: Ticket) -> io::Result<()> {
+    async fn wait_durable(self: &Rc<Self>, ticket: Ticket) -> io::Result<()> {
         loop {
             self.check_failed()?;
             if self.durable.get() >= ticket {
@@ -149,7 +222,7 @@ impl ShardLog {
     }
 
     /// Write (and with `SyncMode::On`, sync) everything appended so far.
-    pub async fn flush_all(&self) -> io::Result<()> {
+    pub async fn flush_all(self: &Rc<Self>) -> io::Result<()> {
         if self.file.borrow().is_none() {
             return Ok(());
         }
@@ -164,18 +237,33 @@ impl ShardLog {
     }
 
     /// One flush unit: take the buffer, pad, write at the tail, fdatasync, publish.
-    async fn flush(&self) -> io::Result<()> {
+    async fn flush(self: &Rc<Self>) -> io::Result<()> {
         let upto = self.appended.get();
         let mut unit = std::mem::take(&mut *self.pending.borrow_mut());
         if unit.is_empty() {
             self.durable.set(upto);
             return Ok(());
         }
-        let Some(file) = self.file.borrow().clone() else {
-            return Err(io::Error::other("the WAL is not open"));
-        };
         self.flushing.set(true);
         pad_to_block(&mut unit);
+        if self.tail.get() + unit.len() as u64 > WAL_FILE_BYTES
+            && self.tail.get() > omendb_storage::io::BLOCK as u64
+        {
+            // This file is full: continue in the next generation (a unit larger than a whole
+            // file, a big COPY, simply makes its file larger).
+            if let Err(e) = self.switch_to(self.generation.get() + 1).await {
+                self.flushing.set(false);
+                *self.failed.borrow_mut() = Some(e.to_string());
+                for w in self.waiters.borrow_mut().drain(..) {
+                    let _ = w.send(());
+                }
+                return Err(e);
+            }
+        }
+        let Some(file) = self.file.borrow().clone() else {
+            self.flushing.set(false);
+            return Err(io::Error::other("the WAL is not open"));
+        };
         let pos = self.tail.get();
         let result = async {
             file.write_at(pos, &unit).await?;

@@ -24,6 +24,8 @@ struct ShardScan {
     max_txn: u64,
     max_generation: u64,
     records: usize,
+    /// The newest readable WAL file: (generation, block-aligned end of its valid part, cut).
+    last: Option<(u64, u64, bool)>,
 }
 
 /// Recover the engine's state from its data directory. Runs on one shard before any client is
@@ -44,8 +46,10 @@ pub async fn recover(shard: &ShardRef) -> Result<(), String> {
     .await;
     let mut committed = HashSet::new();
     let (mut max_txn, mut max_generation, mut records) = (0, 0, 0);
+    let mut lasts = Vec::new();
     for scan in scans {
         let scan = scan.map_err(|e| e.to_string())??;
+        lasts.push(scan.last);
         committed.extend(scan.committed);
         max_txn = max_txn.max(scan.max_txn);
         max_generation = max_generation.max(scan.max_generation);
@@ -58,10 +62,11 @@ pub async fn recover(shard: &ShardRef) -> Result<(), String> {
         (0..shard.count())
             .map(|s| {
                 let committed = committed.clone();
+                let last = lasts.get(s).copied().flatten();
                 shard.run_on(s, move |sh| async move {
                     let catalog = sh.state().engine().catalog();
                     sh.state().replay(&catalog, &committed);
-                    start_log(&sh, max_generation + 1).await
+                    start_log(&sh, last, max_generation + 1).await
                 })
             })
             .collect(),
@@ -120,6 +125,7 @@ async fn scan_shard(shard: &ShardRef) -> Result<ShardScan, String> {
         max_txn: 0,
         max_generation: 0,
         records: 0,
+        last: None,
     };
     for generation in generations {
         scan.max_generation = scan.max_generation.max(generation);
@@ -147,17 +153,33 @@ async fn scan_shard(shard: &ShardRef) -> Result<ShardScan, String> {
             }
         }
         scan.records += contents.records.len();
+        scan.last = Some((
+            generation,
+            omendb_storage::io::align_up(contents.valid_end) as u64,
+            contents.cut.is_some(),
+        ));
         state.hold_recovered(contents.records);
     }
     Ok(scan)
 }
 
-/// Open this shard's WAL for appends at `generation`; with `--sync off`, start its writer task.
-async fn start_log(shard: &ShardRef, generation: u64) -> Result<(), String> {
+/// Open this shard's WAL for appends: after the valid part of its newest file, or in a new
+/// file of generation `next`; with `--sync off`, start its writer task.
+async fn start_log(
+    shard: &ShardRef,
+    last: Option<(u64, u64, bool)>,
+    next: u64,
+) -> Result<(), String> {
     let Some(log) = shard.state().log() else {
         return Ok(());
     };
-    log.rotate(generation).await.map_err(|e| e.to_string())?;
+    match last {
+        Some((generation, tail, cut)) if tail < super::log::WAL_FILE_BYTES => {
+            log.resume(generation, tail, cut).await
+        }
+        _ => log.rotate(next).await,
+    }
+    .map_err(|e| e.to_string())?;
     if log.sync_mode() == SyncMode::Off {
         let shard = shard.clone();
         spawn_local(async move {

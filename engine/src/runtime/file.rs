@@ -42,6 +42,33 @@ impl DirectFile {
         })
     }
 
+    /// Open an existing file for writing and reading, keeping its contents.
+    pub async fn open_write(path: &Path) -> io::Result<DirectFile> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .dma_open(path)
+            .await
+            .map_err(|e| with_path(path, e))?;
+        Ok(DirectFile {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Write zeros over `[0, size)`, so later writes into the file change no metadata (and an
+    /// fdatasync after them has no journal commit to wait for).
+    pub async fn zero_fill(&self, size: u64) -> io::Result<()> {
+        let zeros = vec![0u8; CHUNK];
+        let mut pos = 0;
+        while pos < size {
+            let n = (size - pos).min(CHUNK as u64) as usize;
+            self.write_at(pos, &zeros[..n]).await?;
+            pos += n as u64;
+        }
+        Ok(())
+    }
+
     /// Open an existing file for reading.
     pub async fn open(path: &Path) -> io::Result<DirectFile> {
         let file = DmaFile::open(path).await.map_err(|e| with_path(path, e))?;
@@ -160,6 +187,13 @@ pub async fn sync_dir(dir: &Path) -> io::Result<()> {
         .map_err(|e| with_path(dir, e))?;
     d.sync().await.map_err(|e| with_path(dir, e))?;
     d.close().await.map_err(|e| with_path(dir, e))
+}
+
+/// Rename a file (the caller fsyncs the directory when the new name must be durable).
+pub async fn rename(from: &Path, to: &Path) -> io::Result<()> {
+    glommio::io::rename(from, to)
+        .await
+        .map_err(|e| with_path(to, e))
 }
 
 pub async fn remove_file(path: &Path) -> io::Result<()> {
