@@ -5,8 +5,7 @@
 //! first if it does not exist (`|`-separated, without dbgen's trailing `|`).
 
 use anyhow::{Context, Result, bail};
-use futures_util::SinkExt;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
@@ -50,38 +49,35 @@ async fn connect(url: &str) -> Result<tokio_postgres::Client> {
     Ok(client)
 }
 
-/// COPY the file into a fresh `lineitem`; returns (seconds, rows reported by COPY, rows counted).
+/// COPY the file into a fresh `lineitem` with psql's `\copy` (COPY FROM STDIN through the
+/// simple-query protocol, as psql and pgbench send it); returns (seconds, rows reported by
+/// COPY, rows counted).
 pub async fn load(url: &str, path: &Path) -> Result<(f64, u64, i64)> {
     let client = connect(url).await?;
     client
         .batch_execute(&format!("DROP TABLE IF EXISTS lineitem; {LINEITEM_DDL}"))
         .await?;
-    let mut file = std::fs::File::open(path)?;
     let started = Instant::now();
-    let sink = client
-        .copy_in("COPY lineitem FROM STDIN WITH (DELIMITER '|')")
-        .await?;
-    futures_util::pin_mut!(sink);
-    let mut buf = vec![0u8; CHUNK];
-    let mut carry: Vec<u8> = Vec::new();
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        carry.extend_from_slice(&buf[..n]);
-        // Whole lines per message (not required by the protocol, but kind to both servers).
-        if let Some(last) = carry.iter().rposition(|&b| b == b'\n') {
-            let rest = carry.split_off(last + 1);
-            sink.send(bytes::Bytes::from(std::mem::replace(&mut carry, rest)))
-                .await?;
-        }
-    }
-    if !carry.is_empty() {
-        sink.send(bytes::Bytes::from(carry)).await?;
-    }
-    let copied = sink.finish().await?;
+    let out = std::process::Command::new("psql")
+        .args(["-X", "-v", "ON_ERROR_STOP=1", url, "-c"])
+        .arg(format!(
+            "\\copy lineitem from '{}' with (delimiter '|')",
+            path.display()
+        ))
+        .output()
+        .context("run psql")?;
     let seconds = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        out.status.success(),
+        "psql \\copy failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let copied: u64 = text
+        .split_whitespace()
+        .last()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     let counted: i64 = client
         .query_one("SELECT count(*) FROM lineitem", &[])
         .await?
