@@ -123,9 +123,15 @@ pub fn parse_copy(sql: &str) -> Result<Option<CopyStatement>, EngineError> {
     if table_token == "(" {
         return Err(unsupported("COPY (query)"));
     }
-    let table = ident(table_token);
-    let table = table.strip_prefix("public.").unwrap_or(&table).to_string();
+    let mut table = ident(table_token);
     i += 1;
+    if table.ends_with('.') {
+        // A schema before a quoted name: `public."T"`.
+        let name = t.get(i).ok_or_else(|| syntax("COPY needs a table"))?;
+        table.push_str(&ident(name));
+        i += 1;
+    }
+    let table = table.strip_prefix("public.").unwrap_or(&table).to_string();
     let mut columns = None;
     if t.get(i).map(String::as_str) == Some("(") {
         let mut cols = Vec::new();

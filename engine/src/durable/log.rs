@@ -30,7 +30,7 @@ pub enum SyncMode {
 /// Size of a WAL file. Files are zero-filled to this size before use (like PostgreSQL's WAL
 /// segments): appends then overwrite blocks that already exist, and fdatasync has only data to
 /// flush, no file-size change to journal, which would serialise the shards' syncs.
-pub const WAL_FILE_BYTES: u64 = 64 * 1024 * 1024;
+pub const WAL_FILE_BYTES: u64 = 16 * 1024 * 1024;
 /// A zero-filled file prepared in the background for the next generation.
 const SPARE: &str = "spare";
 const SPARE_TMP: &str = "spare.tmp";
@@ -54,6 +54,8 @@ pub struct ShardLog {
     /// Bytes written to WAL files since the last checkpoint.
     written: Cell<u64>,
     failed: RefCell<Option<String>>,
+    /// The next file is being (or has been) prepared for the current one.
+    spare_requested: Cell<bool>,
     waiters: RefCell<Vec<oneshot::Sender<()>>>,
 }
 
@@ -82,6 +84,7 @@ impl ShardLog {
             tail: Cell::new(0),
             written: Cell::new(0),
             failed: RefCell::new(None),
+            spare_requested: Cell::new(false),
             waiters: RefCell::new(Vec::new()),
         }
     }
@@ -132,7 +135,7 @@ impl ShardLog {
         self.generation.set(generation);
         self.tail.set(omendb_storage::io::BLOCK as u64);
         self.written.set(0);
-        self.prepare_spare();
+        self.spare_requested.set(false);
         Ok(())
     }
 
@@ -164,12 +167,17 @@ impl ShardLog {
         }
         self.generation.set(generation);
         self.tail.set(tail);
-        self.prepare_spare();
+        self.spare_requested.set(false);
         Ok(())
     }
 
-    /// Zero-fill the next generation's file in the background.
+    /// Zero-fill the next generation's file in the background, once the current one is half
+    /// full (a server that writes little never pays for it).
     fn prepare_spare(self: &Rc<Self>) {
+        if self.spare_requested.get() || self.tail.get() < WAL_FILE_BYTES / 2 {
+            return;
+        }
+        self.spare_requested.set(true);
         let log = self.clone();
         crate::runtime::spawn_local(async move {
             let (tmp, spare) = (log.dir.join(SPARE_TMP), log.dir.join(SPARE));
@@ -278,6 +286,7 @@ impl ShardLog {
             Ok(()) => {
                 self.tail.set(pos + unit.len() as u64);
                 self.written.set(self.written.get() + unit.len() as u64);
+                self.prepare_spare();
                 self.durable.set(upto);
                 // Give the buffer's capacity back for the next unit.
                 let mut pending = self.pending.borrow_mut();
