@@ -141,3 +141,39 @@ pub fn report(results: &[Measurement], header: &str) -> String {
     }
     out
 }
+
+/// Client counts measured.
+const CLIENT_COUNTS: [usize; 3] = [1, 8, 64];
+
+/// Measure both servers `rounds` times per client count, alternating which goes first, and
+/// print the markdown table.
+pub async fn run(omendb: &str, postgres: &str, seconds: u64, rounds: usize) -> Result<()> {
+    let mut results = Vec::new();
+    for &clients in &CLIENT_COUNTS {
+        for round in 0..rounds {
+            // Alternate which goes first, so drift in the disk's flush latency hits both.
+            let order = if round % 2 == 0 {
+                [("postgres", postgres), ("omendb", omendb)]
+            } else {
+                [("omendb", omendb), ("postgres", postgres)]
+            };
+            for (server, url) in order {
+                let m = measure(
+                    server,
+                    url,
+                    clients,
+                    Duration::from_secs(seconds),
+                    "bench_commits",
+                )
+                .await?;
+                eprintln!(
+                    "{server:8} clients {clients:2} round {round}: {:.0} commits/s",
+                    m.rate()
+                );
+                results.push(m);
+            }
+        }
+    }
+    println!("{}", report(&results, ""));
+    Ok(())
+}

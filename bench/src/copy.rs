@@ -4,7 +4,7 @@
 //! `omendb-bench copy OMENDB_URL POSTGRES_URL DATA_FILE [SF] [ROUNDS]` generates DATA_FILE
 //! first if it does not exist (`|`-separated, without dbgen's trailing `|`).
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
@@ -85,14 +85,8 @@ pub async fn load(url: &str, path: &Path) -> Result<(f64, u64, i64)> {
     Ok((seconds, copied, counted))
 }
 
-pub async fn run(args: &[String]) -> Result<()> {
-    let (Some(omendb), Some(postgres), Some(file)) = (args.first(), args.get(1), args.get(2))
-    else {
-        bail!("usage: omendb-bench copy OMENDB_URL POSTGRES_URL DATA_FILE [SF] [ROUNDS]");
-    };
-    let sf: f64 = args.get(3).map_or(Ok(1.0), |s| s.parse())?;
-    let rounds: usize = args.get(4).map_or(Ok(1), |s| s.parse())?;
-    let path = Path::new(file);
+/// Load the file into both servers `rounds` times (generating it first at `sf` if missing).
+pub async fn run(omendb: &str, postgres: &str, path: &Path, sf: f64, rounds: usize) -> Result<()> {
     if !path.exists() {
         let started = Instant::now();
         let rows = generate(path, sf)?;

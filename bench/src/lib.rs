@@ -1,7 +1,9 @@
-//! OmenDB benchmark drivers: they talk to OmenDB and its peers over the wire like any client,
-//! check their answers, and report ratios measured in the same run.
+//! OmenDB's benchmark drivers. They talk to servers over the PostgreSQL wire protocol like any
+//! client, so the same driver measures OmenDB and its peers (PostgreSQL, DuckDB's side by script).
 //!
-//! Must never link the engine: what is measured is the server a user would run.
+//! Owns workload generation, loading, timing and answer checking. It must never reach into the
+//! engine: everything it measures goes through the wire.
 
 pub mod commits;
 pub mod copy;
+pub mod tpch;

@@ -10,6 +10,7 @@ use crate::catalog::{Catalog, Sequence};
 use crate::durable::{CommitGate, ShardLog, StorageConfig};
 use crate::runtime::Shard;
 use arc_swap::ArcSwap;
+use omendb_learned::index::IndexKind;
 use omendb_storage::row::{Change, RowError, RowId, RowTable, UniqueKeys, WriterId};
 use omendb_storage::schema::{TableId, TableSchema};
 use omendb_storage::wal::Record;
@@ -36,6 +37,8 @@ pub struct Engine {
     next_pid: AtomicI32,
     /// Round-robin placement of insert batches into tables without a primary key.
     spread: AtomicUsize,
+    /// Which ordered index backs primary keys (learned by default; B-tree for comparison).
+    index_kind: IndexKind,
     shards: usize,
     /// Where data lives on disk; `None` for an in-memory engine (tests).
     storage: Option<StorageConfig>,
@@ -51,10 +54,15 @@ impl Engine {
         Engine::build(shards, None)
     }
 
-    /// An engine that keeps its data in `storage.dir`: recovered by `durable::recover` before
-    /// serving, every commit durable before it is acknowledged.
-    pub fn durable(shards: usize, storage: StorageConfig) -> Arc<Engine> {
-        Engine::build(shards, Some(storage))
+    /// An engine that keeps its data in `storage.dir`, primary keys indexed by `kind`:
+    /// recovered by `durable::recover` before serving, every commit durable before it is
+    /// acknowledged.
+    pub fn durable(shards: usize, storage: StorageConfig, kind: IndexKind) -> Arc<Engine> {
+        let mut engine = Engine::build(shards, Some(storage));
+        if let Some(e) = Arc::get_mut(&mut engine) {
+            e.index_kind = kind;
+        }
+        engine
     }
 
     fn build(shards: usize, storage: Option<StorageConfig>) -> Arc<Engine> {
@@ -65,6 +73,7 @@ impl Engine {
             next_txn: AtomicU64::new(1),
             next_pid: AtomicI32::new(1000),
             spread: AtomicUsize::new(0),
+            index_kind: IndexKind::default(),
             shards: shards.max(1),
             storage,
             gate: CommitGate::default(),
@@ -116,6 +125,19 @@ impl Engine {
             recovered: RefCell::new(Vec::new()),
             catalog_writer: crate::durable::CatalogWriter::default(),
         }
+    }
+
+    /// The same engine with primary keys indexed by `kind`.
+    pub fn with_index_kind(shards: usize, kind: IndexKind) -> Arc<Engine> {
+        let mut engine = Engine::new(shards);
+        if let Some(e) = Arc::get_mut(&mut engine) {
+            e.index_kind = kind;
+        }
+        engine
+    }
+
+    pub fn index_kind(&self) -> IndexKind {
+        self.index_kind
     }
 
     pub fn shard_count(&self) -> usize {
@@ -260,7 +282,7 @@ impl ShardState {
         let mut tables = self.tables.borrow_mut();
         let t = tables
             .entry(table.id)
-            .or_insert_with(|| RowTable::new(table.clone()));
+            .or_insert_with(|| RowTable::new(table.clone(), self.engine.index_kind()));
         f(t)
     }
 

@@ -92,6 +92,13 @@ pub enum Expr {
         plan: Box<Plan>,
         negated: bool,
     },
+    /// `expr op ANY|ALL (uncorrelated subquery)`.
+    Quantified {
+        expr: Box<Expr>,
+        op: BinOp,
+        all: bool,
+        plan: Box<Plan>,
+    },
 }
 
 impl Expr {
@@ -106,7 +113,9 @@ impl Expr {
             | Expr::Case { ty, .. }
             | Expr::Call { ty, .. }
             | Expr::ScalarSubquery { ty, .. } => *ty,
-            Expr::InSubquery { .. } | Expr::Exists { .. } => DataType::Bool,
+            Expr::InSubquery { .. } | Expr::Exists { .. } | Expr::Quantified { .. } => {
+                DataType::Bool
+            }
             Expr::IsNull { .. }
             | Expr::IsBool { .. }
             | Expr::IsDistinct { .. }
@@ -136,7 +145,7 @@ impl Expr {
             | Expr::Param { .. }
             | Expr::ScalarSubquery { .. }
             | Expr::Exists { .. } => {}
-            Expr::InSubquery { expr, .. } => expr.walk(f),
+            Expr::InSubquery { expr, .. } | Expr::Quantified { expr, .. } => expr.walk(f),
             Expr::Cast { expr, .. }
             | Expr::Unary { expr, .. }
             | Expr::IsNull { expr, .. }
@@ -183,7 +192,9 @@ impl Expr {
             | Expr::Param { .. }
             | Expr::ScalarSubquery { .. }
             | Expr::Exists { .. } => {}
-            Expr::InSubquery { expr, .. } => expr.remap_columns(map),
+            Expr::InSubquery { expr, .. } | Expr::Quantified { expr, .. } => {
+                expr.remap_columns(map)
+            }
             Expr::Cast { expr, .. }
             | Expr::Unary { expr, .. }
             | Expr::IsNull { expr, .. }
@@ -230,6 +241,7 @@ impl Expr {
             | Expr::ScalarSubquery { .. }
             | Expr::Exists { .. } => {}
             Expr::InSubquery { expr, .. }
+            | Expr::Quantified { expr, .. }
             | Expr::Cast { expr, .. }
             | Expr::Unary { expr, .. }
             | Expr::IsNull { expr, .. }
@@ -277,6 +289,7 @@ impl Expr {
             | Expr::ScalarSubquery { .. }
             | Expr::Exists { .. } => {}
             Expr::InSubquery { expr, .. }
+            | Expr::Quantified { expr, .. }
             | Expr::Cast { expr, .. }
             | Expr::Unary { expr, .. }
             | Expr::IsNull { expr, .. }
@@ -465,5 +478,7 @@ pub struct AggCall {
     pub arg: Option<Expr>,
     pub extra: Option<Expr>,
     pub distinct: bool,
+    /// `FILTER (WHERE …)`: only rows where this is true are aggregated.
+    pub filter: Option<Expr>,
     pub ty: DataType,
 }

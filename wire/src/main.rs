@@ -72,7 +72,7 @@ fn serve(options: Options) -> ExitCode {
             SyncMode::Off
         },
     };
-    let engine = Engine::durable(shards, storage);
+    let engine = Engine::durable(shards, storage, options.index);
     let config = Arc::new(WireConfig::new(auth));
     tracing::info!(
         "OmenDB {} listening on {listen} with {shards} shard(s), data directory {}, WAL sync {}, {} authentication",

@@ -1,61 +1,101 @@
-//! `omendb-bench`: benchmark drivers that talk to servers over the wire.
-//!
-//! `omendb-bench commits OMENDB_URL POSTGRES_URL [SECONDS] [ROUNDS]`: single-row INSERT commit
-//! rate with 1, 8 and 64 clients, OmenDB and PostgreSQL alternately; prints a markdown table.
-//! `omendb-bench copy OMENDB_URL POSTGRES_URL FILE TABLE_DDL`: see `omendb_bench::copy`.
+//! `omendb-bench`: OmenDB's benchmark drivers. `omendb-bench tpch --help` for TPC-H;
+//! `commits` and `copy` measure durable commits and bulk loads beside PostgreSQL
+//! (`scripts/bench-durability.sh` runs them).
 
-use anyhow::{Context, Result, bail};
-use omendb_bench::commits::{measure, report};
-use std::time::Duration;
+use std::process::ExitCode;
 
-const CLIENT_COUNTS: [usize; 3] = [1, 8, 64];
+use clap::{Parser, Subcommand};
+use omendb_bench::tpch::{self, TpchArgs};
 
-fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    match args.first().map(String::as_str) {
-        Some("commits") => rt.block_on(commits(&args[1..])),
-        Some("copy") => rt.block_on(omendb_bench::copy::run(&args[1..])),
-        _ => {
-            bail!("usage: omendb-bench commits OMENDB_URL POSTGRES_URL [SECONDS] [ROUNDS] | copy …")
-        }
-    }
+#[derive(Parser)]
+#[command(
+    name = "omendb-bench",
+    version,
+    about = "Benchmarks for OmenDB and its peers over the PostgreSQL wire protocol"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
 
-async fn commits(args: &[String]) -> Result<()> {
-    let omendb = args.first().context("OMENDB_URL")?;
-    let postgres = args.get(1).context("POSTGRES_URL")?;
-    let seconds: u64 = args.get(2).map_or(Ok(5), |s| s.parse())?;
-    let rounds: usize = args.get(3).map_or(Ok(3), |s| s.parse())?;
-    let mut results = Vec::new();
-    for &clients in &CLIENT_COUNTS {
-        for round in 0..rounds {
-            // Alternate which goes first, so drift in the disk's flush latency hits both.
-            let order: [(&str, &String); 2] = if round % 2 == 0 {
-                [("postgres", postgres), ("omendb", omendb)]
-            } else {
-                [("omendb", omendb), ("postgres", postgres)]
-            };
-            for (server, url) in order {
-                let m = measure(
-                    server,
-                    url,
-                    clients,
-                    Duration::from_secs(seconds),
-                    "bench_commits",
-                )
-                .await?;
-                eprintln!(
-                    "{server:8} clients {clients:2} round {round}: {:.0} commits/s",
-                    m.rate()
-                );
-                results.push(m);
-            }
+#[derive(Subcommand)]
+enum Command {
+    /// TPC-H: generate, load, run the 22 queries, check every answer, report times.
+    Tpch(TpchArgs),
+    /// Single-row INSERT commits/s with 1, 8 and 64 clients, OmenDB and PostgreSQL alternately.
+    Commits {
+        omendb_url: String,
+        postgres_url: String,
+        /// Seconds per run.
+        #[arg(default_value_t = 5)]
+        seconds: u64,
+        /// Runs per server and client count.
+        #[arg(default_value_t = 3)]
+        rounds: usize,
+    },
+    /// COPY FROM STDIN of TPC-H lineitem into OmenDB and PostgreSQL from the same file.
+    Copy {
+        omendb_url: String,
+        postgres_url: String,
+        /// The `|`-separated data file (generated first if missing).
+        data_file: std::path::PathBuf,
+        /// Scale factor used when generating.
+        #[arg(default_value_t = 1.0)]
+        sf: f64,
+        #[arg(default_value_t = 1)]
+        rounds: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("omendb-bench: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Tpch(args) => runtime.block_on(tpch::run(args)),
+        Command::Commits {
+            omendb_url,
+            postgres_url,
+            seconds,
+            rounds,
+        } => runtime
+            .block_on(omendb_bench::commits::run(
+                &omendb_url,
+                &postgres_url,
+                seconds,
+                rounds,
+            ))
+            .map(|()| true),
+        Command::Copy {
+            omendb_url,
+            postgres_url,
+            data_file,
+            sf,
+            rounds,
+        } => runtime
+            .block_on(omendb_bench::copy::run(
+                &omendb_url,
+                &postgres_url,
+                &data_file,
+                sf,
+                rounds,
+            ))
+            .map(|()| true),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("omendb-bench: some queries failed or answered wrongly (see above)");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("omendb-bench: {e:#}");
+            ExitCode::FAILURE
         }
     }
-    println!("{}", report(&results, ""));
-    Ok(())
 }

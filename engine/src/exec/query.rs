@@ -19,6 +19,43 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// `x op ANY (values)` as an OR of comparisons, `x op ALL (values)` as an AND: three-valued
+/// logic then gives PostgreSQL's NULL results; no values make ANY false and ALL true.
+fn quantified(
+    expr: Expr,
+    op: omendb_planner::BinOp,
+    all: bool,
+    values: Vec<Row>,
+    ty: omendb_storage::types::DataType,
+) -> Expr {
+    let joiner = if all {
+        omendb_planner::BinOp::And
+    } else {
+        omendb_planner::BinOp::Or
+    };
+    let bool_ty = omendb_storage::types::DataType::Bool;
+    let mut result: Option<Expr> = None;
+    for row in values {
+        let value = row.into_iter().next().unwrap_or(Value::Null);
+        let cmp = Expr::Binary {
+            op,
+            left: Box::new(expr.clone()),
+            right: Box::new(Expr::Literal { value, ty }),
+            ty: bool_ty,
+        };
+        result = Some(match result {
+            None => cmp,
+            Some(acc) => Expr::Binary {
+                op: joiner,
+                left: Box::new(acc),
+                right: Box::new(cmp),
+                ty: bool_ty,
+            },
+        });
+    }
+    result.unwrap_or_else(|| Expr::literal(Value::Bool(all)))
+}
+
 /// Evaluate every row-independent subexpression once (parameters, `now()`, date arithmetic on
 /// literals…) so it is not recomputed per row. A subexpression whose evaluation fails is left as
 /// it is: the error then surfaces only if a row actually evaluates it.
@@ -26,11 +63,11 @@ pub fn fold_constants(e: &mut Expr, env: &EvalEnv) {
     if matches!(e, Expr::Literal { .. } | Expr::Column { .. }) {
         return;
     }
-    if e.is_row_independent() {
-        if let Ok(value) = eval(e, &[], env) {
-            *e = Expr::Literal { value, ty: e.ty() };
-            return;
-        }
+    if e.is_row_independent()
+        && let Ok(value) = eval(e, &[], env)
+    {
+        *e = Expr::Literal { value, ty: e.ty() };
+        return;
     }
     e.for_each_child_mut(&mut |child| fold_constants(child, env));
 }
@@ -74,7 +111,8 @@ impl Executor {
                 e.walk_mut(&mut |x| match x {
                     Expr::ScalarSubquery { plan, .. }
                     | Expr::InSubquery { plan, .. }
-                    | Expr::Exists { plan, .. } => {
+                    | Expr::Exists { plan, .. }
+                    | Expr::Quantified { plan, .. } => {
                         plans.push(plan.as_ref().clone());
                     }
                     _ => {}
@@ -114,6 +152,12 @@ impl Executor {
                                 .collect();
                             let expr = std::mem::replace(expr, Box::new(Expr::null(ty)));
                             Expr::InList { expr, list, negated: *negated }
+                        }
+                        Expr::Quantified { expr, op, all, plan } => {
+                            let ty = plan.column_types().first().copied().unwrap_or(omendb_storage::types::DataType::Text);
+                            let values = results.next().unwrap_or_default();
+                            let expr = std::mem::replace(expr, Box::new(Expr::null(ty)));
+                            quantified(*expr, *op, *all, values, ty)
                         }
                         _ => return,
                     };

@@ -54,6 +54,84 @@ pub fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
     }
 }
 
+fn disjuncts(e: Expr, out: &mut Vec<Expr>) {
+    match e {
+        Expr::Binary {
+            op: BinOp::Or,
+            left,
+            right,
+            ..
+        } => {
+            disjuncts(*left, out);
+            disjuncts(*right, out);
+        }
+        other => out.push(other),
+    }
+}
+
+/// `(a AND b) OR (a AND c)` → `a`, `(b OR c)`: conjuncts common to every branch of a disjunction
+/// come out of it, so a join condition repeated in each branch (TPC-H Q19) becomes a hash-join
+/// key instead of a filter over a cross product.
+pub fn factor_or(e: Expr) -> Vec<Expr> {
+    if !matches!(e, Expr::Binary { op: BinOp::Or, .. }) {
+        return vec![e];
+    }
+    let mut branches = Vec::new();
+    disjuncts(e, &mut branches);
+    let branch_parts: Vec<Vec<Expr>> = branches
+        .into_iter()
+        .map(|b| {
+            let mut parts = Vec::new();
+            conjuncts(b, &mut parts);
+            parts
+        })
+        .collect();
+    let keys: Vec<Vec<String>> = branch_parts
+        .iter()
+        .map(|ps| ps.iter().map(|p| format!("{p:?}")).collect())
+        .collect();
+    let common: Vec<usize> = (0..branch_parts[0].len())
+        .filter(|&i| keys[1..].iter().all(|k| k.contains(&keys[0][i])))
+        .collect();
+    let common_keys: Vec<&String> = common.iter().map(|&i| &keys[0][i]).collect();
+    let mut out: Vec<Expr> = common.iter().map(|&i| branch_parts[0][i].clone()).collect();
+    if out.is_empty() {
+        let branches = branch_parts
+            .into_iter()
+            .filter_map(and_all)
+            .collect::<Vec<_>>();
+        return vec![or_all(branches)];
+    }
+    let mut rest = Vec::with_capacity(branch_parts.len());
+    for (parts, k) in branch_parts.into_iter().zip(&keys) {
+        let remaining: Vec<Expr> = parts
+            .into_iter()
+            .zip(k)
+            .filter(|(_, key)| !common_keys.contains(key))
+            .map(|(p, _)| p)
+            .collect();
+        match and_all(remaining) {
+            Some(r) => rest.push(r),
+            // One branch is exactly the common part: the disjunction adds nothing.
+            None => return out,
+        }
+    }
+    out.push(or_all(rest));
+    out
+}
+
+fn or_all(mut exprs: Vec<Expr>) -> Expr {
+    let first = exprs
+        .pop()
+        .unwrap_or_else(|| Expr::literal(omendb_storage::types::Value::Bool(false)));
+    exprs.into_iter().rev().fold(first, |acc, e| Expr::Binary {
+        op: BinOp::Or,
+        left: Box::new(e),
+        right: Box::new(acc),
+        ty: omendb_storage::types::DataType::Bool,
+    })
+}
+
 /// Put `predicate` on `plan`: into a table scan (re-choosing its access path), else a Filter.
 pub fn push_filter(plan: Plan, predicate: Expr) -> Plan {
     match plan {
@@ -103,7 +181,13 @@ pub fn order_joins(relations: Vec<Relation>, predicates: Vec<Expr>, catalog: &dy
     let mut conjs: Vec<Conjunct> = Vec::new();
     for p in predicates {
         let mut parts = Vec::new();
-        conjuncts(p, &mut parts);
+        for c in {
+            let mut top = Vec::new();
+            conjuncts(p, &mut top);
+            top
+        } {
+            parts.extend(factor_or(c));
+        }
         for e in parts {
             let mut rels = 0u128;
             e.walk(&mut |x| {
