@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// TPC-H: generate, load, run the 22 queries, check every answer, report times.
-    Tpch(TpchArgs),
+    Tpch(Box<TpchArgs>),
     /// Single-row INSERT commits/s with 1, 8 and 64 clients, OmenDB and PostgreSQL alternately.
     Commits {
         omendb_url: String,
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Tpch(args) => runtime.block_on(tpch::run(args)),
+        Command::Tpch(args) => runtime.block_on(tpch::run(*args)),
         Command::Commits {
             omendb_url,
             postgres_url,
