@@ -111,9 +111,31 @@ fn boolean(t: Option<&String>) -> bool {
     )
 }
 
+/// `sql` after leading whitespace and `--` / `/* */` comments.
+fn skip_comments(mut sql: &str) -> &str {
+    loop {
+        sql = sql.trim_start();
+        if let Some(rest) = sql.strip_prefix("--") {
+            sql = rest.split_once('\n').map_or("", |(_, after)| after);
+        } else if let Some(rest) = sql.strip_prefix("/*") {
+            sql = rest.split_once("*/").map_or("", |(_, after)| after);
+        } else {
+            return sql;
+        }
+    }
+}
+
 /// `Some` if `sql` is a COPY FROM STDIN; `None` if it is not a COPY at all; an error for COPY
 /// forms OmenDB does not support (TO, files, programs, binary).
 pub fn parse_copy(sql: &str) -> Result<Option<CopyStatement>, EngineError> {
+    let sql = skip_comments(sql);
+    let is_copy = sql.len() > 4
+        && sql.as_bytes()[..4].eq_ignore_ascii_case(b"copy")
+        && sql.as_bytes()[4].is_ascii_whitespace();
+    if !is_copy {
+        // Anything else goes to the SQL front end untouched (its quotes are not ours to judge).
+        return Ok(None);
+    }
     let t = tokens(sql)?;
     if !t.first().is_some_and(|w| w.eq_ignore_ascii_case("copy")) {
         return Ok(None);
@@ -306,6 +328,12 @@ mod tests {
             .unwrap();
         assert_eq!(s.delimiter, b'|');
         assert!(parse_copy("select 1").unwrap().is_none());
+        assert!(parse_copy("-- don't\nselect 'x").unwrap().is_none());
+        assert!(parse_copy("copying").unwrap().is_none());
+        let s = parse_copy("/* load */ -- it\n COPY t FROM STDIN")
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.table, "t");
         assert_eq!(
             parse_copy("copy t to stdout").unwrap_err().sqlstate(),
             "0A000"
