@@ -53,6 +53,9 @@ pub struct TpchArgs {
     /// (what a DBA gives PostgreSQL).
     #[arg(long)]
     pub pg_indexes: bool,
+    /// Load (and report the load), but run no queries.
+    #[arg(long, conflicts_with = "queries")]
+    pub load_only: bool,
     /// Timed runs per query after one warm-up; the report gives their min, median and max.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
@@ -120,7 +123,11 @@ pub async fn run(args: TpchArgs) -> Result<bool> {
         bail!("--sf must be positive");
     }
     let query_dir = args.query_dir.clone().unwrap_or_else(queries::default_dir);
-    let queries = queries::load(&query_dir, &args.queries)?;
+    let queries = if args.load_only {
+        Vec::new()
+    } else {
+        queries::load(&query_dir, &args.queries)?
+    };
     if let Some(dir) = &args.write_tbl {
         write_tbl(dir, args.sf)?;
     }
