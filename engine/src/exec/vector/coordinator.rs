@@ -122,7 +122,12 @@ pub fn exec<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
                     aggs: aggs.clone(),
                 };
                 let mut state = AggState::new(&spec);
-                if let Some((fragment, access)) = fragment_of(input, Some(spec.clone())) {
+                let partial = if spec.order_sensitive() {
+                    None
+                } else {
+                    fragment_of(input, Some(spec.clone()))
+                };
+                if let Some((fragment, access)) = partial {
                     for part in on_shards(x, fragment, access).await? {
                         if let Output::Partial(p) = part {
                             state.merge(p)?;

@@ -24,6 +24,18 @@ pub struct AggSpec {
     pub aggs: Vec<AggCall>,
 }
 
+impl AggSpec {
+    /// Float sums round differently when added in another order: such aggregates run at the
+    /// coordinator over the shards' rows in the row executor's order (shard by shard, row by
+    /// row) instead of merging per-shard partial sums.
+    pub fn order_sensitive(&self) -> bool {
+        self.aggs.iter().any(|a| {
+            matches!(a.func, AggFunc::Sum | AggFunc::Avg)
+                && a.arg.as_ref().is_some_and(|e| e.ty().is_float())
+        })
+    }
+}
+
 /// Whether the vectorized aggregate computes `call` (DISTINCT, `bool_and`/`bool_or` and
 /// `string_agg` stay on the row executor).
 pub fn call_supported(call: &AggCall) -> bool {
