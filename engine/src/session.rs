@@ -679,6 +679,21 @@ impl Session {
                 })
             }
             Statement::NoOp { tag } => Ok(Outcome::Command { tag: tag.clone() }),
+            Statement::Explain { plan } => {
+                let fields: Rc<[Field]> = Rc::new([Field {
+                    name: "QUERY PLAN".into(),
+                    ty: DataType::Text,
+                    table_oid: 0,
+                    column_id: 0,
+                }]);
+                let rows: Vec<Vec<Value>> = plan
+                    .explain()
+                    .lines()
+                    .map(|l| vec![Value::Text(l.to_string())])
+                    .collect();
+                let tag = format!("EXPLAIN {}", rows.len());
+                Ok(Outcome::Rows { fields, rows, tag })
+            }
             Statement::Deallocate { name } => {
                 self.deallocations.push(name.clone());
                 let tag = if name.is_some() {

@@ -9,6 +9,7 @@ use crate::EngineError;
 use crate::catalog::{Catalog, Sequence};
 use crate::runtime::Shard;
 use arc_swap::ArcSwap;
+use omendb_learned::index::IndexKind;
 use omendb_storage::row::{RowError, RowId, RowTable, UniqueKeys, WriterId};
 use omendb_storage::schema::{TableId, TableSchema};
 use std::cell::RefCell;
@@ -30,6 +31,8 @@ pub struct Engine {
     next_pid: AtomicI32,
     /// Round-robin placement of insert batches into tables without a primary key.
     spread: AtomicUsize,
+    /// Which ordered index backs primary keys (learned by default; B-tree for comparison).
+    index_kind: IndexKind,
     shards: usize,
 }
 
@@ -43,6 +46,7 @@ impl Engine {
             next_txn: AtomicU64::new(1),
             next_pid: AtomicI32::new(1000),
             spread: AtomicUsize::new(0),
+            index_kind: IndexKind::default(),
             shards: shards.max(1),
         })
     }
@@ -56,6 +60,19 @@ impl Engine {
             unique: RefCell::new(UniqueKeys::default()),
             touched: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// The same engine with primary keys indexed by `kind`.
+    pub fn with_index_kind(shards: usize, kind: IndexKind) -> Arc<Engine> {
+        let mut engine = Engine::new(shards);
+        if let Some(e) = Arc::get_mut(&mut engine) {
+            e.index_kind = kind;
+        }
+        engine
+    }
+
+    pub fn index_kind(&self) -> IndexKind {
+        self.index_kind
     }
 
     pub fn shard_count(&self) -> usize {
@@ -193,7 +210,7 @@ impl ShardState {
         let mut tables = self.tables.borrow_mut();
         let t = tables
             .entry(table.id)
-            .or_insert_with(|| RowTable::new(table.clone()));
+            .or_insert_with(|| RowTable::new(table.clone(), self.engine.index_kind()));
         f(t)
     }
 

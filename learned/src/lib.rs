@@ -4,4 +4,7 @@
 //! model sits behind a trait with an exact classical implementation, so tests and experiments can
 //! switch learning off and compare.
 
+#![warn(missing_docs)]
+
+pub mod datasets;
 pub mod index;

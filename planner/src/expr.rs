@@ -221,6 +221,52 @@ impl Expr {
         }
     }
 
+    /// Call `f` on each direct child expression (not on subquery plans).
+    pub fn for_each_child_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
+        match self {
+            Expr::Column { .. }
+            | Expr::Literal { .. }
+            | Expr::Param { .. }
+            | Expr::ScalarSubquery { .. }
+            | Expr::Exists { .. } => {}
+            Expr::InSubquery { expr, .. }
+            | Expr::Cast { expr, .. }
+            | Expr::Unary { expr, .. }
+            | Expr::IsNull { expr, .. }
+            | Expr::IsBool { expr, .. } => f(expr),
+            Expr::Binary { left, right, .. } | Expr::IsDistinct { left, right, .. } => {
+                f(left);
+                f(right);
+            }
+            Expr::InList { expr, list, .. } => {
+                f(expr);
+                list.iter_mut().for_each(f);
+            }
+            Expr::Like { expr, pattern, .. } => {
+                f(expr);
+                f(pattern);
+            }
+            Expr::Case {
+                operand,
+                branches,
+                otherwise,
+                ..
+            } => {
+                if let Some(o) = operand {
+                    f(o);
+                }
+                for (w, t) in branches {
+                    f(w);
+                    f(t);
+                }
+                if let Some(o) = otherwise {
+                    f(o);
+                }
+            }
+            Expr::Call { args, .. } => args.iter_mut().for_each(f),
+        }
+    }
+
     /// Visit this expression and every sub-expression mutably (children first is not
     /// guaranteed; subquery plans are not entered).
     pub fn walk_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {

@@ -12,6 +12,7 @@
 pub mod binder;
 pub mod catalog;
 pub mod error;
+pub mod explain;
 pub mod expr;
 pub mod optimizer;
 pub mod parse;

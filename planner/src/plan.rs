@@ -331,6 +331,10 @@ pub enum Statement {
     },
     /// A statement accepted and ignored because it has no effect here (`VACUUM`, `ANALYZE`, `DISCARD`…)
     /// with its command tag.
+    /// EXPLAIN of a query: the plan as text rows.
+    Explain {
+        plan: Plan,
+    },
     NoOp {
         tag: String,
     },
@@ -345,6 +349,12 @@ impl Statement {
             Statement::Insert { returning, .. }
             | Statement::Update { returning, .. }
             | Statement::Delete { returning, .. } => returning.as_ref().map(|r| r.columns.clone()),
+            Statement::Explain { .. } => Some(vec![OutputColumn {
+                name: "QUERY PLAN".into(),
+                ty: DataType::Text,
+                table_oid: 0,
+                column_id: 0,
+            }]),
             Statement::Show { name } => Some(vec![OutputColumn {
                 name: name.clone(),
                 ty: DataType::Text,

@@ -63,7 +63,7 @@ fn serve(options: Options) -> ExitCode {
         Ok(lock) => lock,
         Err(e) => return cannot_start(e),
     };
-    let engine = Engine::new(shards);
+    let engine = Engine::with_index_kind(shards, options.index);
     let config = Arc::new(WireConfig::new(auth));
     tracing::info!(
         "OmenDB {} listening on {listen} with {shards} shard(s), data directory {}, {} authentication",

@@ -22,6 +22,7 @@ Options:
   --shards N         shards, one per core (default: number of cores)
   --password PW      require SCRAM-SHA-256 authentication with this password for every user
   --users FILE       require SCRAM-SHA-256 authentication; FILE has one user:password per line
+  --index KIND       primary-key index: learned (default), btree or static-learned
   --log LEVEL        log filter: error, warn, info, debug, trace or a tracing directive (default info)
   -h, --help         print this help
   -V, --version      print the version
@@ -46,6 +47,8 @@ pub struct Options {
     pub password: Option<String>,
     pub users_file: Option<PathBuf>,
     pub log: String,
+    /// The row store's primary-key index.
+    pub index: omendb_learned::index::IndexKind,
 }
 
 impl Default for Options {
@@ -58,6 +61,7 @@ impl Default for Options {
             password: None,
             users_file: None,
             log: "info".to_string(),
+            index: omendb_learned::index::IndexKind::default(),
         }
     }
 }
@@ -117,6 +121,19 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, St
             "--password" => options.password = Some(value()?),
             "--users" => options.users_file = Some(PathBuf::from(value()?)),
             "--log" => options.log = value()?,
+            "--index" => {
+                use omendb_learned::index::IndexKind;
+                options.index = match value()?.as_str() {
+                    "learned" => IndexKind::Learned,
+                    "btree" => IndexKind::BTree,
+                    "static-learned" => IndexKind::StaticLearned,
+                    other => {
+                        return Err(format!(
+                            "--index must be learned, btree or static-learned, not {other}"
+                        ));
+                    }
+                };
+            }
             _ => return Err(format!("unknown option {arg}")),
         }
     }

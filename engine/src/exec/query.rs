@@ -20,6 +20,22 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// Evaluate every row-independent subexpression once (parameters, `now()`, date arithmetic on
+/// literals…) so it is not recomputed per row. A subexpression whose evaluation fails is left as
+/// it is: the error then surfaces only if a row actually evaluates it.
+pub fn fold_constants(e: &mut Expr, env: &EvalEnv) {
+    if matches!(e, Expr::Literal { .. } | Expr::Column { .. }) {
+        return;
+    }
+    if e.is_row_independent() {
+        if let Ok(value) = eval(e, &[], env) {
+            *e = Expr::Literal { value, ty: e.ty() };
+            return;
+        }
+    }
+    e.for_each_child_mut(&mut |child| fold_constants(child, env));
+}
+
 /// Calls its argument on every expression of something (a plan, a filter…).
 pub type ExprVisitor<'a> = dyn FnMut(&mut dyn FnMut(&mut Expr)) + 'a;
 
@@ -43,6 +59,7 @@ impl Executor {
         let mut plan = plan.clone();
         self.resolve_subqueries(&mut |visit| plan.exprs_mut(visit))
             .await?;
+        plan.exprs_mut(&mut |e| fold_constants(e, &self.env));
         self.run(&plan).await
     }
 

@@ -3,7 +3,7 @@
 use super::eval::{EvalEnv, eval};
 use crate::EngineError;
 use omendb_planner::{Access, Expr};
-use omendb_storage::row::key::{encode_key, encode_value, shard_hash};
+use omendb_storage::row::key::{encode_primary_key, encode_value, shard_hash};
 use omendb_storage::schema::TableSchema;
 use omendb_storage::types::Value;
 
@@ -73,7 +73,7 @@ pub fn target(
             }
             let shard = shard_of_value(&owned[0], shards);
             let mut key = Vec::with_capacity(16 * owned.len());
-            encode_key(&owned.iter().collect::<Vec<_>>(), &mut key);
+            encode_primary_key(&owned.iter().collect::<Vec<_>>(), &mut key);
             Ok(Target::One(shard, Some(key)))
         }
     }

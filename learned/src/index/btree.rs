@@ -6,9 +6,18 @@ use std::collections::btree_map::Entry;
 use std::ops::Bound;
 
 /// B-tree over owned byte keys.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct BTreeIndex<V> {
     map: BTreeMap<Box<[u8]>, V>,
+}
+
+// Written out rather than derived so that an empty index needs no `V: Default`.
+impl<V> Default for BTreeIndex<V> {
+    fn default() -> Self {
+        Self {
+            map: BTreeMap::new(),
+        }
+    }
 }
 
 impl<V: Copy> OrderedIndex<V> for BTreeIndex<V> {

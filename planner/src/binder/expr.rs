@@ -1080,11 +1080,21 @@ pub(crate) fn coerce(ctx: &mut BindContext<'_>, e: Expr, ty: DataType) -> Result
             let v = value.cast(ty, &TimeZone::utc())?;
             Ok(Expr::Literal { value: v, ty })
         }
+        // Numerics of any precision, and text/varchar, share a representation: no cast.
+        other if same_representation(other.ty(), ty) => Ok(other),
         other => Ok(Expr::Cast {
             expr: Box::new(other),
             ty,
         }),
     }
+}
+
+fn same_representation(a: DataType, b: DataType) -> bool {
+    use DataType::*;
+    matches!(
+        (a, b),
+        (Numeric { .. }, Numeric { .. }) | (Text | Varchar(_), Text | Varchar(None))
+    )
 }
 
 /// `CAST(e AS ty)`.

@@ -91,6 +91,19 @@ pub fn bind(ctx: &mut BindContext<'_>, stmt: &ast::Statement) -> Result<Statemen
         ast::Statement::Delete(delete) => dml::bind_delete(ctx, delete),
         ast::Statement::CreateTable(create) => ddl::bind_create_table(ctx, create),
         ast::Statement::CreateView(view) => ddl::bind_create_view(ctx, view),
+        ast::Statement::Explain {
+            statement,
+            analyze: false,
+            ..
+        } => match bind(ctx, statement)? {
+            Statement::Query { plan, .. } => Ok(Statement::Explain { plan }),
+            _ => Err(PlanError::not_supported(
+                "EXPLAIN of statements other than queries is not supported yet",
+            )),
+        },
+        ast::Statement::Explain { .. } => Err(PlanError::not_supported(
+            "EXPLAIN ANALYZE is not supported yet",
+        )),
         ast::Statement::Drop {
             object_type: ast::ObjectType::View,
             if_exists,

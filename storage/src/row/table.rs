@@ -1,10 +1,10 @@
 //! One table's rows on one shard, with one pending version per row.
 
 use super::RowError;
-use super::key::encode_value;
+use super::key::encode_primary_key;
 use crate::schema::TableSchema;
 use crate::types::Value;
-use omendb_learned::index::{BTreeIndex, OrderedIndex};
+use omendb_learned::index::{IndexKind, OrderedIndex};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -52,12 +52,9 @@ pub struct RowTable {
 }
 
 impl RowTable {
-    /// An empty table partition with the B-tree primary-key index.
-    pub fn new(schema: Arc<TableSchema>) -> RowTable {
-        let primary: Option<KeyIndex> = schema
-            .primary_key
-            .as_ref()
-            .map(|_| Box::new(BTreeIndex::<RowId>::default()) as KeyIndex);
+    /// An empty table partition whose primary-key index is of `kind`.
+    pub fn new(schema: Arc<TableSchema>, kind: IndexKind) -> RowTable {
+        let primary: Option<KeyIndex> = schema.primary_key.as_ref().map(|_| kind.build::<RowId>());
         RowTable {
             schema,
             slots: Vec::new(),
@@ -308,7 +305,7 @@ fn primary_key_bytes<'a>(schema: &TableSchema, row: &[Value], buf: &'a mut Vec<u
     buf.clear();
     if let Some(pk) = schema.primary_key.as_ref() {
         for &c in &pk.columns {
-            encode_value(&row[c], buf);
+            encode_primary_key(&[&row[c]], buf);
         }
     }
     buf
@@ -328,23 +325,26 @@ mod tests {
     use crate::schema::{ColumnSchema, UniqueConstraint};
     use crate::types::DataType;
 
-    fn table() -> RowTable {
+    fn table_of(kind: IndexKind) -> RowTable {
         let col = |name: &str| ColumnSchema {
             name: name.into(),
             ty: DataType::Int32,
             nullable: false,
             default: None,
         };
-        RowTable::new(Arc::new(TableSchema {
-            id: 1,
-            name: "t".into(),
-            columns: vec![col("k"), col("v")],
-            primary_key: Some(UniqueConstraint {
-                name: "t_pkey".into(),
-                columns: vec![0],
+        RowTable::new(
+            Arc::new(TableSchema {
+                id: 1,
+                name: "t".into(),
+                columns: vec![col("k"), col("v")],
+                primary_key: Some(UniqueConstraint {
+                    name: "t_pkey".into(),
+                    columns: vec![0],
+                }),
+                unique: Vec::new(),
             }),
-            unique: Vec::new(),
-        }))
+            kind,
+        )
     }
 
     fn row(k: i32, v: i32) -> Box<[Value]> {
@@ -353,7 +353,7 @@ mod tests {
 
     fn key(k: i32) -> Vec<u8> {
         let mut out = Vec::new();
-        encode_value(&Value::Int32(k), &mut out);
+        encode_primary_key(&[&Value::Int32(k)], &mut out);
         out
     }
 
@@ -366,73 +366,83 @@ mod tests {
 
     #[test]
     fn pending_insert_is_seen_only_by_its_writer_until_commit() {
-        let mut t = table();
-        let id = t.insert(row(1, 10), 7).unwrap();
-        assert_eq!(v(&t, id, 7), Some(10));
-        assert_eq!(v(&t, id, 8), None);
-        assert_eq!(t.insert(row(1, 11), 8), Err(RowError::Busy(7)));
-        t.commit(id, 7);
-        assert_eq!(v(&t, id, 8), Some(10));
-        assert!(matches!(
-            t.insert(row(1, 11), 8),
-            Err(RowError::UniqueViolation { .. })
-        ));
-        assert_eq!(t.committed_len(), 1);
+        for kind in IndexKind::ALL {
+            let mut t = table_of(kind);
+            let id = t.insert(row(1, 10), 7).unwrap();
+            assert_eq!(v(&t, id, 7), Some(10));
+            assert_eq!(v(&t, id, 8), None);
+            assert_eq!(t.insert(row(1, 11), 8), Err(RowError::Busy(7)));
+            t.commit(id, 7);
+            assert_eq!(v(&t, id, 8), Some(10));
+            assert!(matches!(
+                t.insert(row(1, 11), 8),
+                Err(RowError::UniqueViolation { .. })
+            ));
+            assert_eq!(t.committed_len(), 1);
+        }
     }
 
     #[test]
     fn rolled_back_insert_frees_the_key() {
-        let mut t = table();
-        let id = t.insert(row(1, 10), 7).unwrap();
-        t.rollback(id, 7);
-        assert_eq!(t.lookup(&key(1), 8), None);
-        let id2 = t.insert(row(1, 12), 8).unwrap();
-        t.commit(id2, 8);
-        assert_eq!(v(&t, t.lookup(&key(1), 9).unwrap(), 9), Some(12));
+        for kind in IndexKind::ALL {
+            let mut t = table_of(kind);
+            let id = t.insert(row(1, 10), 7).unwrap();
+            t.rollback(id, 7);
+            assert_eq!(t.lookup(&key(1), 8), None);
+            let id2 = t.insert(row(1, 12), 8).unwrap();
+            t.commit(id2, 8);
+            assert_eq!(v(&t, t.lookup(&key(1), 9).unwrap(), 9), Some(12));
+        }
     }
 
     #[test]
     fn update_and_delete_stay_private_until_commit() {
-        let mut t = table();
-        let id = t.insert(row(1, 10), 1).unwrap();
-        t.commit(id, 1);
-        t.lock(id, 2).unwrap();
-        assert_eq!(t.lock(id, 3), Err(RowError::Busy(2)));
-        t.write(id, 2, Some(row(1, 20))).unwrap();
-        assert_eq!((v(&t, id, 2), v(&t, id, 3)), (Some(20), Some(10)));
-        t.commit(id, 2);
-        t.lock(id, 4).unwrap();
-        t.write(id, 4, None).unwrap();
-        assert_eq!((v(&t, id, 4), v(&t, id, 5)), (None, Some(20)));
-        t.rollback(id, 4);
-        assert_eq!(v(&t, id, 5), Some(20));
-        t.lock(id, 6).unwrap();
-        t.write(id, 6, None).unwrap();
-        t.commit(id, 6);
-        assert_eq!(t.lookup(&key(1), 7), None);
-        assert_eq!(t.committed_len(), 0);
+        for kind in IndexKind::ALL {
+            let mut t = table_of(kind);
+            let id = t.insert(row(1, 10), 1).unwrap();
+            t.commit(id, 1);
+            t.lock(id, 2).unwrap();
+            assert_eq!(t.lock(id, 3), Err(RowError::Busy(2)));
+            t.write(id, 2, Some(row(1, 20))).unwrap();
+            assert_eq!((v(&t, id, 2), v(&t, id, 3)), (Some(20), Some(10)));
+            t.commit(id, 2);
+            t.lock(id, 4).unwrap();
+            t.write(id, 4, None).unwrap();
+            assert_eq!((v(&t, id, 4), v(&t, id, 5)), (None, Some(20)));
+            t.rollback(id, 4);
+            assert_eq!(v(&t, id, 5), Some(20));
+            t.lock(id, 6).unwrap();
+            t.write(id, 6, None).unwrap();
+            t.commit(id, 6);
+            assert_eq!(t.lookup(&key(1), 7), None);
+            assert_eq!(t.committed_len(), 0);
+        }
     }
 
     #[test]
     fn a_writer_may_delete_and_reinsert_the_same_key() {
-        let mut t = table();
-        let id = t.insert(row(1, 10), 1).unwrap();
-        t.commit(id, 1);
-        t.lock(id, 2).unwrap();
-        t.write(id, 2, None).unwrap();
-        let again = t.insert(row(1, 30), 2).unwrap();
-        assert_eq!(again, id);
-        t.commit(id, 2);
-        assert_eq!(v(&t, id, 3), Some(30));
+        for kind in IndexKind::ALL {
+            let mut t = table_of(kind);
+            let id = t.insert(row(1, 10), 1).unwrap();
+            t.commit(id, 1);
+            t.lock(id, 2).unwrap();
+            t.write(id, 2, None).unwrap();
+            let again = t.insert(row(1, 30), 2).unwrap();
+            assert_eq!(again, id);
+            t.commit(id, 2);
+            assert_eq!(v(&t, id, 3), Some(30));
+        }
     }
 
     #[test]
     fn deleting_an_own_insert_frees_it_immediately() {
-        let mut t = table();
-        let id = t.insert(row(1, 10), 2).unwrap();
-        t.write(id, 2, None).unwrap();
-        t.commit(id, 2);
-        assert_eq!(t.lookup(&key(1), 3), None);
-        assert_eq!(t.committed_len(), 0);
+        for kind in IndexKind::ALL {
+            let mut t = table_of(kind);
+            let id = t.insert(row(1, 10), 2).unwrap();
+            t.write(id, 2, None).unwrap();
+            t.commit(id, 2);
+            assert_eq!(t.lookup(&key(1), 3), None);
+            assert_eq!(t.committed_len(), 0);
+        }
     }
 }
