@@ -182,15 +182,9 @@ mod tests {
                 Value::Text(String::new()),
                 Value::Float64(f64::NAN),
             ],
-            vec![
-                Value::Int32(7),
-                Value::Null,
-                Value::Numeric(Numeric::new(150, 2)).clone(),
-            ],
+            vec![Value::Int32(7), Value::Null, Value::Float64(2.5)],
         ];
         let kinds = [Kind::Int32, Kind::Text, Kind::Float64];
-        let mut rows = rows;
-        rows[2][2] = Value::Float64(2.5);
         let b = &from_rows(&rows, &kinds).unwrap()[0];
         let cols: Vec<&Vector> = b.columns.iter().collect();
         let keys = encode(&cols, &[Order::default(); 3], 3);

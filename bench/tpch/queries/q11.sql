@@ -1,0 +1,32 @@
+-- TPC-H Q11, Important Stock Identification (spec 2.4.11). Validation parameters:
+-- NATION = GERMANY, FRACTION = 0.0001. (The spec scales FRACTION as 0.0001 / SF. This text keeps
+-- the validation value at every scale factor, as the reference answers do.)
+-- check: order=2 columns=exact,sum
+select
+    ps_partkey,
+    sum(ps_supplycost * ps_availqty) as value
+from
+    partsupp,
+    supplier,
+    nation
+where
+    ps_suppkey = s_suppkey
+    and s_nationkey = n_nationkey
+    and n_name = 'GERMANY'
+group by
+    ps_partkey
+having
+    sum(ps_supplycost * ps_availqty) > (
+        select
+            sum(ps_supplycost * ps_availqty) * 0.0001
+        from
+            partsupp,
+            supplier,
+            nation
+        where
+            ps_suppkey = s_suppkey
+            and s_nationkey = n_nationkey
+            and n_name = 'GERMANY'
+    )
+order by
+    value desc;

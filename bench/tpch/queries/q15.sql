@@ -1,0 +1,35 @@
+-- TPC-H Q15, Top Supplier (spec 2.4.15), in the spec's variant that defines revenue0 with WITH
+-- (Appendix B) instead of CREATE VIEW / DROP VIEW, so that it is one statement every system
+-- runs unchanged. Validation parameter: DATE = 1996-01-01.
+-- check: order=1 columns=exact,exact,exact,exact,sum
+with revenue0 (supplier_no, total_revenue) as (
+    select
+        l_suppkey,
+        sum(l_extendedprice * (1 - l_discount))
+    from
+        lineitem
+    where
+        l_shipdate >= date '1996-01-01'
+        and l_shipdate < date '1996-01-01' + interval '3' month
+    group by
+        l_suppkey
+)
+select
+    s_suppkey,
+    s_name,
+    s_address,
+    s_phone,
+    total_revenue
+from
+    supplier,
+    revenue0
+where
+    s_suppkey = supplier_no
+    and total_revenue = (
+        select
+            max(total_revenue)
+        from
+            revenue0
+    )
+order by
+    s_suppkey;

@@ -1,0 +1,267 @@
+#!/usr/bin/env bash
+# TPC-H side by side: OmenDB, PostgreSQL 15 and DuckDB 2.0.1 on the same dbgen-identical data and
+# the same query texts (bench/tpch/queries), measured in one run on this machine, the systems
+# alternating round by round (OmenDB, PostgreSQL, DuckDB, OmenDB, PostgreSQL, DuckDB, ...);
+# then writes bench/results/tpch.md.
+#
+#   scripts/tpch-compare.sh [SF]        (SF defaults to 1)
+#
+# Round 1 loads OmenDB and PostgreSQL (timed); later rounds only query them. DuckDB runs in memory
+# through the peer script, so it loads the .tbl files again in every round. Every OmenDB and
+# PostgreSQL answer is checked: against bench/tpch/answers/sf<SF> where committed (SF 0.01, 0.1),
+# otherwise against PostgreSQL's own answers taken after its load (DuckDB's peer script does not
+# hand back its answers, so DuckDB's are not checked here).
+#
+# Environment (all optional):
+#   ROUNDS=2  RUNS=3           rounds, and timed runs per query per round (after one warm-up)
+#   SHARDS=2                   OmenDB shards (one per core on this 2-core machine)
+#   OMENDB_PORT=54329          OmenDB's port for the run
+#   OMENDB_MEMORY_GB=12        OmenDB's data-segment limit (ulimit -d): a runaway plan aborts the
+#                              server instead of taking the shared machine down; it is restarted
+#                              and reloaded for the next round
+#   QUERY_TIMEOUT=600          seconds before a query is cancelled and counted as failed
+#   PG_URL=postgres://postgres@127.0.0.1:55432/tpch   (the database is created if missing)
+#   PEERS=/work/shared/peers   postgres.sh and duckdb_tpch.py
+#   PEER_DIR=/work/peer-data/postgres   the shared PostgreSQL cluster (left running)
+#   DUCKDB_THREADS=2
+#   WORK=target/tpch-compare   .tbl files, OmenDB's data directory, every round's JSON
+#   OUT=bench/results/tpch.md
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+sf=${1:-1}
+ROUNDS=${ROUNDS:-2}
+RUNS=${RUNS:-3}
+SHARDS=${SHARDS:-2}
+OMENDB_PORT=${OMENDB_PORT:-54329}
+OMENDB_MEMORY_GB=${OMENDB_MEMORY_GB:-12}
+QUERY_TIMEOUT=${QUERY_TIMEOUT:-600}
+PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:55432/tpch}
+PEERS=${PEERS:-/work/shared/peers}
+export PEER_DIR=${PEER_DIR:-/work/peer-data/postgres}
+DUCKDB_THREADS=${DUCKDB_THREADS:-2}
+WORK=${WORK:-$root/target/tpch-compare}
+OUT=${OUT:-$root/bench/results/tpch.md}
+DUCKDB_VERSION=2.0.1
+
+bench=$root/target/release/omendb-bench
+omendb=$root/target/release/omendb
+tbl=$WORK/tbl-sf$sf
+queries=$root/bench/tpch/queries
+omen_url=postgres://postgres@127.0.0.1:$OMENDB_PORT/postgres
+mkdir -p "$WORK"
+log() { printf '\n== %s\n' "$*"; }
+
+log "building release binaries (omendb, omendb-bench)"
+cargo build --release -p omendb-wire --bin omendb -p omendb-bench --bin omendb-bench
+
+log "peers"
+"$PEERS/postgres.sh" start
+python3 -c "import duckdb, sys; sys.exit(duckdb.__version__ != '$DUCKDB_VERSION')" 2>/dev/null ||
+  pip install "duckdb==$DUCKDB_VERSION"
+
+if [ ! -f "$tbl/.complete" ]; then
+  log "generating SF $sf .tbl files into $tbl"
+  rm -rf "$tbl"
+  "$bench" tpch --sf "$sf" --write-tbl "$tbl"
+  touch "$tbl/.complete"
+fi
+
+# --- OmenDB server --------------------------------------------------------------------------
+omendb_pid=
+omendb_durability="in-memory (this build has no WAL)"
+omendb_args=()
+omendb_help=$("$omendb" --help 2>&1 || true)
+if grep -q -- '--sync' <<<"$omendb_help"; then
+  omendb_durability="WAL, --sync ${OMENDB_SYNC:-on}"
+  omendb_args+=(--sync "${OMENDB_SYNC:-on}")
+fi
+omendb_commit=$(git rev-parse HEAD)$(git diff --quiet HEAD -- . ':!bench/results' || echo -dirty)
+
+stop_omendb() {
+  if [ -n "$omendb_pid" ]; then
+    kill "$omendb_pid" 2>/dev/null || true
+    wait "$omendb_pid" 2>/dev/null || true
+    omendb_pid=
+  fi
+}
+trap stop_omendb EXIT
+
+start_omendb() {
+  rm -rf "$WORK/omendb-data"
+  (
+    ulimit -d $((OMENDB_MEMORY_GB * 1024 * 1024))
+    exec "$omendb" --port "$OMENDB_PORT" --listen 127.0.0.1 --shards "$SHARDS" \
+      --data-dir "$WORK/omendb-data" --log warn "${omendb_args[@]}"
+  ) >>"$WORK/omendb.log" 2>&1 &
+  omendb_pid=$!
+  for _ in $(seq 300); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$OMENDB_PORT") 2>/dev/null; then return 0; fi
+    kill -0 "$omendb_pid" 2>/dev/null || { tail -20 "$WORK/omendb.log" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "omendb did not start; see $WORK/omendb.log" >&2
+  return 1
+}
+
+omendb_alive() { [ -n "$omendb_pid" ] && kill -0 "$omendb_pid" 2>/dev/null; }
+
+# --- reference answers ----------------------------------------------------------------------
+# Committed ones where they exist; otherwise PostgreSQL's, taken fresh in round 1 (never reused
+# from an earlier run, whose query texts may have differed).
+answers=$root/bench/tpch/answers/sf$sf
+if [ ! -d "$answers" ]; then
+  answers=$WORK/answers-sf$sf
+  rm -rf "$answers"
+fi
+
+common=(tpch --sf "$sf" --runs "$RUNS" --timeout "$QUERY_TIMEOUT")
+for round in $(seq "$ROUNDS"); do
+  out=$WORK/round$round
+  rm -rf "$out"
+  mkdir -p "$out"
+
+  log "round $round: PostgreSQL"
+  pg_load=skip
+  [ "$round" = 1 ] && pg_load=auto
+  pg_answers=()
+  [ -d "$answers" ] && pg_answers=(--answers "$answers")
+  "$bench" "${common[@]}" --url "$PG_URL" --load "$pg_load" --pg-indexes --label postgresql \
+    --durability "synchronous_commit=on" "${pg_answers[@]}" --out "$out" ||
+    echo "PostgreSQL round $round reported failures" >&2
+  if [ ! -d "$answers" ]; then
+    log "taking reference answers from PostgreSQL (already loaded) into $answers"
+    "$bench" tpch --sf "$sf" --reference-url "$PG_URL" --load skip --write-answers "$answers" \
+      --timeout "$QUERY_TIMEOUT"
+  fi
+
+  log "round $round: OmenDB ($SHARDS shards)"
+  omen_load=skip
+  if ! omendb_alive; then
+    stop_omendb
+    start_omendb
+    omen_load=auto
+  fi
+  "$bench" "${common[@]}" --url "$omen_url" --load "$omen_load" --label omendb \
+    --shards "$SHARDS" --durability "$omendb_durability" --omendb-commit "$omendb_commit" \
+    --answers "$answers" --out "$out" ||
+    echo "OmenDB round $round reported failures" >&2
+
+  log "round $round: DuckDB $DUCKDB_VERSION ($DUCKDB_THREADS threads)"
+  python3 "$PEERS/duckdb_tpch.py" "$tbl" "$queries" --threads "$DUCKDB_THREADS" --runs "$RUNS" \
+    --json "$out/duckdb.json"
+done
+stop_omendb
+
+log "writing $OUT"
+mkdir -p "$(dirname "$OUT")"
+machine_cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+machine_mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+python3 - "$WORK" "$ROUNDS" "$OUT" <<PY
+import json, math, os, statistics, sys, datetime
+work, rounds, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def load(r, name):
+    p = os.path.join(work, f"round{r}", name)
+    return json.load(open(p)) if os.path.exists(p) else None
+def harness(label):
+    reps = [load(r, f"tpch-{label}-sf$sf.json") for r in range(1, rounds + 1)]
+    return [x for x in reps if x]
+omen, pg = harness("omendb"), harness("postgresql")
+duck = [x for x in (load(r, "duckdb.json") for r in range(1, rounds + 1)) if x]
+
+def per_query(reps):
+    res = {}
+    for q in [f"q{n:02d}" for n in range(1, 23)]:
+        times, bad = [], None
+        for rep in reps:
+            e = next((x for x in rep["queries"] if x["query"] == q), None)
+            if e is None:
+                continue
+            if e["error"] or e["median_s"] is None:
+                bad = bad or (e["error"] or e["check"])
+            times += e["times_s"]
+        res[q] = (None, bad) if bad or not times else ((min(times), statistics.median(times), max(times)), None)
+    return res
+O, P = per_query(omen), per_query(pg)
+D = {}
+for q in [f"q{n:02d}" for n in range(1, 23)]:
+    ts = [d["queries"][q] for d in duck if q in d["queries"]]
+    D[q] = ((min(ts), statistics.median(ts), max(ts)), None) if ts else (None, "not run")
+def totals(res):
+    meds = [v[0][1] for v in res.values() if v[0]]
+    if not meds:
+        return 0, 0.0, 0.0
+    return len(meds), sum(meds), math.exp(sum(map(math.log, meds)) / len(meds))
+def checked(reps):
+    if not reps:
+        return "not run"
+    s = [r["summary"] for r in reps]
+    ok = all(x["all_22_checked_and_correct"] for x in s)
+    return ("every answer checked and correct" if ok else
+            f"{min(x['checked'] for x in s)} of 22 checked, {min(x['ran_ok'] for x in s)} ran correctly") + \
+           f" (against {reps[0]['reference']})"
+f = lambda v: "—" if v is None else f"{v:.3f}"
+def cell(v):
+    t, bad = v
+    return "fails" if bad else f"{f(t[1])} ({f(t[0])}–{f(t[2])})"
+def ratio(a, b):
+    return "—" if a[0] is None or b[0] is None else f"{a[0][1] / b[0][1]:.1f}×"
+
+now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+o0 = omen[0] if omen else {}
+p0 = pg[0] if pg else {}
+L = []
+L.append(f"# TPC-H SF $sf: OmenDB beside PostgreSQL 15 and DuckDB $DUCKDB_VERSION")
+L.append("")
+L.append(f"Measured {now} by \`scripts/tpch-compare.sh $sf\` (ROUNDS={rounds} RUNS=$RUNS SHARDS=$SHARDS"
+         f" DUCKDB_THREADS=$DUCKDB_THREADS), all systems in the same run on the same machine, alternating"
+         f" round by round. Times are seconds: the median (min–max) over {rounds} rounds × $RUNS timed runs"
+         f" after one warm-up per round, client-measured, whole answer fetched"
+         f" (DuckDB: the median of its per-round medians, as its peer script reports them).")
+L.append("")
+L.append(f"- Machine: $machine_cpu, $(nproc) cores, $machine_mem, Linux $(uname -r); shared with other work, so noisy.")
+L.append(f"- OmenDB: commit \`{o0.get('omendb_commit')}\`, {o0.get('shards')} shards, durability: {o0.get('durability')}; {o0.get('server_version', 'not run')}.")
+L.append(f"- PostgreSQL: {p0.get('server_version', 'not run')}; settings of \`peers/postgres.sh\` (shared_buffers 4GB,"
+         f" work_mem 256MB, 2 parallel workers, synchronous_commit on); primary keys (bench/tpch/schema.sql) plus the"
+         f" foreign-key indexes of bench/tpch/pg_indexes.sql, then ANALYZE.")
+L.append(f"- DuckDB: {duck[0]['version'] if duck else 'not run'}, {duck[0]['threads'] if duck else '-'} threads, in memory, loading the same .tbl files.")
+L.append(f"- Data: \`omendb-bench tpch --write-tbl\` (tpchgen, dbgen-identical); queries: bench/tpch/queries (validation parameters; Q15 as the WITH variant).")
+L.append(f"- Answers: OmenDB: {checked(omen)}. PostgreSQL: {checked(pg)}. DuckDB: not checked by this script.")
+L.append("")
+L.append("## Load")
+L.append("")
+L.append("| system | how | seconds | note |")
+L.append("|---|---|---:|---|")
+for name, reps in (("OmenDB", omen), ("PostgreSQL", pg)):
+    ld = reps[0].get("load") if reps else None
+    if ld:
+        note = "generation included" if ld["generation_included"] else "generation excluded"
+        if ld.get("indexes_and_analyze_s") is not None:
+            note += f"; then FK indexes + ANALYZE {ld['indexes_and_analyze_s']:.1f} s"
+        L.append(f"| {name} | {ld['method']} over the wire, {ld['connections']} connections | {ld['load_s']:.1f} | {note} |")
+if duck:
+    L.append(f"| DuckDB | COPY from the .tbl files | {statistics.median(d['load_s'] for d in duck):.1f} | median over rounds |")
+L.append("")
+L.append("## Queries")
+L.append("")
+L.append("| query | OmenDB | PostgreSQL | DuckDB | OmenDB / DuckDB | PostgreSQL / OmenDB |")
+L.append("|---|---:|---:|---:|---:|---:|")
+for q in O:
+    L.append(f"| {q} | {cell(O[q])} | {cell(P[q])} | {cell(D[q])} | {ratio(O[q], D[q])} | {ratio(P[q], O[q])} |")
+for name, res in (("OmenDB", O), ("PostgreSQL", P), ("DuckDB", D)):
+    n, tot, gm = totals(res)
+    L.append(f"| **{name}: {n} of 22 ran correctly** | sum {tot:.3f} | geomean {gm:.4f} | | | |")
+L.append("")
+fails = [(q, v[1]) for q, v in O.items() if v[1]]
+if fails:
+    L.append("## OmenDB queries that fail")
+    L.append("")
+    for q, why in fails:
+        L.append(f"- {q}: {why}")
+    L.append("")
+    L.append("Sums and geometric means cover only the queries that ran correctly, so they are not comparable"
+             " across systems until all 22 run.")
+open(out, "w").write("\n".join(L) + "\n")
+print("\n".join(L))
+PY
