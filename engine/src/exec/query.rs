@@ -27,11 +27,11 @@ pub fn fold_constants(e: &mut Expr, env: &EvalEnv) {
     if matches!(e, Expr::Literal { .. } | Expr::Column { .. }) {
         return;
     }
-    if e.is_row_independent() {
-        if let Ok(value) = eval(e, &[], env) {
-            *e = Expr::Literal { value, ty: e.ty() };
-            return;
-        }
+    if e.is_row_independent()
+        && let Ok(value) = eval(e, &[], env)
+    {
+        *e = Expr::Literal { value, ty: e.ty() };
+        return;
     }
     e.for_each_child_mut(&mut |child| fold_constants(child, env));
 }
