@@ -16,7 +16,7 @@
 #   ROUNDS=2  RUNS=3           rounds, and timed runs per query per round (after one warm-up)
 #   SHARDS=2                   OmenDB shards (one per core on this 2-core machine)
 #   OMENDB_PORT=54329          OmenDB's port for the run
-#   OMENDB_MEMORY_GB=12        OmenDB's data-segment limit (ulimit -d): a runaway plan aborts the
+#   OMENDB_MEMORY_GB=8         OmenDB's data-segment limit (ulimit -d): a runaway plan aborts the
 #                              server instead of taking the shared machine down; it is restarted
 #                              and reloaded for the next round
 #   QUERY_TIMEOUT=600          seconds before a query is cancelled and counted as failed
@@ -35,7 +35,7 @@ ROUNDS=${ROUNDS:-2}
 RUNS=${RUNS:-3}
 SHARDS=${SHARDS:-2}
 OMENDB_PORT=${OMENDB_PORT:-54329}
-OMENDB_MEMORY_GB=${OMENDB_MEMORY_GB:-12}
+OMENDB_MEMORY_GB=${OMENDB_MEMORY_GB:-8}
 QUERY_TIMEOUT=${QUERY_TIMEOUT:-600}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:55432/tpch}
 PEERS=${PEERS:-/work/shared/peers}
