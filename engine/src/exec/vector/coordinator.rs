@@ -4,7 +4,7 @@
 use super::build::from_rows;
 use super::data::{Batch, Kind};
 use super::operator::aggregate::{AggSpec, AggState};
-use super::operator::join::{Sides, join};
+use super::operator::join::{Sides, equi_keys, join, nested_loop};
 use super::operator::scan::{Fragment, Output, Step, run_fragment};
 use super::operator::sort::{limit, sort};
 use super::operator::{filter, project};
@@ -161,7 +161,7 @@ pub fn exec<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
                 left,
                 right,
                 kind,
-                on: Some(on),
+                on,
             } => {
                 let sides = Sides {
                     left: exec(x, left).await?,
@@ -169,7 +169,11 @@ pub fn exec<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
                     left_kinds: kinds(left)?,
                     right_kinds: kinds(right)?,
                 };
-                join(sides, *kind, on, env)
+                let width = sides.left_kinds.len();
+                match on {
+                    Some(on) if !equi_keys(on, width).0.is_empty() => join(sides, *kind, on, env),
+                    _ => nested_loop(sides, on.as_ref(), env),
+                }
             }
             Plan::Sort { input, keys } => {
                 let width = input.column_types().len();

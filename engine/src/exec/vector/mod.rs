@@ -96,20 +96,23 @@ pub fn supported(plan: &Plan) -> bool {
             kind,
             on,
         } => {
-            matches!(
-                kind,
-                JoinKind::Inner
-                    | JoinKind::Left
-                    | JoinKind::Right
-                    | JoinKind::Semi
-                    | JoinKind::Anti
-                    | JoinKind::AntiNullAware
-            ) && on.as_ref().is_some_and(|on| {
-                expr::supported(on)
-                    && !operator::join::equi_keys(on, left.column_types().len())
-                        .0
-                        .is_empty()
-            }) && supported(left)
+            let keyed = on.as_ref().is_some_and(|on| {
+                !operator::join::equi_keys(on, left.column_types().len())
+                    .0
+                    .is_empty()
+            });
+            let kind_ok = match kind {
+                JoinKind::Inner | JoinKind::Cross => true,
+                JoinKind::Left
+                | JoinKind::Right
+                | JoinKind::Semi
+                | JoinKind::Anti
+                | JoinKind::AntiNullAware => keyed,
+                _ => false,
+            };
+            kind_ok
+                && on.as_ref().is_none_or(expr::supported)
+                && supported(left)
                 && supported(right)
         }
         Plan::Sort { input, keys } => {

@@ -8,7 +8,7 @@
 
 use crate::EngineError;
 use crate::exec::eval::EvalEnv;
-use crate::exec::vector::data::{Batch, Kind, Vector};
+use crate::exec::vector::data::{BATCH_SIZE, Batch, Kind, Vector};
 use crate::exec::vector::expr;
 use crate::exec::vector::gather::{concat_batches, take_batch};
 use crate::exec::vector::keys::{self, Order};
@@ -157,6 +157,43 @@ fn glue(left: Batch, right: Batch) -> Batch {
     let mut columns = left.columns;
     columns.extend(right.columns);
     Batch::new(columns, len)
+}
+
+/// Inner and cross joins without equi keys: every left row against every right row, in
+/// chunks of about a batch of pairs, filtered by `on`.
+pub fn nested_loop(
+    sides: Sides,
+    on: Option<&Expr>,
+    env: &EvalEnv,
+) -> Result<Vec<Batch>, EngineError> {
+    let right = concat_batches(&sides.right, sides.right_kinds.len())?;
+    if right.len == 0 {
+        return Ok(Vec::new());
+    }
+    let per_chunk = (BATCH_SIZE / right.len).max(1);
+    let mut out = Vec::new();
+    let mut sel = Vec::new();
+    for l in &sides.left {
+        for start in (0..l.len).step_by(per_chunk) {
+            let end = (start + per_chunk).min(l.len);
+            let pairs = (end - start) * right.len;
+            let mut li = Vec::with_capacity(pairs);
+            let mut ri = Vec::with_capacity(pairs);
+            for i in start..end {
+                li.extend(std::iter::repeat_n(i as u32, right.len));
+                ri.extend(0..right.len as u32);
+            }
+            let joined = glue(take_batch(l, &li)?, take_batch(&right, &ri)?);
+            let joined = match on {
+                Some(p) => super::filter(joined, p, env, &mut sel)?,
+                None => joined,
+            };
+            if joined.len > 0 {
+                out.push(joined);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Run the join.
