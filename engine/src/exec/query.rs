@@ -9,6 +9,7 @@ use super::route::{Target, target};
 use super::scan::scan_rows;
 use super::sort::{distinct, set_operation, sort};
 use super::system::system_rows;
+use super::vector;
 use crate::EngineError;
 use crate::shard::ShardRef;
 use omendb_planner::{Access, Expr, Plan};
@@ -83,7 +84,7 @@ pub struct Executor {
 }
 
 impl Executor {
-    fn check_cancel(&self) -> Result<(), EngineError> {
+    pub(crate) fn check_cancel(&self) -> Result<(), EngineError> {
         if self.cancel.swap(false, Ordering::Relaxed) {
             return Err(EngineError::Cancelled);
         }
@@ -168,8 +169,25 @@ impl Executor {
         })
     }
 
-    /// Every row the plan produces.
+    /// Every row the plan produces: through the vectorized executor where it supports the
+    /// plan, else (or when it fails: the row executor's outcome is authoritative) row by row.
     pub fn run<'a>(
+        &'a self,
+        plan: &'a Plan,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Row>, EngineError>> + 'a>> {
+        Box::pin(async move {
+            if let Some(strict) = vector::applies(plan, &self.env) {
+                match vector::run(self, plan).await {
+                    Ok(rows) => return Ok(rows),
+                    Err(e) if strict || matches!(e, EngineError::Cancelled) => return Err(e),
+                    Err(_) => {}
+                }
+            }
+            self.run_rows(plan).await
+        })
+    }
+
+    fn run_rows<'a>(
         &'a self,
         plan: &'a Plan,
     ) -> Pin<Box<dyn Future<Output = Result<Vec<Row>, EngineError>> + 'a>> {
@@ -225,25 +243,8 @@ impl Executor {
                     offset,
                 } => {
                     let rows = self.run(input).await?;
-                    let count =
-                        |e: &Option<Expr>, what: &str| -> Result<Option<usize>, EngineError> {
-                            match e.as_ref().map(|e| eval(e, &[], env)).transpose()? {
-                                None | Some(Value::Null) => Ok(None),
-                                Some(Value::Int64(n)) if n < 0 => Err(EngineError::sql(
-                                    if what == "LIMIT" { "2201W" } else { "2201X" },
-                                    format!("{what} must not be negative"),
-                                )),
-                                Some(Value::Int64(n)) => {
-                                    Ok(Some(usize::try_from(n).unwrap_or(usize::MAX)))
-                                }
-                                Some(other) => Err(EngineError::Internal(format!(
-                                    "{what} of type {}",
-                                    other.data_type()
-                                ))),
-                            }
-                        };
-                    let offset = count(offset, "OFFSET")?.unwrap_or(0);
-                    let limit = count(limit, "LIMIT")?.unwrap_or(usize::MAX);
+                    let offset = limit_count(offset, "OFFSET", env)?.unwrap_or(0);
+                    let limit = limit_count(limit, "LIMIT", env)?.unwrap_or(usize::MAX);
                     Ok(rows.into_iter().skip(offset).take(limit).collect())
                 }
                 Plan::Distinct { input } => Ok(distinct(self.run(input).await?)),
@@ -309,5 +310,25 @@ impl Executor {
             })
             .await
             .map_err(|e| EngineError::Internal(e.to_string()))?
+    }
+}
+
+/// A LIMIT or OFFSET count: `None` when absent or NULL, 2201W/2201X when negative.
+pub(crate) fn limit_count(
+    e: &Option<Expr>,
+    what: &str,
+    env: &EvalEnv,
+) -> Result<Option<usize>, EngineError> {
+    match e.as_ref().map(|e| eval(e, &[], env)).transpose()? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Int64(n)) if n < 0 => Err(EngineError::sql(
+            if what == "LIMIT" { "2201W" } else { "2201X" },
+            format!("{what} must not be negative"),
+        )),
+        Some(Value::Int64(n)) => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
+        Some(other) => Err(EngineError::Internal(format!(
+            "{what} of type {}",
+            other.data_type()
+        ))),
     }
 }
