@@ -1,4 +1,6 @@
 //! Inputs shared by the kernel benchmarks: one batch (2048 rows) of deterministic values.
+// Each benchmark binary includes this module and uses only part of it.
+#![allow(dead_code)]
 
 use arrow_buffer::BooleanBuffer;
 use omendb_storage::types::{Numeric, Value};

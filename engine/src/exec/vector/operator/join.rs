@@ -309,7 +309,7 @@ pub fn join(
                     out.push(take_batch(p, &keep)?);
                 }
             }
-            JoinKind::Full | JoinKind::Cross => {
+            JoinKind::Full | JoinKind::Cross | JoinKind::Mark => {
                 return Err(EngineError::Internal(format!(
                     "{kind:?} join reached the vectorized hash join"
                 )));
