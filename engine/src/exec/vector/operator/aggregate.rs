@@ -39,7 +39,8 @@ impl AggSpec {
 /// Whether the vectorized aggregate computes `call` (DISTINCT, `bool_and`/`bool_or` and
 /// `string_agg` stay on the row executor).
 pub fn call_supported(call: &AggCall) -> bool {
-    if call.distinct || call.extra.is_some() {
+    // FILTER (WHERE …) is evaluated by the row executor only.
+    if call.distinct || call.extra.is_some() || call.filter.is_some() {
         return false;
     }
     let arg_ty = call.arg.as_ref().map(Expr::ty);
