@@ -137,7 +137,7 @@ impl Expr {
     }
 
     /// Call `f` on each direct child expression (not on subquery plans).
-    pub fn for_each_child(&self, f: &mut dyn FnMut(&Expr)) {
+    pub fn for_each_child<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
         match self {
             Expr::Column { .. }
             | Expr::Literal { .. }

@@ -88,30 +88,9 @@ fn operand_supported(e: &Expr) -> bool {
 
 /// The direct children of a node, in a fixed order.
 fn children(e: &Expr) -> Vec<&Expr> {
-    match e {
-        Expr::Cast { expr, .. }
-        | Expr::Unary { expr, .. }
-        | Expr::IsNull { expr, .. }
-        | Expr::IsBool { expr, .. } => vec![expr],
-        Expr::Binary { left, right, .. } | Expr::IsDistinct { left, right, .. } => {
-            vec![left, right]
-        }
-        Expr::InList { expr, list, .. } => std::iter::once(expr.as_ref()).chain(list).collect(),
-        Expr::Like { expr, pattern, .. } => vec![expr, pattern],
-        Expr::Case {
-            operand,
-            branches,
-            otherwise,
-            ..
-        } => operand
-            .as_deref()
-            .into_iter()
-            .chain(branches.iter().flat_map(|(w, t)| [w, t]))
-            .chain(otherwise.as_deref())
-            .collect(),
-        Expr::Call { args, .. } => args.iter().collect(),
-        _ => Vec::new(),
-    }
+    let mut out = Vec::new();
+    e.for_each_child(&mut |c| out.push(c));
+    out
 }
 
 /// The same node over a row whose column `k` is its child `k`.
@@ -125,43 +104,8 @@ fn over_children(e: &Expr) -> Expr {
         };
         k += 1;
     };
-    match &mut node {
-        Expr::Cast { expr, .. }
-        | Expr::Unary { expr, .. }
-        | Expr::IsNull { expr, .. }
-        | Expr::IsBool { expr, .. } => next(expr),
-        Expr::Binary { left, right, .. } | Expr::IsDistinct { left, right, .. } => {
-            next(left);
-            next(right);
-        }
-        Expr::InList { expr, list, .. } => {
-            next(expr);
-            list.iter_mut().for_each(next);
-        }
-        Expr::Like { expr, pattern, .. } => {
-            next(expr);
-            next(pattern);
-        }
-        Expr::Case {
-            operand,
-            branches,
-            otherwise,
-            ..
-        } => {
-            if let Some(o) = operand {
-                next(o);
-            }
-            for (w, t) in branches {
-                next(w);
-                next(t);
-            }
-            if let Some(o) = otherwise {
-                next(o);
-            }
-        }
-        Expr::Call { args, .. } => args.iter_mut().for_each(next),
-        _ => {}
-    }
+    // Children in the planner's visiting order, the same order `children` lists them in.
+    node.for_each_child_mut(&mut next);
     node
 }
 
