@@ -30,4 +30,6 @@ fi
 start=$(date +%s)
 # --no-fail-fast: one failing test binary must not hide the results of the others.
 cargo test --workspace --no-fail-fast "$@"
+# TPC-H at SF 0.1 on a release build: every answer checked against PostgreSQL's.
+scripts/tpch-check.sh 0.1 2
 echo "test.sh: all tests passed in $(( $(date +%s) - start ))s"

@@ -4,4 +4,6 @@
 //! Owns workload generation, loading, timing and answer checking. It must never reach into the
 //! engine: everything it measures goes through the wire.
 
+pub mod commits;
+pub mod copy;
 pub mod tpch;

@@ -46,13 +46,11 @@ const LINEITEM_ROWS: u64 = 60_175;
 const SERVER_MEMORY_LIMIT_KIB: u64 = 2 * 1024 * 1024;
 
 #[test]
-#[ignore = "enabled once the planner runs all 22 queries"]
 fn all_22_answers_are_right_with_1_shard() {
     check_all_22(1);
 }
 
 #[test]
-#[ignore = "enabled once the planner runs all 22 queries"]
 fn all_22_answers_are_right_with_2_shards() {
     check_all_22(2);
 }

@@ -107,6 +107,9 @@ pub(crate) async fn drop_tables(
         }
         Ok((dropped, notices))
     })?;
+    // The catalog file forgets the tables first: WAL records of a table id the catalog does not
+    // know are skipped by recovery, and ids are never reused.
+    crate::durable::persist_catalog(shard).await?;
     for id in dropped {
         broadcast(shard, move |s| s.drop_table(id)).await?;
     }
@@ -118,9 +121,21 @@ pub(crate) async fn truncate(
     shard: &ShardRef,
     tables: &[Arc<TableSchema>],
 ) -> Result<(), EngineError> {
+    // With the gate closed no commit is between logging and applying, so the truncate record
+    // lands after every record of rows it removes, on every shard.
+    let engine = shard.state().engine().clone();
+    let _closed = engine.gate().close().await;
     for t in tables {
         let id = t.id;
-        broadcast(shard, move |s| s.drop_table(id)).await?;
+        for s in 0..shard.count() {
+            shard
+                .run_on(
+                    s,
+                    move |sh| async move { sh.state().truncate_table(id).await },
+                )
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))??;
+        }
         if let Some(count) = shard.state().engine().catalog().row_counts.get(&id) {
             count.store(0, std::sync::atomic::Ordering::Relaxed);
         }

@@ -23,6 +23,10 @@ pub enum EngineError {
     /// Statements after an error inside a transaction block (25P02).
     #[error("current transaction is aborted, commands ignored until end of transaction block")]
     InFailedTransaction,
+    /// The WAL or a data file could not be written (58030): the commit is not durable and was
+    /// rolled back.
+    #[error("could not write to the write-ahead log: {0}")]
+    Io(String),
     /// Shard or runtime failure the client can retry on another connection (58000).
     #[error("internal error: {0}")]
     Internal(String),
@@ -35,6 +39,7 @@ impl EngineError {
             EngineError::Type(e) => e.sqlstate(),
             EngineError::Cancelled => "57014",
             EngineError::InFailedTransaction => "25P02",
+            EngineError::Io(_) => "58030",
             EngineError::Internal(_) => "XX000",
         }
     }

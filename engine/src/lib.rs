@@ -6,7 +6,9 @@
 //! thread.
 
 pub mod catalog;
+pub mod copy;
 mod ddl;
+pub mod durable;
 pub mod error;
 pub mod exec;
 pub mod runtime;

@@ -5,6 +5,7 @@
 //! protocol messages.
 
 use crate::EngineError;
+use crate::copy::CopyIn;
 use crate::exec::dml::Touched;
 use crate::exec::eval::EvalEnv;
 use crate::exec::query::Executor;
@@ -282,6 +283,104 @@ impl Session {
         results
     }
 
+    /// Start `COPY … FROM STDIN` if `sql` is one (alone in its query string): `None` if it is
+    /// not a COPY. Opens an implicit transaction if none is open.
+    pub fn copy_start(&mut self, sql: &str) -> Result<Option<CopyIn>, EngineError> {
+        let Some(stmt) = crate::copy::parse_copy(sql)? else {
+            return Ok(None);
+        };
+        if self.txn.as_ref().is_some_and(|t| t.failed) {
+            return Err(EngineError::InFailedTransaction);
+        }
+        let catalog = self.engine.catalog();
+        let table = catalog.tables.get(&stmt.table).cloned().ok_or_else(|| {
+            EngineError::sql(
+                "42P01",
+                format!("relation \"{}\" does not exist", stmt.table),
+            )
+        })?;
+        let targets = crate::copy::targets(&table, stmt.columns.as_deref())?;
+        let columns = targets.len();
+        let parser = crate::copy::CopyParser::new(
+            stmt,
+            targets,
+            table.columns.len(),
+            self.settings.timezone().clone(),
+        );
+        if self.txn.is_none() {
+            self.txn = Some(self.new_txn(false));
+        }
+        Ok(Some(CopyIn {
+            parser,
+            table,
+            rows: Vec::new(),
+            count: 0,
+            columns,
+            error: None,
+        }))
+    }
+
+    /// One CopyData message. After an error the rest of the data is ignored; the error is
+    /// reported by `copy_done`.
+    pub async fn copy_data(&mut self, copy: &mut CopyIn, data: &[u8]) {
+        if copy.error.is_some() {
+            return;
+        }
+        let result = match copy.parser.feed(data, &mut copy.rows) {
+            Ok(()) if copy.rows.len() >= crate::copy::BATCH_ROWS => self.copy_flush(copy).await,
+            other => other,
+        };
+        if let Err(e) = result {
+            copy.error = Some(e);
+        }
+    }
+
+    async fn copy_flush(&mut self, copy: &mut CopyIn) -> Result<(), EngineError> {
+        let rows = std::mem::take(&mut copy.rows);
+        let Some(txn) = self.txn.as_mut() else {
+            return Err(EngineError::Internal("COPY outside a transaction".into()));
+        };
+        let mut touched = std::mem::take(&mut txn.touched);
+        let (id, start) = (txn.id, txn.start);
+        let exec = self.executor(Vec::new(), id, start);
+        let result = exec.insert_values(&copy.table, rows, &mut touched).await;
+        if let Some(txn) = self.txn.as_mut() {
+            txn.touched = touched;
+            txn.writes += 1;
+        }
+        copy.count += result? as u64;
+        Ok(())
+    }
+
+    /// CopyDone: insert what is left, end an implicit transaction, report `COPY n`.
+    pub async fn copy_done(&mut self, mut copy: CopyIn) -> Result<Outcome, EngineError> {
+        let mut result = match copy.error.take() {
+            Some(e) => Err(e),
+            None => copy.parser.finish(&mut copy.rows),
+        };
+        if result.is_ok() && !copy.rows.is_empty() {
+            result = self.copy_flush(&mut copy).await;
+        }
+        if result.is_err() {
+            self.fail_transaction();
+        }
+        if self.txn.as_ref().is_some_and(|t| !t.explicit) {
+            self.end_transaction(result.is_ok()).await?;
+        }
+        result.map(|()| Outcome::Command {
+            tag: format!("COPY {}", copy.count),
+        })
+    }
+
+    /// CopyFail from the client: the COPY (and an implicit transaction) is rolled back.
+    pub async fn copy_fail(&mut self, _copy: CopyIn, message: &str) -> EngineError {
+        self.fail_transaction();
+        if self.txn.as_ref().is_some_and(|t| !t.explicit) {
+            let _ = self.end_transaction(false).await;
+        }
+        EngineError::sql("57014", format!("COPY from stdin failed: {message}"))
+    }
+
     fn bind_parsed(
         &self,
         p: &Parsed,
@@ -522,8 +621,20 @@ impl Session {
             return Ok(());
         };
         let exec = self.executor(Vec::new(), txn.id, txn.start);
-        exec.finish(txn.id, &txn.touched, commit && !txn.failed)
-            .await
+        let commit = commit && !txn.failed;
+        if !commit || self.engine.storage().is_none() {
+            return exec.finish(txn.id, &txn.touched, commit).await;
+        }
+        // Durable before applied, applied before acknowledged; the gate keeps checkpoints out
+        // of the window in between.
+        let engine = self.engine.clone();
+        let _pass = engine.gate().enter().await;
+        if let Err(e) = crate::durable::commit::log_commit(&self.shard, txn.id, &txn.touched).await
+        {
+            exec.finish(txn.id, &txn.touched, false).await?;
+            return Err(e);
+        }
+        exec.finish(txn.id, &txn.touched, true).await
     }
 
     fn executor(&self, params: Vec<Value>, txn_id: WriterId, txn_start: i64) -> Executor {
@@ -616,14 +727,16 @@ impl Session {
                 let rows = exec.delete(table, filter.as_ref(), access, touched).await?;
                 returning_outcome(exec, returning.as_ref(), rows, |n| format!("DELETE {n}"))
             }
-            Statement::CreateTable { .. } => crate::ddl::create_table(self, stmt).map(|notice| {
+            Statement::CreateTable { .. } => {
+                let notice = crate::ddl::create_table(self, stmt)?;
+                crate::durable::persist_catalog(&self.shard).await?;
                 if let Some(n) = notice {
                     self.notices.push(("NOTICE", "42P07", n));
                 }
-                Outcome::Command {
+                Ok(Outcome::Command {
                     tag: "CREATE TABLE".into(),
-                }
-            }),
+                })
+            }
             Statement::DropTable { names, if_exists } => {
                 let notices =
                     crate::ddl::drop_tables(&self.shard, &self.engine, names, *if_exists).await?;
@@ -640,12 +753,15 @@ impl Session {
                 or_replace,
             } => {
                 crate::ddl::create_view(&self.engine, name, sql, *or_replace)?;
+                crate::durable::persist_catalog(&self.shard).await?;
                 Ok(Outcome::Command {
                     tag: "CREATE VIEW".into(),
                 })
             }
             Statement::DropView { names, if_exists } => {
-                for n in crate::ddl::drop_views(&self.engine, names, *if_exists)? {
+                let notices = crate::ddl::drop_views(&self.engine, names, *if_exists)?;
+                crate::durable::persist_catalog(&self.shard).await?;
+                for n in notices {
                     self.notices.push(("NOTICE", "00000", n));
                 }
                 Ok(Outcome::Command {

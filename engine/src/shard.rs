@@ -7,16 +7,22 @@
 
 use crate::EngineError;
 use crate::catalog::{Catalog, Sequence};
+use crate::durable::{CommitGate, ShardLog, StorageConfig};
 use crate::runtime::Shard;
 use arc_swap::ArcSwap;
 use omendb_learned::index::IndexKind;
-use omendb_storage::row::{RowError, RowId, RowTable, UniqueKeys, WriterId};
+use omendb_storage::row::{Change, RowError, RowId, RowTable, UniqueKeys, WriterId};
 use omendb_storage::schema::{TableId, TableSchema};
+use omendb_storage::wal::Record;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+
+fn io_error(e: std::io::Error) -> EngineError {
+    EngineError::Io(e.to_string())
+}
 
 /// First OID handed to user tables (PostgreSQL's FirstNormalObjectId).
 const FIRST_USER_OID: u32 = 16_384;
@@ -34,11 +40,32 @@ pub struct Engine {
     /// Which ordered index backs primary keys (learned by default; B-tree for comparison).
     index_kind: IndexKind,
     shards: usize,
+    /// Where data lives on disk; `None` for an in-memory engine (tests).
+    storage: Option<StorageConfig>,
+    /// Commits pass it; checkpoints and TRUNCATE close it.
+    gate: CommitGate,
+    /// Bumped by every catalog change, so the catalog file is rewritten only when stale.
+    catalog_version: AtomicU64,
 }
 
 impl Engine {
-    /// A new, empty engine with `shards` shards.
+    /// A new, empty, in-memory engine with `shards` shards.
     pub fn new(shards: usize) -> Arc<Engine> {
+        Engine::build(shards, None)
+    }
+
+    /// An engine that keeps its data in `storage.dir`, primary keys indexed by `kind`:
+    /// recovered by `durable::recover` before serving, every commit durable before it is
+    /// acknowledged.
+    pub fn durable(shards: usize, storage: StorageConfig, kind: IndexKind) -> Arc<Engine> {
+        let mut engine = Engine::build(shards, Some(storage));
+        if let Some(e) = Arc::get_mut(&mut engine) {
+            e.index_kind = kind;
+        }
+        engine
+    }
+
+    fn build(shards: usize, storage: Option<StorageConfig>) -> Arc<Engine> {
         Arc::new(Engine {
             catalog: ArcSwap::from_pointee(Catalog::default()),
             ddl: Mutex::new(()),
@@ -48,7 +75,39 @@ impl Engine {
             spread: AtomicUsize::new(0),
             index_kind: IndexKind::default(),
             shards: shards.max(1),
+            storage,
+            gate: CommitGate::default(),
+            catalog_version: AtomicU64::new(0),
         })
+    }
+
+    pub fn storage(&self) -> Option<&StorageConfig> {
+        self.storage.as_ref()
+    }
+
+    pub fn gate(&self) -> &CommitGate {
+        &self.gate
+    }
+
+    pub fn catalog_version(&self) -> u64 {
+        self.catalog_version.load(Ordering::SeqCst)
+    }
+
+    /// Replace the catalog wholesale (recovery) and the id counters it implies.
+    pub fn install_catalog(&self, catalog: Catalog, next_oid: u32) {
+        self.catalog.store(Arc::new(catalog));
+        self.next_oid.fetch_max(next_oid, Ordering::Relaxed);
+        self.catalog_version.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The next OID to hand out (for the catalog file).
+    pub fn peek_oid(&self) -> u32 {
+        self.next_oid.load(Ordering::Relaxed)
+    }
+
+    /// Recovery: transaction ids continue after every id found in the WAL.
+    pub fn raise_txn(&self, next: u64) {
+        self.next_txn.fetch_max(next, Ordering::Relaxed);
     }
 
     /// The state a new shard starts with.
@@ -59,6 +118,12 @@ impl Engine {
             tables: RefCell::new(HashMap::new()),
             unique: RefCell::new(UniqueKeys::default()),
             touched: RefCell::new(HashMap::new()),
+            log: self
+                .storage
+                .as_ref()
+                .map(|s| Rc::new(ShardLog::new(s.shard_dir(id), id as u32, s.sync))),
+            recovered: RefCell::new(Vec::new()),
+            catalog_writer: crate::durable::CatalogWriter::default(),
         }
     }
 
@@ -96,6 +161,7 @@ impl Engine {
         let mut next = Catalog::clone(&self.catalog.load());
         let result = change(&mut next, self)?;
         self.catalog.store(Arc::new(next));
+        self.catalog_version.fetch_add(1, Ordering::SeqCst);
         Ok(result)
     }
 
@@ -191,6 +257,12 @@ pub struct ShardState {
     tables: RefCell<HashMap<TableId, RowTable>>,
     unique: RefCell<UniqueKeys>,
     touched: RefCell<HashMap<WriterId, Vec<Touch>>>,
+    /// This shard's WAL (`None` in an in-memory engine).
+    log: Option<Rc<ShardLog>>,
+    /// WAL records read at start-up, held until the set of committed transactions is known.
+    recovered: RefCell<Vec<Record>>,
+    /// Serialises catalog file writes (used on shard 0).
+    pub(crate) catalog_writer: crate::durable::CatalogWriter,
 }
 
 /// A shard as sessions hold it.
@@ -212,6 +284,16 @@ impl ShardState {
             .entry(table.id)
             .or_insert_with(|| RowTable::new(table.clone(), self.engine.index_kind()));
         f(t)
+    }
+
+    /// TRUNCATE on this shard: log it (durably) and forget the rows.
+    pub async fn truncate_table(&self, id: TableId) -> Result<(), EngineError> {
+        if let Some(log) = self.log.as_ref() {
+            let ticket = log.append(|a| a.truncate(id));
+            log.wait(ticket).await.map_err(io_error)?;
+        }
+        self.drop_table(id);
+        Ok(())
     }
 
     /// Forget a dropped or truncated table's rows on this shard.
@@ -247,6 +329,152 @@ impl ShardState {
                 .push(Touch::Key(*constraint, key.clone().into_boxed_slice()));
         }
         Ok(())
+    }
+
+    pub fn log(&self) -> Option<&Rc<ShardLog>> {
+        self.log.as_ref()
+    }
+
+    /// Log `writer`'s changes on this shard (and its commit record and sequence marks, when
+    /// `commit` says so) and wait until they are durable. Returns whether anything was logged.
+    pub async fn log_changes(
+        &self,
+        writer: WriterId,
+        commit: bool,
+        marks: &[(String, i64)],
+    ) -> Result<bool, EngineError> {
+        let Some(log) = self.log.as_ref() else {
+            return Ok(false);
+        };
+        let mut any = false;
+        let ticket = log.append(|a| {
+            any = self.append_changes(writer, a);
+            for (name, mark) in marks {
+                a.sequence(name, *mark);
+            }
+            if commit && any {
+                a.commit(writer);
+            }
+        });
+        if !any && marks.is_empty() {
+            return Ok(false);
+        }
+        log.wait(ticket).await.map_err(io_error)?;
+        Ok(any)
+    }
+
+    /// Log `writer`'s commit decision (multi-shard coordinator) with sequence marks; durable on return.
+    pub async fn log_decision(
+        &self,
+        writer: WriterId,
+        marks: &[(String, i64)],
+    ) -> Result<(), EngineError> {
+        let Some(log) = self.log.as_ref() else {
+            return Ok(());
+        };
+        let ticket = log.append(|a| {
+            for (name, mark) in marks {
+                a.sequence(name, *mark);
+            }
+            a.commit(writer);
+        });
+        log.wait(ticket).await.map_err(io_error)
+    }
+
+    /// Records for every change `writer` will make here at commit; whether there were any.
+    fn append_changes(&self, writer: WriterId, a: &mut omendb_storage::wal::Appender<'_>) -> bool {
+        let touched = self.touched.borrow();
+        let Some(touches) = touched.get(&writer) else {
+            return false;
+        };
+        let tables = self.tables.borrow();
+        let unique = self.unique.borrow();
+        let mut rows: Vec<(TableId, RowId)> = Vec::new();
+        let mut keys: Vec<(u64, &[u8])> = Vec::new();
+        for t in touches {
+            match t {
+                Touch::Row(table, row) => rows.push((*table, *row)),
+                Touch::Key(c, k) => keys.push((*c, k)),
+            }
+        }
+        // A row touched twice (insert, then update) is logged once, in its final state.
+        rows.sort_unstable();
+        rows.dedup();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut any = false;
+        for (table, row) in rows {
+            match tables.get(&table).and_then(|t| t.change(row, writer)) {
+                Some(Change::Put(r)) => a.put(writer, table, r),
+                Some(Change::Delete(r)) => a.delete(writer, table, r),
+                None => continue,
+            }
+            any = true;
+        }
+        for (c, k) in keys {
+            if let Some(present) = unique.pending_change(c, k, writer) {
+                a.key(writer, c, k, present);
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// Start-up: keep the records read from this shard's WAL until the committed set is known.
+    pub(crate) fn hold_recovered(&self, records: Vec<Record>) {
+        self.recovered.borrow_mut().extend(records);
+    }
+
+    /// Start-up: apply the held records of committed transactions (and the non-transactional
+    /// ones) in log order.
+    pub(crate) fn replay(
+        &self,
+        catalog: &Catalog,
+        committed: &std::collections::HashSet<u64>,
+    ) -> usize {
+        let by_id: HashMap<TableId, &Arc<TableSchema>> =
+            catalog.tables.values().map(|t| (t.id, t)).collect();
+        let records = std::mem::take(&mut *self.recovered.borrow_mut());
+        let mut applied = 0;
+        for record in records {
+            let live = record.txn().is_none_or(|t| committed.contains(&t));
+            if !live {
+                continue;
+            }
+            match record {
+                Record::Put { table, row, .. } => {
+                    if let Some(schema) = by_id.get(&table) {
+                        self.with_table(schema, |t| t.replay_put(row.into_boxed_slice()));
+                        applied += 1;
+                    }
+                }
+                Record::Delete { table, row, .. } => {
+                    if let Some(schema) = by_id.get(&table) {
+                        self.with_table(schema, |t| t.replay_delete(&row));
+                        applied += 1;
+                    }
+                }
+                Record::Key {
+                    constraint,
+                    key,
+                    present,
+                    ..
+                } => self.unique.borrow_mut().replay(constraint, &key, present),
+                Record::Truncate { table } => self.drop_table(table),
+                Record::Sequence { name, next } => {
+                    if let Some(seq) = catalog.sequences.get(&name) {
+                        seq.raise_to(next);
+                    }
+                }
+                Record::Commit { .. } | Record::Segment { .. } => {}
+            }
+        }
+        for (id, t) in self.tables.borrow().iter() {
+            if let Some(count) = catalog.row_counts.get(id) {
+                count.fetch_add(t.committed_len() as i64, Ordering::Relaxed);
+            }
+        }
+        applied
     }
 
     /// Commit or roll back everything `writer` has pending on this shard.

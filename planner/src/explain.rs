@@ -114,6 +114,14 @@ impl fmt::Display for Expr {
                 "({}EXISTS (subquery))",
                 if *negated { "NOT " } else { "" }
             ),
+            Expr::Quantified { expr, op, all, .. } => {
+                write!(
+                    f,
+                    "({expr} {} {} (subquery))",
+                    op.symbol(),
+                    if *all { "ALL" } else { "ANY" }
+                )
+            }
         }
     }
 }
@@ -175,6 +183,7 @@ fn join_name(kind: JoinKind) -> &'static str {
         JoinKind::Semi => "Semi",
         JoinKind::Anti => "Anti",
         JoinKind::AntiNullAware => "Anti (null-aware)",
+        JoinKind::Mark => "Mark",
     }
 }
 
@@ -310,7 +319,8 @@ fn collect_own_subqueries(plan: &Plan, out: &mut Vec<Plan>) {
         e.walk(&mut |x| {
             if let Expr::ScalarSubquery { plan, .. }
             | Expr::InSubquery { plan, .. }
-            | Expr::Exists { plan, .. } = x
+            | Expr::Exists { plan, .. }
+            | Expr::Quantified { plan, .. } = x
             {
                 out.push(plan.as_ref().clone());
             }

@@ -92,6 +92,13 @@ pub enum Expr {
         plan: Box<Plan>,
         negated: bool,
     },
+    /// `expr op ANY|ALL (uncorrelated subquery)`.
+    Quantified {
+        expr: Box<Expr>,
+        op: BinOp,
+        all: bool,
+        plan: Box<Plan>,
+    },
 }
 
 impl Expr {
@@ -106,7 +113,9 @@ impl Expr {
             | Expr::Case { ty, .. }
             | Expr::Call { ty, .. }
             | Expr::ScalarSubquery { ty, .. } => *ty,
-            Expr::InSubquery { .. } | Expr::Exists { .. } => DataType::Bool,
+            Expr::InSubquery { .. } | Expr::Exists { .. } | Expr::Quantified { .. } => {
+                DataType::Bool
+            }
             Expr::IsNull { .. }
             | Expr::IsBool { .. }
             | Expr::IsDistinct { .. }
@@ -127,31 +136,31 @@ impl Expr {
         }
     }
 
-    /// Visit this expression and every sub-expression.
-    pub fn walk(&self, f: &mut dyn FnMut(&Expr)) {
-        f(self);
+    /// Call `f` on each direct child expression (not on subquery plans).
+    pub fn for_each_child<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
         match self {
             Expr::Column { .. }
             | Expr::Literal { .. }
             | Expr::Param { .. }
             | Expr::ScalarSubquery { .. }
             | Expr::Exists { .. } => {}
-            Expr::InSubquery { expr, .. } => expr.walk(f),
-            Expr::Cast { expr, .. }
+            Expr::InSubquery { expr, .. }
+            | Expr::Quantified { expr, .. }
+            | Expr::Cast { expr, .. }
             | Expr::Unary { expr, .. }
             | Expr::IsNull { expr, .. }
-            | Expr::IsBool { expr, .. } => expr.walk(f),
+            | Expr::IsBool { expr, .. } => f(expr),
             Expr::Binary { left, right, .. } | Expr::IsDistinct { left, right, .. } => {
-                left.walk(f);
-                right.walk(f);
+                f(left);
+                f(right);
             }
             Expr::InList { expr, list, .. } => {
-                expr.walk(f);
-                list.iter().for_each(|e| e.walk(f));
+                f(expr);
+                list.iter().for_each(f);
             }
             Expr::Like { expr, pattern, .. } => {
-                expr.walk(f);
-                pattern.walk(f);
+                f(expr);
+                f(pattern);
             }
             Expr::Case {
                 operand,
@@ -160,65 +169,34 @@ impl Expr {
                 ..
             } => {
                 if let Some(o) = operand {
-                    o.walk(f);
+                    f(o);
                 }
                 for (w, t) in branches {
-                    w.walk(f);
-                    t.walk(f);
+                    f(w);
+                    f(t);
                 }
                 if let Some(o) = otherwise {
-                    o.walk(f);
+                    f(o);
                 }
             }
-            Expr::Call { args, .. } => args.iter().for_each(|e| e.walk(f)),
+            Expr::Call { args, .. } => args.iter().for_each(f),
         }
+    }
+
+    /// Visit this expression and every sub-expression (parents first; subquery plans are not
+    /// entered).
+    pub fn walk(&self, f: &mut dyn FnMut(&Expr)) {
+        f(self);
+        self.for_each_child(&mut |c| c.walk(f));
     }
 
     /// Rewrite every column reference through `map` (used when an expression moves over a
     /// different input, e.g. a filter pushed below a projection).
     pub fn remap_columns(&mut self, map: &dyn Fn(usize) -> usize) {
-        match self {
-            Expr::Column { index, .. } => *index = map(*index),
-            Expr::Literal { .. }
-            | Expr::Param { .. }
-            | Expr::ScalarSubquery { .. }
-            | Expr::Exists { .. } => {}
-            Expr::InSubquery { expr, .. } => expr.remap_columns(map),
-            Expr::Cast { expr, .. }
-            | Expr::Unary { expr, .. }
-            | Expr::IsNull { expr, .. }
-            | Expr::IsBool { expr, .. } => expr.remap_columns(map),
-            Expr::Binary { left, right, .. } | Expr::IsDistinct { left, right, .. } => {
-                left.remap_columns(map);
-                right.remap_columns(map);
-            }
-            Expr::InList { expr, list, .. } => {
-                expr.remap_columns(map);
-                list.iter_mut().for_each(|e| e.remap_columns(map));
-            }
-            Expr::Like { expr, pattern, .. } => {
-                expr.remap_columns(map);
-                pattern.remap_columns(map);
-            }
-            Expr::Case {
-                operand,
-                branches,
-                otherwise,
-                ..
-            } => {
-                if let Some(o) = operand {
-                    o.remap_columns(map);
-                }
-                for (w, t) in branches {
-                    w.remap_columns(map);
-                    t.remap_columns(map);
-                }
-                if let Some(o) = otherwise {
-                    o.remap_columns(map);
-                }
-            }
-            Expr::Call { args, .. } => args.iter_mut().for_each(|e| e.remap_columns(map)),
+        if let Expr::Column { index, .. } = self {
+            *index = map(*index);
         }
+        self.for_each_child_mut(&mut |c| c.remap_columns(map));
     }
 
     /// Call `f` on each direct child expression (not on subquery plans).
@@ -230,6 +208,7 @@ impl Expr {
             | Expr::ScalarSubquery { .. }
             | Expr::Exists { .. } => {}
             Expr::InSubquery { expr, .. }
+            | Expr::Quantified { expr, .. }
             | Expr::Cast { expr, .. }
             | Expr::Unary { expr, .. }
             | Expr::IsNull { expr, .. }
@@ -267,51 +246,9 @@ impl Expr {
         }
     }
 
-    /// Visit this expression and every sub-expression mutably (children first is not
-    /// guaranteed; subquery plans are not entered).
+    /// Visit every sub-expression and then this one, mutably (subquery plans are not entered).
     pub fn walk_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
-        match self {
-            Expr::Column { .. }
-            | Expr::Literal { .. }
-            | Expr::Param { .. }
-            | Expr::ScalarSubquery { .. }
-            | Expr::Exists { .. } => {}
-            Expr::InSubquery { expr, .. }
-            | Expr::Cast { expr, .. }
-            | Expr::Unary { expr, .. }
-            | Expr::IsNull { expr, .. }
-            | Expr::IsBool { expr, .. } => expr.walk_mut(f),
-            Expr::Binary { left, right, .. } | Expr::IsDistinct { left, right, .. } => {
-                left.walk_mut(f);
-                right.walk_mut(f);
-            }
-            Expr::InList { expr, list, .. } => {
-                expr.walk_mut(f);
-                list.iter_mut().for_each(|e| e.walk_mut(f));
-            }
-            Expr::Like { expr, pattern, .. } => {
-                expr.walk_mut(f);
-                pattern.walk_mut(f);
-            }
-            Expr::Case {
-                operand,
-                branches,
-                otherwise,
-                ..
-            } => {
-                if let Some(o) = operand {
-                    o.walk_mut(f);
-                }
-                for (w, t) in branches {
-                    w.walk_mut(f);
-                    t.walk_mut(f);
-                }
-                if let Some(o) = otherwise {
-                    o.walk_mut(f);
-                }
-            }
-            Expr::Call { args, .. } => args.iter_mut().for_each(|e| e.walk_mut(f)),
-        }
+        self.for_each_child_mut(&mut |c| c.walk_mut(f));
         f(self);
     }
 
@@ -465,5 +402,7 @@ pub struct AggCall {
     pub arg: Option<Expr>,
     pub extra: Option<Expr>,
     pub distinct: bool,
+    /// `FILTER (WHERE …)`: only rows where this is true are aggregated.
+    pub filter: Option<Expr>,
     pub ty: DataType,
 }

@@ -31,6 +31,8 @@ pub enum JoinKind {
     /// NOT IN: like Anti, but no row qualifies if the right side has a NULL key, and a left row
     /// with a NULL key qualifies only if the right side is empty.
     AntiNullAware,
+    /// Every left row plus one boolean column: whether some right row matches.
+    Mark,
 }
 
 impl JoinKind {
@@ -153,6 +155,8 @@ impl Plan {
                 let mut t = left.column_types();
                 if kind.keeps_right() {
                     t.extend(right.column_types());
+                } else if *kind == JoinKind::Mark {
+                    t.push(DataType::Bool);
                 }
                 t
             }
@@ -196,6 +200,9 @@ impl Plan {
                         f(e);
                     }
                     if let Some(e) = a.extra.as_mut() {
+                        f(e);
+                    }
+                    if let Some(e) = a.filter.as_mut() {
                         f(e);
                     }
                 }

@@ -5,6 +5,9 @@
 //! SQL, plan queries or know about sessions and the wire protocol; it must never block an
 //! executor thread on I/O (disk I/O goes through io_uring).
 
+pub mod checkpoint;
+pub mod io;
 pub mod row;
 pub mod schema;
 pub mod types;
+pub mod wal;

@@ -5,6 +5,7 @@
 //! directory), 2 for a bad command line.
 
 use omendb_engine::Engine;
+use omendb_engine::durable::{self, StorageConfig, SyncMode};
 use omendb_engine::runtime::{self, DataDirLock, RuntimeConfig, check_environment};
 use omendb_wire::server::{Command, Options, USAGE, handle_connection, parse_args};
 use omendb_wire::session::WireConfig;
@@ -63,12 +64,25 @@ fn serve(options: Options) -> ExitCode {
         Ok(lock) => lock,
         Err(e) => return cannot_start(e),
     };
-    let engine = Engine::with_index_kind(shards, options.index);
+    let storage = StorageConfig {
+        dir: options.data_dir.clone(),
+        sync: if options.sync {
+            SyncMode::On
+        } else {
+            SyncMode::Off
+        },
+    };
+    let engine = Engine::durable(shards, storage, options.index);
     let config = Arc::new(WireConfig::new(auth));
     tracing::info!(
-        "OmenDB {} listening on {listen} with {shards} shard(s), data directory {}, {} authentication",
+        "OmenDB {} listening on {listen} with {shards} shard(s), data directory {}, WAL sync {}, {} authentication",
         env!("CARGO_PKG_VERSION"),
         options.data_dir.display(),
+        if options.sync {
+            "on"
+        } else {
+            "OFF (commits are not durable)"
+        },
         if config.auth.is_trust() {
             "trust"
         } else {
@@ -83,6 +97,8 @@ fn serve(options: Options) -> ExitCode {
     let result = runtime::serve(
         runtime_config,
         move |id| engine.shard_state(id),
+        |shard| async move { durable::recover(&shard).await },
+        |shard| async move { durable::shutdown(&shard).await },
         move |shard, stream| handle_connection(shard, stream, config.clone()),
     );
     match result {

@@ -20,6 +20,8 @@ Options:
   --listen ADDR      IP address to listen on, localhost, or * for all (default 127.0.0.1)
   --data-dir DIR     data directory (default ./omendb-data)
   --shards N         shards, one per core (default: number of cores)
+  --sync on|off      on: a commit is acknowledged after its WAL records are fdatasync'ed (default);
+                     off: acknowledged before (benchmarks only; a crash loses recent commits)
   --password PW      require SCRAM-SHA-256 authentication with this password for every user
   --users FILE       require SCRAM-SHA-256 authentication; FILE has one user:password per line
   --index KIND       primary-key index: learned (default), btree or static-learned
@@ -44,6 +46,8 @@ pub struct Options {
     pub data_dir: PathBuf,
     /// `None`: one per core.
     pub shards: Option<usize>,
+    /// fdatasync the WAL before acknowledging a commit.
+    pub sync: bool,
     pub password: Option<String>,
     pub users_file: Option<PathBuf>,
     pub log: String,
@@ -58,6 +62,7 @@ impl Default for Options {
             listen: IpAddr::from([127, 0, 0, 1]),
             data_dir: PathBuf::from("./omendb-data"),
             shards: None,
+            sync: true,
             password: None,
             users_file: None,
             log: "info".to_string(),
@@ -117,6 +122,13 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, St
                     return Err("--shards must be at least 1".into());
                 }
                 options.shards = Some(shards);
+            }
+            "--sync" => {
+                options.sync = match value()?.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    other => return Err(format!("--sync must be on or off, not {other:?}")),
+                }
             }
             "--password" => options.password = Some(value()?),
             "--users" => options.users_file = Some(PathBuf::from(value()?)),
@@ -191,6 +203,7 @@ mod tests {
             "--data-dir",
             "/tmp/x",
             "--shards=3",
+            "--sync=off",
             "--password",
             "pw",
             "--users",
@@ -206,6 +219,7 @@ mod tests {
         assert_eq!(o.listen, IpAddr::from([0, 0, 0, 0]));
         assert_eq!(o.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(o.shards, Some(3));
+        assert!(!o.sync);
         assert_eq!(o.password.as_deref(), Some("pw"));
         assert_eq!(o.users_file, Some(PathBuf::from("u.txt")));
         assert_eq!(o.log, "debug");
@@ -219,6 +233,7 @@ mod tests {
             &["--port", "70000"],
             &["--listen", "example.com"],
             &["--shards", "0"],
+            &["--sync", "maybe"],
             &["--frobnicate"],
             &["stray"],
         ] {

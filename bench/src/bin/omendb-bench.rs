@@ -1,4 +1,6 @@
-//! `omendb-bench`: OmenDB's benchmark drivers. `omendb-bench tpch --help` for TPC-H.
+//! `omendb-bench`: OmenDB's benchmark drivers. `omendb-bench tpch --help` for TPC-H;
+//! `commits` and `copy` measure durable commits and bulk loads beside PostgreSQL
+//! (`scripts/bench-durability.sh` runs them).
 
 use std::process::ExitCode;
 
@@ -19,7 +21,30 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// TPC-H: generate, load, run the 22 queries, check every answer, report times.
-    Tpch(TpchArgs),
+    Tpch(Box<TpchArgs>),
+    /// Single-row INSERT commits/s with 1, 8 and 64 clients, OmenDB and PostgreSQL alternately.
+    Commits {
+        omendb_url: String,
+        postgres_url: String,
+        /// Seconds per run.
+        #[arg(default_value_t = 5)]
+        seconds: u64,
+        /// Runs per server and client count.
+        #[arg(default_value_t = 3)]
+        rounds: usize,
+    },
+    /// COPY FROM STDIN of TPC-H lineitem into OmenDB and PostgreSQL from the same file.
+    Copy {
+        omendb_url: String,
+        postgres_url: String,
+        /// The `|`-separated data file (generated first if missing).
+        data_file: std::path::PathBuf,
+        /// Scale factor used when generating.
+        #[arg(default_value_t = 1.0)]
+        sf: f64,
+        #[arg(default_value_t = 1)]
+        rounds: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -32,7 +57,35 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Tpch(args) => runtime.block_on(tpch::run(args)),
+        Command::Tpch(args) => runtime.block_on(tpch::run(*args)),
+        Command::Commits {
+            omendb_url,
+            postgres_url,
+            seconds,
+            rounds,
+        } => runtime
+            .block_on(omendb_bench::commits::run(
+                &omendb_url,
+                &postgres_url,
+                seconds,
+                rounds,
+            ))
+            .map(|()| true),
+        Command::Copy {
+            omendb_url,
+            postgres_url,
+            data_file,
+            sf,
+            rounds,
+        } => runtime
+            .block_on(omendb_bench::copy::run(
+                &omendb_url,
+                &postgres_url,
+                &data_file,
+                sf,
+                rounds,
+            ))
+            .map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -13,17 +13,65 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+/// Values a sequence hands out beyond its durable mark before the mark must move again: the
+/// WAL gets one sequence record per this many `nextval`s (PostgreSQL logs every 32).
+pub const SEQUENCE_RESERVE: i64 = 1024;
+
 /// A sequence (`serial` columns use one each). Shared by all shards; `nextval` is one atomic add.
 #[derive(Debug)]
 pub struct Sequence {
     next: AtomicI64,
+    /// High-water mark handed to the WAL: after a crash the sequence restarts at the last one
+    /// that became durable, so no value a committed row may hold is handed out twice.
+    mark: AtomicI64,
+    /// The highest mark known durable.
+    durable: AtomicI64,
 }
 
 impl Sequence {
     pub fn new() -> Sequence {
+        Sequence::starting_at(1)
+    }
+
+    /// A sequence whose next value is `next` (recovery).
+    pub fn starting_at(next: i64) -> Sequence {
         Sequence {
-            next: AtomicI64::new(1),
+            next: AtomicI64::new(next),
+            mark: AtomicI64::new(next),
+            durable: AtomicI64::new(next),
         }
+    }
+
+    /// The value a restart must begin at, as known durable or about to be.
+    pub fn restart_value(&self) -> i64 {
+        self.mark
+            .load(Ordering::Relaxed)
+            .max(self.next.load(Ordering::Relaxed))
+    }
+
+    /// If values were handed out past the durable mark, the mark (moved `SEQUENCE_RESERVE`
+    /// ahead if needed) that the caller must log before its commit is acknowledged; it then
+    /// calls `confirm`. Every commit logs it until one such record is durable.
+    pub fn mark_to_log(&self) -> Option<i64> {
+        let next = self.next.load(Ordering::Relaxed);
+        if next <= self.durable.load(Ordering::Relaxed) {
+            return None;
+        }
+        let wanted = next.saturating_add(SEQUENCE_RESERVE);
+        let previous = self.mark.fetch_max(wanted, Ordering::Relaxed);
+        Some(previous.max(wanted))
+    }
+
+    /// A logged mark became durable.
+    pub fn confirm(&self, mark: i64) {
+        self.durable.fetch_max(mark, Ordering::Relaxed);
+    }
+
+    /// Recovery: never hand out anything below `value` again.
+    pub fn raise_to(&self, value: i64) {
+        self.next.fetch_max(value, Ordering::Relaxed);
+        self.mark.fetch_max(value, Ordering::Relaxed);
+        self.durable.fetch_max(value, Ordering::Relaxed);
     }
 
     /// The next value; 2200H when the sequence is exhausted.

@@ -101,6 +101,14 @@ pub fn aggregate(
         let state = &mut states[slot];
         let mut distinct_i = 0;
         for (acc, call) in state.accs.iter_mut().zip(aggs) {
+            if let Some(f) = &call.filter
+                && !super::eval::eval_predicate(f, row, env)?
+            {
+                if call.distinct {
+                    distinct_i += 1;
+                }
+                continue;
+            }
             let arg = match &call.arg {
                 Some(a) => eval(a, row, env)?,
                 None => Value::Bool(true),

@@ -318,6 +318,31 @@ impl Executor {
         touched: &mut Touched,
     ) -> Result<Vec<Row>, EngineError> {
         let rows = self.run_query(source).await?;
+        let rows = self.checked_rows(table, rows, touched).await?;
+        self.insert_rows(table, rows.clone(), touched).await?;
+        Ok(rows)
+    }
+
+    /// Insert rows of values (COPY): no RETURNING, so no copy of them is kept. Returns the count.
+    pub async fn insert_values(
+        &self,
+        table: &Arc<TableSchema>,
+        rows: Vec<Row>,
+        touched: &mut Touched,
+    ) -> Result<usize, EngineError> {
+        let rows = self.checked_rows(table, rows, touched).await?;
+        let n = rows.len();
+        self.insert_rows(table, rows, touched).await?;
+        Ok(n)
+    }
+
+    /// Rows cast to the table's types, NOT NULL checked, unique keys reserved.
+    async fn checked_rows(
+        &self,
+        table: &Arc<TableSchema>,
+        rows: Vec<Row>,
+        touched: &mut Touched,
+    ) -> Result<Vec<Row>, EngineError> {
         let rows = rows
             .into_iter()
             .map(|r| prepare_row(table, r, &self.env.tz))
@@ -330,7 +355,6 @@ impl Executor {
             self.apply_key_changes(table, changes, &rows, touched)
                 .await?;
         }
-        self.insert_rows(table, rows.clone(), touched).await?;
         Ok(rows)
     }
 

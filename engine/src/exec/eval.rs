@@ -154,9 +154,12 @@ pub fn eval(e: &Expr, row: &[Value], env: &EvalEnv) -> Result<Value, EngineError
             }
         }
         Expr::Call { func, args, ty } => call(func, args, *ty, row, env),
-        Expr::ScalarSubquery { .. } | Expr::InSubquery { .. } | Expr::Exists { .. } => Err(
-            EngineError::Internal("subquery reached evaluation unresolved".into()),
-        ),
+        Expr::ScalarSubquery { .. }
+        | Expr::InSubquery { .. }
+        | Expr::Exists { .. }
+        | Expr::Quantified { .. } => Err(EngineError::Internal(
+            "subquery reached evaluation unresolved".into(),
+        )),
     }
 }
 

@@ -80,7 +80,7 @@ pub fn join(
     });
     if matches!(
         kind,
-        JoinKind::Semi | JoinKind::Anti | JoinKind::AntiNullAware
+        JoinKind::Semi | JoinKind::Anti | JoinKind::AntiNullAware | JoinKind::Mark
     ) {
         return filtering_join(left, &right, &keys, table.as_ref(), kind, on, env);
     }
@@ -182,7 +182,11 @@ fn filtering_join(
                 break;
             }
         }
-        if matched == (kind == JoinKind::Semi) {
+        if kind == JoinKind::Mark {
+            let mut row = l;
+            row.push(omendb_storage::types::Value::Bool(matched));
+            out.push(row);
+        } else if matched == (kind == JoinKind::Semi) {
             out.push(l);
         }
     }

@@ -1,8 +1,8 @@
 //! Statement execution: plans run at the session's shard (the coordinator), table scans and
 //! writes run on the shards that hold the rows.
 //!
-//! This executor is row-at-a-time; the vectorized morsel pipelines replace its scan, join and
-//! aggregate operators for analytics. Must never block its thread or hold a shard's state across
+//! `query.rs` runs plans row at a time; `vector/` runs the plans it supports over columnar
+//! batches and hands back the same rows. Must never block its thread or hold a shard's state across
 //! an await.
 
 mod aggregate;
@@ -15,6 +15,7 @@ pub mod route;
 mod scan;
 mod sort;
 mod system;
+pub mod vector;
 
 /// One result row.
 pub type Row = Vec<omendb_storage::types::Value>;

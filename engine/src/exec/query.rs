@@ -9,6 +9,7 @@ use super::route::{Target, target};
 use super::scan::scan_rows;
 use super::sort::{distinct, set_operation, sort};
 use super::system::system_rows;
+use super::vector;
 use crate::EngineError;
 use crate::shard::ShardRef;
 use omendb_planner::{Access, Expr, Plan};
@@ -19,6 +20,43 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// `x op ANY (values)` as an OR of comparisons, `x op ALL (values)` as an AND: three-valued
+/// logic then gives PostgreSQL's NULL results; no values make ANY false and ALL true.
+fn quantified(
+    expr: Expr,
+    op: omendb_planner::BinOp,
+    all: bool,
+    values: Vec<Row>,
+    ty: omendb_storage::types::DataType,
+) -> Expr {
+    let joiner = if all {
+        omendb_planner::BinOp::And
+    } else {
+        omendb_planner::BinOp::Or
+    };
+    let bool_ty = omendb_storage::types::DataType::Bool;
+    let mut result: Option<Expr> = None;
+    for row in values {
+        let value = row.into_iter().next().unwrap_or(Value::Null);
+        let cmp = Expr::Binary {
+            op,
+            left: Box::new(expr.clone()),
+            right: Box::new(Expr::Literal { value, ty }),
+            ty: bool_ty,
+        };
+        result = Some(match result {
+            None => cmp,
+            Some(acc) => Expr::Binary {
+                op: joiner,
+                left: Box::new(acc),
+                right: Box::new(cmp),
+                ty: bool_ty,
+            },
+        });
+    }
+    result.unwrap_or_else(|| Expr::literal(Value::Bool(all)))
+}
+
 /// Evaluate every row-independent subexpression once (parameters, `now()`, date arithmetic on
 /// literals…) so it is not recomputed per row. A subexpression whose evaluation fails is left as
 /// it is: the error then surfaces only if a row actually evaluates it.
@@ -26,11 +64,11 @@ pub fn fold_constants(e: &mut Expr, env: &EvalEnv) {
     if matches!(e, Expr::Literal { .. } | Expr::Column { .. }) {
         return;
     }
-    if e.is_row_independent() {
-        if let Ok(value) = eval(e, &[], env) {
-            *e = Expr::Literal { value, ty: e.ty() };
-            return;
-        }
+    if e.is_row_independent()
+        && let Ok(value) = eval(e, &[], env)
+    {
+        *e = Expr::Literal { value, ty: e.ty() };
+        return;
     }
     e.for_each_child_mut(&mut |child| fold_constants(child, env));
 }
@@ -46,7 +84,7 @@ pub struct Executor {
 }
 
 impl Executor {
-    fn check_cancel(&self) -> Result<(), EngineError> {
+    pub(crate) fn check_cancel(&self) -> Result<(), EngineError> {
         if self.cancel.swap(false, Ordering::Relaxed) {
             return Err(EngineError::Cancelled);
         }
@@ -74,7 +112,8 @@ impl Executor {
                 e.walk_mut(&mut |x| match x {
                     Expr::ScalarSubquery { plan, .. }
                     | Expr::InSubquery { plan, .. }
-                    | Expr::Exists { plan, .. } => {
+                    | Expr::Exists { plan, .. }
+                    | Expr::Quantified { plan, .. } => {
                         plans.push(plan.as_ref().clone());
                     }
                     _ => {}
@@ -115,6 +154,12 @@ impl Executor {
                             let expr = std::mem::replace(expr, Box::new(Expr::null(ty)));
                             Expr::InList { expr, list, negated: *negated }
                         }
+                        Expr::Quantified { expr, op, all, plan } => {
+                            let ty = plan.column_types().first().copied().unwrap_or(omendb_storage::types::DataType::Text);
+                            let values = results.next().unwrap_or_default();
+                            let expr = std::mem::replace(expr, Box::new(Expr::null(ty)));
+                            quantified(*expr, *op, *all, values, ty)
+                        }
                         _ => return,
                     };
                     *x = replacement;
@@ -124,8 +169,25 @@ impl Executor {
         })
     }
 
-    /// Every row the plan produces.
+    /// Every row the plan produces: through the vectorized executor where it supports the
+    /// plan, else (or when it fails: the row executor's outcome is authoritative) row by row.
     pub fn run<'a>(
+        &'a self,
+        plan: &'a Plan,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Row>, EngineError>> + 'a>> {
+        Box::pin(async move {
+            if let Some(strict) = vector::applies(plan, &self.env) {
+                match vector::run(self, plan).await {
+                    Ok(rows) => return Ok(rows),
+                    Err(e) if strict || matches!(e, EngineError::Cancelled) => return Err(e),
+                    Err(_) => {}
+                }
+            }
+            self.run_rows(plan).await
+        })
+    }
+
+    fn run_rows<'a>(
         &'a self,
         plan: &'a Plan,
     ) -> Pin<Box<dyn Future<Output = Result<Vec<Row>, EngineError>> + 'a>> {
@@ -181,25 +243,8 @@ impl Executor {
                     offset,
                 } => {
                     let rows = self.run(input).await?;
-                    let count =
-                        |e: &Option<Expr>, what: &str| -> Result<Option<usize>, EngineError> {
-                            match e.as_ref().map(|e| eval(e, &[], env)).transpose()? {
-                                None | Some(Value::Null) => Ok(None),
-                                Some(Value::Int64(n)) if n < 0 => Err(EngineError::sql(
-                                    if what == "LIMIT" { "2201W" } else { "2201X" },
-                                    format!("{what} must not be negative"),
-                                )),
-                                Some(Value::Int64(n)) => {
-                                    Ok(Some(usize::try_from(n).unwrap_or(usize::MAX)))
-                                }
-                                Some(other) => Err(EngineError::Internal(format!(
-                                    "{what} of type {}",
-                                    other.data_type()
-                                ))),
-                            }
-                        };
-                    let offset = count(offset, "OFFSET")?.unwrap_or(0);
-                    let limit = count(limit, "LIMIT")?.unwrap_or(usize::MAX);
+                    let offset = limit_count(offset, "OFFSET", env)?.unwrap_or(0);
+                    let limit = limit_count(limit, "LIMIT", env)?.unwrap_or(usize::MAX);
                     Ok(rows.into_iter().skip(offset).take(limit).collect())
                 }
                 Plan::Distinct { input } => Ok(distinct(self.run(input).await?)),
@@ -265,5 +310,25 @@ impl Executor {
             })
             .await
             .map_err(|e| EngineError::Internal(e.to_string()))?
+    }
+}
+
+/// A LIMIT or OFFSET count: `None` when absent or NULL, 2201W/2201X when negative.
+pub(crate) fn limit_count(
+    e: &Option<Expr>,
+    what: &str,
+    env: &EvalEnv,
+) -> Result<Option<usize>, EngineError> {
+    match e.as_ref().map(|e| eval(e, &[], env)).transpose()? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Int64(n)) if n < 0 => Err(EngineError::sql(
+            if what == "LIMIT" { "2201W" } else { "2201X" },
+            format!("{what} must not be negative"),
+        )),
+        Some(Value::Int64(n)) => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
+        Some(other) => Err(EngineError::Internal(format!(
+            "{what} of type {}",
+            other.data_type()
+        ))),
     }
 }

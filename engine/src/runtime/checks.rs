@@ -21,6 +21,8 @@ pub enum StartupError {
     Bind(SocketAddr, String),
     #[error("{0}")]
     DataDir(String),
+    #[error("recovery failed: {0}")]
+    Recovery(String),
     #[error("shard {0} failed to start: {1}")]
     Executor(usize, String),
 }

@@ -5,7 +5,9 @@
 //! module. This module must never know about tables, SQL or the wire protocol.
 
 mod checks;
+pub mod file;
 mod lock;
+mod signals;
 
 pub use checks::{StartupError, check_environment};
 pub use lock::DataDirLock;
@@ -101,28 +103,73 @@ pub fn spawn_local<F: Future + 'static>(fut: F) -> glommio::Task<F::Output> {
     glommio::spawn_local(fut)
 }
 
-/// Start `config.shards` executors, each pinned to a core, each with state from `make_state`,
-/// each accepting connections on `config.listen` (SO_REUSEPORT) and handing them to
-/// `on_connection`. Returns when every shard has stopped; a shard's start-up error is returned.
-pub fn serve<S, M, C, Fut>(
+/// Start `config.shards` executors, each pinned to a core, each with state from `make_state`.
+/// `prepare` runs first on shard 0 (recovery); only when it succeeds does every shard accept
+/// connections on `config.listen` (SO_REUSEPORT) and hand them to `on_connection`. On SIGTERM
+/// or SIGINT, `shutdown` runs on shard 0 and then every shard stops. Returns when every shard
+/// has stopped; a start-up error (including `prepare`'s) is returned.
+pub fn serve<S, M, P, PFut, D, DFut, C, Fut>(
     config: RuntimeConfig,
     make_state: M,
+    prepare: P,
+    shutdown: D,
     on_connection: C,
 ) -> Result<(), StartupError>
 where
     S: 'static,
     M: Fn(usize) -> S + Send + Sync + 'static,
+    P: FnOnce(Rc<Shard<S>>) -> PFut + Send + 'static,
+    PFut: Future<Output = Result<(), String>> + 'static,
+    D: FnOnce(Rc<Shard<S>>) -> DFut + Send + 'static,
+    DFut: Future<Output = ()> + 'static,
     C: Fn(Rc<Shard<S>>, TcpStream) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + 'static,
 {
+    let signals = signals::block_termination();
     let on_connection = Arc::new(on_connection);
     let listen = config.listen;
+    let prepare = std::sync::Mutex::new(Some(prepare));
+    let shutdown = Arc::new(std::sync::Mutex::new(Some(shutdown)));
+    let ready = Arc::new(std::sync::atomic::AtomicU8::new(PREPARING));
     start(config.shards, config.io_memory, make_state, move |shard| {
         let on_connection = on_connection.clone();
-        async move { accept_loop(shard, listen, on_connection).await }
+        let prepare = if shard.id == 0 {
+            prepare.lock().ok().and_then(|mut p| p.take())
+        } else {
+            None
+        };
+        if shard.id == 0 {
+            signals::forward_to(signals, shard.mesh.clone(), shutdown.clone());
+        }
+        let ready = ready.clone();
+        async move {
+            if let Some(prepare) = prepare {
+                if let Err(e) = prepare(shard.clone()).await {
+                    ready.store(FAILED, std::sync::atomic::Ordering::SeqCst);
+                    for inbox in &shard.mesh.inboxes {
+                        let _ = inbox.send(Message::Stop);
+                    }
+                    return Err(StartupError::Recovery(e));
+                }
+                ready.store(READY, std::sync::atomic::Ordering::SeqCst);
+            }
+            loop {
+                match ready.load(std::sync::atomic::Ordering::SeqCst) {
+                    READY => break,
+                    FAILED => return Ok(()),
+                    _ => sleep(READY_POLL).await,
+                }
+            }
+            accept_loop(shard, listen, on_connection).await
+        }
     })
     .map(|_| ())
 }
+
+const PREPARING: u8 = 0;
+const READY: u8 = 1;
+const FAILED: u8 = 2;
+const READY_POLL: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Run `main` on shard 0 of `shards` executors without listening (tests and tools); the other
 /// shards serve `run_on` requests until `main` finishes. Returns `main`'s result.

@@ -239,6 +239,65 @@ impl ExprBinder<'_, '_, '_> {
                     negated: *negated,
                 })
             }
+            ast::Expr::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            }
+            | ast::Expr::AllOp {
+                left,
+                compare_op,
+                right,
+            } => {
+                let all = matches!(e, ast::Expr::AllOp { .. });
+                let ast::Expr::Subquery(q) = right.as_ref() else {
+                    return Err(PlanError::not_supported(
+                        "ANY/ALL over an array is not supported yet",
+                    ));
+                };
+                let op = binary_op(compare_op)?;
+                if !op.is_comparison() {
+                    return Err(PlanError::syntax(
+                        "op ANY/ALL (array) requires operator to yield boolean",
+                    ));
+                }
+                let l = self.bind(left)?;
+                let (plan, columns) = self.subquery(q)?;
+                if columns.len() != 1 {
+                    return Err(PlanError::syntax("subquery has too many columns"));
+                }
+                // Type the comparison once, with a stand-in for the subquery's values.
+                let probe = binary(self.ctx, op, l, Expr::null(columns[0].ty))?;
+                let Expr::Binary {
+                    left: l, right: r, ..
+                } = probe
+                else {
+                    return Err(PlanError::not_supported("ANY/ALL comparison"));
+                };
+                let plan = if r.ty() == columns[0].ty {
+                    plan
+                } else {
+                    let cast = coerce(
+                        self.ctx,
+                        Expr::Column {
+                            index: 0,
+                            ty: columns[0].ty,
+                        },
+                        r.ty(),
+                    )?;
+                    Plan::Project {
+                        input: Box::new(plan),
+                        exprs: vec![cast],
+                    }
+                };
+                Ok(Expr::Quantified {
+                    expr: l,
+                    op,
+                    all,
+                    plan: Box::new(plan),
+                })
+            }
             ast::Expr::In { .. } => Err(PlanError::not_supported(
                 "IN with this right-hand side is not supported",
             )),
@@ -562,12 +621,7 @@ impl ExprBinder<'_, '_, '_> {
             }
         };
         if let Some(agg) = agg_func(&name, star) {
-            if f.filter.is_some() {
-                return Err(PlanError::not_supported(
-                    "aggregate FILTER is not supported yet",
-                ));
-            }
-            return self.aggregate(&name, agg, &args, distinct);
+            return self.aggregate(&name, agg, &args, distinct, f.filter.as_deref());
         }
         if distinct || star {
             return Err(PlanError::UndefinedFunction(format!("{name}(*)")));
@@ -610,6 +664,7 @@ impl ExprBinder<'_, '_, '_> {
         func: AggFunc,
         args: &[&ast::Expr],
         distinct: bool,
+        filter: Option<&ast::Expr>,
     ) -> Result<Expr, PlanError> {
         let Some(agg) = self.agg.as_deref_mut() else {
             return Err(PlanError::Grouping(format!(
@@ -661,6 +716,13 @@ impl ExprBinder<'_, '_, '_> {
             Some(a) if a.ty() == DataType::Unknown => Some(coerce(inner.ctx, a, DataType::Text)?),
             other => other,
         };
+        let filter = match filter {
+            Some(f) => {
+                let bound = inner.bind(f)?;
+                Some(coerce_bool(inner.ctx, bound, "FILTER")?)
+            }
+            None => None,
+        };
         let ty = agg_type(name, func, arg.as_ref().map(Expr::ty))?;
         let arg = match (func, arg) {
             (AggFunc::BoolAnd | AggFunc::BoolOr, Some(a)) => Some(coerce_bool(inner.ctx, a, name)?),
@@ -675,6 +737,7 @@ impl ExprBinder<'_, '_, '_> {
             arg,
             extra,
             distinct,
+            filter,
             ty,
         });
         Ok(Expr::Column {

@@ -19,7 +19,7 @@ use crate::plan::{JoinKind, Plan};
 use sqlparser::ast;
 
 /// A join to put on top of the FROM clause's joins.
-enum PostJoin {
+pub(crate) enum PostJoin {
     /// Semi / anti join; `on` is over (outer ++ inner) columns.
     Filtering {
         kind: JoinKind,
@@ -32,6 +32,111 @@ enum PostJoin {
         on: Expr,
         columns: Vec<ScopeColumn>,
     },
+    /// Mark join: every outer row plus whether the subquery matched it (EXISTS under OR, in
+    /// the SELECT list…); adds one hidden boolean column.
+    Mark { inner: Plan, on: Option<Expr> },
+}
+
+/// Put the joins that replace subqueries on top of `plan`.
+pub(crate) fn apply_post_joins(mut plan: Plan, joins: Vec<PostJoin>) -> Plan {
+    for join in joins {
+        plan = match join {
+            PostJoin::Filtering { kind, inner, on } => Plan::Join {
+                left: Box::new(plan),
+                right: Box::new(inner),
+                kind,
+                on,
+            },
+            PostJoin::Scalar { inner, on, .. } => Plan::Join {
+                left: Box::new(plan),
+                right: Box::new(inner),
+                kind: JoinKind::Left,
+                on: Some(on),
+            },
+            PostJoin::Mark { inner, on } => Plan::Join {
+                left: Box::new(plan),
+                right: Box::new(inner),
+                kind: JoinKind::Mark,
+                on,
+            },
+        };
+    }
+    plan
+}
+
+/// Replace every correlated subquery in `e` (outside nested subqueries) by a column of a join
+/// added to `joins`: a scalar aggregate subquery by its grouped value, an EXISTS by a mark.
+/// `scope` grows by the joins' hidden columns. Returns whether anything was replaced.
+pub(crate) fn decorrelate(
+    ctx: &mut BindContext<'_>,
+    e: &mut ast::Expr,
+    joins: &mut Vec<PostJoin>,
+    scope: &mut Scope,
+) -> Result<bool, PlanError> {
+    match e {
+        ast::Expr::Subquery(q) if is_correlated(ctx, q)? => {
+            let n = next_hidden(scope);
+            let (join, value_name, counts) = scalar_join(ctx, q, scope, n)?;
+            if let PostJoin::Scalar { columns, .. } = &join {
+                scope.columns.extend(columns.iter().cloned());
+            }
+            joins.push(join);
+            let value = ast::Expr::Identifier(ast::Ident::with_quote('"', value_name));
+            *e = if counts { coalesce_zero(value) } else { value };
+            Ok(true)
+        }
+        ast::Expr::Exists { subquery, negated } if is_correlated(ctx, subquery)? => {
+            let negated = *negated;
+            let PostJoin::Filtering { inner, on, .. } = exists_join(ctx, subquery, false, scope)?
+            else {
+                return Err(PlanError::not_supported(
+                    "this EXISTS shape is not supported yet",
+                ));
+            };
+            let name = format!("?mk{}", next_hidden(scope));
+            scope.columns.push(ScopeColumn {
+                qualifier: None,
+                name: name.clone(),
+                ty: omendb_storage::types::DataType::Bool,
+                table_oid: 0,
+                column_id: 0,
+                hidden: true,
+                qualified_only: false,
+            });
+            joins.push(PostJoin::Mark { inner, on });
+            let mark = ast::Expr::Identifier(ast::Ident::with_quote('"', name));
+            *e = if negated {
+                ast::Expr::UnaryOp {
+                    op: ast::UnaryOperator::Not,
+                    expr: Box::new(mark),
+                }
+            } else {
+                mark
+            };
+            Ok(true)
+        }
+        _ => {
+            let mut changed = false;
+            for child in super::ast_walk::children_mut(e) {
+                changed |= decorrelate(ctx, child, joins, scope)?;
+            }
+            Ok(changed)
+        }
+    }
+}
+
+/// A fresh number for hidden columns: one more than the hidden columns already in scope.
+fn next_hidden(scope: &Scope) -> usize {
+    scope.columns.iter().filter(|c| c.hidden).count() + 1
+}
+
+/// Whether the subquery names columns it does not have (so must come from an outer query).
+fn is_correlated(ctx: &mut BindContext<'_>, q: &ast::Query) -> Result<bool, PlanError> {
+    match bind_query(ctx, q) {
+        Ok(_) => Ok(false),
+        Err(e) if is_missing_name(&e) => Ok(true),
+        Err(e) => Err(e),
+    }
 }
 
 /// Bind FROM and WHERE: the filtered, joined input of a query block and its scope.
@@ -54,13 +159,19 @@ pub(crate) fn bind_from_where(
     let mut post = Vec::new();
     let mut deferred: Vec<ast::Expr> = Vec::new();
     let mut scope = scope;
-    let mut hidden_count = 0;
     if let Some(selection) = &select.selection {
         let mut parts = Vec::new();
         split_and(selection, &mut parts);
         for part in parts {
-            match classify(ctx, part, &scope, &mut hidden_count)? {
+            match classify(ctx, part, &scope)? {
                 Classified::Plain => {
+                    let mut rewritten = part.clone();
+                    if contains_subquery_anywhere(part)
+                        && decorrelate(ctx, &mut rewritten, &mut post, &mut scope)?
+                    {
+                        deferred.push(rewritten);
+                        continue;
+                    }
                     let bound = ExprBinder {
                         ctx: &mut *ctx,
                         scope: &scope,
@@ -82,22 +193,7 @@ pub(crate) fn bind_from_where(
         }
     }
     let mut plan = order_joins(relations, predicates, ctx.catalog);
-    for join in post {
-        plan = match join {
-            PostJoin::Filtering { kind, inner, on } => Plan::Join {
-                left: Box::new(plan),
-                right: Box::new(inner),
-                kind,
-                on,
-            },
-            PostJoin::Scalar { inner, on, .. } => Plan::Join {
-                left: Box::new(plan),
-                right: Box::new(inner),
-                kind: JoinKind::Left,
-                on: Some(on),
-            },
-        };
-    }
+    plan = apply_post_joins(plan, post);
     let mut filters = Vec::new();
     for part in &deferred {
         let bound = ExprBinder {
@@ -227,7 +323,6 @@ fn classify(
     ctx: &mut BindContext<'_>,
     part: &ast::Expr,
     outer: &Scope,
-    hidden: &mut usize,
 ) -> Result<Classified, PlanError> {
     match part {
         ast::Expr::Exists { subquery, negated } => {
@@ -260,6 +355,7 @@ fn classify(
                         table_oid: 0,
                         column_id: 0,
                         hidden: true,
+                        qualified_only: false,
                     }],
                     inner_from: 0,
                 };
@@ -304,8 +400,7 @@ fn classify(
                 Err(e) if !is_missing_name(&e) => return Err(e),
                 Err(_) => {}
             }
-            *hidden += 1;
-            let (join, value_name, counts) = scalar_join(ctx, subquery, outer, *hidden)?;
+            let (join, value_name, counts) = scalar_join(ctx, subquery, outer, next_hidden(outer))?;
             let mut value = ast::Expr::Identifier(ast::Ident::with_quote('"', value_name));
             if counts {
                 // count() over no rows is 0, not the NULL an unmatched left join gives.
@@ -393,14 +488,25 @@ fn split_correlated(
                 Ok(_) => local.push(part.clone()),
                 Err(e) if is_missing_name(&e) && !contains_subquery(part) => {
                     let combined = Scope::correlated(outer, &inner_scope);
-                    ExprBinder {
+                    let bound = ExprBinder {
                         ctx: &mut *ctx,
                         scope: &combined,
                         agg: None,
                         clause: "WHERE",
                     }
-                    .bind(part)?;
-                    correlated.push(part.clone());
+                    .bind(part);
+                    match bound {
+                        Ok(_) => correlated.push(part.clone()),
+                        Err(e)
+                            if is_missing_name(&e)
+                                && binds_further_out(ctx, part, outer, &inner_scope) =>
+                        {
+                            return Err(PlanError::not_supported(
+                                "subqueries that refer to a query more than one level out are not supported yet",
+                            ));
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
                 // Subqueries nested inside the conjunct are handled when the inner block binds.
                 Err(e) if is_missing_name(&e) => local.push(part.clone()),
@@ -409,6 +515,43 @@ fn split_correlated(
         }
     }
     Ok((local, correlated))
+}
+
+/// Whether `part` binds once the scopes of every enclosing query are in view.
+fn binds_further_out(
+    ctx: &mut BindContext<'_>,
+    part: &ast::Expr,
+    outer: &Scope,
+    inner: &Scope,
+) -> bool {
+    let mut all = Scope::default();
+    for s in ctx.outer_scopes.clone() {
+        all = all.concat(s);
+    }
+    let all = Scope::correlated(&all.concat(outer.clone()), inner);
+    ExprBinder {
+        ctx,
+        scope: &all,
+        agg: None,
+        clause: "WHERE",
+    }
+    .bind(part)
+    .is_ok()
+}
+
+/// Whether a subquery appears anywhere in `e` (outside nested subqueries' bodies).
+fn contains_subquery_anywhere(e: &ast::Expr) -> bool {
+    let mut copy = e.clone();
+    contains_in(&mut copy)
+}
+
+fn contains_in(e: &mut ast::Expr) -> bool {
+    if matches!(e, ast::Expr::Exists { .. } | ast::Expr::Subquery(_)) {
+        return true;
+    }
+    super::ast_walk::children_mut(e)
+        .into_iter()
+        .any(contains_in)
 }
 
 fn contains_subquery(e: &ast::Expr) -> bool {
@@ -437,6 +580,63 @@ fn and_ast(parts: Vec<ast::Expr>) -> Option<ast::Expr> {
     })
 }
 
+/// `EXISTS (SELECT … FROM a WHERE p AND EXISTS (SELECT … FROM b WHERE q))` asks the same as
+/// `EXISTS (SELECT … FROM a, b WHERE p AND q)`: only existence matters, so duplicates from the
+/// join do not. Flattening lets `q` refer to the outermost query (two levels out) as an
+/// ordinary correlated conjunct. Only positive EXISTS without grouping, and only when the
+/// table names do not clash.
+fn flatten_nested_exists(select: &ast::Select) -> Option<ast::Select> {
+    let selection = select.selection.as_ref()?;
+    let mut parts = Vec::new();
+    split_and(selection, &mut parts);
+    let mut from = select.from.clone();
+    let mut kept = Vec::new();
+    let mut changed = false;
+    let names = |f: &[ast::TableWithJoins]| -> Vec<String> {
+        f.iter()
+            .flat_map(|t| std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation)))
+            .filter_map(|r| match r {
+                ast::TableFactor::Table { name, alias, .. } => Some(
+                    alias
+                        .as_ref()
+                        .map(|a| a.name.value.to_ascii_lowercase())
+                        .unwrap_or_else(|| name.to_string().to_ascii_lowercase()),
+                ),
+                _ => None,
+            })
+            .collect()
+    };
+    for part in parts {
+        if let ast::Expr::Exists {
+            subquery,
+            negated: false,
+        } = part
+            && let Some(inner) = simple_select(subquery)
+        {
+            let plain = matches!(&inner.group_by, ast::GroupByExpr::Expressions(g, _) if g.is_empty())
+                && inner.having.is_none()
+                && inner.distinct.is_none();
+            let clash = names(&inner.from).iter().any(|n| names(&from).contains(n));
+            if plain && !clash && !inner.from.is_empty() {
+                from.extend(inner.from.iter().cloned());
+                if let Some(w) = &inner.selection {
+                    kept.push(w.clone());
+                }
+                changed = true;
+                continue;
+            }
+        }
+        kept.push(part.clone());
+    }
+    if !changed {
+        return None;
+    }
+    let mut out = select.clone();
+    out.from = from;
+    out.selection = and_ast(kept);
+    Some(out)
+}
+
 /// `[NOT] EXISTS (subquery)` as a semi or anti join.
 fn exists_join(
     ctx: &mut BindContext<'_>,
@@ -460,6 +660,12 @@ fn exists_join(
     };
     let has_grouping = !matches!(&select.group_by, ast::GroupByExpr::Expressions(g, _) if g.is_empty())
         || select.having.is_some();
+    let flattened = if has_grouping {
+        None
+    } else {
+        flatten_nested_exists(select)
+    };
+    let select = flattened.as_ref().unwrap_or(select);
     let (local, correlated) = split_correlated(ctx, select, outer)?;
     if correlated.is_empty() || has_grouping {
         let (inner, _) = bind_query(ctx, q)?;
@@ -474,7 +680,10 @@ fn exists_join(
     inner_select.projection = vec![ast::SelectItem::Wildcard(
         ast::WildcardAdditionalOptions::default(),
     )];
-    let (inner, inner_scope) = bind_from_where(ctx, &inner_select)?;
+    ctx.outer_scopes.push(outer.clone());
+    let bound = bind_from_where(ctx, &inner_select);
+    ctx.outer_scopes.pop();
+    let (inner, inner_scope) = bound?;
     let combined = Scope::correlated(outer, &inner_scope);
     let mut conds = Vec::new();
     for c in &correlated {
@@ -568,7 +777,10 @@ fn scalar_join(
         keys.iter().map(|(inner, _)| inner.clone()).collect(),
         Vec::new(),
     );
-    let (inner, columns) = bind_select(ctx, &grouped, &[])?;
+    ctx.outer_scopes.push(outer.clone());
+    let bound = bind_select(ctx, &grouped, &[]);
+    ctx.outer_scopes.pop();
+    let (inner, columns) = bound?;
     let hidden_columns: Vec<ScopeColumn> = columns
         .iter()
         .map(|c| ScopeColumn {
@@ -578,6 +790,7 @@ fn scalar_join(
             table_oid: 0,
             column_id: 0,
             hidden: true,
+            qualified_only: false,
         })
         .collect();
     let inner_scope = Scope {

@@ -2,6 +2,7 @@
 //!
 //! Must never execute anything; it may only read the catalog through the `Catalog` trait.
 
+mod ast_walk;
 mod ddl;
 pub(crate) use ddl::canonical_setting;
 pub(crate) use select::choose_access;
@@ -24,6 +25,8 @@ pub struct BindContext<'c> {
     pub catalog: &'c dyn Catalog,
     /// Common table expressions in scope, innermost last: (name, column aliases, query).
     ctes: Vec<(String, Vec<String>, ast::Query)>,
+    /// Scopes of the queries enclosing the subquery being bound, outermost first.
+    outer_scopes: Vec<scope::Scope>,
     /// Types of `$1..$n`: given by the client or inferred (`None` until known).
     pub params: Vec<Option<DataType>>,
 }
@@ -34,6 +37,7 @@ impl<'c> BindContext<'c> {
             catalog,
             params,
             ctes: Vec::new(),
+            outer_scopes: Vec::new(),
         }
     }
 

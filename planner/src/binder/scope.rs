@@ -15,6 +15,8 @@ pub(crate) struct ScopeColumn {
     pub column_id: i16,
     /// Internal columns (decorrelated subquery results) that `*` does not expand to.
     pub hidden: bool,
+    /// Reachable only by a qualified name (`a.k`): a USING column's per-side copy.
+    pub qualified_only: bool,
 }
 
 /// The columns of a FROM clause, in input-row order.
@@ -62,7 +64,10 @@ impl Scope {
         let mut found = None;
         for i in range {
             let c = &self.columns[i];
-            if c.name != name || qualifier.is_some_and(|q| c.qualifier.as_deref() != Some(q)) {
+            if c.name != name
+                || qualifier.is_some_and(|q| c.qualifier.as_deref() != Some(q))
+                || (qualifier.is_none() && c.qualified_only)
+            {
                 continue;
             }
             if found.is_some() {

@@ -262,6 +262,7 @@ fn order_outputs(
                 table_oid: 0,
                 column_id: 0,
                 hidden: false,
+                qualified_only: false,
             })
             .collect(),
     };
@@ -388,7 +389,8 @@ pub(crate) fn bind_select(
     if select.into.is_some() {
         return Err(PlanError::not_supported("SELECT INTO is not supported yet"));
     }
-    let (mut plan, scope) = super::from_where::bind_from_where(ctx, select)?;
+    let (mut plan, mut scope) = super::from_where::bind_from_where(ctx, select)?;
+    let projection = decorrelate_projection(ctx, &select.projection, &mut plan, &mut scope)?;
     let group_exprs: &[ast::Expr] = match &select.group_by {
         ast::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => exprs,
         _ => {
@@ -399,7 +401,7 @@ pub(crate) fn bind_select(
     };
     let aggregating = !group_exprs.is_empty()
         || select.having.is_some()
-        || select.projection.iter().any(|item| match item {
+        || projection.iter().any(|item| match item {
             ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
                 contains_aggregate(e)
             }
@@ -408,7 +410,7 @@ pub(crate) fn bind_select(
         || order_by.iter().any(|o| contains_aggregate(&o.expr));
 
     let mut agg_state = if aggregating {
-        Some(bind_groups(ctx, &scope, group_exprs, &select.projection)?)
+        Some(bind_groups(ctx, &scope, group_exprs, &projection)?)
     } else {
         None
     };
@@ -416,7 +418,7 @@ pub(crate) fn bind_select(
     // The SELECT list.
     let mut exprs = Vec::new();
     let mut columns = Vec::new();
-    for item in &select.projection {
+    for item in &projection {
         bind_select_item(
             ctx,
             item,
@@ -528,6 +530,57 @@ pub(crate) fn bind_select(
         };
     }
     Ok((plan, columns))
+}
+
+/// Correlated subqueries in the SELECT list become joins under `plan`; the items read their
+/// values (keeping the names PostgreSQL would give the subqueries). Aggregating blocks keep
+/// their items as they are.
+fn decorrelate_projection(
+    ctx: &mut BindContext<'_>,
+    items: &[ast::SelectItem],
+    plan: &mut Plan,
+    scope: &mut Scope,
+) -> Result<Vec<ast::SelectItem>, PlanError> {
+    let mut joins = Vec::new();
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let rewritten = match item {
+            ast::SelectItem::UnnamedExpr(e) if !super::expr::contains_aggregate(e) => {
+                let mut e2 = e.clone();
+                if super::from_where::decorrelate(ctx, &mut e2, &mut joins, scope)? {
+                    ast::SelectItem::ExprWithAlias {
+                        expr: e2,
+                        alias: ast::Ident::with_quote('"', output_name(e)),
+                    }
+                } else {
+                    item.clone()
+                }
+            }
+            ast::SelectItem::ExprWithAlias { expr, alias }
+                if !super::expr::contains_aggregate(expr) =>
+            {
+                let mut e2 = expr.clone();
+                super::from_where::decorrelate(ctx, &mut e2, &mut joins, scope)?;
+                ast::SelectItem::ExprWithAlias {
+                    expr: e2,
+                    alias: alias.clone(),
+                }
+            }
+            other => other.clone(),
+        };
+        out.push(rewritten);
+    }
+    if !joins.is_empty() {
+        let input = std::mem::replace(
+            plan,
+            Plan::Values {
+                rows: Vec::new(),
+                types: Vec::new(),
+            },
+        );
+        *plan = super::from_where::apply_post_joins(input, joins);
+    }
+    Ok(out)
 }
 
 /// Bind GROUP BY expressions (which may name SELECT-list aliases or ordinals).
@@ -827,6 +880,7 @@ pub(crate) fn bind_join(
         other => return Err(PlanError::not_supported(format!("join type {other:?}"))),
     };
     let left_width = lscope.len();
+    let mut using_pairs: Vec<(usize, usize, String)> = Vec::new();
     let scope = lscope.concat(rscope);
     let on = match constraint {
         None | Some(ast::JoinConstraint::None) => None,
@@ -842,6 +896,7 @@ pub(crate) fn bind_join(
         }
         Some(ast::JoinConstraint::Using(names)) => {
             let mut cond: Option<Expr> = None;
+            using_pairs.clear();
             for n in names {
                 let name = table_name(n);
                 let l = Scope {
@@ -855,6 +910,7 @@ pub(crate) fn bind_join(
                 }
                 .resolve(None, &name)?
                     + left_width;
+                using_pairs.push((l, r, name.clone()));
                 let eq = binary(
                     ctx,
                     BinOp::Eq,
@@ -885,14 +941,74 @@ pub(crate) fn bind_join(
             "syntax error: JOIN requires an ON or USING condition",
         ));
     }
+    let join = Plan::Join {
+        left: Box::new(left),
+        right: Box::new(right),
+        kind,
+        on,
+    };
+    if using_pairs.is_empty() {
+        return Ok((join, scope));
+    }
+    merge_using_columns(ctx, join, scope, kind, &using_pairs)
+}
+
+/// `JOIN … USING (k)`: one merged `k` first (the left side's, the right side's for RIGHT JOIN,
+/// their COALESCE for FULL JOIN), then every column of both sides, where the per-side copies of
+/// `k` answer only to qualified names and `*` skips them, as in PostgreSQL.
+fn merge_using_columns(
+    ctx: &mut BindContext<'_>,
+    join: Plan,
+    scope: Scope,
+    kind: JoinKind,
+    pairs: &[(usize, usize, String)],
+) -> Result<(Plan, Scope), PlanError> {
+    let mut exprs = Vec::with_capacity(pairs.len() + scope.len());
+    let mut columns = Vec::with_capacity(pairs.len() + scope.len());
+    for (l, r, name) in pairs {
+        let (lc, rc) = (&scope.columns[*l], &scope.columns[*r]);
+        let left = Expr::Column {
+            index: *l,
+            ty: lc.ty,
+        };
+        let right = Expr::Column {
+            index: *r,
+            ty: rc.ty,
+        };
+        let merged = match kind {
+            JoinKind::Right => right,
+            JoinKind::Full => super::expr::call(ctx, "coalesce", vec![left, right])?,
+            _ => left,
+        };
+        columns.push(ScopeColumn {
+            qualifier: None,
+            name: name.clone(),
+            ty: merged.ty(),
+            table_oid: 0,
+            column_id: 0,
+            hidden: false,
+            qualified_only: false,
+        });
+        exprs.push(merged);
+    }
+    for (i, c) in scope.columns.iter().enumerate() {
+        let mut c = c.clone();
+        if pairs.iter().any(|(l, r, _)| *l == i || *r == i) {
+            c.hidden = true;
+            c.qualified_only = true;
+        }
+        exprs.push(Expr::Column { index: i, ty: c.ty });
+        columns.push(c);
+    }
     Ok((
-        Plan::Join {
-            left: Box::new(left),
-            right: Box::new(right),
-            kind,
-            on,
+        Plan::Project {
+            input: Box::new(join),
+            exprs,
         },
-        scope,
+        Scope {
+            columns,
+            inner_from: 0,
+        },
     ))
 }
 
@@ -932,6 +1048,7 @@ pub(crate) fn bind_factor(
                             table_oid: 0,
                             column_id: 0,
                             hidden: false,
+                            qualified_only: false,
                         })
                         .collect(),
                 };
@@ -981,6 +1098,7 @@ pub(crate) fn bind_factor(
                         table_oid: c.table_oid,
                         column_id: c.column_id,
                         hidden: false,
+                        qualified_only: false,
                     })
                     .collect(),
             };
@@ -1055,6 +1173,7 @@ fn derived_scope(columns: &[OutputColumn], qualifier: String, renames: &[String]
                 table_oid: c.table_oid,
                 column_id: c.column_id,
                 hidden: false,
+                qualified_only: false,
             })
             .collect(),
     }
@@ -1075,6 +1194,7 @@ pub(crate) fn table_scope(table: &Arc<TableSchema>, qualifier: String) -> Scope 
                 table_oid: table.id,
                 column_id: i as i16 + 1,
                 hidden: false,
+                qualified_only: false,
             })
             .collect(),
     }

@@ -92,6 +92,7 @@ pub fn rows(plan: &Plan, catalog: &dyn Catalog) -> f64 {
             let (l, r) = (rows(left, catalog), rows(right, catalog));
             match kind {
                 JoinKind::Semi | JoinKind::Anti | JoinKind::AntiNullAware => l * SEMI_JOIN,
+                JoinKind::Mark => l,
                 JoinKind::Left => l.max(join_rows(l, r, on.as_ref())),
                 _ => join_rows(l, r, on.as_ref()),
             }

@@ -54,6 +54,149 @@ pub fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
     }
 }
 
+fn disjuncts(e: Expr, out: &mut Vec<Expr>) {
+    match e {
+        Expr::Binary {
+            op: BinOp::Or,
+            left,
+            right,
+            ..
+        } => {
+            disjuncts(*left, out);
+            disjuncts(*right, out);
+        }
+        other => out.push(other),
+    }
+}
+
+/// `(a AND b) OR (a AND c)` → `a`, `(b OR c)`: conjuncts common to every branch of a disjunction
+/// come out of it, so a join condition repeated in each branch (TPC-H Q19) becomes a hash-join
+/// key instead of a filter over a cross product.
+pub fn factor_or(e: Expr) -> Vec<Expr> {
+    if !matches!(e, Expr::Binary { op: BinOp::Or, .. }) {
+        return vec![e];
+    }
+    let mut branches = Vec::new();
+    disjuncts(e, &mut branches);
+    let branch_parts: Vec<Vec<Expr>> = branches
+        .into_iter()
+        .map(|b| {
+            let mut parts = Vec::new();
+            conjuncts(b, &mut parts);
+            parts
+        })
+        .collect();
+    let keys: Vec<Vec<String>> = branch_parts
+        .iter()
+        .map(|ps| ps.iter().map(|p| format!("{p:?}")).collect())
+        .collect();
+    let common: Vec<usize> = (0..branch_parts[0].len())
+        .filter(|&i| keys[1..].iter().all(|k| k.contains(&keys[0][i])))
+        .collect();
+    let common_keys: Vec<&String> = common.iter().map(|&i| &keys[0][i]).collect();
+    let mut out: Vec<Expr> = common.iter().map(|&i| branch_parts[0][i].clone()).collect();
+    if out.is_empty() {
+        let branches = branch_parts
+            .into_iter()
+            .filter_map(and_all)
+            .collect::<Vec<_>>();
+        return vec![or_all(branches)];
+    }
+    let mut rest = Vec::with_capacity(branch_parts.len());
+    for (parts, k) in branch_parts.into_iter().zip(&keys) {
+        let remaining: Vec<Expr> = parts
+            .into_iter()
+            .zip(k)
+            .filter(|(_, key)| !common_keys.contains(key))
+            .map(|(p, _)| p)
+            .collect();
+        match and_all(remaining) {
+            Some(r) => rest.push(r),
+            // One branch is exactly the common part: the disjunction adds nothing.
+            None => return out,
+        }
+    }
+    out.push(or_all(rest));
+    out
+}
+
+fn or_all(mut exprs: Vec<Expr>) -> Expr {
+    let first = exprs
+        .pop()
+        .unwrap_or_else(|| Expr::literal(omendb_storage::types::Value::Bool(false)));
+    exprs.into_iter().rev().fold(first, |acc, e| Expr::Binary {
+        op: BinOp::Or,
+        left: Box::new(e),
+        right: Box::new(acc),
+        ty: omendb_storage::types::DataType::Bool,
+    })
+}
+
+/// Fraction of rows kept when two sets join on columns that are a key of neither side.
+const MANY_TO_MANY: f64 = 0.1;
+
+/// Estimated rows after joining relation `r` to the `joined` set (`current` rows):
+/// - equalities covering `r`'s primary key: each current row meets at most one row of `r`;
+/// - equalities from `r` covering the primary key of a joined relation `j` (a foreign key):
+///   each row of `r` meets the rows `j`'s rows became, `est(r) * current / est(j)`;
+/// - otherwise a many-to-many join, guessed pessimistically so it is put off.
+#[allow(clippy::too_many_arguments)]
+fn join_cost(
+    r: usize,
+    joined: u128,
+    current: f64,
+    estimates: &[f64],
+    conjs: &[Conjunct],
+    key_columns: &[Option<Vec<usize>>],
+    _offsets: &[usize],
+    rel_of: &dyn Fn(usize) -> usize,
+) -> f64 {
+    // (column in r, column in the joined set) of every equality between them.
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    for c in conjs
+        .iter()
+        .filter(|c| c.rels & (1 << r) != 0 && c.rels & !(joined | (1 << r)) == 0)
+    {
+        if let Expr::Binary {
+            op: BinOp::Eq,
+            left,
+            right,
+            ..
+        } = &c.expr
+            && let (Expr::Column { index: a, .. }, Expr::Column { index: b, .. }) =
+                (left.as_ref(), right.as_ref())
+        {
+            match (rel_of(*a) == r, rel_of(*b) == r) {
+                (true, false) => pairs.push((*a, *b)),
+                (false, true) => pairs.push((*b, *a)),
+                _ => {}
+            }
+        }
+    }
+    let covers = |key: &[usize], cols: &mut dyn Iterator<Item = usize>| {
+        let cols: Vec<usize> = cols.collect();
+        key.iter().all(|k| cols.contains(k))
+    };
+    if let Some(key) = &key_columns[r]
+        && covers(key, &mut pairs.iter().map(|p| p.0))
+    {
+        return current;
+    }
+    let mut best: Option<f64> = None;
+    for (j, key) in key_columns.iter().enumerate() {
+        let Some(key) = key else { continue };
+        if joined & (1 << j) == 0 {
+            continue;
+        }
+        let into_j = pairs.iter().filter(|p| rel_of(p.1) == j).map(|p| p.1);
+        if covers(key, &mut into_j.into_iter()) {
+            let estimate = estimates[r] * current / estimates[j].max(1.0);
+            best = Some(best.map_or(estimate, |b: f64| b.min(estimate)));
+        }
+    }
+    best.unwrap_or(current * estimates[r] * MANY_TO_MANY)
+}
+
 /// Put `predicate` on `plan`: into a table scan (re-choosing its access path), else a Filter.
 pub fn push_filter(plan: Plan, predicate: Expr) -> Plan {
     match plan {
@@ -103,7 +246,13 @@ pub fn order_joins(relations: Vec<Relation>, predicates: Vec<Expr>, catalog: &dy
     let mut conjs: Vec<Conjunct> = Vec::new();
     for p in predicates {
         let mut parts = Vec::new();
-        conjuncts(p, &mut parts);
+        for c in {
+            let mut top = Vec::new();
+            conjuncts(p, &mut top);
+            top
+        } {
+            parts.extend(factor_or(c));
+        }
         for e in parts {
             let mut rels = 0u128;
             e.walk(&mut |x| {
@@ -149,6 +298,18 @@ pub fn order_joins(relations: Vec<Relation>, predicates: Vec<Expr>, catalog: &dy
         .collect();
     let estimates: Vec<f64> = plans.iter().map(|p| estimate::rows(p, catalog)).collect();
 
+    // Primary-key columns (global positions) of base-table relations, for join cardinality.
+    let key_columns: Vec<Option<Vec<usize>>> = plans
+        .iter()
+        .enumerate()
+        .map(|(i, p)| match p {
+            Plan::Scan { table, .. } => table
+                .primary_key
+                .as_ref()
+                .map(|pk| pk.columns.iter().map(|c| c + offsets[i]).collect()),
+            _ => None,
+        })
+        .collect();
     // Greedy order: smallest first, then the connected relation giving the smallest join.
     let mut order: Vec<usize> = Vec::with_capacity(n);
     let mut joined = 0u128;
@@ -176,11 +337,19 @@ pub fn order_joins(relations: Vec<Relation>, predicates: Vec<Expr>, catalog: &dy
             &connected_candidates
         };
         let cost = |r: usize| {
-            if connected(r) {
-                current_rows.max(estimates[r])
-            } else {
-                current_rows * estimates[r]
+            if !connected(r) {
+                return current_rows * estimates[r];
             }
+            join_cost(
+                r,
+                joined,
+                current_rows,
+                &estimates,
+                &conjs,
+                &key_columns,
+                &offsets,
+                &rel_of,
+            )
         };
         let next = pool.iter().copied().min_by(|&a, &b| {
             cost(a)

@@ -12,7 +12,7 @@ pub mod key;
 mod table;
 mod unique;
 
-pub use table::{RowId, RowTable, WriterId};
+pub use table::{Change, RowId, RowTable, WriterId};
 pub use unique::UniqueKeys;
 
 use thiserror::Error;

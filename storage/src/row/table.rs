@@ -1,7 +1,7 @@
 //! One table's rows on one shard, with one pending version per row.
 
 use super::RowError;
-use super::key::encode_primary_key;
+use super::key::{encode_primary_key, encode_value};
 use crate::schema::TableSchema;
 use crate::types::Value;
 use omendb_learned::index::{IndexKind, OrderedIndex};
@@ -34,6 +34,15 @@ impl Slot {
             _ => self.committed.as_deref(),
         }
     }
+}
+
+/// What a transaction's pending write on a row will do at commit (for its WAL record).
+#[derive(Debug, Clone, Copy)]
+pub enum Change<'a> {
+    /// Insert or replace with this row.
+    Put(&'a [Value]),
+    /// Delete the row whose committed image this is.
+    Delete(&'a [Value]),
 }
 
 /// The primary-key index implementation, chosen per table.
@@ -233,6 +242,73 @@ impl RowTable {
             }
             _ => 0,
         }
+    }
+
+    /// `writer`'s pending change of the row, if it has one that changes anything at commit.
+    pub fn change(&self, id: RowId, writer: WriterId) -> Option<Change<'_>> {
+        let slot = self.slots.get(id as usize)?;
+        let pending = slot.pending.as_ref().filter(|p| p.writer == writer)?;
+        match (&pending.row, &slot.committed) {
+            (Some(row), _) => Some(Change::Put(row)),
+            (None, Some(old)) => Some(Change::Delete(old)),
+            (None, None) => None,
+        }
+    }
+
+    /// Recovery: make `row` committed, replacing the row with the same primary key (tables
+    /// without a key just gain the row).
+    pub fn replay_put(&mut self, row: Box<[Value]>) {
+        if self.primary.is_some() {
+            let key = primary_key_bytes(&self.schema, &row, &mut self.key_buf).to_vec();
+            if let Some(id) = self.primary.as_ref().and_then(|index| index.get(&key)) {
+                self.slots[id as usize].committed = Some(row);
+                return;
+            }
+            let id = self.allocate();
+            if let Some(index) = self.primary.as_mut() {
+                let _ = index.insert(&key, id);
+            }
+            self.slots[id as usize].committed = Some(row);
+            self.committed += 1;
+            return;
+        }
+        let id = self.allocate();
+        self.slots[id as usize].committed = Some(row);
+        self.committed += 1;
+    }
+
+    /// Recovery: delete the committed row with `row`'s primary key (for tables without a key,
+    /// one row equal to `row`). Returns whether a row was found.
+    pub fn replay_delete(&mut self, row: &[Value]) -> bool {
+        let id = if self.primary.is_some() {
+            let key = primary_key_bytes(&self.schema, row, &mut self.key_buf);
+            self.primary.as_ref().and_then(|index| index.get(key))
+        } else {
+            // No key: the first committed row with the same values (memcomparable encoding
+            // makes equal values equal bytes). A linear search; keyless tables rarely delete.
+            let mut wanted = Vec::new();
+            row.iter().for_each(|v| encode_value(v, &mut wanted));
+            let mut probe = Vec::new();
+            self.slots
+                .iter()
+                .position(|s| {
+                    s.committed.as_deref().is_some_and(|r| {
+                        probe.clear();
+                        r.iter().for_each(|v| encode_value(v, &mut probe));
+                        probe == wanted
+                    })
+                })
+                .map(|i| i as RowId)
+        };
+        let Some(id) = id else {
+            return false;
+        };
+        if let Some(old) = self.slots[id as usize].committed.take() {
+            self.committed -= 1;
+            self.forget(id, &old);
+            return true;
+        }
+        false
     }
 
     /// Drop `writer`'s pending version of the row.

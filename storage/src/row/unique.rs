@@ -84,6 +84,38 @@ impl UniqueKeys {
         }
     }
 
+    /// What `writer` will make of the key at commit (present or not), if it changes it.
+    pub fn pending_change(&self, constraint: u64, key: &[u8], writer: WriterId) -> Option<bool> {
+        let state = self.keys.get(&(constraint, Box::from(key)))?;
+        match state.pending {
+            Some((w, present)) if w == writer => Some(present),
+            _ => None,
+        }
+    }
+
+    /// Recovery: the key is committed present or absent.
+    pub fn replay(&mut self, constraint: u64, key: &[u8], present: bool) {
+        if present {
+            self.keys.insert(
+                (constraint, key.into()),
+                KeyState {
+                    committed: true,
+                    pending: None,
+                },
+            );
+        } else {
+            self.keys.remove(&(constraint, Box::from(key)));
+        }
+    }
+
+    /// Every committed key (for checkpoints): (constraint, key).
+    pub fn committed(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        self.keys
+            .iter()
+            .filter(|(_, s)| s.committed)
+            .map(|((c, k), _)| (*c, &k[..]))
+    }
+
     pub fn rollback(&mut self, constraint: u64, key: &[u8], writer: WriterId) {
         let k = (constraint, Box::from(key));
         if let Some(state) = self.keys.get_mut(&k) {

@@ -4,6 +4,7 @@
 //! The trait mirrors `Session`'s methods one to one; it must never grow protocol concepts the
 //! engine does not have.
 
+use omendb_engine::copy::CopyIn;
 use omendb_engine::session::cancel_request;
 use omendb_engine::{EngineError, Field, Outcome, Prepared, Session, ShardRef, TxnStatus};
 use omendb_storage::types::datetime::TimeZone;
@@ -68,6 +69,23 @@ pub trait Backend {
     fn take_deallocations(&mut self) -> Vec<Option<String>> {
         Vec::new()
     }
+    /// Start `COPY … FROM STDIN` if the query string is one (`None`: it is not a COPY).
+    fn copy_start(&mut self, _sql: &str) -> Result<Option<CopyIn>, EngineError> {
+        Ok(None)
+    }
+    /// One CopyData message's bytes.
+    async fn copy_data(&mut self, _copy: &mut CopyIn, _data: &[u8]) {}
+    /// CopyDone: the COPY's result.
+    async fn copy_done(&mut self, _copy: CopyIn) -> Result<Outcome, EngineError> {
+        Err(EngineError::sql(
+            "0A000",
+            "COPY is not supported by this backend",
+        ))
+    }
+    /// CopyFail: the error that ends the COPY.
+    async fn copy_fail(&mut self, _copy: CopyIn, message: &str) -> EngineError {
+        EngineError::sql("57014", format!("COPY from stdin failed: {message}"))
+    }
 }
 
 /// Makes backends for new connections and forwards cancel requests.
@@ -130,6 +148,18 @@ impl Backend for Session {
     }
     fn take_deallocations(&mut self) -> Vec<Option<String>> {
         Session::take_deallocations(self)
+    }
+    fn copy_start(&mut self, sql: &str) -> Result<Option<CopyIn>, EngineError> {
+        Session::copy_start(self, sql)
+    }
+    async fn copy_data(&mut self, copy: &mut CopyIn, data: &[u8]) {
+        Session::copy_data(self, copy, data).await
+    }
+    async fn copy_done(&mut self, copy: CopyIn) -> Result<Outcome, EngineError> {
+        Session::copy_done(self, copy).await
+    }
+    async fn copy_fail(&mut self, copy: CopyIn, message: &str) -> EngineError {
+        Session::copy_fail(self, copy, message).await
     }
 }
 

@@ -36,6 +36,7 @@ use crate::types::Format;
 use extended::Extended;
 use futures_lite::{AsyncRead, AsyncWrite};
 use io::Io;
+use omendb_engine::copy::CopyIn;
 use omendb_engine::{Field, Outcome};
 use omendb_storage::types::Value;
 
@@ -203,6 +204,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin, B: Backend> Session<'_, S, B> {
     /// A simple-query message: each statement's results, then ReadyForQuery.
     async fn simple_query(&mut self, sql: &str) -> Result<(), WireError> {
         self.extended.forget_unnamed();
+        match self.backend.copy_start(sql) {
+            Ok(Some(copy)) => return self.copy_in(copy).await,
+            Ok(None) => {}
+            Err(e) => {
+                self.backend.fail_transaction();
+                reply::error(&mut self.io.out, &WireError::Engine(e));
+                reply::ready_for_query(&mut self.io.out, self.backend.txn_status());
+                self.io.flush_soon();
+                return Ok(());
+            }
+        }
         let results = self.backend.simple_query(sql).await;
         self.write_notices();
         if results.is_empty() {
@@ -213,6 +225,55 @@ impl<S: AsyncRead + AsyncWrite + Unpin, B: Backend> Session<'_, S, B> {
                 Ok(outcome) => self.write_outcome(outcome).await?,
                 Err(e) => reply::error(&mut self.io.out, &WireError::Engine(e)),
             }
+        }
+        self.write_parameter_changes();
+        reply::ready_for_query(&mut self.io.out, self.backend.txn_status());
+        self.io.flush_soon();
+        Ok(())
+    }
+
+    /// COPY FROM STDIN: CopyInResponse, then CopyData until CopyDone or CopyFail (Flush and
+    /// Sync are ignored meanwhile, as PostgreSQL does), then the result and ReadyForQuery.
+    async fn copy_in(&mut self, mut copy: CopyIn) -> Result<(), WireError> {
+        reply::copy_in_response(&mut self.io.out, copy.columns);
+        self.io.flush().await?;
+        let result = loop {
+            let message = match self.io.next().await? {
+                // The client went away: dropping the backend rolls the COPY back.
+                None => return Ok(()),
+                Some(Decoded::Message(m)) => m,
+                Some(Decoded::Malformed { error, .. }) => {
+                    break Err(WireError::Protocol(format!("during COPY: {error}")));
+                }
+            };
+            match message {
+                FrontendMessage::CopyData(d) => self.backend.copy_data(&mut copy, &d.data).await,
+                FrontendMessage::CopyDone(_) => {
+                    break self
+                        .backend
+                        .copy_done(copy)
+                        .await
+                        .map_err(WireError::Engine);
+                }
+                FrontendMessage::CopyFail(f) => {
+                    break Err(WireError::Engine(
+                        self.backend.copy_fail(copy, &f.message).await,
+                    ));
+                }
+                FrontendMessage::Flush(_) | FrontendMessage::Sync(_) => {}
+                FrontendMessage::Terminate(_) => return Ok(()),
+                _ => {
+                    let e = self.backend.copy_fail(copy, "unexpected message").await;
+                    break Err(WireError::Protocol(format!(
+                        "unexpected message type during COPY from stdin ({e})"
+                    )));
+                }
+            }
+        };
+        self.write_notices();
+        match result {
+            Ok(outcome) => self.write_outcome(outcome).await?,
+            Err(e) => reply::error(&mut self.io.out, &e),
         }
         self.write_parameter_changes();
         reply::ready_for_query(&mut self.io.out, self.backend.txn_status());

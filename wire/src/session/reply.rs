@@ -140,3 +140,12 @@ pub fn notice(out: &mut BytesMut, severity: &str, sqlstate: &str, message: &str)
     ];
     put(out, &NoticeResponse::new(fields));
 }
+
+/// CopyInResponse: text format for the whole COPY and every column.
+pub fn copy_in_response(out: &mut BytesMut, columns: usize) {
+    let columns = i16::try_from(columns).unwrap_or(i16::MAX);
+    put(
+        out,
+        &pgwire::messages::copy::CopyInResponse::new(0, columns, vec![0; columns as usize]),
+    );
+}

@@ -1,0 +1,72 @@
+//! `COPY table FROM STDIN`: recognising the statement, parsing its data stream, and inserting
+//! the rows in batches inside the session's transaction (one WAL flush at commit).
+//!
+//! The wire layer drives it: `Session::copy_start`, then `copy_data` per CopyData message,
+//! then `copy_done` (or `copy_fail`). Must never hold the whole input in memory: rows are
+//! inserted every `BATCH_ROWS`.
+
+mod parse;
+mod statement;
+
+pub use parse::CopyParser;
+pub use statement::{CopyFormat, CopyStatement, parse_copy};
+
+use crate::EngineError;
+use omendb_storage::schema::TableSchema;
+use omendb_storage::types::Value;
+use std::sync::Arc;
+
+/// Rows parsed before they are handed to the shards.
+pub const BATCH_ROWS: usize = 8192;
+
+/// A COPY in progress.
+pub struct CopyIn {
+    pub(crate) parser: CopyParser,
+    pub(crate) table: Arc<TableSchema>,
+    pub(crate) rows: Vec<Vec<Value>>,
+    pub(crate) count: u64,
+    /// Columns the client sends per line (for CopyInResponse).
+    pub columns: usize,
+    /// A batch failed: the rest of the data is ignored until CopyDone/CopyFail.
+    pub(crate) error: Option<EngineError>,
+}
+
+/// Resolve the target table and columns of a COPY.
+pub(crate) fn targets(
+    table: &TableSchema,
+    columns: Option<&[String]>,
+) -> Result<Vec<(usize, omendb_storage::types::DataType)>, EngineError> {
+    let Some(names) = columns else {
+        return Ok(table
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i, c.ty))
+            .collect());
+    };
+    let mut out = Vec::with_capacity(names.len());
+    for n in names {
+        let i = table.column_index(n).ok_or_else(|| {
+            EngineError::sql(
+                "42703",
+                format!(
+                    "column \"{n}\" of relation \"{}\" does not exist",
+                    table.name
+                ),
+            )
+        })?;
+        out.push((i, table.columns[i].ty));
+    }
+    for (i, c) in table.columns.iter().enumerate() {
+        if c.default.is_some() && !out.iter().any(|(j, _)| *j == i) {
+            return Err(EngineError::sql(
+                "0A000",
+                format!(
+                    "COPY that leaves out column \"{}\" (it has a default) is not supported yet",
+                    c.name
+                ),
+            ));
+        }
+    }
+    Ok(out)
+}

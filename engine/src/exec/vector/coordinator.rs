@@ -1,0 +1,219 @@
+//! Running a supported plan tree: scan fragments fan out to the shards (in parallel, the
+//! coordinator's own shard last so the others start first), operators above them run here.
+
+use super::build::from_rows;
+use super::data::{Batch, Kind};
+use super::operator::aggregate::{AggSpec, AggState};
+use super::operator::join::{Sides, equi_keys, join, nested_loop};
+use super::operator::scan::{Fragment, Output, Step, run_fragment};
+use super::operator::sort::{limit, sort};
+use super::operator::{filter, project};
+use crate::EngineError;
+use crate::exec::query::{Executor, limit_count};
+use crate::exec::route::{Target, target};
+use omendb_planner::{Access, Plan};
+use std::future::Future;
+use std::pin::Pin;
+
+type BatchesFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<Batch>, EngineError>> + 'a>>;
+
+fn kinds(plan: &Plan) -> Result<Vec<Kind>, EngineError> {
+    plan.column_types()
+        .into_iter()
+        .map(|t| {
+            Kind::of(t).ok_or_else(|| EngineError::Internal(format!("no vector kind for {t}")))
+        })
+        .collect()
+}
+
+/// A Project/Filter chain down to a scan, as a fragment (with its access path).
+fn fragment_of(plan: &Plan, aggregate: Option<AggSpec>) -> Option<(Fragment, &Access)> {
+    let mut steps = Vec::new();
+    let mut node = plan;
+    loop {
+        match node {
+            Plan::Filter { input, predicate } => {
+                steps.push(Step::Filter(predicate.clone()));
+                node = input;
+            }
+            Plan::Project { input, exprs } => {
+                steps.push(Step::Project(exprs.clone()));
+                node = input;
+            }
+            Plan::Scan {
+                table,
+                filter,
+                access,
+            } => {
+                steps.reverse();
+                let fragment = Fragment {
+                    table: table.clone(),
+                    filter: filter.clone(),
+                    steps,
+                    aggregate,
+                };
+                return Some((fragment, access));
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// The fragment's output from every shard that holds rows for it.
+async fn on_shards(
+    x: &Executor,
+    fragment: Fragment,
+    access: &Access,
+) -> Result<Vec<Output>, EngineError> {
+    let shards = x.shard.count();
+    let run = |s: usize, key: Option<Vec<u8>>| {
+        let (fragment, env) = (fragment.clone(), x.env.clone());
+        async move {
+            x.shard
+                .run_on(s, move |sh| async move {
+                    run_fragment(sh.state(), &fragment, key.as_deref(), &env)
+                })
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))?
+        }
+    };
+    match target(&fragment.table, access, &x.env, shards)? {
+        Target::Nothing => Ok(Vec::new()),
+        Target::One(s, key) => Ok(vec![run(s, key).await?]),
+        Target::All => {
+            // The coordinator's own shard runs in place when polled: start the others first.
+            // Results keep shard order, as the row executor's scans do.
+            let me = x.shard.id();
+            let order: Vec<usize> = (0..shards).filter(|s| *s != me).chain([me]).collect();
+            let parts =
+                crate::runtime::join_all(order.iter().map(|s| run(*s, None)).collect()).await;
+            let mut by_shard: Vec<(usize, Output)> = Vec::with_capacity(shards);
+            for (s, part) in order.into_iter().zip(parts) {
+                by_shard.push((s, part?));
+            }
+            by_shard.sort_by_key(|(s, _)| *s);
+            Ok(by_shard.into_iter().map(|(_, p)| p).collect())
+        }
+    }
+}
+
+/// Every batch `plan` produces.
+pub fn exec<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
+    Box::pin(async move {
+        x.check_cancel()?;
+        let env = &x.env;
+        if let Some((fragment, access)) = fragment_of(plan, None) {
+            let mut out = Vec::new();
+            for part in on_shards(x, fragment, access).await? {
+                if let Output::Batches(b) = part {
+                    out.extend(b);
+                }
+            }
+            return Ok(out);
+        }
+        match plan {
+            Plan::Aggregate {
+                input,
+                groups,
+                aggs,
+            } => {
+                let spec = AggSpec {
+                    groups: groups.clone(),
+                    aggs: aggs.clone(),
+                };
+                let mut state = AggState::new(&spec);
+                let partial = if spec.order_sensitive() {
+                    None
+                } else {
+                    fragment_of(input, Some(spec.clone()))
+                };
+                if let Some((fragment, access)) = partial {
+                    for part in on_shards(x, fragment, access).await? {
+                        if let Output::Partial(p) = part {
+                            state.merge(p)?;
+                        }
+                    }
+                } else {
+                    let mut gids = Vec::new();
+                    for b in exec(x, input).await? {
+                        state.update(&spec, &b, env, &mut gids)?;
+                    }
+                }
+                from_rows(&state.finish(&spec)?, &kinds(plan)?)
+            }
+            Plan::Filter { input, predicate } => {
+                let mut sel = Vec::new();
+                let mut out = Vec::new();
+                for b in exec(x, input).await? {
+                    let f = filter(b, predicate, env, &mut sel)?;
+                    if f.len > 0 {
+                        out.push(f);
+                    }
+                }
+                Ok(out)
+            }
+            Plan::Project { input, exprs } => exec(x, input)
+                .await?
+                .iter()
+                .map(|b| project(b, exprs, env))
+                .collect(),
+            Plan::Join {
+                left,
+                right,
+                kind,
+                on,
+            } => {
+                let sides = Sides {
+                    left: exec(x, left).await?,
+                    right: exec(x, right).await?,
+                    left_kinds: kinds(left)?,
+                    right_kinds: kinds(right)?,
+                };
+                let width = sides.left_kinds.len();
+                match on {
+                    Some(on) if !equi_keys(on, width).0.is_empty() => join(sides, *kind, on, env),
+                    _ => nested_loop(sides, on.as_ref(), env),
+                }
+            }
+            Plan::Sort { input, keys } => {
+                let width = input.column_types().len();
+                sort(&exec(x, input).await?, width, keys, None, env)
+            }
+            Plan::Limit {
+                input,
+                limit: count,
+                offset,
+            } => {
+                let offset = limit_count(offset, "OFFSET", env)?.unwrap_or(0);
+                let count = limit_count(count, "LIMIT", env)?.unwrap_or(usize::MAX);
+                let rows = match input.as_ref() {
+                    // Top-N: only the first offset + count rows need ordering.
+                    Plan::Sort { input, keys } => {
+                        let width = input.column_types().len();
+                        let wanted = offset.saturating_add(count);
+                        sort(&exec(x, input).await?, width, keys, Some(wanted), env)?
+                    }
+                    other => exec(x, other).await?,
+                };
+                limit(rows, offset, count)
+            }
+            other => Err(EngineError::Internal(format!(
+                "plan node reached the vectorized executor unsupported: {}",
+                node_name(other)
+            ))),
+        }
+    })
+}
+
+fn node_name(plan: &Plan) -> &'static str {
+    match plan {
+        Plan::Scan { .. } => "scan",
+        Plan::Filter { .. } => "filter",
+        Plan::Project { .. } => "project",
+        Plan::Aggregate { .. } => "aggregate",
+        Plan::Join { .. } => "join",
+        Plan::Sort { .. } => "sort",
+        Plan::Limit { .. } => "limit",
+        _ => "other",
+    }
+}

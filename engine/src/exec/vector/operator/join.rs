@@ -1,0 +1,320 @@
+//! Hash join over batches: inner (building the smaller side), left and right outer, semi, anti
+//! and NOT IN's null-aware anti join.
+//!
+//! Keys are the equalities between a left and a right column of the same type in `ON` (as the
+//! row executor's join finds them); the build side's rows are chained per distinct encoded key.
+//! Candidate pairs then pass the whole `ON` predicate unless it is nothing but those
+//! equalities. Must not be used without at least one equi key (the row executor handles those).
+
+use crate::EngineError;
+use crate::exec::eval::EvalEnv;
+use crate::exec::vector::data::{BATCH_SIZE, Batch, Kind, Vector};
+use crate::exec::vector::expr;
+use crate::exec::vector::gather::{concat_batches, take_batch};
+use crate::exec::vector::keys::{self, Order};
+use hashbrown::DefaultHashBuilder;
+use hashbrown::HashTable;
+use omendb_planner::{BinOp, Expr, JoinKind};
+use omendb_storage::types::Value;
+use std::hash::BuildHasher;
+
+const END: u32 = u32::MAX;
+
+/// `(left column, right column)` equalities of `on`, and whether `on` is nothing else.
+pub fn equi_keys(on: &Expr, left_width: usize) -> (Vec<(usize, usize)>, bool) {
+    let mut keys = Vec::new();
+    let only = collect(on, left_width, &mut keys);
+    (keys, only)
+}
+
+fn collect(on: &Expr, left_width: usize, keys: &mut Vec<(usize, usize)>) -> bool {
+    match on {
+        Expr::Binary {
+            op: BinOp::And,
+            left,
+            right,
+            ..
+        } => {
+            let a = collect(left, left_width, keys);
+            collect(right, left_width, keys) && a
+        }
+        Expr::Binary {
+            op: BinOp::Eq,
+            left,
+            right,
+            ..
+        } => {
+            if let (Expr::Column { index: a, ty: ta }, Expr::Column { index: b, ty: tb }) =
+                (left.as_ref(), right.as_ref())
+                && ta == tb
+            {
+                match (*a < left_width, *b < left_width) {
+                    (true, false) => {
+                        keys.push((*a, *b - left_width));
+                        return true;
+                    }
+                    (false, true) => {
+                        keys.push((*b, *a - left_width));
+                        return true;
+                    }
+                    _ => {}
+                }
+            }
+            false
+        }
+        _ => false,
+    }
+}
+
+/// The two inputs of a join with their widths and column kinds.
+pub struct Sides {
+    pub left: Vec<Batch>,
+    pub right: Vec<Batch>,
+    pub left_kinds: Vec<Kind>,
+    pub right_kinds: Vec<Kind>,
+}
+
+/// The build side: its rows, and per distinct key the first row and a chain through the rest.
+struct Build {
+    batch: Batch,
+    hasher: DefaultHashBuilder,
+    table: HashTable<u32>,
+    keys: keys::Keys,
+    next: Vec<u32>,
+    has_null_key: bool,
+}
+
+impl Build {
+    fn new(batches: &[Batch], width: usize, key_cols: &[usize]) -> Result<Build, EngineError> {
+        let batch = concat_batches(batches, width)?;
+        let cols: Vec<&Vector> = key_cols.iter().map(|c| &batch.columns[*c]).collect();
+        let len = batch.len;
+        let keys = keys::encode(&cols, &vec![Order::default(); cols.len()], len);
+        let nulls = keys::any_null(&cols, len);
+        let hasher = DefaultHashBuilder::default();
+        let mut table: HashTable<u32> = HashTable::with_capacity(len);
+        let mut next = vec![END; len];
+        let mut hashes = vec![0u64; len];
+        // Insert in reverse so each chain lists its rows in input order.
+        for i in (0..len).rev() {
+            if nulls[i] {
+                continue;
+            }
+            let key = keys.get(i);
+            let h = hasher.hash_one(key);
+            hashes[i] = h;
+            match table.find_mut(h, |&r| keys.get(r as usize) == key) {
+                Some(head) => {
+                    next[i] = *head;
+                    *head = i as u32;
+                }
+                None => {
+                    table.insert_unique(h, i as u32, |&r| hashes[r as usize]);
+                }
+            }
+        }
+        Ok(Build {
+            batch,
+            hasher,
+            table,
+            keys,
+            next,
+            has_null_key: nulls.iter().any(|n| *n),
+        })
+    }
+
+    /// Append every (probe row, build row) pair with equal keys.
+    fn probe(&self, keys: &keys::Keys, nulls: &[bool], probe: &mut Vec<u32>, build: &mut Vec<u32>) {
+        for (i, null) in nulls.iter().enumerate() {
+            if *null {
+                continue;
+            }
+            let key = keys.get(i);
+            let h = self.hasher.hash_one(key);
+            if let Some(&head) = self.table.find(h, |&r| self.keys.get(r as usize) == key) {
+                let mut r = head;
+                while r != END {
+                    probe.push(i as u32);
+                    build.push(r);
+                    r = self.next[r as usize];
+                }
+            }
+        }
+    }
+}
+
+/// All-NULL columns of the given kinds.
+fn nulls_of(kinds: &[Kind], len: usize) -> Result<Vec<Vector>, EngineError> {
+    kinds
+        .iter()
+        .map(|k| Vector::constant(&Value::Null, *k, len))
+        .collect()
+}
+
+/// Left columns then right columns.
+fn glue(left: Batch, right: Batch) -> Batch {
+    let len = left.len;
+    let mut columns = left.columns;
+    columns.extend(right.columns);
+    Batch::new(columns, len)
+}
+
+/// Inner and cross joins without equi keys: every left row against every right row, in
+/// chunks of about a batch of pairs, filtered by `on`.
+pub fn nested_loop(
+    sides: Sides,
+    on: Option<&Expr>,
+    env: &EvalEnv,
+) -> Result<Vec<Batch>, EngineError> {
+    let right = concat_batches(&sides.right, sides.right_kinds.len())?;
+    if right.len == 0 {
+        return Ok(Vec::new());
+    }
+    let per_chunk = (BATCH_SIZE / right.len).max(1);
+    let mut out = Vec::new();
+    let mut sel = Vec::new();
+    for l in &sides.left {
+        for start in (0..l.len).step_by(per_chunk) {
+            let end = (start + per_chunk).min(l.len);
+            let pairs = (end - start) * right.len;
+            let mut li = Vec::with_capacity(pairs);
+            let mut ri = Vec::with_capacity(pairs);
+            for i in start..end {
+                li.extend(std::iter::repeat_n(i as u32, right.len));
+                ri.extend(0..right.len as u32);
+            }
+            let joined = glue(take_batch(l, &li)?, take_batch(&right, &ri)?);
+            let joined = match on {
+                Some(p) => super::filter(joined, p, env, &mut sel)?,
+                None => joined,
+            };
+            if joined.len > 0 {
+                out.push(joined);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Run the join.
+pub fn join(
+    sides: Sides,
+    kind: JoinKind,
+    on: &Expr,
+    env: &EvalEnv,
+) -> Result<Vec<Batch>, EngineError> {
+    let (lw, rw) = (sides.left_kinds.len(), sides.right_kinds.len());
+    let (keys, only_keys) = equi_keys(on, lw);
+    if keys.is_empty() {
+        return Err(EngineError::Internal("hash join without equi keys".into()));
+    }
+    let rows = |b: &[Batch]| b.iter().map(|x| x.len).sum::<usize>();
+    // Which side is built: the right one, except for RIGHT joins and smaller-left inner joins.
+    let build_left = match kind {
+        JoinKind::Right => true,
+        JoinKind::Inner => rows(&sides.left) < rows(&sides.right),
+        _ => false,
+    };
+    let (build_batches, probe_batches, build_width) = if build_left {
+        (&sides.left, &sides.right, lw)
+    } else {
+        (&sides.right, &sides.left, rw)
+    };
+    let build_keys: Vec<usize> = keys
+        .iter()
+        .map(|k| if build_left { k.0 } else { k.1 })
+        .collect();
+    let probe_keys: Vec<usize> = keys
+        .iter()
+        .map(|k| if build_left { k.1 } else { k.0 })
+        .collect();
+    let build = Build::new(build_batches, build_width, &build_keys)?;
+    if kind == JoinKind::AntiNullAware && build.has_null_key {
+        // x NOT IN (… NULL …) is never true.
+        return Ok(Vec::new());
+    }
+    let build_empty = build.batch.len == 0;
+    let mut out = Vec::new();
+    let (mut pi, mut bi, mut sel) = (Vec::new(), Vec::new(), Vec::new());
+    for p in probe_batches {
+        let cols: Vec<&Vector> = probe_keys.iter().map(|c| &p.columns[*c]).collect();
+        let encoded = keys::encode(&cols, &vec![Order::default(); cols.len()], p.len);
+        let nulls = keys::any_null(&cols, p.len);
+        pi.clear();
+        bi.clear();
+        build.probe(&encoded, &nulls, &mut pi, &mut bi);
+        let pairs = |pi: &[u32], bi: &[u32]| -> Result<Batch, EngineError> {
+            let pb = take_batch(p, pi)?;
+            let bb = take_batch(&build.batch, bi)?;
+            Ok(if build_left {
+                glue(bb, pb)
+            } else {
+                glue(pb, bb)
+            })
+        };
+        let mut joined = pairs(&pi, &bi)?;
+        if !only_keys && joined.len > 0 {
+            expr::select(on, &joined, env, &mut sel)?;
+            if sel.len() != joined.len {
+                let keep = |v: &[u32]| sel.iter().map(|&s| v[s as usize]).collect::<Vec<_>>();
+                let (npi, nbi) = (keep(&pi), keep(&bi));
+                (pi, bi) = (npi, nbi);
+                joined = pairs(&pi, &bi)?;
+            }
+        }
+        let mut matched = vec![false; p.len];
+        for &i in &pi {
+            matched[i as usize] = true;
+        }
+        match kind {
+            JoinKind::Inner => {
+                if joined.len > 0 {
+                    out.push(joined);
+                }
+            }
+            JoinKind::Left | JoinKind::Right => {
+                if joined.len > 0 {
+                    out.push(joined);
+                }
+                let lonely: Vec<u32> = (0..p.len as u32)
+                    .filter(|&i| !matched[i as usize])
+                    .collect();
+                if !lonely.is_empty() {
+                    let probe_part = take_batch(p, &lonely)?;
+                    let kinds = if build_left {
+                        &sides.left_kinds
+                    } else {
+                        &sides.right_kinds
+                    };
+                    let pad = Batch::new(nulls_of(kinds, lonely.len())?, lonely.len());
+                    out.push(if build_left {
+                        glue(pad, probe_part)
+                    } else {
+                        glue(probe_part, pad)
+                    });
+                }
+            }
+            JoinKind::Semi | JoinKind::Anti | JoinKind::AntiNullAware => {
+                let want = kind == JoinKind::Semi;
+                let keep: Vec<u32> = (0..p.len as u32)
+                    .filter(|&i| {
+                        let i = i as usize;
+                        if kind == JoinKind::AntiNullAware && nulls[i] && !build_empty {
+                            return false;
+                        }
+                        matched[i] == want
+                    })
+                    .collect();
+                if !keep.is_empty() {
+                    out.push(take_batch(p, &keep)?);
+                }
+            }
+            JoinKind::Full | JoinKind::Cross | JoinKind::Mark => {
+                return Err(EngineError::Internal(format!(
+                    "{kind:?} join reached the vectorized hash join"
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
