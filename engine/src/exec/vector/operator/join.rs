@@ -165,6 +165,7 @@ pub fn nested_loop(
     sides: Sides,
     on: Option<&Expr>,
     env: &EvalEnv,
+    cancelled: &dyn Fn() -> Result<(), EngineError>,
 ) -> Result<Vec<Batch>, EngineError> {
     let right = concat_batches(&sides.right, sides.right_kinds.len())?;
     if right.len == 0 {
@@ -175,6 +176,7 @@ pub fn nested_loop(
     let mut sel = Vec::new();
     for l in &sides.left {
         for start in (0..l.len).step_by(per_chunk) {
+            cancelled()?;
             let end = (start + per_chunk).min(l.len);
             let pairs = (end - start) * right.len;
             let mut li = Vec::with_capacity(pairs);
@@ -202,6 +204,7 @@ pub fn join(
     kind: JoinKind,
     on: &Expr,
     env: &EvalEnv,
+    cancelled: &dyn Fn() -> Result<(), EngineError>,
 ) -> Result<Vec<Batch>, EngineError> {
     let (lw, rw) = (sides.left_kinds.len(), sides.right_kinds.len());
     let (keys, only_keys) = equi_keys(on, lw);
@@ -237,6 +240,7 @@ pub fn join(
     let mut out = Vec::new();
     let (mut pi, mut bi, mut sel) = (Vec::new(), Vec::new(), Vec::new());
     for p in probe_batches {
+        cancelled()?;
         let cols: Vec<&Vector> = probe_keys.iter().map(|c| &p.columns[*c]).collect();
         let encoded = keys::encode(&cols, &vec![Order::default(); cols.len()], p.len);
         let nulls = keys::any_null(&cols, p.len);
