@@ -62,6 +62,20 @@ fn collect(on: &Expr, left_width: usize, keys: &mut Vec<(usize, usize)>) -> bool
             }
             false
         }
+        // A key every branch of an OR requires is a key of the OR (TPC-H Q19's shape); the whole
+        // predicate still filters the candidates.
+        Expr::Binary {
+            op: BinOp::Or,
+            left,
+            right,
+            ..
+        } => {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            collect(left, left_width, &mut a);
+            collect(right, left_width, &mut b);
+            keys.extend(a.into_iter().filter(|k| b.contains(k)));
+            false
+        }
         _ => false,
     }
 }
