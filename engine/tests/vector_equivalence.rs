@@ -183,6 +183,8 @@ const QUERIES: &[&str] = &[
     "SELECT t1.s, t2.s FROM t1 JOIN t2 ON t1.s = t2.s WHERE t1.id < 50",
     "SELECT t1.id, t2.k FROM t1 JOIN t2 ON t1.a < t2.a - 45 OR t2.v IS NULL WHERE t1.id < 200",
     "SELECT t1.id, t2.k FROM t1 CROSS JOIN t2 WHERE t1.id < 3 AND t2.k < 4",
+    "SELECT t1.id, t2.k FROM t1, t2 WHERE (t1.id = t2.k AND t1.a > 0) OR (t2.k = t1.id AND t2.v < 0)",
+    "SELECT t1.id, t2.k FROM t1 JOIN t2 ON (t1.id = t2.k AND t1.a > 0) OR t2.a = t1.a WHERE t1.id < 100",
     "SELECT id, 1 / a FROM t1 WHERE a <> 0",
     "SELECT id, CASE WHEN a = 0 THEN NULL ELSE 100 / a END FROM t1",
     "SELECT id, a > 0 AND 10 / a > 1 FROM t1 WHERE a IS NOT NULL",

@@ -136,6 +136,7 @@ pub fn exec<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
                 } else {
                     let mut gids = Vec::new();
                     for b in exec(x, input).await? {
+                        x.check_cancel()?;
                         state.update(&spec, &b, env, &mut gids)?;
                     }
                 }
@@ -170,9 +171,12 @@ pub fn exec<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
                     right_kinds: kinds(right)?,
                 };
                 let width = sides.left_kinds.len();
+                let cancelled = || x.check_cancel();
                 match on {
-                    Some(on) if !equi_keys(on, width).0.is_empty() => join(sides, *kind, on, env),
-                    _ => nested_loop(sides, on.as_ref(), env),
+                    Some(on) if !equi_keys(on, width).0.is_empty() => {
+                        join(sides, *kind, on, env, &cancelled)
+                    }
+                    _ => nested_loop(sides, on.as_ref(), env, &cancelled),
                 }
             }
             Plan::Sort { input, keys } => {

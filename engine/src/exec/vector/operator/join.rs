@@ -62,6 +62,20 @@ fn collect(on: &Expr, left_width: usize, keys: &mut Vec<(usize, usize)>) -> bool
             }
             false
         }
+        // A key every branch of an OR requires is a key of the OR (TPC-H Q19's shape); the whole
+        // predicate still filters the candidates.
+        Expr::Binary {
+            op: BinOp::Or,
+            left,
+            right,
+            ..
+        } => {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            collect(left, left_width, &mut a);
+            collect(right, left_width, &mut b);
+            keys.extend(a.into_iter().filter(|k| b.contains(k)));
+            false
+        }
         _ => false,
     }
 }
@@ -165,6 +179,7 @@ pub fn nested_loop(
     sides: Sides,
     on: Option<&Expr>,
     env: &EvalEnv,
+    cancelled: &dyn Fn() -> Result<(), EngineError>,
 ) -> Result<Vec<Batch>, EngineError> {
     let right = concat_batches(&sides.right, sides.right_kinds.len())?;
     if right.len == 0 {
@@ -175,6 +190,7 @@ pub fn nested_loop(
     let mut sel = Vec::new();
     for l in &sides.left {
         for start in (0..l.len).step_by(per_chunk) {
+            cancelled()?;
             let end = (start + per_chunk).min(l.len);
             let pairs = (end - start) * right.len;
             let mut li = Vec::with_capacity(pairs);
@@ -202,6 +218,7 @@ pub fn join(
     kind: JoinKind,
     on: &Expr,
     env: &EvalEnv,
+    cancelled: &dyn Fn() -> Result<(), EngineError>,
 ) -> Result<Vec<Batch>, EngineError> {
     let (lw, rw) = (sides.left_kinds.len(), sides.right_kinds.len());
     let (keys, only_keys) = equi_keys(on, lw);
@@ -237,6 +254,7 @@ pub fn join(
     let mut out = Vec::new();
     let (mut pi, mut bi, mut sel) = (Vec::new(), Vec::new(), Vec::new());
     for p in probe_batches {
+        cancelled()?;
         let cols: Vec<&Vector> = probe_keys.iter().map(|c| &p.columns[*c]).collect();
         let encoded = keys::encode(&cols, &vec![Order::default(); cols.len()], p.len);
         let nulls = keys::any_null(&cols, p.len);
