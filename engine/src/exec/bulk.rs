@@ -1,11 +1,11 @@
-//! The coordinator side of a bulk load (COPY into column segments): rows checked and cast
-//! like an INSERT's, routed to their shards, handed to the shards' loads (`copy::bulk`).
+//! The coordinator side of a bulk load (COPY into column segments): rows (already of the
+//! columns' types: COPY's parser applies lengths and scales) checked for NOT NULL, routed to their shards, handed to the shards' loads (`copy::bulk`).
 //!
 //! Must never be used inside an explicit transaction block: loaded rows stay invisible, even
 //! to their own transaction, until it commits.
 
 use super::Row;
-use super::dml::{Backoff, Touched, prepare_row, shard_error, unique_violation};
+use super::dml::{Backoff, Touched, check_not_null, shard_error, unique_violation};
 use super::query::Executor;
 use super::route::shard_of_row;
 use crate::EngineError;
@@ -26,7 +26,8 @@ impl Executor {
         let mut by_shard: Vec<Vec<Row>> = (0..shards).map(|_| Vec::new()).collect();
         let n = rows.len();
         for row in rows {
-            let row = prepare_row(table, row, &self.env.tz)?;
+            // COPY's parser hands over values of the columns' types, lengths and scales.
+            check_not_null(table, &row, &self.env.tz)?;
             let s = shard_of_row(table, &row, shards).unwrap_or(spread);
             by_shard[s].push(row);
         }

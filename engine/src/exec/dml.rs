@@ -90,7 +90,17 @@ pub(super) fn prepare_row(
         let v = v.assign(c.ty, tz)?;
         out.push(v);
     }
-    for (v, c) in out.iter().zip(&table.columns) {
+    check_not_null(table, &out, tz)?;
+    Ok(out)
+}
+
+/// NOT NULL of a row whose values already have the table's types.
+pub(super) fn check_not_null(
+    table: &TableSchema,
+    row: &[Value],
+    tz: &TimeZone,
+) -> Result<(), EngineError> {
+    for (v, c) in row.iter().zip(&table.columns) {
         if v.is_null() && !c.nullable {
             return Err(EngineError::Sql {
                 sqlstate: "23502",
@@ -100,13 +110,13 @@ pub(super) fn prepare_row(
                 ),
                 detail: Some(format!(
                     "Failing row contains ({}).",
-                    format_values(&out, tz)
+                    format_values(row, tz)
                 )),
                 hint: None,
             });
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 fn format_values<'a>(values: impl IntoIterator<Item = &'a Value>, tz: &TimeZone) -> String {
