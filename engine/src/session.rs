@@ -774,6 +774,15 @@ impl Session {
                     tag: "TRUNCATE TABLE".into(),
                 })
             }
+            Statement::AddPrimaryKey {
+                table,
+                if_exists,
+                columns,
+                constraint,
+            } => {
+                self.add_primary_key(touched, table, *if_exists, columns, constraint)
+                    .await
+            }
             Statement::Set { name, value } => {
                 if let Some(report) = self.settings.set(name, value.as_deref())? {
                     self.changed.push(report);
@@ -829,6 +838,38 @@ impl Session {
                 "transaction control reached dispatch".into(),
             )),
         }
+    }
+
+    /// ALTER TABLE … ADD PRIMARY KEY rewrites the table in its own internal transaction (DDL
+    /// is not undone by ROLLBACK here), so rows this session's open transaction wrote would be
+    /// left behind: refused then.
+    async fn add_primary_key(
+        &mut self,
+        touched: &Touched,
+        table: &str,
+        if_exists: bool,
+        columns: &[String],
+        constraint: &str,
+    ) -> Result<Outcome, EngineError> {
+        if touched.iter().any(|t| *t) {
+            return Err(EngineError::sql(
+                "0A000",
+                "ALTER TABLE ADD PRIMARY KEY in a transaction that has written rows is not supported yet",
+            ));
+        }
+        let exec = self.executor(Vec::new(), self.engine.begin_transaction(), now_micros());
+        let stmt = crate::ddl::AddPrimaryKey {
+            table,
+            if_exists,
+            columns,
+            constraint,
+        };
+        if let Some(n) = crate::ddl::add_primary_key(&exec, stmt).await? {
+            self.notices.push(("NOTICE", "00000", n));
+        }
+        Ok(Outcome::Command {
+            tag: "ALTER TABLE".into(),
+        })
     }
 
     fn show(&self, name: &str) -> Result<String, EngineError> {

@@ -312,6 +312,14 @@ pub enum Statement {
     Truncate {
         tables: Vec<Arc<TableSchema>>,
     },
+    /// `ALTER TABLE [IF EXISTS] table ADD [CONSTRAINT name] PRIMARY KEY (columns)`: names as
+    /// written (folded); the engine resolves them when it runs.
+    AddPrimaryKey {
+        table: String,
+        if_exists: bool,
+        columns: Vec<String>,
+        constraint: String,
+    },
     Begin,
     Commit,
     Rollback,

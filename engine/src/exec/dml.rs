@@ -101,7 +101,10 @@ fn prepare_row(table: &TableSchema, row: Row, tz: &TimeZone) -> Result<Row, Engi
     Ok(out)
 }
 
-fn format_values<'a>(values: impl IntoIterator<Item = &'a Value>, tz: &TimeZone) -> String {
+pub(crate) fn format_values<'a>(
+    values: impl IntoIterator<Item = &'a Value>,
+    tz: &TimeZone,
+) -> String {
     values
         .into_iter()
         .map(|v| {
