@@ -61,6 +61,10 @@ pub enum SystemTable {
     PgAttribute,
     PgDatabase,
     PgSettings,
+    /// Always empty: OmenDB has no table inheritance.
+    PgInherits,
+    /// Always empty: OmenDB has no partitioned tables.
+    PgPartitionedTable,
     InformationSchemaTables,
     InformationSchemaColumns,
 }

@@ -10,6 +10,7 @@ pub(crate) use select::choose_access;
 mod dml;
 mod expr;
 mod from_where;
+mod lateral;
 mod scope;
 mod select;
 mod system;
