@@ -666,6 +666,7 @@ impl Session {
                 "statement outside a transaction".into(),
             ));
         };
+        check_write_target(&self.engine, stmt)?;
         let mut touched = std::mem::take(&mut txn.touched);
         let (id, start) = (txn.id, txn.start);
         let exec = self.executor(params, id, start);
@@ -880,6 +881,27 @@ impl Session {
             )
         })
     }
+}
+
+/// A write bound (prepared) before ALTER TABLE rewrote or DROP TABLE removed its table would
+/// go to a table id no longer in the catalog, which recovery never replays: refuse it.
+fn check_write_target(engine: &Engine, stmt: &Statement) -> Result<(), EngineError> {
+    let (Statement::Insert { table, .. }
+    | Statement::Update { table, .. }
+    | Statement::Delete { table, .. }) = stmt
+    else {
+        return Ok(());
+    };
+    if engine.catalog().tables.get(&table.name).map(|t| t.id) == Some(table.id) {
+        return Ok(());
+    }
+    Err(EngineError::sql(
+        "0A000",
+        format!(
+            "relation \"{}\" was altered or dropped after this statement was prepared; prepare it again",
+            table.name
+        ),
+    ))
 }
 
 fn returning_outcome(
