@@ -357,6 +357,8 @@ pub enum Statement {
     NoOp {
         tag: String,
     },
+    /// `CHECKPOINT`: write segments and a manifest, truncate the WAL.
+    Checkpoint,
     Empty,
 }
 

@@ -9,5 +9,6 @@ pub mod checkpoint;
 pub mod io;
 pub mod row;
 pub mod schema;
+pub mod segment;
 pub mod types;
 pub mod wal;

@@ -140,6 +140,12 @@ pub fn encode_primary_key(values: &[&Value], out: &mut Vec<u8>) {
     }
 }
 
+/// Append the primary-key encoding of one string or bytea key column's bytes: what
+/// `encode_primary_key` appends for a `Value::Text`/`Value::Bytea`, without building the value.
+pub(crate) fn encode_primary_key_bytes(bytes: &[u8], out: &mut Vec<u8>) {
+    encode_bytes(bytes, out);
+}
+
 /// Order-preserving signed varint: a header byte holding sign and length (0x80 + n for
 /// non-negative, 0x7F - n for negative), then the n significant big-endian bytes (complemented
 /// for negatives, so longer and larger magnitudes sort first).

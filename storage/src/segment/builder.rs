@@ -1,0 +1,255 @@
+//! Builds a [`Column`] from `Value`s, one row at a time.
+
+use super::column::Column;
+use super::error::SegmentError;
+use crate::types::{DataType, Value};
+use arrow_array::builder::{
+    BinaryBuilder, BooleanBuilder, Date32Builder, Float32Builder, Float64Builder, Int16Builder,
+    Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+};
+use arrow_array::{Decimal128Array, Int32Array, Int64Array};
+use arrow_buffer::{NullBuffer, NullBufferBuilder, ScalarBuffer};
+use std::sync::Arc;
+
+/// Largest precision an Arrow `Decimal128` declares; OmenDB numerics have at most 38 digits
+/// (the engine's vectors declare the same).
+pub(crate) const DECIMAL_PRECISION: u8 = 38;
+
+/// Appends values of one SQL type; a value of another type is an error, never a panic.
+#[derive(Debug)]
+pub struct ColumnBuilder {
+    ty: DataType,
+    inner: Inner,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Bool(BooleanBuilder),
+    Int16(Int16Builder),
+    Int32(Int32Builder),
+    Int64(Int64Builder),
+    Float32(Float32Builder),
+    Float64(Float64Builder),
+    Numeric {
+        mantissas: Vec<i128>,
+        scales: Vec<u8>,
+        nulls: NullBufferBuilder,
+    },
+    Text(StringBuilder),
+    Bytea(BinaryBuilder),
+    Date(Date32Builder),
+    Timestamp(TimestampMicrosecondBuilder),
+    TimestampTz(TimestampMicrosecondBuilder),
+    Interval {
+        months: Vec<i32>,
+        days: Vec<i32>,
+        micros: Vec<i64>,
+        nulls: NullBufferBuilder,
+    },
+}
+
+/// Average bytes reserved per string value up front.
+const STRING_BYTES_HINT: usize = 16;
+
+impl ColumnBuilder {
+    /// A builder for `ty` with room for `capacity` rows. `Unknown` builds a text column.
+    pub fn new(ty: DataType, capacity: usize) -> ColumnBuilder {
+        let c = capacity;
+        let inner = match ty {
+            DataType::Bool => Inner::Bool(BooleanBuilder::with_capacity(c)),
+            DataType::Int16 => Inner::Int16(Int16Builder::with_capacity(c)),
+            DataType::Int32 => Inner::Int32(Int32Builder::with_capacity(c)),
+            DataType::Int64 => Inner::Int64(Int64Builder::with_capacity(c)),
+            DataType::Float32 => Inner::Float32(Float32Builder::with_capacity(c)),
+            DataType::Float64 => Inner::Float64(Float64Builder::with_capacity(c)),
+            DataType::Numeric { .. } => Inner::Numeric {
+                mantissas: Vec::with_capacity(c),
+                scales: Vec::with_capacity(c),
+                nulls: NullBufferBuilder::new(c),
+            },
+            DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown => {
+                Inner::Text(StringBuilder::with_capacity(c, c * STRING_BYTES_HINT))
+            }
+            DataType::Bytea => Inner::Bytea(BinaryBuilder::with_capacity(c, c * STRING_BYTES_HINT)),
+            DataType::Date => Inner::Date(Date32Builder::with_capacity(c)),
+            DataType::Timestamp => Inner::Timestamp(TimestampMicrosecondBuilder::with_capacity(c)),
+            DataType::TimestampTz => {
+                Inner::TimestampTz(TimestampMicrosecondBuilder::with_capacity(c))
+            }
+            DataType::Interval => Inner::Interval {
+                months: Vec::with_capacity(c),
+                days: Vec::with_capacity(c),
+                micros: Vec::with_capacity(c),
+                nulls: NullBufferBuilder::new(c),
+            },
+        };
+        ColumnBuilder { ty, inner }
+    }
+
+    /// The SQL type this builder accepts.
+    pub fn data_type(&self) -> DataType {
+        self.ty
+    }
+
+    /// Append one value (`Value::Null` for NULL).
+    pub fn push(&mut self, v: &Value) -> Result<(), SegmentError> {
+        let wrong = || SegmentError::WrongValue {
+            expected: self.ty,
+            found: v.data_type(),
+        };
+        match (&mut self.inner, v) {
+            (Inner::Bool(b), Value::Bool(x)) => b.append_value(*x),
+            (Inner::Bool(b), Value::Null) => b.append_null(),
+            (Inner::Int16(b), Value::Int16(x)) => b.append_value(*x),
+            (Inner::Int16(b), Value::Null) => b.append_null(),
+            (Inner::Int32(b), Value::Int32(x)) => b.append_value(*x),
+            (Inner::Int32(b), Value::Null) => b.append_null(),
+            (Inner::Int64(b), Value::Int64(x)) => b.append_value(*x),
+            (Inner::Int64(b), Value::Null) => b.append_null(),
+            (Inner::Float32(b), Value::Float32(x)) => b.append_value(*x),
+            (Inner::Float32(b), Value::Null) => b.append_null(),
+            (Inner::Float64(b), Value::Float64(x)) => b.append_value(*x),
+            (Inner::Float64(b), Value::Null) => b.append_null(),
+            (
+                Inner::Numeric {
+                    mantissas,
+                    scales,
+                    nulls,
+                },
+                Value::Numeric(n),
+            ) => {
+                mantissas.push(n.mantissa());
+                scales.push(n.scale());
+                nulls.append_non_null();
+            }
+            (
+                Inner::Numeric {
+                    mantissas,
+                    scales,
+                    nulls,
+                },
+                Value::Null,
+            ) => {
+                mantissas.push(0);
+                scales.push(0);
+                nulls.append_null();
+            }
+            (Inner::Text(b), Value::Text(x)) => b.append_value(x),
+            (Inner::Text(b), Value::Null) => b.append_null(),
+            (Inner::Bytea(b), Value::Bytea(x)) => b.append_value(x),
+            (Inner::Bytea(b), Value::Null) => b.append_null(),
+            (Inner::Date(b), Value::Date(x)) => b.append_value(*x),
+            (Inner::Date(b), Value::Null) => b.append_null(),
+            (Inner::Timestamp(b), Value::Timestamp(x)) => b.append_value(*x),
+            (Inner::Timestamp(b), Value::Null) => b.append_null(),
+            (Inner::TimestampTz(b), Value::TimestampTz(x)) => b.append_value(*x),
+            (Inner::TimestampTz(b), Value::Null) => b.append_null(),
+            (
+                Inner::Interval {
+                    months,
+                    days,
+                    micros,
+                    nulls,
+                },
+                v @ (Value::Interval(_) | Value::Null),
+            ) => {
+                let iv = match v {
+                    Value::Interval(iv) => *iv,
+                    _ => Default::default(),
+                };
+                months.push(iv.months);
+                days.push(iv.days);
+                micros.push(iv.micros);
+                nulls.append(!v.is_null());
+            }
+            _ => return Err(wrong()),
+        }
+        Ok(())
+    }
+
+    /// The column of every value pushed.
+    pub fn finish(self) -> Column {
+        match self.inner {
+            Inner::Bool(mut b) => Column::Bool(b.finish()),
+            Inner::Int16(mut b) => Column::Int16(b.finish()),
+            Inner::Int32(mut b) => Column::Int32(b.finish()),
+            Inner::Int64(mut b) => Column::Int64(b.finish()),
+            Inner::Float32(mut b) => Column::Float32(b.finish()),
+            Inner::Float64(mut b) => Column::Float64(b.finish()),
+            Inner::Numeric {
+                mantissas,
+                scales,
+                mut nulls,
+            } => numeric_column(mantissas, scales, nulls.finish()),
+            Inner::Text(mut b) => Column::Text(b.finish()),
+            Inner::Bytea(mut b) => Column::Bytea(b.finish()),
+            Inner::Date(mut b) => Column::Date(b.finish()),
+            Inner::Timestamp(mut b) => Column::Timestamp(b.finish()),
+            Inner::TimestampTz(mut b) => Column::TimestampTz(b.finish()),
+            Inner::Interval {
+                months,
+                days,
+                micros,
+                mut nulls,
+            } => interval_column(months, days, micros, nulls.finish()),
+        }
+    }
+}
+
+/// A numeric column from mantissas and per-row scales, collapsed to one scale when every
+/// non-NULL row has the same one.
+pub(crate) fn numeric_column(
+    mantissas: Vec<i128>,
+    scales: Vec<u8>,
+    nulls: Option<NullBuffer>,
+) -> Column {
+    let mut valid_scales = scales
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| nulls.as_ref().is_none_or(|n| n.is_valid(*i)))
+        .map(|(_, s)| *s);
+    let first = valid_scales.next();
+    let uniform = valid_scales.all(|s| Some(s) == first);
+    let (scale, scales) = if uniform {
+        (first.unwrap_or(0), None)
+    } else {
+        (0, Some(Arc::<[u8]>::from(scales)))
+    };
+    Column::Numeric {
+        mantissas: decimal_array(mantissas, nulls, scale),
+        scale,
+        scales,
+    }
+}
+
+/// A `Decimal128Array` of precision 38 declaring `scale`.
+pub(crate) fn decimal_array(
+    mantissas: Vec<i128>,
+    nulls: Option<NullBuffer>,
+    scale: u8,
+) -> Decimal128Array {
+    let array = Decimal128Array::new(ScalarBuffer::from(mantissas), nulls);
+    // Scales above 38 do not exist in OmenDB (Numeric::MAX_SCALE); the declared scale is only a
+    // label for Arrow, so it is clamped rather than failing (`Column::value` uses `scale`).
+    let declared = scale.min(DECIMAL_PRECISION) as i8;
+    match array
+        .clone()
+        .with_precision_and_scale(DECIMAL_PRECISION, declared)
+    {
+        Ok(a) => a,
+        Err(_) => array,
+    }
+}
+
+pub(crate) fn interval_column(
+    months: Vec<i32>,
+    days: Vec<i32>,
+    micros: Vec<i64>,
+    nulls: Option<NullBuffer>,
+) -> Column {
+    Column::Interval {
+        months: Int32Array::new(ScalarBuffer::from(months), nulls.clone()),
+        days: Int32Array::new(ScalarBuffer::from(days), nulls.clone()),
+        micros: Int64Array::new(ScalarBuffer::from(micros), nulls),
+    }
+}
