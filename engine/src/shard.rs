@@ -394,6 +394,16 @@ impl ShardState {
         self.tables.borrow_mut().remove(&id);
     }
 
+    /// Whether a transaction other than `except` has uncommitted writes on `table` here.
+    pub fn has_pending_rows(&self, table: TableId, except: WriterId) -> bool {
+        self.touched.borrow().iter().any(|(w, touches)| {
+            *w != except
+                && touches
+                    .iter()
+                    .any(|t| matches!(t, Touch::Row(id, _) if *id == table))
+        })
+    }
+
     pub fn record_row(&self, writer: WriterId, table: TableId, row: RowId) {
         self.touched
             .borrow_mut()

@@ -61,6 +61,10 @@ pub enum SystemTable {
     PgAttribute,
     PgDatabase,
     PgSettings,
+    /// Always empty: OmenDB has no table inheritance.
+    PgInherits,
+    /// Always empty: OmenDB has no partitioned tables.
+    PgPartitionedTable,
     InformationSchemaTables,
     InformationSchemaColumns,
 }
@@ -311,6 +315,14 @@ pub enum Statement {
     },
     Truncate {
         tables: Vec<Arc<TableSchema>>,
+    },
+    /// `ALTER TABLE [IF EXISTS] table ADD [CONSTRAINT name] PRIMARY KEY (columns)`: names as
+    /// written (folded); the engine resolves them when it runs.
+    AddPrimaryKey {
+        table: String,
+        if_exists: bool,
+        columns: Vec<String>,
+        constraint: String,
     },
     Begin,
     Commit,

@@ -119,7 +119,10 @@ pub(super) fn check_not_null(
     Ok(())
 }
 
-fn format_values<'a>(values: impl IntoIterator<Item = &'a Value>, tz: &TimeZone) -> String {
+pub(crate) fn format_values<'a>(
+    values: impl IntoIterator<Item = &'a Value>,
+    tz: &TimeZone,
+) -> String {
     values
         .into_iter()
         .map(|v| {
