@@ -317,8 +317,13 @@ impl Session {
         if self.txn.is_none() {
             self.txn = Some(self.new_txn(false));
         }
+        let parallel = bulk && parser.splittable();
         Ok(Some(CopyIn {
             parser,
+            parallel,
+            claimed: false,
+            inflight: Default::default(),
+            next_shard: self.shard.id(),
             bulk,
             table,
             rows: Vec::new(),
@@ -334,6 +339,12 @@ impl Session {
         if copy.error.is_some() {
             return;
         }
+        if copy.parallel {
+            if let Err(e) = self.copy_dispatch(copy, data, false).await {
+                copy.error = Some(e);
+            }
+            return;
+        }
         let result = match copy.parser.feed(data, &mut copy.rows) {
             Ok(()) if copy.rows.len() >= crate::copy::BATCH_ROWS => self.copy_flush(copy).await,
             other => other,
@@ -343,7 +354,74 @@ impl Session {
         }
     }
 
+    /// Begin the bulk load on every shard (once per COPY): other writers of the table wait
+    /// from here until the transaction ends.
+    async fn copy_claim(&mut self, copy: &mut CopyIn) -> Result<(), EngineError> {
+        if copy.claimed {
+            return Ok(());
+        }
+        let Some(txn) = self.txn.as_mut() else {
+            return Err(EngineError::Internal("COPY outside a transaction".into()));
+        };
+        let (id, start) = (txn.id, txn.start);
+        let mut touched = std::mem::take(&mut txn.touched);
+        let exec = self.executor(Vec::new(), id, start);
+        let claimed = exec.bulk_claim(&copy.table, &mut touched).await;
+        if let Some(txn) = self.txn.as_mut() {
+            txn.touched = touched;
+            txn.writes += 1;
+        }
+        claimed?;
+        copy.claimed = true;
+        Ok(())
+    }
+
+    /// Parallel bulk load: cut the stream into chunks of whole lines and have the shards parse
+    /// them, round-robin, with at most `CHUNKS_IN_FLIGHT` per shard outstanding.
+    async fn copy_dispatch(
+        &mut self,
+        copy: &mut CopyIn,
+        data: &[u8],
+        last: bool,
+    ) -> Result<(), EngineError> {
+        self.copy_claim(copy).await?;
+        let Some(txn) = self.txn.as_ref() else {
+            return Err(EngineError::Internal("COPY outside a transaction".into()));
+        };
+        let id = txn.id;
+        let shards = self.shard.count();
+        let mut input = data;
+        while let Some((chunk, line)) =
+            copy.parser
+                .split_lines(input, crate::copy::CHUNK_BYTES, last)
+        {
+            input = &[];
+            let parser = copy.parser.fork(line);
+            let (table, target) = (copy.table.clone(), copy.next_shard % shards);
+            copy.next_shard += 1;
+            let shard = self.shard.clone();
+            copy.inflight
+                .push_back(crate::runtime::spawn_local(async move {
+                    shard
+                        .run_on(target, move |sh| async move {
+                            crate::copy::bulk::load_chunk(&sh, parser, chunk, table, id).await
+                        })
+                        .await
+                        .map_err(|e| EngineError::Internal(e.to_string()))?
+                }));
+            while copy.inflight.len() > crate::copy::CHUNKS_IN_FLIGHT * shards {
+                if let Some(task) = copy.inflight.pop_front() {
+                    copy.count += task.await? as u64;
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn copy_flush(&mut self, copy: &mut CopyIn) -> Result<(), EngineError> {
+        if copy.bulk {
+            self.copy_claim(copy).await?;
+        }
         let rows = std::mem::take(&mut copy.rows);
         let Some(txn) = self.txn.as_mut() else {
             return Err(EngineError::Internal("COPY outside a transaction".into()));
@@ -368,8 +446,20 @@ impl Session {
     pub async fn copy_done(&mut self, mut copy: CopyIn) -> Result<Outcome, EngineError> {
         let mut result = match copy.error.take() {
             Some(e) => Err(e),
+            None if copy.parallel => self.copy_dispatch(&mut copy, &[], true).await,
             None => copy.parser.finish(&mut copy.rows),
         };
+        // Every chunk must be done (loaded or failed) before the load ends either way.
+        while let Some(task) = copy.inflight.pop_front() {
+            match task.await {
+                Ok(n) => copy.count += n as u64,
+                Err(e) => {
+                    if result.is_ok() {
+                        result = Err(e);
+                    }
+                }
+            }
+        }
         if result.is_ok() && !copy.rows.is_empty() {
             result = self.copy_flush(&mut copy).await;
         }
@@ -392,7 +482,11 @@ impl Session {
     }
 
     /// CopyFail from the client: the COPY (and an implicit transaction) is rolled back.
-    pub async fn copy_fail(&mut self, _copy: CopyIn, message: &str) -> EngineError {
+    pub async fn copy_fail(&mut self, mut copy: CopyIn, message: &str) -> EngineError {
+        // Chunks still loading must finish before the load is rolled back.
+        while let Some(task) = copy.inflight.pop_front() {
+            let _ = task.await;
+        }
         self.fail_transaction();
         if self.txn.as_ref().is_some_and(|t| !t.explicit) {
             let _ = self.end_transaction(false).await;

@@ -11,9 +11,13 @@
 //! whose file is not durable.
 
 use crate::EngineError;
+use crate::copy::CopyParser;
 use crate::durable::checkpoint::{SEGMENT_DIR, segment_file, write_new_file};
 use crate::exec::Row;
+use crate::exec::dml::{check_not_null, unique_violation};
+use crate::exec::route::shard_of_row;
 use crate::runtime::file::{create_dir_all, remove_file, sync_dir};
+use crate::shard::ShardRef;
 use crate::shard::ShardState;
 use omendb_storage::row::key::encode_primary_key;
 use omendb_storage::row::{ColdSegment, RowError, WriterId};
@@ -67,10 +71,92 @@ pub enum Refusal {
     Segment(SegmentError),
     /// The row store refused otherwise (an engine bug).
     Row(RowError),
+    /// No load of this table is open for the transaction (it ended).
+    Ended,
 }
 
-/// Add rows to `writer`'s load of `table` on this shard, cutting full segments. `Busy` if
-/// another transaction is writing the table here (wait and retry).
+/// Start `writer`'s load of `table` on this shard. `Busy` if another transaction is writing
+/// the table here (wait and retry).
+pub fn bulk_begin(
+    state: &ShardState,
+    table: &Arc<TableSchema>,
+    writer: WriterId,
+) -> Result<(), Refusal> {
+    let mut loads = state.bulk_loads().borrow_mut();
+    if loads.contains_key(&writer) {
+        return Ok(());
+    }
+    state
+        .with_table(table, |t| t.begin_bulk(writer))
+        .map_err(|e| match e {
+            RowError::Busy(w) => Refusal::Busy(w),
+            other => Refusal::Row(other),
+        })?;
+    loads.insert(
+        writer,
+        BulkLoad {
+            table: table.clone(),
+            rows: Vec::new(),
+            segments: Vec::new(),
+        },
+    );
+    Ok(())
+}
+
+/// Parse one chunk of whole lines on this shard and hand its rows to the loads of the shards
+/// that own them (every shard's load was begun). Returns the rows parsed.
+pub async fn load_chunk(
+    shard: &ShardRef,
+    mut parser: CopyParser,
+    chunk: Vec<u8>,
+    table: Arc<TableSchema>,
+    writer: WriterId,
+) -> Result<usize, EngineError> {
+    let mut rows = Vec::new();
+    parser.feed(&chunk, &mut rows)?;
+    parser.finish(&mut rows)?;
+    drop(chunk);
+    let tz = parser.time_zone().clone();
+    let n = rows.len();
+    let shards = shard.count();
+    let here = shard.state().id();
+    let mut by_shard: Vec<Vec<Row>> = (0..shards).map(|_| Vec::new()).collect();
+    for row in rows {
+        check_not_null(&table, &row, &tz)?;
+        // Rows without a key stay where they were parsed: chunks go round-robin.
+        let s = shard_of_row(&table, &row, shards).unwrap_or(here);
+        by_shard[s].push(row);
+    }
+    let mut sends = Vec::new();
+    for (s, mut part) in by_shard.into_iter().enumerate() {
+        if part.is_empty() {
+            continue;
+        }
+        let t = table.clone();
+        sends.push(shard.run_on(s, move |sh| async move {
+            bulk_add(sh.state(), &t, &mut part, writer)
+        }));
+    }
+    for r in crate::runtime::join_all(sends).await {
+        match r.map_err(|e| EngineError::Internal(e.to_string()))? {
+            Ok(()) => {}
+            Err(Refusal::Duplicate(row)) => {
+                let pk = table
+                    .primary_key
+                    .as_ref()
+                    .ok_or_else(|| EngineError::Internal("duplicate without a key".into()))?;
+                return Err(unique_violation(&table, pk, &row, &tz));
+            }
+            Err(other) => {
+                return Err(EngineError::Internal(format!("bulk load: {other:?}")));
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// Add rows to `writer`'s load of `table` on this shard (begun by `bulk_begin`), cutting full
+/// segments.
 pub fn bulk_add(
     state: &ShardState,
     table: &Arc<TableSchema>,
@@ -78,22 +164,13 @@ pub fn bulk_add(
     writer: WriterId,
 ) -> Result<(), Refusal> {
     let mut loads = state.bulk_loads().borrow_mut();
-    let load = match loads.entry(writer) {
-        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-        std::collections::hash_map::Entry::Vacant(e) => {
-            state
-                .with_table(table, |t| t.begin_bulk(writer))
-                .map_err(|e| match e {
-                    RowError::Busy(w) => Refusal::Busy(w),
-                    other => Refusal::Row(other),
-                })?;
-            e.insert(BulkLoad {
-                table: table.clone(),
-                rows: Vec::new(),
-                segments: Vec::new(),
-            })
-        }
+    let Some(load) = loads.get_mut(&writer) else {
+        // The load ended (rolled back) while these rows were on their way.
+        return Err(Refusal::Ended);
     };
+    if load.table.id != table.id {
+        return Err(Refusal::Ended);
+    }
     load.rows.append(rows);
     while load.rows.len() >= SEGMENT_ROWS {
         let rest = load.rows.split_off(SEGMENT_ROWS);

@@ -19,6 +19,10 @@ use std::sync::Arc;
 
 /// Rows parsed before they are handed to the shards.
 pub const BATCH_ROWS: usize = 8192;
+/// Bytes of whole lines a shard parses at a time in a parallel bulk load.
+pub const CHUNK_BYTES: usize = 1 << 20;
+/// Chunks in flight per shard before the session waits for the oldest.
+pub const CHUNKS_IN_FLIGHT: usize = 2;
 
 /// A COPY in progress.
 pub struct CopyIn {
@@ -30,6 +34,15 @@ pub struct CopyIn {
     pub(crate) count: u64,
     /// Columns the client sends per line (for CopyInResponse).
     pub columns: usize,
+    /// Chunks of whole lines are parsed on the shards in parallel (a bulk load of text data).
+    pub(crate) parallel: bool,
+    /// Every shard's part of the bulk load is begun.
+    pub(crate) claimed: bool,
+    /// Chunks being parsed and loaded, oldest first; each gives its row count.
+    pub(crate) inflight:
+        std::collections::VecDeque<crate::runtime::Task<Result<usize, EngineError>>>,
+    /// The shard the next chunk goes to.
+    pub(crate) next_shard: usize,
     /// A batch failed: the rest of the data is ignored until CopyDone/CopyFail.
     pub(crate) error: Option<EngineError>,
 }

@@ -50,6 +50,91 @@ impl CopyParser {
         }
     }
 
+    /// Whether this stream can be cut into independent chunks of whole lines (text format: a
+    /// newline always ends a record; in CSV one may sit inside quotes).
+    pub fn splittable(&self) -> bool {
+        self.stmt.format == CopyFormat::Text
+    }
+
+    /// Text format: take the complete lines of the stream so far (with `data`) as one chunk once
+    /// they reach `min` bytes (any amount when `last`), without parsing them; the header line
+    /// and everything from a `\.` line on are left out. Returns the chunk and the number of
+    /// the line before its first (for `fork`).
+    pub fn split_lines(&mut self, data: &[u8], min: usize, last: bool) -> Option<(Vec<u8>, u64)> {
+        if self.ended {
+            return None;
+        }
+        self.carry.extend_from_slice(data);
+        let mut end = match self.carry.iter().rposition(|&b| b == b'\n') {
+            Some(i) => i + 1,
+            None if last => self.carry.len(),
+            None => return None,
+        };
+        if last {
+            end = self.carry.len();
+        }
+        if end == 0 || (end < min && !last) {
+            return None;
+        }
+        let mut chunk: Vec<u8> = self.carry.drain(..end).collect();
+        if last && !chunk.ends_with(b"\n") {
+            chunk.push(b'\n');
+        }
+        let mut start = 0;
+        if self.skip_header {
+            self.skip_header = false;
+            let first = chunk
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(chunk.len(), |i| i + 1);
+            self.line += 1;
+            start = first;
+        }
+        // A `\.` line ends the data: cut the chunk there.
+        let mut at = start;
+        let mut lines = 0u64;
+        while at < chunk.len() {
+            let next = chunk[at..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(chunk.len(), |i| at + i + 1);
+            let line = &chunk[at..next];
+            let line = line.strip_suffix(b"\n").unwrap_or(line);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line == b"\\." {
+                self.ended = true;
+                chunk.truncate(at);
+                break;
+            }
+            lines += 1;
+            at = next;
+        }
+        let first = self.line;
+        self.line += lines;
+        let chunk = chunk.split_off(start);
+        (!chunk.is_empty()).then_some((chunk, first))
+    }
+
+    pub fn time_zone(&self) -> &TimeZone {
+        &self.tz
+    }
+
+    /// A parser for one chunk from `split_lines`, numbering lines after `line`.
+    pub fn fork(&self, line: u64) -> CopyParser {
+        CopyParser {
+            stmt: self.stmt.clone(),
+            targets: self.targets.clone(),
+            width: self.width,
+            table: self.table.clone(),
+            tz: self.tz.clone(),
+            carry: Vec::new(),
+            skip_header: false,
+            ended: false,
+            line,
+            field: String::new(),
+        }
+    }
+
     /// Parse every complete line in `data` (plus what earlier chunks left over) into `out`.
     pub fn feed(&mut self, data: &[u8], out: &mut Vec<Vec<Value>>) -> Result<(), EngineError> {
         if self.ended {
@@ -346,6 +431,72 @@ mod tests {
         }
         p.finish(&mut out)?;
         Ok(out)
+    }
+
+    /// The same stream through `split_lines` (cut at every `step` bytes) and forked parsers.
+    fn parse_split(
+        sql: &str,
+        data: &str,
+        step: usize,
+        min: usize,
+    ) -> Result<Vec<Vec<Value>>, EngineError> {
+        let stmt = parse_copy(sql).unwrap().unwrap();
+        let targets = vec![
+            (0, DataType::Int32),
+            (1, DataType::Text),
+            (2, DataType::Date),
+        ];
+        let mut p = CopyParser::new(stmt, targets, 3, TimeZone::utc());
+        let mut out = Vec::new();
+        let mut run = |chunk: Option<(Vec<u8>, u64)>, p: &CopyParser| -> Result<(), EngineError> {
+            if let Some((bytes, line)) = chunk {
+                let mut f = p.fork(line);
+                f.feed(&bytes, &mut out)?;
+                f.finish(&mut out)?;
+            }
+            Ok(())
+        };
+        for piece in data.as_bytes().chunks(step) {
+            let chunk = p.split_lines(piece, min, false);
+            run(chunk, &p)?;
+        }
+        let chunk = p.split_lines(&[], min, true);
+        run(chunk, &p)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn split_chunks_parse_like_one_stream() {
+        let data =
+            "1\ta\\tb\t2024-01-01\r\n2\t\\N\t\\N\n3\tc\t2024-03-03\n\\.\n9\tafter\t2024-01-01\n";
+        let whole = parse("copy t from stdin", &[data]).unwrap();
+        assert_eq!(whole.len(), 3);
+        for step in [1, 2, 5, 7, 64] {
+            for min in [0, 1, 10, 1000] {
+                let split = parse_split("copy t from stdin", data, step, min).unwrap();
+                assert_eq!(show(&split), show(&whole), "step {step}, min {min}");
+            }
+        }
+        // No final newline.
+        let tail = "1\tx\t2024-01-01\n2\ty\t2024-01-02";
+        let whole = parse("copy t from stdin", &[tail]).unwrap();
+        assert_eq!(
+            show(&parse_split("copy t from stdin", tail, 3, 4).unwrap()),
+            show(&whole)
+        );
+    }
+
+    #[test]
+    fn split_chunks_report_the_stream_line_number() {
+        let data = "1\ta\t2024-01-01\n2\tb\t2024-01-02\n3\tc\t2024-01-03\nx\td\t2024-01-04\n";
+        let whole = parse("copy t from stdin", &[data]).unwrap_err().to_string();
+        assert!(whole.contains("line 4"), "{whole}");
+        for step in [3, 17] {
+            let split = parse_split("copy t from stdin", data, step, 5)
+                .unwrap_err()
+                .to_string();
+            assert_eq!(split, whole);
+        }
     }
 
     fn show(rows: &[Vec<Value>]) -> String {

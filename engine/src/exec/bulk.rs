@@ -9,7 +9,7 @@ use super::dml::{Backoff, Touched, check_not_null, shard_error, unique_violation
 use super::query::Executor;
 use super::route::shard_of_row;
 use crate::EngineError;
-use crate::copy::bulk::{Refusal, bulk_add, bulk_cut, bulk_write};
+use crate::copy::bulk::{Refusal, bulk_add, bulk_begin, bulk_cut, bulk_write};
 use omendb_storage::schema::TableSchema;
 use std::sync::Arc;
 
@@ -46,35 +46,55 @@ impl Executor {
         Ok(n)
     }
 
-    /// One shard's part, waiting while another transaction writes the table there.
+    /// One shard's part.
     async fn add_on(
         &self,
         table: &Arc<TableSchema>,
         shard: usize,
-        rows: Vec<Row>,
+        mut rows: Vec<Row>,
+    ) -> Result<(), EngineError> {
+        let (t, writer) = (table.clone(), self.env.reader);
+        let result = self
+            .shard
+            .run_on(shard, move |s| async move {
+                bulk_add(s.state(), &t, &mut rows, writer)
+            })
+            .await
+            .map_err(shard_error)?;
+        match result {
+            Ok(()) => Ok(()),
+            Err(refusal) => self.refused(table, refusal, &mut Backoff::new()).await,
+        }
+    }
+
+    /// Begin the load on every shard, waiting while another transaction writes the table.
+    pub async fn bulk_claim(
+        &self,
+        table: &Arc<TableSchema>,
+        touched: &mut Touched,
     ) -> Result<(), EngineError> {
         let writer = self.env.reader;
-        let mut rows = rows;
-        let mut backoff = Backoff::new();
-        loop {
-            let t = table.clone();
-            let result = self
-                .shard
-                .run_on(shard, move |s| async move {
-                    // Rows not taken come back for the retry.
-                    let mut batch = rows;
-                    bulk_add(s.state(), &t, &mut batch, writer).map_err(|r| (r, batch))
-                })
-                .await
-                .map_err(shard_error)?;
-            match result {
-                Ok(()) => return Ok(()),
-                Err((refusal, back)) => {
-                    rows = back;
-                    self.refused(table, refusal, &mut backoff).await?;
+        for (shard, touch) in touched.iter_mut().enumerate().take(self.shard.count()) {
+            *touch = true;
+            let mut backoff = Backoff::new();
+            loop {
+                let t = table.clone();
+                let result = self
+                    .shard
+                    .run_on(
+                        shard,
+                        move |s| async move { bulk_begin(s.state(), &t, writer) },
+                    )
+                    .await
+                    .map_err(shard_error)?;
+                match result {
+                    Ok(()) => break,
+                    Err(Refusal::Busy(_)) => backoff.wait(self, table).await?,
+                    Err(other) => return self.refused(table, other, &mut backoff).await,
                 }
             }
         }
+        Ok(())
     }
 
     /// Cut the loads' last segments and make their files durable, before the commit logs them.
@@ -123,6 +143,7 @@ impl Executor {
             }
             Refusal::Segment(e) => Err(shard_error(e)),
             Refusal::Row(e) => Err(shard_error(e)),
+            Refusal::Ended => Err(shard_error("the bulk load ended")),
         }
     }
 }

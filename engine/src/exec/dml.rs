@@ -95,7 +95,7 @@ pub(super) fn prepare_row(
 }
 
 /// NOT NULL of a row whose values already have the table's types.
-pub(super) fn check_not_null(
+pub(crate) fn check_not_null(
     table: &TableSchema,
     row: &[Value],
     tz: &TimeZone,
@@ -138,7 +138,7 @@ pub(crate) fn format_values<'a>(
         .join(", ")
 }
 
-pub(super) fn unique_violation(
+pub(crate) fn unique_violation(
     table: &TableSchema,
     constraint: &UniqueConstraint,
     row: &[Value],

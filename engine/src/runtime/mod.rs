@@ -99,6 +99,9 @@ impl<S: 'static> Shard<S> {
 }
 
 /// Spawn a task on the current shard.
+/// A spawned task; awaiting it gives its output.
+pub type Task<T> = glommio::Task<T>;
+
 pub fn spawn_local<F: Future + 'static>(fut: F) -> glommio::Task<F::Output> {
     glommio::spawn_local(fut)
 }
