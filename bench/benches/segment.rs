@@ -5,6 +5,8 @@
 //!
 //! `cargo bench -p omendb-bench --bench segment`
 
+#![allow(clippy::expect_used)] // a benchmark over generated data may panic on a broken invariant
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use omendb_storage::segment::{Column, ColumnBuilder, SEGMENT_ROWS, Segment};
 use omendb_storage::types::{DataType, Numeric, Value};
@@ -145,15 +147,15 @@ fn segment_files(c: &mut Criterion) {
         .collect();
     for r in &rows {
         for (b, v) in builders.iter_mut().zip(r) {
-            b.push(v).unwrap();
+            b.push(v).expect("lineitem values match their types");
         }
     }
     let columns: Vec<Column> = builders.into_iter().map(ColumnBuilder::finish).collect();
     let raw = raw_bytes(&columns);
-    let segment = Segment::from_columns(&types, Some(&PK), columns).unwrap();
+    let segment = Segment::from_columns(&types, Some(&PK), columns).expect("rows sorted by key");
     let file = segment.encode();
     // Check the answer before timing it.
-    let back = Segment::decode(&types, Some(&PK), &file).unwrap();
+    let back = Segment::decode(&types, Some(&PK), &file).expect("own file decodes");
     for i in (0..rows.len()).step_by(97) {
         assert_eq!(format!("{:?}", back.row(i)), format!("{:?}", rows[i]));
     }
@@ -168,7 +170,7 @@ fn segment_files(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(raw as u64));
     g.bench_function("encode", |b| b.iter(|| black_box(&segment).encode()));
     g.bench_function("decode (checksums, columns, key index)", |b| {
-        b.iter(|| Segment::decode(&types, Some(&PK), black_box(&file)).unwrap())
+        b.iter(|| Segment::decode(&types, Some(&PK), black_box(&file)).expect("own file decodes"))
     });
     g.finish();
 }
