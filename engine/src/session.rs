@@ -307,11 +307,19 @@ impl Session {
             table.columns.len(),
             self.settings.timezone().clone(),
         );
+        // Outside a transaction block, a COPY into a table without other unique constraints
+        // loads column segments directly (its rows are invisible until it commits, which only
+        // a transaction block could observe).
+        let bulk = self.txn.is_none()
+            && table.unique.is_empty()
+            && self.engine.storage().is_some()
+            && self.settings.bulk_load();
         if self.txn.is_none() {
             self.txn = Some(self.new_txn(false));
         }
         Ok(Some(CopyIn {
             parser,
+            bulk,
             table,
             rows: Vec::new(),
             count: 0,
@@ -343,7 +351,11 @@ impl Session {
         let mut touched = std::mem::take(&mut txn.touched);
         let (id, start) = (txn.id, txn.start);
         let exec = self.executor(Vec::new(), id, start);
-        let result = exec.insert_values(&copy.table, rows, &mut touched).await;
+        let result = if copy.bulk {
+            exec.bulk_values(&copy.table, rows, &mut touched).await
+        } else {
+            exec.insert_values(&copy.table, rows, &mut touched).await
+        };
         if let Some(txn) = self.txn.as_mut() {
             txn.touched = touched;
             txn.writes += 1;
@@ -360,6 +372,13 @@ impl Session {
         };
         if result.is_ok() && !copy.rows.is_empty() {
             result = self.copy_flush(&mut copy).await;
+        }
+        if result.is_ok()
+            && copy.bulk
+            && let Some(txn) = self.txn.as_ref()
+        {
+            let exec = self.executor(Vec::new(), txn.id, txn.start);
+            result = exec.bulk_finish(&copy.table, &txn.touched).await;
         }
         if result.is_err() {
             self.fail_transaction();
@@ -795,6 +814,12 @@ impl Session {
                 })
             }
             Statement::NoOp { tag } => Ok(Outcome::Command { tag: tag.clone() }),
+            Statement::Checkpoint => {
+                crate::durable::checkpoint(&self.shard).await?;
+                Ok(Outcome::Command {
+                    tag: "CHECKPOINT".into(),
+                })
+            }
             Statement::Explain { plan } => {
                 let fields: Rc<[Field]> = Rc::new([Field {
                     name: "QUERY PLAN".into(),

@@ -345,6 +345,8 @@ pub enum Statement {
     NoOp {
         tag: String,
     },
+    /// `CHECKPOINT`: write segments and a manifest, truncate the WAL.
+    Checkpoint,
     Empty,
 }
 

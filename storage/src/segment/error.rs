@@ -43,6 +43,8 @@ pub enum SegmentError {
     RowCount { found: usize, max: usize },
     #[error("a segment column holds less than 2 GiB of strings, not {bytes} bytes")]
     TooLarge { bytes: usize },
+    #[error("a table partition holds at most {0} segments")]
+    TooMany(usize),
     #[error("primary key {0}")]
     PrimaryKey(String),
     #[error("primary key column {column} is NULL in row {row}")]
