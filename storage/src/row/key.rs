@@ -146,6 +146,12 @@ pub(crate) fn encode_primary_key_bytes(bytes: &[u8], out: &mut Vec<u8>) {
     encode_bytes(bytes, out);
 }
 
+/// Append the primary-key encoding of one integer or date key column: what
+/// `encode_primary_key` appends for `Value::Int16/Int32/Int64/Date` holding `v`.
+pub(crate) fn encode_primary_key_int(v: i64, out: &mut Vec<u8>) {
+    encode_varint(v, out);
+}
+
 /// Order-preserving signed varint: a header byte holding sign and length (0x80 + n for
 /// non-negative, 0x7F - n for negative), then the n significant big-endian bytes (complemented
 /// for negatives, so longer and larger magnitudes sort first).

@@ -20,6 +20,8 @@ pub(crate) const DECIMAL_PRECISION: u8 = 38;
 pub struct ColumnBuilder {
     ty: DataType,
     inner: Inner,
+    /// String/bytea bytes so far: Arrow's i32 offsets cap a column at `i32::MAX` bytes.
+    bytes: usize,
 }
 
 #[derive(Debug)]
@@ -89,7 +91,11 @@ impl ColumnBuilder {
                 nulls: NullBufferBuilder::new(c),
             },
         };
-        ColumnBuilder { ty, inner }
+        ColumnBuilder {
+            ty,
+            inner,
+            bytes: 0,
+        }
     }
 
     /// The SQL type this builder accepts.
@@ -99,6 +105,11 @@ impl ColumnBuilder {
 
     /// Append one value (`Value::Null` for NULL).
     pub fn push(&mut self, v: &Value) -> Result<(), SegmentError> {
+        if let Value::Text(s) = v {
+            self.add_bytes(s.len())?;
+        } else if let Value::Bytea(b) = v {
+            self.add_bytes(b.len())?;
+        }
         let wrong = || SegmentError::WrongValue {
             expected: self.ty,
             found: v.data_type(),
@@ -170,6 +181,15 @@ impl ColumnBuilder {
             }
             _ => return Err(wrong()),
         }
+        Ok(())
+    }
+
+    fn add_bytes(&mut self, n: usize) -> Result<(), SegmentError> {
+        let total = self.bytes.saturating_add(n);
+        if total > i32::MAX as usize {
+            return Err(SegmentError::TooLarge { bytes: total });
+        }
+        self.bytes = total;
         Ok(())
     }
 

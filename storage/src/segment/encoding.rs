@@ -161,11 +161,24 @@ fn pack(out: &mut Vec<u8>, values: impl Iterator<Item = u64>, bw: u32, n: usize)
 
 /// Read an integer stream of `rows` values.
 pub(crate) fn read_ints<T: Int>(r: &mut ByteReader<'_>, rows: usize) -> Result<Vec<T>, Bad> {
+    read_ints_as::<T, T>(r, rows, T::from_i64)
+}
+
+/// Read an integer stream written from `S` values straight into `T`s (e.g. i64-sized numeric
+/// mantissas into i128), without an intermediate vector.
+pub(crate) fn read_ints_as<S: Int, T: Copy>(
+    r: &mut ByteReader<'_>,
+    rows: usize,
+    widen: impl Fn(i64) -> T + Copy,
+) -> Result<Vec<T>, Bad> {
     let at = r.position();
     match r.u8()? {
         INT_PLAIN => {
-            let bytes = r.take(rows * T::BYTES)?;
-            Ok(read_plain(bytes))
+            let bytes = r.take(rows * S::BYTES)?;
+            Ok(bytes
+                .chunks_exact(S::BYTES)
+                .map(|b| widen(S::from_le(b).to_i64()))
+                .collect())
         }
         INT_FOR => {
             let base = r.i64()?;
@@ -174,7 +187,7 @@ pub(crate) fn read_ints<T: Int>(r: &mut ByteReader<'_>, rows: usize) -> Result<V
                 return Err(Bad::at(at, format!("bit width {bw}")));
             }
             let data = r.take(packed_len(rows, bw))?;
-            Ok(unpack(data, bw, base, rows))
+            Ok(unpack(data, bw, base, rows, widen))
         }
         e => Err(Bad::at(at, format!("integer encoding {e}"))),
     }
@@ -193,14 +206,20 @@ pub(crate) fn write_plain<T: Fixed>(w: &mut ByteWriter, values: &[T]) {
 }
 
 /// `rows` values of `bw` bits from `data` (exactly `packed_len(rows, bw)` bytes), plus `base`.
-fn unpack<T: Int>(data: &[u8], bw: u32, base: i64, rows: usize) -> Vec<T> {
+fn unpack<T: Copy>(
+    data: &[u8],
+    bw: u32,
+    base: i64,
+    rows: usize,
+    widen: impl Fn(i64) -> T + Copy,
+) -> Vec<T> {
     if bw == 0 {
-        return vec![T::from_i64(base); rows];
+        return vec![widen(base); rows];
     }
     let mask = u64::MAX >> (u64::BITS - bw);
     let bw = bw as usize;
     let value = |word: u128, bit: usize| {
-        T::from_i64(base.wrapping_add(((word >> (bit % 8)) as u64 & mask) as i64))
+        widen(base.wrapping_add(((word >> (bit % 8)) as u64 & mask) as i64))
     };
     // Values whose 16-byte load stays inside `data` take the fast path; the last few do not.
     let fast = if data.len() < UNPACK_LOAD {

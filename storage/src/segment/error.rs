@@ -41,6 +41,8 @@ pub enum SegmentError {
     },
     #[error("a segment holds between 1 and {max} rows, not {found}")]
     RowCount { found: usize, max: usize },
+    #[error("a segment column holds less than 2 GiB of strings, not {bytes} bytes")]
+    TooLarge { bytes: usize },
     #[error("a table partition holds at most {0} segments")]
     TooMany(usize),
     #[error("primary key {0}")]
@@ -73,6 +75,7 @@ impl SegmentError {
             | SegmentError::Truncated { .. }
             | SegmentError::Encoding { .. } => "XX001",
             SegmentError::WrongValue { .. } | SegmentError::BadRow { .. } => "42804",
+            SegmentError::TooLarge { .. } => "54000",
             SegmentError::DuplicateKey { .. } => "23505",
             _ => "XX000",
         }

@@ -7,8 +7,8 @@
 use super::builder::{decimal_array, interval_column};
 use super::column::Column;
 use super::encoding::{
-    Bad, read_bitmap, read_ints, read_plain, read_strings, write_bitmap, write_ints, write_plain,
-    write_strings,
+    Bad, read_bitmap, read_ints, read_ints_as, read_plain, read_strings, write_bitmap, write_ints,
+    write_plain, write_strings,
 };
 use super::error::SegmentError;
 use super::zone::ZoneMap;
@@ -388,10 +388,7 @@ fn read_numeric(
     };
     let at = r.position();
     let mantissas: Vec<i128> = match r.u8()? {
-        MANTISSA_INTS => read_ints::<i64>(r, rows)?
-            .into_iter()
-            .map(i128::from)
-            .collect(),
+        MANTISSA_INTS => read_ints_as::<i64, i128>(r, rows, i128::from)?,
         MANTISSA_I128 => read_plain(r.take(rows * size_of::<i128>())?),
         e => return Err(Bad::at(at, format!("numeric mantissa encoding {e}"))),
     };

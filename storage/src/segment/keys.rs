@@ -14,7 +14,7 @@
 
 use super::column::Column;
 use super::error::SegmentError;
-use crate::row::key::encode_primary_key;
+use crate::row::key::{encode_primary_key, encode_primary_key_int};
 use crate::types::Value;
 use omendb_learned::index::key::prefix_u64;
 use omendb_learned::index::{BTreeIndex, IndexKind, OrderedIndex, PgmIndex};
@@ -205,11 +205,15 @@ fn encode_keys(columns: &[Column], pk: &[usize]) -> KeyBuffer {
 }
 
 /// One column's part of a row's key, without building a `Value` (and its allocation) for
-/// strings.
+/// strings and integers.
 fn encode_key_part(column: &Column, row: usize, out: &mut Vec<u8>) {
     match column {
         Column::Text(a) => crate::row::key::encode_primary_key_bytes(a.value(row).as_bytes(), out),
         Column::Bytea(a) => crate::row::key::encode_primary_key_bytes(a.value(row), out),
+        Column::Int16(a) => encode_primary_key_int(a.value(row).into(), out),
+        Column::Int32(a) => encode_primary_key_int(a.value(row).into(), out),
+        Column::Int64(a) => encode_primary_key_int(a.value(row), out),
+        Column::Date(a) => encode_primary_key_int(a.value(row).into(), out),
         other => {
             let v: Value = other.value(row);
             encode_primary_key(&[&v], out);
