@@ -205,6 +205,7 @@ impl Plan {
                     if let Some(e) = a.filter.as_mut() {
                         f(e);
                     }
+                    a.order_by.iter_mut().for_each(|k| f(&mut k.expr));
                 }
                 input.exprs_mut(f);
             }

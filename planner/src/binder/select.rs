@@ -292,7 +292,7 @@ fn order_outputs(
     ))
 }
 
-fn sort_key(expr: Expr, options: &ast::OrderByOptions) -> SortKey {
+pub(crate) fn sort_key(expr: Expr, options: &ast::OrderByOptions) -> SortKey {
     let descending = matches!(options.sort, Some(ast::OrderBySort::Desc));
     // PostgreSQL: NULLs sort as larger than every value unless told otherwise.
     let nulls_first = options.nulls_first.unwrap_or(descending);
