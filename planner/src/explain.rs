@@ -248,6 +248,9 @@ impl Plan {
             }
             Plan::System { table, .. } => format!("System {}", system_name(*table)),
             Plan::Values { rows, .. } => format!("Values ({} rows)", rows.len()),
+            Plan::Series {
+                start, stop, step, ..
+            } => format!("Series generate_series({start}, {stop}, {step})"),
             Plan::Filter { predicate, .. } => format!("Filter {predicate}"),
             Plan::Project { exprs, .. } => format!("Project {}", list(exprs)),
             Plan::Aggregate { groups, aggs, .. } => format!(
@@ -315,6 +318,9 @@ fn collect_own_subqueries(plan: &Plan, out: &mut Vec<Plan>) {
             own.extend(aggs.iter().flat_map(|a| a.order_by.iter().map(|k| &k.expr)));
         }
         Plan::Sort { keys, .. } => own.extend(keys.iter().map(|k| &k.expr)),
+        Plan::Series {
+            start, stop, step, ..
+        } => own.extend([start, stop, step]),
         Plan::Join { on: Some(on), .. } => own.push(on),
         Plan::Scan {
             filter: Some(f), ..

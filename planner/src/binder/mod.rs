@@ -12,6 +12,7 @@ mod from_where;
 mod scope;
 mod select;
 mod system;
+mod table_function;
 
 use crate::catalog::Catalog;
 use crate::error::PlanError;

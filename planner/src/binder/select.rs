@@ -1074,6 +1074,19 @@ pub(crate) fn bind_factor(
                 scope,
             ))
         }
+        ast::TableFactor::Table {
+            name,
+            alias,
+            args: Some(args),
+            with_ordinality,
+            ..
+        } => super::table_function::bind_table_function(
+            ctx,
+            name,
+            args,
+            alias.as_ref(),
+            *with_ordinality,
+        ),
         ast::TableFactor::Derived {
             lateral: false,
             subquery,
