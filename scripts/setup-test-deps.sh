@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what OmenDB's tests need on a fresh Debian machine; fast no-op when all is present.
 #   scripts/setup-test-deps.sh
-# Installs: psql (postgresql-client), a JDK and Debian's pgJDBC (libpostgresql-jdbc-java),
+# Installs: psql (postgresql-client), pgbench (postgresql-15: Debian ships it with the server,
+# in /usr/lib/postgresql/15/bin), a JDK and Debian's pgJDBC (libpostgresql-jdbc-java),
 # the pinned Python client libraries (wire/tests/clients/requirements.txt) and node-pg
 # (wire/tests/clients/node, from its lockfile). Runs as root without stdin (CI=true) or via sudo.
 set -euo pipefail
@@ -14,6 +15,7 @@ sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 apt_missing=()
 command -v psql >/dev/null 2>&1 || apt_missing+=(postgresql-client)
+[ -x /usr/lib/postgresql/15/bin/pgbench ] || apt_missing+=(postgresql-15)
 command -v javac >/dev/null 2>&1 || apt_missing+=(default-jdk-headless)
 [ -f "$JDBC_JAR" ] || apt_missing+=(libpostgresql-jdbc-java)
 command -v node >/dev/null 2>&1 || apt_missing+=(nodejs)

@@ -3,6 +3,9 @@
 //! DDL takes effect immediately and is not undone by ROLLBACK (transactional DDL comes with
 //! MVCC). Must never run concurrently with itself: `Engine::change_catalog` serialises it.
 
+mod primary_key;
+pub(crate) use primary_key::{AddPrimaryKey, add_primary_key};
+
 use crate::EngineError;
 use crate::session::Session;
 use crate::shard::{Engine, ShardRef};

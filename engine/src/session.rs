@@ -307,11 +307,19 @@ impl Session {
             table.columns.len(),
             self.settings.timezone().clone(),
         );
+        // Outside a transaction block, a COPY into a table without other unique constraints
+        // loads column segments directly (its rows are invisible until it commits, which only
+        // a transaction block could observe).
+        let bulk = self.txn.is_none()
+            && table.unique.is_empty()
+            && self.engine.storage().is_some()
+            && self.settings.bulk_load();
         if self.txn.is_none() {
             self.txn = Some(self.new_txn(false));
         }
         Ok(Some(CopyIn {
             parser,
+            bulk,
             table,
             rows: Vec::new(),
             count: 0,
@@ -343,7 +351,11 @@ impl Session {
         let mut touched = std::mem::take(&mut txn.touched);
         let (id, start) = (txn.id, txn.start);
         let exec = self.executor(Vec::new(), id, start);
-        let result = exec.insert_values(&copy.table, rows, &mut touched).await;
+        let result = if copy.bulk {
+            exec.bulk_values(&copy.table, rows, &mut touched).await
+        } else {
+            exec.insert_values(&copy.table, rows, &mut touched).await
+        };
         if let Some(txn) = self.txn.as_mut() {
             txn.touched = touched;
             txn.writes += 1;
@@ -360,6 +372,13 @@ impl Session {
         };
         if result.is_ok() && !copy.rows.is_empty() {
             result = self.copy_flush(&mut copy).await;
+        }
+        if result.is_ok()
+            && copy.bulk
+            && let Some(txn) = self.txn.as_ref()
+        {
+            let exec = self.executor(Vec::new(), txn.id, txn.start);
+            result = exec.bulk_finish(&copy.table, &txn.touched).await;
         }
         if result.is_err() {
             self.fail_transaction();
@@ -666,6 +685,7 @@ impl Session {
                 "statement outside a transaction".into(),
             ));
         };
+        check_write_target(&self.engine, stmt)?;
         let mut touched = std::mem::take(&mut txn.touched);
         let (id, start) = (txn.id, txn.start);
         let exec = self.executor(params, id, start);
@@ -774,6 +794,15 @@ impl Session {
                     tag: "TRUNCATE TABLE".into(),
                 })
             }
+            Statement::AddPrimaryKey {
+                table,
+                if_exists,
+                columns,
+                constraint,
+            } => {
+                self.add_primary_key(touched, table, *if_exists, columns, constraint)
+                    .await
+            }
             Statement::Set { name, value } => {
                 if let Some(report) = self.settings.set(name, value.as_deref())? {
                     self.changed.push(report);
@@ -795,6 +824,12 @@ impl Session {
                 })
             }
             Statement::NoOp { tag } => Ok(Outcome::Command { tag: tag.clone() }),
+            Statement::Checkpoint => {
+                crate::durable::checkpoint(&self.shard).await?;
+                Ok(Outcome::Command {
+                    tag: "CHECKPOINT".into(),
+                })
+            }
             Statement::Explain { plan } => {
                 let fields: Rc<[Field]> = Rc::new([Field {
                     name: "QUERY PLAN".into(),
@@ -831,6 +866,38 @@ impl Session {
         }
     }
 
+    /// ALTER TABLE … ADD PRIMARY KEY rewrites the table in its own internal transaction (DDL
+    /// is not undone by ROLLBACK here), so rows this session's open transaction wrote would be
+    /// left behind: refused then.
+    async fn add_primary_key(
+        &mut self,
+        touched: &Touched,
+        table: &str,
+        if_exists: bool,
+        columns: &[String],
+        constraint: &str,
+    ) -> Result<Outcome, EngineError> {
+        if touched.iter().any(|t| *t) {
+            return Err(EngineError::sql(
+                "0A000",
+                "ALTER TABLE ADD PRIMARY KEY in a transaction that has written rows is not supported yet",
+            ));
+        }
+        let exec = self.executor(Vec::new(), self.engine.begin_transaction(), now_micros());
+        let stmt = crate::ddl::AddPrimaryKey {
+            table,
+            if_exists,
+            columns,
+            constraint,
+        };
+        if let Some(n) = crate::ddl::add_primary_key(&exec, stmt).await? {
+            self.notices.push(("NOTICE", "00000", n));
+        }
+        Ok(Outcome::Command {
+            tag: "ALTER TABLE".into(),
+        })
+    }
+
     fn show(&self, name: &str) -> Result<String, EngineError> {
         self.settings.get(name).map(str::to_string).ok_or_else(|| {
             EngineError::sql(
@@ -839,6 +906,27 @@ impl Session {
             )
         })
     }
+}
+
+/// A write bound (prepared) before ALTER TABLE rewrote or DROP TABLE removed its table would
+/// go to a table id no longer in the catalog, which recovery never replays: refuse it.
+fn check_write_target(engine: &Engine, stmt: &Statement) -> Result<(), EngineError> {
+    let (Statement::Insert { table, .. }
+    | Statement::Update { table, .. }
+    | Statement::Delete { table, .. }) = stmt
+    else {
+        return Ok(());
+    };
+    if engine.catalog().tables.get(&table.name).map(|t| t.id) == Some(table.id) {
+        return Ok(());
+    }
+    Err(EngineError::sql(
+        "0A000",
+        format!(
+            "relation \"{}\" was altered or dropped after this statement was prepared; prepare it again",
+            table.name
+        ),
+    ))
 }
 
 fn returning_outcome(

@@ -44,6 +44,9 @@ const KNOWN: &[(&str, &str, bool)] = &[
     ("work_mem", "4MB", false),
 ];
 
+/// The session setting that turns COPY's bulk path off.
+pub const BULK_LOAD: &str = "omendb.bulk_load";
+
 /// The settings of one session.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -79,6 +82,15 @@ impl Settings {
 
     pub fn timezone(&self) -> &TimeZone {
         &self.tz
+    }
+
+    /// Whether COPY outside a transaction block loads column segments directly
+    /// (`omendb.bulk_load`, on by default; `off` sends every row through the row store).
+    pub fn bulk_load(&self) -> bool {
+        !matches!(
+            self.get(BULK_LOAD).map(str::to_ascii_lowercase).as_deref(),
+            Some("off" | "false" | "0")
+        )
     }
 
     /// `SHOW name`.

@@ -46,6 +46,19 @@ pub struct Engine {
     gate: CommitGate,
     /// Bumped by every catalog change, so the catalog file is rewritten only when stale.
     catalog_version: AtomicU64,
+    /// Set while a checkpoint runs (one at a time).
+    checkpointing: AtomicBool,
+    /// Number of the next checkpoint.
+    next_checkpoint: AtomicU64,
+}
+
+/// A running checkpoint's claim; released on drop.
+pub struct CheckpointClaim<'a>(&'a AtomicBool);
+
+impl Drop for CheckpointClaim<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }
 
 impl Engine {
@@ -78,6 +91,8 @@ impl Engine {
             storage,
             gate: CommitGate::default(),
             catalog_version: AtomicU64::new(0),
+            checkpointing: AtomicBool::new(false),
+            next_checkpoint: AtomicU64::new(1),
         })
     }
 
@@ -106,6 +121,34 @@ impl Engine {
     }
 
     /// Recovery: transaction ids continue after every id found in the WAL.
+    /// Wait until no other checkpoint runs, and claim the turn.
+    pub async fn checkpoint_lock(&self) -> CheckpointClaim<'_> {
+        const POLL: std::time::Duration = std::time::Duration::from_millis(1);
+        while self
+            .checkpointing
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            crate::runtime::sleep(POLL).await;
+        }
+        CheckpointClaim(&self.checkpointing)
+    }
+
+    /// Take the next checkpoint number.
+    pub fn next_checkpoint_number(&self) -> u64 {
+        self.next_checkpoint.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// Recovery: checkpoint numbers continue after `last`.
+    pub fn raise_checkpoint(&self, last: u64) {
+        self.next_checkpoint.fetch_max(last + 1, Ordering::SeqCst);
+    }
+
+    /// The next transaction id that will be handed out (every id below it is taken).
+    pub fn current_txn(&self) -> u64 {
+        self.next_txn.load(Ordering::Relaxed)
+    }
+
     pub fn raise_txn(&self, next: u64) {
         self.next_txn.fetch_max(next, Ordering::Relaxed);
     }
@@ -124,6 +167,9 @@ impl Engine {
                 .map(|s| Rc::new(ShardLog::new(s.shard_dir(id), id as u32, s.sync))),
             recovered: RefCell::new(Vec::new()),
             catalog_writer: crate::durable::CatalogWriter::default(),
+            checkpoint: Default::default(),
+            bulk: RefCell::new(HashMap::new()),
+            recovered_segments: RefCell::new(HashMap::new()),
         }
     }
 
@@ -263,6 +309,11 @@ pub struct ShardState {
     recovered: RefCell<Vec<Record>>,
     /// Serialises catalog file writes (used on shard 0).
     pub(crate) catalog_writer: crate::durable::CatalogWriter,
+    checkpoint: crate::durable::checkpoint::ShardCheckpoint,
+    /// Start-up: segment files committed bulk loads logged, by file name, until replayed.
+    recovered_segments: RefCell<HashMap<String, (u64, omendb_storage::segment::Segment)>>,
+    /// Bulk loads (COPY into segments) by transaction.
+    bulk: RefCell<HashMap<WriterId, crate::copy::bulk::BulkLoad>>,
 }
 
 /// A shard as sessions hold it.
@@ -286,6 +337,48 @@ impl ShardState {
         f(t)
     }
 
+    /// Bulk loads in progress on this shard.
+    pub fn bulk_loads(&self) -> &RefCell<HashMap<WriterId, crate::copy::bulk::BulkLoad>> {
+        &self.bulk
+    }
+
+    /// Checkpoint bookkeeping of this shard.
+    pub fn checkpoint_state(&self) -> &crate::durable::checkpoint::ShardCheckpoint {
+        &self.checkpoint
+    }
+
+    /// Checkpoint: freeze every table partition on this shard (see `RowTable::freeze`).
+    pub fn freeze_tables(
+        &self,
+        ts: WriterId,
+    ) -> Result<Vec<(TableId, omendb_storage::row::Frozen)>, EngineError> {
+        let mut next = self.checkpoint.next_segment.get();
+        let mut out = Vec::new();
+        let mut tables = self.tables.borrow_mut();
+        for (id, t) in tables.iter_mut() {
+            let frozen = t.freeze(&mut next, ts);
+            self.checkpoint.next_segment.set(next);
+            let frozen = frozen
+                .map_err(|e| EngineError::Internal(format!("checkpoint of table {id}: {e}")))?;
+            out.push((*id, frozen));
+        }
+        Ok(out)
+    }
+
+    /// The committed unique keys this shard owns.
+    pub fn unique_keys_committed(&self) -> Vec<(u64, Box<[u8]>)> {
+        self.unique
+            .borrow()
+            .committed()
+            .map(|(c, k)| (c, Box::from(k)))
+            .collect()
+    }
+
+    /// Recovery: a unique key the last checkpoint recorded.
+    pub(crate) fn restore_unique_key(&self, constraint: u64, key: &[u8]) {
+        self.unique.borrow_mut().replay(constraint, key, true);
+    }
+
     /// TRUNCATE on this shard: log it (durably) and forget the rows.
     pub async fn truncate_table(&self, id: TableId) -> Result<(), EngineError> {
         if let Some(log) = self.log.as_ref() {
@@ -299,6 +392,16 @@ impl ShardState {
     /// Forget a dropped or truncated table's rows on this shard.
     pub fn drop_table(&self, id: TableId) {
         self.tables.borrow_mut().remove(&id);
+    }
+
+    /// Whether a transaction other than `except` has uncommitted writes on `table` here.
+    pub fn has_pending_rows(&self, table: TableId, except: WriterId) -> bool {
+        self.touched.borrow().iter().any(|(w, touches)| {
+            *w != except
+                && touches
+                    .iter()
+                    .any(|t| matches!(t, Touch::Row(id, _) if *id == table))
+        })
     }
 
     pub fn record_row(&self, writer: WriterId, table: TableId, row: RowId) {
@@ -383,9 +486,16 @@ impl ShardState {
 
     /// Records for every change `writer` will make here at commit; whether there were any.
     fn append_changes(&self, writer: WriterId, a: &mut omendb_storage::wal::Appender<'_>) -> bool {
+        let mut any = false;
+        if let Some(load) = self.bulk.borrow().get(&writer) {
+            for file in load.files() {
+                a.segment(writer, load.table.id, &file);
+                any = true;
+            }
+        }
         let touched = self.touched.borrow();
         let Some(touches) = touched.get(&writer) else {
-            return false;
+            return any;
         };
         let tables = self.tables.borrow();
         let unique = self.unique.borrow();
@@ -402,7 +512,6 @@ impl ShardState {
         rows.dedup();
         keys.sort_unstable();
         keys.dedup();
-        let mut any = false;
         for (table, row) in rows {
             match tables.get(&table).and_then(|t| t.change(row, writer)) {
                 Some(Change::Put(r)) => a.put(writer, table, r),
@@ -418,6 +527,44 @@ impl ShardState {
             }
         }
         any
+    }
+
+    /// Start-up: the (table, file) of every segment a committed transaction logged here.
+    pub(crate) fn logged_segments(
+        &self,
+        committed: &std::collections::HashSet<u64>,
+    ) -> Vec<(TableId, String)> {
+        self.recovered
+            .borrow()
+            .iter()
+            .filter_map(|r| match r {
+                Record::Segment { txn, table, file } if committed.contains(txn) => {
+                    Some((*table, file.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Start-up: a logged segment, read and checked, for the replay to install.
+    pub(crate) fn hold_segment(
+        &self,
+        file: String,
+        id: u64,
+        segment: omendb_storage::segment::Segment,
+    ) {
+        self.recovered_segments
+            .borrow_mut()
+            .insert(file, (id, segment));
+    }
+
+    /// (table, segment number) of every segment the tables hold.
+    pub(crate) fn segment_ids(&self) -> Vec<(TableId, u64)> {
+        self.tables
+            .borrow()
+            .iter()
+            .flat_map(|(id, t)| t.cold().segments().iter().map(move |c| (*id, c.id)))
+            .collect()
     }
 
     /// Start-up: keep the records read from this shard's WAL until the committed set is known.
@@ -466,7 +613,20 @@ impl ShardState {
                         seq.raise_to(next);
                     }
                 }
-                Record::Commit { .. } | Record::Segment { .. } => {}
+                Record::Segment { table, file, .. } => {
+                    let held = self.recovered_segments.borrow_mut().remove(&file);
+                    if let (Some(schema), Some((id, segment))) = (by_id.get(&table), held) {
+                        self.with_table(schema, |t| {
+                            t.install_segment(omendb_storage::row::ColdSegment {
+                                id,
+                                deletes: omendb_storage::segment::DeleteVector::new(segment.rows()),
+                                segment: Arc::new(segment),
+                            })
+                        });
+                        applied += 1;
+                    }
+                }
+                Record::Commit { .. } => {}
             }
         }
         for (id, t) in self.tables.borrow().iter() {
@@ -479,6 +639,11 @@ impl ShardState {
 
     /// Commit or roll back everything `writer` has pending on this shard.
     pub fn finish(&self, writer: WriterId, commit: bool) {
+        if let Some((table, rows)) = crate::copy::bulk::bulk_end(self, writer, commit)
+            && let Some(count) = self.engine.catalog().row_counts.get(&table)
+        {
+            count.fetch_add(rows, Ordering::Relaxed);
+        }
         let Some(touches) = self.touched.borrow_mut().remove(&writer) else {
             return;
         };

@@ -348,6 +348,8 @@ fn system_name(t: SystemTable) -> &'static str {
         SystemTable::PgAttribute => "pg_attribute",
         SystemTable::PgDatabase => "pg_database",
         SystemTable::PgSettings => "pg_settings",
+        SystemTable::PgInherits => "pg_inherits",
+        SystemTable::PgPartitionedTable => "pg_partitioned_table",
         SystemTable::InformationSchemaTables => "information_schema.tables",
         SystemTable::InformationSchemaColumns => "information_schema.columns",
     }

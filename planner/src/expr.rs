@@ -367,6 +367,13 @@ pub enum Func {
     CurrentUser,
     /// `pg_backend_pid()`.
     BackendPid,
+    /// `current_schemas(include_implicit)`: the effective search path as `text[]`.
+    CurrentSchemas,
+    /// `array_position(text[], text)`: 1-based index of the first element not distinct from
+    /// the value, NULL when none is.
+    ArrayPosition,
+    /// `ARRAY[e1, …]` of strings.
+    MakeTextArray,
     /// `current_setting(name)`.
     CurrentSetting,
     /// `'name'::regtype` / `to_regtype`: the type's OID, or an error for an unknown name.

@@ -62,7 +62,7 @@ fn utility(piece: &str) -> Result<Option<Statement>, PlanError> {
     match first {
         "vacuum" => noop("VACUUM"),
         "analyze" | "analyse" => noop("ANALYZE"),
-        "checkpoint" => noop("CHECKPOINT"),
+        "checkpoint" => Ok(Some(Statement::Checkpoint)),
         "discard" => noop("DISCARD ALL"),
         "reset" => {
             let name = lower

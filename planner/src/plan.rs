@@ -61,6 +61,10 @@ pub enum SystemTable {
     PgAttribute,
     PgDatabase,
     PgSettings,
+    /// Always empty: OmenDB has no table inheritance.
+    PgInherits,
+    /// Always empty: OmenDB has no partitioned tables.
+    PgPartitionedTable,
     InformationSchemaTables,
     InformationSchemaColumns,
 }
@@ -330,6 +334,14 @@ pub enum Statement {
     Truncate {
         tables: Vec<Arc<TableSchema>>,
     },
+    /// `ALTER TABLE [IF EXISTS] table ADD [CONSTRAINT name] PRIMARY KEY (columns)`: names as
+    /// written (folded); the engine resolves them when it runs.
+    AddPrimaryKey {
+        table: String,
+        if_exists: bool,
+        columns: Vec<String>,
+        constraint: String,
+    },
     Begin,
     Commit,
     Rollback,
@@ -363,6 +375,8 @@ pub enum Statement {
     NoOp {
         tag: String,
     },
+    /// `CHECKPOINT`: write segments and a manifest, truncate the WAL.
+    Checkpoint,
     Empty,
 }
 

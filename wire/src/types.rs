@@ -148,7 +148,63 @@ pub fn write_binary(out: &mut BytesMut, value: &Value) {
             out.put_i32(iv.days);
             out.put_i32(iv.months);
         }
+        Value::TextArray(items) => write_text_array(out, items),
     }
+}
+
+/// PostgreSQL's `text` OID: the element type of `text[]`.
+const TEXT_OID: u32 = 25;
+
+/// array_send for one dimension: ndim, has-nulls flag, element type, (length, lower bound 1),
+/// then each element as a length (-1 for NULL) and its bytes.
+fn write_text_array(out: &mut BytesMut, items: &[Option<String>]) {
+    out.put_i32(i32::from(!items.is_empty()));
+    out.put_i32(i32::from(items.iter().any(Option::is_none)));
+    out.put_u32(TEXT_OID);
+    if !items.is_empty() {
+        out.put_i32(items.len() as i32);
+        out.put_i32(1);
+    }
+    for item in items {
+        match item {
+            Some(s) => {
+                out.put_i32(s.len() as i32);
+                out.put_slice(s.as_bytes());
+            }
+            None => out.put_i32(-1),
+        }
+    }
+}
+
+/// array_recv for a one-dimensional array of a string type.
+fn read_text_array(bytes: &[u8]) -> Option<Vec<Option<String>>> {
+    let word =
+        |at: usize| -> Option<i32> { Some(i32::from_be_bytes(fixed(bytes.get(at..at + 4)?)?)) };
+    let ndim = word(0)?;
+    let mut at = 12;
+    let len = match ndim {
+        0 => 0,
+        1 => {
+            at += 8;
+            usize::try_from(word(12)?).ok()?
+        }
+        _ => return None,
+    };
+    let mut items = Vec::with_capacity(len.min(bytes.len() / 4));
+    for _ in 0..len {
+        let n = word(at)?;
+        at += 4;
+        if n < 0 {
+            items.push(None);
+            continue;
+        }
+        let end = at.checked_add(n as usize)?;
+        items.push(Some(
+            std::str::from_utf8(bytes.get(at..end)?).ok()?.to_owned(),
+        ));
+        at = end;
+    }
+    (at == bytes.len()).then_some(items)
 }
 
 /// Decode one Bind parameter of type `ty` (`param` is its 1-based number, for messages).
@@ -212,6 +268,7 @@ pub fn decode_binary(ty: DataType, bytes: &[u8], param: usize) -> Result<Value, 
         DataType::Interval => Value::Interval(read_interval(bytes).ok_or_else(bad)?),
         DataType::Bytea => Value::Bytea(bytes.to_vec()),
         DataType::Numeric { .. } => Value::Numeric(read_numeric(bytes, param)?),
+        DataType::TextArray => Value::TextArray(read_text_array(bytes).ok_or_else(bad)?),
         DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown => {
             return Err(bad());
         }

@@ -1,6 +1,6 @@
 //! Corruption tests on the real binary: bytes flipped in the WAL tail are cut (and logged) with
-//! every earlier commit intact; a damaged catalog file or WAL header stops the start-up with an
-//! error that names the file.
+//! every earlier commit intact; a damaged catalog file, WAL header, segment or manifest stops the
+//! start-up with an error that names the file.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -176,6 +176,83 @@ fn a_damaged_wal_header_stops_start_up_naming_the_file() {
     assert!(
         err.contains(&*wal.to_string_lossy()) && err.contains("WAL"),
         "start-up error names the WAL file: {err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Rows written into segments by a checkpoint, then SIGKILL: returns the segment file.
+fn checkpointed(dir: &Path, log: &Path) -> PathBuf {
+    let (mut child, port) = start(dir, log).unwrap();
+    query(
+        port,
+        "CREATE TABLE t (id int PRIMARY KEY, v text, n numeric(8,2))",
+    );
+    query(
+        port,
+        "INSERT INTO t VALUES (1, 'a', 1.5), (2, NULL, 2.25), (3, 'c', NULL)",
+    );
+    query(port, "CHECKPOINT");
+    // Later commits live in the WAL only.
+    query(port, "UPDATE t SET v = 'b' WHERE id = 2");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let segments = dir.join("shard-0").join("segments");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&segments)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "one segment: {files:?}");
+    files.pop().unwrap()
+}
+
+#[test]
+fn a_checkpoint_and_the_wal_after_it_restore_everything() {
+    let (dir, log) = scratch("checkpoint");
+    checkpointed(&dir, &log);
+    let (mut child, port) = start(&dir, &log).unwrap();
+    assert_eq!(
+        query(
+            port,
+            "SELECT id || ':' || coalesce(v, '-') || ':' || coalesce(n::text, '-') FROM t ORDER BY id"
+        ),
+        "1:a:1.50\n2:b:2.25\n3:c:-"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_damaged_segment_stops_start_up_naming_the_file() {
+    let (dir, log) = scratch("segment");
+    let segment = checkpointed(&dir, &log);
+    let len = std::fs::metadata(&segment).unwrap().len();
+    // Every block is checksummed: the first, and the last (the footer).
+    for offset in [100, len - 10] {
+        flip(&segment, offset);
+        let err = start(&dir, &log).unwrap_err();
+        assert!(
+            err.contains(&*segment.to_string_lossy()) && err.contains("checksum"),
+            "start-up error names the segment and the checksum: {err}"
+        );
+        flip(&segment, offset);
+    }
+    let (mut child, _) = start(&dir, &log).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_damaged_manifest_stops_start_up_naming_the_file() {
+    let (dir, log) = scratch("manifest");
+    checkpointed(&dir, &log);
+    let manifest = dir.join("shard-0").join("manifest");
+    flip(&manifest, 30);
+    let err = start(&dir, &log).unwrap_err();
+    assert!(
+        err.contains(&*manifest.to_string_lossy()) && err.contains("checksum"),
+        "start-up error names the manifest and the checksum: {err}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

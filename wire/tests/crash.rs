@@ -7,6 +7,9 @@
 //!   flight at the kill is either wholly there or wholly absent;
 //! * nothing is there that was never sent;
 //! * the account balances still sum to zero (transfers are atomic across shards).
+//!
+//! A client runs CHECKPOINT every 20–200 ms, so kills also land inside checkpoints and restarts
+//! read segments and manifests as well as WAL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use rand::{Rng, SeedableRng};
@@ -228,6 +231,7 @@ fn acknowledged_commits_survive_sigkill() {
             .map(|_| Arc::new(Mutex::new(Progress::default())))
             .collect();
         let mut acked_total = 0;
+        let checkpoints = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         for round in 0..CRASHES {
             let s = server.take().unwrap();
             let mut tasks = Vec::new();
@@ -235,6 +239,23 @@ fn acknowledged_commits_survive_sigkill() {
                 let client = s.connect().await.expect("connect");
                 tasks.push(tokio::spawn(client_load(client, id as i64, p.clone())));
             }
+            // Checkpoints run during the load, so kills also land in the middle of one and
+            // restarts read segments and a manifest as well as the WAL.
+            let checkpointer = s.connect().await.expect("connect");
+            let done = checkpoints.clone();
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let pause = rand::rng().random_range(20..200);
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                    match checkpointer.batch_execute("CHECKPOINT").await {
+                        Ok(()) => {
+                            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        Err(e) if e.code().is_none() => return,
+                        Err(e) => panic!("CHECKPOINT failed: {e}"),
+                    }
+                }
+            }));
             let pause = rand::rng().random_range(LOAD_MS);
             tokio::time::sleep(Duration::from_millis(pause)).await;
             s.kill();
@@ -249,8 +270,14 @@ fn acknowledged_commits_survive_sigkill() {
             server = Some(restarted);
         }
         assert!(acked_total > CRASHES, "the load committed almost nothing");
+        let checkpoints = checkpoints.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            checkpoints > CRASHES,
+            "only {checkpoints} checkpoints completed"
+        );
         eprintln!(
-            "{CRASHES} SIGKILLs survived, {acked_total} acknowledged transactions checked, {:.1?}",
+            "{CRASHES} SIGKILLs survived, {acked_total} acknowledged transactions and \
+             {checkpoints} checkpoints checked, {:.1?}",
             started.elapsed()
         );
         server.take().unwrap().kill();

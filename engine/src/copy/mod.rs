@@ -5,6 +5,7 @@
 //! then `copy_done` (or `copy_fail`). Must never hold the whole input in memory: rows are
 //! inserted every `BATCH_ROWS`.
 
+pub mod bulk;
 mod parse;
 mod statement;
 
@@ -22,6 +23,8 @@ pub const BATCH_ROWS: usize = 8192;
 /// A COPY in progress.
 pub struct CopyIn {
     pub(crate) parser: CopyParser,
+    /// Rows go into column segments (`bulk`) rather than the row store.
+    pub(crate) bulk: bool,
     pub(crate) table: Arc<TableSchema>,
     pub(crate) rows: Vec<Vec<Value>>,
     pub(crate) count: u64,

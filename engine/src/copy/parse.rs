@@ -230,7 +230,12 @@ impl CopyParser {
         let Some(&(col, ty)) = self.targets.get(n) else {
             return Ok(Value::Null);
         };
-        Value::from_text(text, ty, &self.tz).map_err(|e| {
+        let value = Value::from_text(text, ty, &self.tz).and_then(|v| match ty {
+            // Length limits and blank padding: the value is then ready to store as is.
+            DataType::Char(Some(_)) | DataType::Varchar(Some(_)) => v.assign(ty, &self.tz),
+            _ => Ok(v),
+        });
+        value.map_err(|e| {
             bad_copy(
                 e.sqlstate(),
                 format!(

@@ -51,6 +51,31 @@ pub async fn persist_catalog(shard: &ShardRef) -> Result<(), EngineError> {
         .map_err(|e| EngineError::Internal(e.to_string()))?
 }
 
+/// Write the catalog file now, whatever its version (a checkpoint: sequences' restart values
+/// must reach the file before the WAL that held them is deleted).
+pub async fn persist_catalog_now(shard: &ShardRef) -> Result<(), EngineError> {
+    if shard.state().engine().storage().is_none() {
+        return Ok(());
+    }
+    shard
+        .run_on(CATALOG_SHARD, move |s| async move {
+            let writer = &s.state().catalog_writer;
+            while writer.writing.get() {
+                sleep(WAIT).await;
+            }
+            writer.writing.set(true);
+            let engine = s.state().engine().clone();
+            let version = engine.catalog_version();
+            let result = write_catalog(&engine).await;
+            writer.writing.set(false);
+            result?;
+            writer.persisted.set(writer.persisted.get().max(version));
+            Ok(())
+        })
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))?
+}
+
 async fn write_catalog(engine: &Arc<Engine>) -> Result<(), EngineError> {
     let Some(storage) = engine.storage() else {
         return Ok(());

@@ -22,12 +22,14 @@
 //! operator chose `--sync off`, which every benchmark result reports).
 
 mod catalog_file;
+pub mod checkpoint;
 pub mod commit;
 mod gate;
 pub mod log;
 mod recovery;
 
 pub use catalog_file::{CatalogWriter, persist_catalog};
+pub use checkpoint::checkpoint;
 pub use gate::CommitGate;
 pub use log::{ShardLog, SyncMode};
 pub use recovery::recover;
@@ -56,9 +58,13 @@ impl StorageConfig {
     }
 }
 
-/// Graceful shutdown (SIGTERM/SIGINT): let in-flight commits finish, keep new ones out, and
-/// make every shard's WAL durable.
+/// Graceful shutdown (SIGTERM/SIGINT): checkpoint, let in-flight commits finish, keep new ones
+/// out, and make every shard's WAL durable.
 pub async fn shutdown(shard: &crate::shard::ShardRef) {
+    // A checkpoint first, so the next start-up reads segments instead of replaying the WAL.
+    if let Err(e) = checkpoint::checkpoint(shard).await {
+        tracing::error!("checkpoint at shutdown failed: {e}");
+    }
     let engine = shard.state().engine().clone();
     let _closed = engine.gate().close().await;
     let flushes = (0..shard.count())

@@ -5,11 +5,16 @@
 //! header that fails validation stops the start-up with an error naming the file.
 
 use super::catalog_file::catalog_of;
+use super::checkpoint::{
+    MANIFEST, SEGMENT_DIR, manifest_files, remove_old_logs, segment_file, unique_file,
+};
 use super::log::{SyncMode, wal_generation};
-use crate::runtime::file::{create_dir_all, list_dir, read_file};
+use crate::runtime::file::{create_dir_all, list_dir, read_file, remove_file};
 use crate::runtime::{join_all, sleep, spawn_local};
 use crate::shard::ShardRef;
-use omendb_storage::checkpoint::decode_catalog;
+use omendb_storage::checkpoint::{decode_catalog, decode_manifest, decode_unique_keys};
+use omendb_storage::row::ColdSegment;
+use omendb_storage::segment::Segment;
 use omendb_storage::wal::{Record, read_log};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -38,6 +43,23 @@ pub async fn recover(shard: &ShardRef) -> Result<(), String> {
     let started = Instant::now();
     create_dir_all(&storage.dir).map_err(|e| e.to_string())?;
     load_catalog(shard).await?;
+    let loads = join_all(
+        (0..shard.count())
+            .map(|s| shard.run_on(s, |sh| async move { load_checkpoint(&sh).await }))
+            .collect(),
+    )
+    .await;
+    let (mut max_txn, mut max_generation, mut records) = (0, 0, 0);
+    let mut segments = 0;
+    for load in loads {
+        let load = load.map_err(|e| e.to_string())??;
+        if let Some(l) = load {
+            max_txn = max_txn.max(l.max_txn);
+            max_generation = max_generation.max(l.wal_from);
+            segments += l.segments;
+            engine.raise_checkpoint(l.checkpoint);
+        }
+    }
     let scans = join_all(
         (0..shard.count())
             .map(|s| shard.run_on(s, |sh| async move { scan_shard(&sh).await }))
@@ -45,7 +67,6 @@ pub async fn recover(shard: &ShardRef) -> Result<(), String> {
     )
     .await;
     let mut committed = HashSet::new();
-    let (mut max_txn, mut max_generation, mut records) = (0, 0, 0);
     let mut lasts = Vec::new();
     for scan in scans {
         let scan = scan.map_err(|e| e.to_string())??;
@@ -65,7 +86,9 @@ pub async fn recover(shard: &ShardRef) -> Result<(), String> {
                 let last = lasts.get(s).copied().flatten();
                 shard.run_on(s, move |sh| async move {
                     let catalog = sh.state().engine().catalog();
+                    load_logged_segments(&sh, &catalog, &committed).await?;
                     sh.state().replay(&catalog, &committed);
+                    remove_orphan_segments(&sh).await?;
                     start_log(&sh, last, max_generation + 1).await
                 })
             })
@@ -75,8 +98,10 @@ pub async fn recover(shard: &ShardRef) -> Result<(), String> {
     for r in replays {
         r.map_err(|e| e.to_string())??;
     }
+    spawn_local(super::checkpoint::auto_checkpoints(shard.clone())).detach();
     tracing::info!(
-        "recovered {} in {:.2?}: {records} WAL records, {transactions} committed transactions",
+        "recovered {} in {:.2?}: {segments} segments, {records} WAL records, \
+         {transactions} committed transactions",
         storage.dir.display(),
         started.elapsed()
     );
@@ -107,6 +132,172 @@ async fn load_catalog(shard: &ShardRef) -> Result<(), String> {
     Ok(())
 }
 
+/// What a shard's last checkpoint gave back.
+struct LoadedCheckpoint {
+    checkpoint: u64,
+    wal_from: u64,
+    max_txn: u64,
+    segments: usize,
+}
+
+/// Load this shard's manifest, its segments and unique keys. A manifest, segment or key file
+/// that fails validation stops the start-up, naming the file.
+async fn load_checkpoint(shard: &ShardRef) -> Result<Option<LoadedCheckpoint>, String> {
+    let state = shard.state();
+    let engine = state.engine();
+    let Some(storage) = engine.storage() else {
+        return Ok(None);
+    };
+    let dir = storage.shard_dir(state.id());
+    let path = dir.join(MANIFEST);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let data = read_file(&path).await.map_err(|e| e.to_string())?;
+    let manifest =
+        decode_manifest(&data).map_err(|e| format!("manifest {}: {e}", path.display()))?;
+    if manifest.shard as usize != state.id() {
+        return Err(format!(
+            "manifest {} belongs to shard {}",
+            path.display(),
+            manifest.shard
+        ));
+    }
+    let catalog = engine.catalog();
+    let by_id: std::collections::HashMap<u32, _> =
+        catalog.tables.values().map(|t| (t.id, t.clone())).collect();
+    let mut segments = 0;
+    let mut next_segment = 0;
+    for table in &manifest.tables {
+        let Some(schema) = by_id.get(&table.table) else {
+            continue;
+        };
+        let types: Vec<_> = schema.columns.iter().map(|c| c.ty).collect();
+        let pk = schema.primary_key.as_ref().map(|k| k.columns.clone());
+        for entry in &table.segments {
+            let file = dir.join(&entry.file);
+            let bytes = read_file(&file)
+                .await
+                .map_err(|e| format!("segment {}: {e}", file.display()))?;
+            let segment = Segment::decode_with(engine.index_kind(), &types, pk.as_deref(), &bytes)
+                .map_err(|e| format!("segment {}: {e}", file.display()))?;
+            if segment.rows() != entry.rows as usize {
+                return Err(format!(
+                    "segment {}: {} rows, the manifest says {}",
+                    file.display(),
+                    segment.rows(),
+                    entry.rows
+                ));
+            }
+            let id = segment_id(&entry.file).ok_or_else(|| {
+                format!(
+                    "manifest {}: bad segment name {}",
+                    path.display(),
+                    entry.file
+                )
+            })?;
+            next_segment = next_segment.max(id + 1);
+            state.with_table(schema, |t| {
+                t.install_segment(ColdSegment {
+                    id,
+                    segment: Arc::new(segment),
+                    deletes: entry.deletes.clone(),
+                })
+            });
+            segments += 1;
+        }
+    }
+    let unique = dir.join(unique_file(manifest.checkpoint));
+    let data = read_file(&unique)
+        .await
+        .map_err(|e| format!("unique-key file {}: {e}", unique.display()))?;
+    let keys = decode_unique_keys(&data)
+        .map_err(|e| format!("unique-key file {}: {e}", unique.display()))?;
+    for (constraint, key) in keys {
+        state.restore_unique_key(constraint, &key);
+    }
+    let cp = state.checkpoint_state();
+    cp.next_segment.set(next_segment);
+    cp.wal_from.set(manifest.wal_from);
+    cp.manifest_files.replace(manifest_files(&manifest));
+    remove_old_logs(&dir, manifest.wal_from, manifest.checkpoint)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Some(LoadedCheckpoint {
+        checkpoint: manifest.checkpoint,
+        wal_from: manifest.wal_from,
+        max_txn: manifest.max_txn,
+        segments,
+    }))
+}
+
+/// Read the segment files that committed bulk loads logged, for the replay to install.
+async fn load_logged_segments(
+    shard: &ShardRef,
+    catalog: &crate::catalog::Catalog,
+    committed: &HashSet<u64>,
+) -> Result<(), String> {
+    let state = shard.state();
+    let Some(storage) = state.engine().storage() else {
+        return Ok(());
+    };
+    let dir = storage.shard_dir(state.id());
+    let wanted = state.logged_segments(committed);
+    for (table, file) in wanted {
+        let Some(schema) = catalog.tables.values().find(|t| t.id == table) else {
+            continue;
+        };
+        let types: Vec<_> = schema.columns.iter().map(|c| c.ty).collect();
+        let pk = schema.primary_key.as_ref().map(|k| k.columns.clone());
+        let path = dir.join(&file);
+        let bytes = read_file(&path)
+            .await
+            .map_err(|e| format!("segment {}: {e}", path.display()))?;
+        let kind = state.engine().index_kind();
+        let segment = Segment::decode_with(kind, &types, pk.as_deref(), &bytes)
+            .map_err(|e| format!("segment {}: {e}", path.display()))?;
+        let id = segment_id(&file).ok_or_else(|| format!("WAL names a bad segment file {file}"))?;
+        let cp = state.checkpoint_state();
+        cp.next_segment.set(cp.next_segment.get().max(id + 1));
+        state.hold_segment(file, id, segment);
+    }
+    Ok(())
+}
+
+/// Delete segment files that neither the manifest names nor a table holds (a crash during a
+/// checkpoint or before a bulk load committed).
+async fn remove_orphan_segments(shard: &ShardRef) -> Result<(), String> {
+    let state = shard.state();
+    let Some(storage) = state.engine().storage() else {
+        return Ok(());
+    };
+    let dir = storage.shard_dir(state.id()).join(SEGMENT_DIR);
+    if !dir.exists() {
+        return Ok(());
+    }
+    let mut keep = state.checkpoint_state().manifest_files.borrow().clone();
+    keep.extend(
+        state
+            .segment_ids()
+            .into_iter()
+            .map(|(table, id)| segment_file(table, id)),
+    );
+    for name in list_dir(&dir).map_err(|e| e.to_string())? {
+        if !keep.contains(&format!("{SEGMENT_DIR}/{name}")) {
+            tracing::info!("removing unreferenced segment file {name}");
+            remove_file(&dir.join(&name))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// The segment number in a manifest's file name (`segments/<table>-<id>.seg`).
+fn segment_id(file: &str) -> Option<u64> {
+    file.strip_suffix(".seg")?.rsplit('-').next()?.parse().ok()
+}
+
 /// Read every WAL file of this shard in generation order and hold its records.
 async fn scan_shard(shard: &ShardRef) -> Result<ShardScan, String> {
     let state = shard.state();
@@ -120,6 +311,9 @@ async fn scan_shard(shard: &ShardRef) -> Result<ShardScan, String> {
         .filter_map(|n| wal_generation(n))
         .collect();
     generations.sort_unstable();
+    // Older generations are in the segments: a crash may have left them before their removal.
+    let wal_from = state.checkpoint_state().wal_from.get();
+    generations.retain(|&g| g >= wal_from);
     let mut scan = ShardScan {
         committed: HashSet::new(),
         max_txn: 0,

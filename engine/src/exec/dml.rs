@@ -36,20 +36,24 @@ enum Write {
 pub type Touched = Vec<bool>;
 
 /// Waits for another transaction's row lock with growing pauses, up to `LOCK_WAIT_LIMIT`.
-struct Backoff {
+pub(super) struct Backoff {
     started: Instant,
     pause: Duration,
 }
 
 impl Backoff {
-    fn new() -> Backoff {
+    pub(super) fn new() -> Backoff {
         Backoff {
             started: Instant::now(),
             pause: FIRST_BACKOFF,
         }
     }
 
-    async fn wait(&mut self, exec: &Executor, table: &TableSchema) -> Result<(), EngineError> {
+    pub(super) async fn wait(
+        &mut self,
+        exec: &Executor,
+        table: &TableSchema,
+    ) -> Result<(), EngineError> {
         if exec
             .cancel
             .swap(false, std::sync::atomic::Ordering::Relaxed)
@@ -71,18 +75,32 @@ impl Backoff {
     }
 }
 
-fn shard_error(e: impl std::fmt::Display) -> EngineError {
+pub(super) fn shard_error(e: impl std::fmt::Display) -> EngineError {
     EngineError::Internal(e.to_string())
 }
 
 /// Apply assignment casts and NOT NULL to a row about to be stored.
-fn prepare_row(table: &TableSchema, row: Row, tz: &TimeZone) -> Result<Row, EngineError> {
+pub(super) fn prepare_row(
+    table: &TableSchema,
+    row: Row,
+    tz: &TimeZone,
+) -> Result<Row, EngineError> {
     let mut out = Vec::with_capacity(row.len());
     for (v, c) in row.into_iter().zip(&table.columns) {
         let v = v.assign(c.ty, tz)?;
         out.push(v);
     }
-    for (v, c) in out.iter().zip(&table.columns) {
+    check_not_null(table, &out, tz)?;
+    Ok(out)
+}
+
+/// NOT NULL of a row whose values already have the table's types.
+pub(super) fn check_not_null(
+    table: &TableSchema,
+    row: &[Value],
+    tz: &TimeZone,
+) -> Result<(), EngineError> {
+    for (v, c) in row.iter().zip(&table.columns) {
         if v.is_null() && !c.nullable {
             return Err(EngineError::Sql {
                 sqlstate: "23502",
@@ -92,16 +110,19 @@ fn prepare_row(table: &TableSchema, row: Row, tz: &TimeZone) -> Result<Row, Engi
                 ),
                 detail: Some(format!(
                     "Failing row contains ({}).",
-                    format_values(&out, tz)
+                    format_values(row, tz)
                 )),
                 hint: None,
             });
         }
     }
-    Ok(out)
+    Ok(())
 }
 
-fn format_values<'a>(values: impl IntoIterator<Item = &'a Value>, tz: &TimeZone) -> String {
+pub(crate) fn format_values<'a>(
+    values: impl IntoIterator<Item = &'a Value>,
+    tz: &TimeZone,
+) -> String {
     values
         .into_iter()
         .map(|v| {
@@ -117,7 +138,7 @@ fn format_values<'a>(values: impl IntoIterator<Item = &'a Value>, tz: &TimeZone)
         .join(", ")
 }
 
-fn unique_violation(
+pub(super) fn unique_violation(
     table: &TableSchema,
     constraint: &UniqueConstraint,
     row: &[Value],

@@ -317,12 +317,54 @@ fn call(
         Func::CurrentDatabase => return Ok(Value::Text(env.database.clone())),
         Func::CurrentUser => return Ok(Value::Text(env.user.clone())),
         Func::BackendPid => return Ok(Value::Int32(env.backend_pid)),
+        Func::MakeTextArray => {
+            let items = args
+                .into_iter()
+                .map(|a| match a {
+                    Value::Text(s) => Ok(Some(s)),
+                    Value::Null => Ok(None),
+                    other => Err(bad_arg("array", &other)),
+                })
+                .collect::<Result<_, _>>()?;
+            return Ok(Value::TextArray(items));
+        }
+        Func::ArrayPosition => return array_position(&args),
         _ => {}
     }
     if args.iter().any(Value::is_null) {
         return Ok(Value::Null);
     }
     strict_call(func, &args, ty, env)
+}
+
+/// The schemas a name is looked up in: `public` only (OmenDB has no other user schema), after
+/// the implicitly searched `pg_catalog` when asked for.
+fn search_path(include_implicit: bool) -> Vec<Option<String>> {
+    let mut path = Vec::with_capacity(2);
+    if include_implicit {
+        path.push(Some("pg_catalog".to_string()));
+    }
+    path.push(Some("public".to_string()));
+    path
+}
+
+/// `array_position(array, value)`: NULL for a NULL array; a NULL value finds a NULL element.
+fn array_position(args: &[Value]) -> Result<Value, EngineError> {
+    let items = match &args[0] {
+        Value::Null => return Ok(Value::Null),
+        Value::TextArray(items) => items,
+        other => return Err(bad_arg("array_position", other)),
+    };
+    let wanted = match &args[1] {
+        Value::Null => None,
+        Value::Text(s) => Some(s.as_str()),
+        other => return Err(bad_arg("array_position", other)),
+    };
+    Ok(items
+        .iter()
+        .position(|item| item.as_deref() == wanted)
+        .and_then(|i| i32::try_from(i + 1).ok())
+        .map_or(Value::Null, Value::Int32))
 }
 
 fn strict_call(
@@ -333,6 +375,7 @@ fn strict_call(
 ) -> Result<Value, EngineError> {
     let text = |i| text_arg(args, i).unwrap_or("");
     Ok(match func {
+        Func::CurrentSchemas => Value::TextArray(search_path(matches!(args[0], Value::Bool(true)))),
         Func::DateTrunc => match &args[1] {
             Value::Timestamp(t) => Value::Timestamp(datetime::date_trunc(text(0), *t)?),
             Value::TimestampTz(t) => {

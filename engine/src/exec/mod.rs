@@ -6,6 +6,7 @@
 //! an await.
 
 mod aggregate;
+mod bulk;
 pub mod dml;
 pub mod eval;
 mod join;

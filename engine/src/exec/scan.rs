@@ -94,10 +94,10 @@ pub fn lock_rows(
     for id in matches {
         let locked = shard.with_table(table, |t| {
             t.lock(id, writer)
-                .map(|()| t.get(id, writer).map(<[_]>::to_vec))
+                .map(|id| t.get(id, writer).map(|row| (id, row.to_vec())))
         });
         match locked {
-            Ok(Some(row)) => {
+            Ok(Some((id, row))) => {
                 shard.record_row(writer, table.id, id);
                 rows.push((id, row));
             }

@@ -85,6 +85,7 @@ pub fn system_rows(table: SystemTable, env: &EvalEnv) -> Result<Vec<Row>, Engine
             .iter()
             .map(|(n, v)| vec![text(n), text(v)])
             .collect(),
+        SystemTable::PgInherits | SystemTable::PgPartitionedTable => Vec::new(),
         SystemTable::InformationSchemaTables => tables
             .iter()
             .map(|t| {

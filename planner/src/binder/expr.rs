@@ -126,6 +126,7 @@ impl ExprBinder<'_, '_, '_> {
                 })
             }
             ast::Expr::Interval(iv) => self.interval(iv),
+            ast::Expr::Array(array) => self.array(array),
             ast::Expr::Extract { field, expr, .. } => {
                 let source = self.bind(expr)?;
                 extract(self.ctx, &field_name(field), source)
@@ -581,6 +582,26 @@ impl ExprBinder<'_, '_, '_> {
         Ok(Expr::Literal {
             value,
             ty: DataType::Interval,
+        })
+    }
+
+    /// `ARRAY[…]`: only arrays of strings (`text[]`) exist here.
+    fn array(&mut self, array: &ast::Array) -> Result<Expr, PlanError> {
+        let mut args = Vec::with_capacity(array.elem.len());
+        for e in &array.elem {
+            let e = self.bind(e)?;
+            if !e.ty().is_string() {
+                return Err(PlanError::not_supported(format!(
+                    "arrays of {} are not supported yet (only text[])",
+                    e.ty()
+                )));
+            }
+            args.push(coerce_text(self.ctx, e)?);
+        }
+        Ok(Expr::Call {
+            func: Func::MakeTextArray,
+            args,
+            ty: DataType::TextArray,
         })
     }
 
@@ -1637,6 +1658,19 @@ pub(crate) fn call(
         ("current_database", 0) => (Func::CurrentDatabase, Text),
         ("current_user" | "session_user" | "user", 0) => (Func::CurrentUser, Text),
         ("pg_backend_pid", 0) => (Func::BackendPid, Int32),
+        ("current_schemas", 1) => {
+            args = vec![coerce(ctx, args.remove(0), Bool)?];
+            (Func::CurrentSchemas, TextArray)
+        }
+        ("array_position", 2) => {
+            if !matches!(args[0].ty(), Unknown | TextArray) || !args[1].ty().is_string() {
+                return Err(sig());
+            }
+            let array = coerce(ctx, args.remove(0), TextArray)?;
+            let value = coerce_text(ctx, args.remove(0))?;
+            args = vec![array, value];
+            (Func::ArrayPosition, Int32)
+        }
         ("current_setting", 1) => {
             args = vec![coerce_text(ctx, args.remove(0))?];
             (Func::CurrentSetting, Text)

@@ -257,7 +257,7 @@ fn bind_relations(
                         ast::JoinConstraint::On(_) | ast::JoinConstraint::None
                     )
                     | ast::JoinOperator::CrossJoin(_)
-            )
+            ) && super::lateral::lateral_projection(j).is_none()
         });
         if flat {
             let (plan, s) = bind_factor(ctx, &twj.relation)?;

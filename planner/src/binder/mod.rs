@@ -2,6 +2,7 @@
 //!
 //! Must never execute anything; it may only read the catalog through the `Catalog` trait.
 
+mod alter;
 mod ast_walk;
 mod ddl;
 pub(crate) use ddl::canonical_setting;
@@ -9,6 +10,7 @@ pub(crate) use select::choose_access;
 mod dml;
 mod expr;
 mod from_where;
+mod lateral;
 mod scope;
 mod select;
 mod system;
@@ -128,6 +130,7 @@ pub fn bind(ctx: &mut BindContext<'_>, stmt: &ast::Statement) -> Result<Statemen
             if_exists: *if_exists,
         }),
         ast::Statement::Truncate(t) => ddl::bind_truncate(ctx, t),
+        ast::Statement::AlterTable(a) => alter::bind_alter_table(ctx, a),
         ast::Statement::StartTransaction { modes, .. } => {
             ddl::check_transaction_modes(modes).map(|_| Statement::Begin)
         }

@@ -870,6 +870,9 @@ pub(crate) fn bind_join(
     join: &ast::Join,
 ) -> Result<(Plan, Scope), PlanError> {
     use ast::JoinOperator as J;
+    if let Some((query, alias)) = super::lateral::lateral_projection(join) {
+        return super::lateral::bind_lateral_projection(ctx, left, lscope, query, alias);
+    }
     let (right, rscope) = bind_factor(ctx, &join.relation)?;
     let (kind, constraint) = match &join.join_operator {
         J::Join(c) | J::Inner(c) => (JoinKind::Inner, Some(c)),

@@ -67,6 +67,26 @@ pub(crate) fn lookup(name: &str) -> Option<SystemRelation> {
             SystemTable::PgSettings,
             &[("name", Text), ("setting", Text)],
         ),
+        ("pg_catalog", "pg_inherits") => (
+            SystemTable::PgInherits,
+            &[
+                ("inhrelid", Int64),
+                ("inhparent", Int64),
+                ("inhseqno", Int32),
+                ("inhdetachpending", Bool),
+            ],
+        ),
+        // partattrs (int2vector), partclass, partcollation and partexprs are left out: OmenDB
+        // has no vector or pg_node_tree types, and the relation has no rows anyway.
+        ("pg_catalog", "pg_partitioned_table") => (
+            SystemTable::PgPartitionedTable,
+            &[
+                ("partrelid", Int64),
+                ("partstrat", Text),
+                ("partnatts", Int16),
+                ("partdefid", Int64),
+            ],
+        ),
         ("information_schema", "tables") => (
             SystemTable::InformationSchemaTables,
             &[

@@ -199,6 +199,7 @@ pub(crate) fn encode_type(ty: DataType, w: &mut ByteWriter) {
         DataType::TimestampTz => (14, None, None),
         DataType::Interval => (15, None, None),
         DataType::Unknown => (16, None, None),
+        DataType::TextArray => (17, None, None),
     };
     w.u8(tag);
     w.u32(opt(a));
@@ -232,6 +233,7 @@ pub(crate) fn decode_type(r: &mut ByteReader<'_>) -> Result<DataType, IoFormatEr
         14 => DataType::TimestampTz,
         15 => DataType::Interval,
         16 => DataType::Unknown,
+        17 => DataType::TextArray,
         t => return Err(IoFormatError::Invalid(format!("type tag {t}"))),
     })
 }

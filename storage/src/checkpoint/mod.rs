@@ -8,8 +8,10 @@
 mod catalog;
 mod envelope;
 pub mod manifest;
+mod unique;
 
 pub use catalog::{CatalogImage, decode_catalog, encode_catalog};
 pub(crate) use catalog::{decode_type, encode_type};
 pub use envelope::{open_envelope, seal_envelope};
 pub use manifest::{Manifest, SegmentEntry, TableSegments, decode_manifest, encode_manifest};
+pub use unique::{decode_unique_keys, encode_unique_keys};

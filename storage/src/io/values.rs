@@ -18,6 +18,7 @@ const DATE: u8 = 10;
 const TIMESTAMP: u8 = 11;
 const TIMESTAMPTZ: u8 = 12;
 const INTERVAL: u8 = 13;
+const TEXT_ARRAY: u8 = 14;
 
 pub fn encode_value(v: &Value, w: &mut ByteWriter) {
     match v {
@@ -77,6 +78,19 @@ pub fn encode_value(v: &Value, w: &mut ByteWriter) {
             w.u32(iv.days as u32);
             w.i64(iv.micros);
         }
+        Value::TextArray(items) => {
+            w.u8(TEXT_ARRAY);
+            w.u32(items.len() as u32);
+            for item in items {
+                match item {
+                    Some(s) => {
+                        w.u8(1);
+                        w.str(s);
+                    }
+                    None => w.u8(0),
+                }
+            }
+        }
     }
 }
 
@@ -104,6 +118,18 @@ pub fn decode_value(r: &mut ByteReader<'_>) -> Result<Value, IoFormatError> {
             days: r.u32()? as i32,
             micros: r.i64()?,
         }),
+        TEXT_ARRAY => {
+            let n = r.u32()? as usize;
+            // Each element takes at least one byte: a corrupt count cannot reserve much.
+            let mut items = Vec::with_capacity(n.min(r.remaining()));
+            for _ in 0..n {
+                items.push(match r.u8()? {
+                    0 => None,
+                    _ => Some(r.str()?.to_string()),
+                });
+            }
+            Value::TextArray(items)
+        }
         tag => {
             return Err(IoFormatError::Invalid(format!(
                 "value tag {tag} at byte {at}"

@@ -45,7 +45,26 @@ pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
         Value::Bytea(b) => encode_bytes(b, out),
         Value::Interval(iv) => out
             .extend_from_slice(&((iv.normalized_micros() as u128) ^ (1u128 << 127)).to_be_bytes()),
+        Value::TextArray(items) => encode_text_array(items, out),
     }
+}
+
+/// Element by element, then an end mark below both element marks, so a prefix sorts first;
+/// NULL elements sort after values, as in PostgreSQL's array comparison.
+fn encode_text_array(items: &[Option<String>], out: &mut Vec<u8>) {
+    const END: u8 = 0x01;
+    const ELEMENT: u8 = 0x02;
+    const NULL_ELEMENT: u8 = 0x03;
+    for item in items {
+        match item {
+            Some(s) => {
+                out.push(ELEMENT);
+                encode_bytes(s.as_bytes(), out);
+            }
+            None => out.push(NULL_ELEMENT),
+        }
+    }
+    out.push(END);
 }
 
 fn encode_i64(i: i64, out: &mut Vec<u8>) {

@@ -8,11 +8,13 @@
 //!
 //! Must never reach across shards or evaluate SQL.
 
+mod cold;
 pub mod key;
 mod table;
 mod unique;
 
-pub use table::{Change, RowId, RowTable, WriterId};
+pub use cold::{COLD, Cold, ColdSegment};
+pub use table::{Change, Frozen, FrozenSegment, RowId, RowTable, WriterId};
 pub use unique::UniqueKeys;
 
 use thiserror::Error;

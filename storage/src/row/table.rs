@@ -1,8 +1,10 @@
 //! One table's rows on one shard, with one pending version per row.
 
 use super::RowError;
+use super::cold::{COLD, Cold, ColdSegment};
 use super::key::{encode_primary_key, encode_value};
 use crate::schema::TableSchema;
+use crate::segment::{DeleteVector, SEGMENT_ROWS, Segment, SegmentError};
 use crate::types::Value;
 use omendb_learned::index::{IndexKind, OrderedIndex};
 use std::ops::Bound;
@@ -58,6 +60,33 @@ pub struct RowTable {
     committed: usize,
     /// Reused buffer for encoding keys, so lookups do not allocate.
     key_buf: Vec<u8>,
+    /// Checkpointed rows in column segments.
+    cold: Cold,
+    /// A transaction loading segments in bulk: other writers wait until it ends.
+    bulk_writer: Option<WriterId>,
+    /// The kind of index over primary keys, in the row store and the segments.
+    kind: IndexKind,
+}
+
+/// What a checkpoint froze of one table partition: every segment with the deletes of the
+/// committed state at the freeze, which is what the manifest records.
+#[derive(Debug, Default)]
+pub struct Frozen {
+    pub image: Vec<FrozenSegment>,
+}
+
+/// Where a row a freeze writes comes from.
+enum Source {
+    Slot(RowId),
+    Cold(Box<[Value]>),
+}
+
+/// One segment as of a freeze.
+#[derive(Debug)]
+pub struct FrozenSegment {
+    pub id: u64,
+    pub segment: Arc<Segment>,
+    pub deletes: DeleteVector,
 }
 
 impl RowTable {
@@ -71,23 +100,119 @@ impl RowTable {
             primary,
             committed: 0,
             key_buf: Vec::new(),
+            cold: Cold::default(),
+            bulk_writer: None,
+            kind,
         }
+    }
+
+    /// The kind of primary-key index this partition uses (segments built for it use it too).
+    pub fn index_kind(&self) -> IndexKind {
+        self.kind
     }
 
     pub fn schema(&self) -> &Arc<TableSchema> {
         &self.schema
     }
 
-    /// Rows with a committed version.
+    /// Rows with a committed version (in the row store or a segment).
     pub fn committed_len(&self) -> usize {
-        self.committed
+        self.committed + self.cold.live()
+    }
+
+    /// The partition's column segments.
+    pub fn cold(&self) -> &Cold {
+        &self.cold
+    }
+
+    /// Recovery: add a checkpointed segment.
+    pub fn install_segment(&mut self, segment: ColdSegment) {
+        self.cold.push(segment);
+    }
+
+    /// Whether a checkpoint has anything to turn into segments.
+    pub fn has_hot_rows(&self) -> bool {
+        self.committed > 0
+    }
+
+    /// The slot holding the key's row: its row-store slot, or a segment row taken over into
+    /// the row store (at `ts`).
+    fn slot_of_key(&mut self, key: &[u8], ts: WriterId) -> Result<Option<RowId>, RowError> {
+        if let Some(id) = self.primary.as_ref().and_then(|index| index.get(key)) {
+            return Ok(Some(id));
+        }
+        match self.cold.find(key) {
+            Some(cold) => self.promote(cold, ts).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Move a live segment row into a row-store slot as a committed row; the segment marks it
+    /// gone at `ts`.
+    fn promote(&mut self, cold: RowId, ts: WriterId) -> Result<RowId, RowError> {
+        let row = self.cold.row(cold).ok_or(RowError::Missing(cold))?;
+        self.cold.remove(cold, ts);
+        let id = self.allocate();
+        if self.primary.is_some() {
+            let key = primary_key_bytes(&self.schema, &row, &mut self.key_buf).to_vec();
+            if let Some(index) = self.primary.as_mut() {
+                // The key was live only in the segment; a failure here is an index bug.
+                if index.insert(&key, id).is_err() {
+                    return Err(RowError::Missing(id));
+                }
+            }
+        }
+        self.slots[id as usize].committed = Some(row.into_boxed_slice());
+        self.committed += 1;
+        Ok(id)
+    }
+
+    /// Let `writer` load segments in bulk: no other transaction may have a pending write
+    /// here now (`Busy` names one), and none can start one until `end_bulk`.
+    pub fn begin_bulk(&mut self, writer: WriterId) -> Result<(), RowError> {
+        self.bulk_guard(writer)?;
+        if let Some(p) = self
+            .slots
+            .iter()
+            .filter_map(|s| s.pending.as_ref())
+            .find(|p| p.writer != writer)
+        {
+            return Err(RowError::Busy(p.writer));
+        }
+        self.bulk_writer = Some(writer);
+        Ok(())
+    }
+
+    /// The bulk load ended; with `segments` (committed) its segments join the table.
+    pub fn end_bulk(&mut self, writer: WriterId, segments: Vec<ColdSegment>) {
+        if self.bulk_writer == Some(writer) {
+            self.bulk_writer = None;
+        }
+        for s in segments {
+            self.cold.push(s);
+        }
+    }
+
+    /// `Busy` while another transaction loads in bulk.
+    fn bulk_guard(&self, writer: WriterId) -> Result<(), RowError> {
+        match self.bulk_writer {
+            Some(w) if w != writer => Err(RowError::Busy(w)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether a row with this encoded primary key is committed or pending anywhere here
+    /// (for bulk loads' duplicate checks).
+    pub fn key_taken(&self, key: &[u8]) -> bool {
+        self.primary.as_ref().and_then(|i| i.get(key)).is_some() || self.cold.find(key).is_some()
     }
 
     /// Insert a row as a pending write of `writer`.
     pub fn insert(&mut self, row: Box<[Value]>, writer: WriterId) -> Result<RowId, RowError> {
+        self.bulk_guard(writer)?;
         if self.primary.is_some() {
             let key = primary_key_bytes(&self.schema, &row, &mut self.key_buf).to_vec();
-            if let Some(id) = self.primary.as_ref().and_then(|index| index.get(&key)) {
+            if let Some(id) = self.slot_of_key(&key, writer)? {
                 return self.insert_over(id, row, writer);
             }
             let id = self.allocate();
@@ -114,12 +239,17 @@ impl RowTable {
     /// Whether `insert` would succeed, without changing anything: `Busy` if another writer holds
     /// the key, a unique violation if the key is visible to `writer`.
     pub fn check_insert(&mut self, row: &[Value], writer: WriterId) -> Result<(), RowError> {
+        self.bulk_guard(writer)?;
         if self.primary.is_none() {
             return Ok(());
         }
         let key = primary_key_bytes(&self.schema, row, &mut self.key_buf);
         let Some(id) = self.primary.as_ref().and_then(|index| index.get(key)) else {
-            return Ok(());
+            // A live segment row is committed and visible to everyone.
+            return match self.cold.find(key) {
+                Some(_) => Err(duplicate(&self.schema)),
+                None => Ok(()),
+            };
         };
         match &self.slots[id as usize].pending {
             Some(p) if p.writer != writer => Err(RowError::Busy(p.writer)),
@@ -156,19 +286,33 @@ impl RowTable {
         }
     }
 
-    /// The row as `reader` sees it.
+    /// The row in a row-store slot as `reader` sees it (`None` for cold ids: `lookup` and
+    /// `lock` bring segment rows into slots).
     pub fn get(&self, id: RowId, reader: WriterId) -> Option<&[Value]> {
         self.slots.get(id as usize).and_then(|s| s.visible(reader))
     }
 
-    /// Find the slot of an encoded primary key, if its row is visible to `reader`.
-    pub fn lookup(&self, key: &[u8], reader: WriterId) -> Option<RowId> {
-        let id = self.primary.as_ref()?.get(key)?;
+    /// Find the slot of an encoded primary key, if its row is visible to `reader`. A row found
+    /// in a segment moves into the row store (a point access makes it hot).
+    pub fn lookup(&mut self, key: &[u8], reader: WriterId) -> Option<RowId> {
+        self.primary.as_ref()?;
+        let id = self.slot_of_key(key, reader).ok()??;
         self.get(id, reader).map(|_| id)
     }
 
     /// Take the write lock on a visible row for `writer` (a pending write that keeps the row).
-    pub fn lock(&mut self, id: RowId, writer: WriterId) -> Result<(), RowError> {
+    /// Returns the row's slot: a segment row (a cold id from `scan`) moves into the row store.
+    pub fn lock(&mut self, id: RowId, writer: WriterId) -> Result<RowId, RowError> {
+        self.bulk_guard(writer)?;
+        let id = if id & COLD != 0 {
+            self.promote(id, writer)?
+        } else {
+            id
+        };
+        self.lock_slot(id, writer).map(|()| id)
+    }
+
+    fn lock_slot(&mut self, id: RowId, writer: WriterId) -> Result<(), RowError> {
         let slot = self
             .slots
             .get_mut(id as usize)
@@ -264,6 +408,9 @@ impl RowTable {
                 self.slots[id as usize].committed = Some(row);
                 return;
             }
+            if let Some(cold) = self.cold.find(&key) {
+                self.cold.remove(cold, 0);
+            }
             let id = self.allocate();
             if let Some(index) = self.primary.as_mut() {
                 let _ = index.insert(&key, id);
@@ -282,7 +429,13 @@ impl RowTable {
     pub fn replay_delete(&mut self, row: &[Value]) -> bool {
         let id = if self.primary.is_some() {
             let key = primary_key_bytes(&self.schema, row, &mut self.key_buf);
-            self.primary.as_ref().and_then(|index| index.get(key))
+            let id = self.primary.as_ref().and_then(|index| index.get(key));
+            if id.is_none()
+                && let Some(cold) = self.cold.find(key)
+            {
+                return self.cold.remove(cold, 0);
+            }
+            id
         } else {
             // No key: the first committed row with the same values (memcomparable encoding
             // makes equal values equal bytes). A linear search; keyless tables rarely delete.
@@ -299,10 +452,25 @@ impl RowTable {
                     })
                 })
                 .map(|i| i as RowId)
+                .or_else(|| {
+                    let mut found = None;
+                    self.cold.scan(|id, r| {
+                        probe.clear();
+                        r.iter().for_each(|v| encode_value(v, &mut probe));
+                        if probe == wanted {
+                            found = Some(id);
+                        }
+                        found.is_none()
+                    });
+                    found
+                })
         };
         let Some(id) = id else {
             return false;
         };
+        if id & COLD != 0 {
+            return self.cold.remove(id, 0);
+        }
         if let Some(old) = self.slots[id as usize].committed.take() {
             self.committed -= 1;
             self.forget(id, &old);
@@ -338,8 +506,17 @@ impl RowTable {
         self.free.push(id);
     }
 
-    /// Visit every row visible to `reader` (in slot order) until `visit` returns false.
+    /// Visit every row visible to `reader` until `visit` returns false: segment rows first
+    /// (with cold ids, in segment order), then the row store's (in slot order).
     pub fn scan(&self, reader: WriterId, mut visit: impl FnMut(RowId, &[Value]) -> bool) {
+        if self.cold.scan(&mut visit) {
+            self.scan_hot(reader, visit);
+        }
+    }
+
+    /// Visit the row-store rows visible to `reader` (in slot order), not the segments', until
+    /// `visit` returns false.
+    pub fn scan_hot(&self, reader: WriterId, mut visit: impl FnMut(RowId, &[Value]) -> bool) {
         for (id, slot) in self.slots.iter().enumerate() {
             if let Some(row) = slot.visible(reader)
                 && !visit(id as RowId, row)
@@ -349,25 +526,164 @@ impl RowTable {
         }
     }
 
-    /// Visit rows visible to `reader` whose encoded primary key lies within the bounds, in key order.
-    pub fn range(
-        &self,
-        lo: Bound<&[u8]>,
-        hi: Bound<&[u8]>,
-        reader: WriterId,
-        mut visit: impl FnMut(RowId, &[Value]) -> bool,
-    ) {
-        let Some(index) = self.primary.as_ref() else {
-            return;
-        };
-        let slots = &self.slots;
-        index.range(lo, hi, &mut |_, id| match slots
-            .get(id as usize)
-            .and_then(|s| s.visible(reader))
+    /// Checkpoint: turn every committed row-store row into column segments sorted by primary
+    /// key (numbered from `next_id`). Rows nobody is writing leave the row store; a row with a
+    /// pending write stays there, its segment copy marked gone in memory (at `ts`) but live in
+    /// the returned image, which is the committed state the manifest must record.
+    pub fn freeze(&mut self, next_id: &mut u64, ts: WriterId) -> Result<Frozen, SegmentError> {
+        let merged = self.segments_to_merge();
+        let order = self.freeze_order(&merged);
+        let chunks = order.len().div_ceil(SEGMENT_ROWS);
+        if self.cold.segments().len() - merged.len() + chunks > super::cold::MAX_SEGMENTS {
+            return Err(SegmentError::TooMany(super::cold::MAX_SEGMENTS));
+        }
+        let types: Vec<_> = self.schema.columns.iter().map(|c| c.ty).collect();
+        let pk = self.schema.primary_key.as_ref().map(|k| k.columns.clone());
+        let mut built = Vec::with_capacity(chunks);
+        for chunk in order.chunks(SEGMENT_ROWS) {
+            let rows: Vec<&[Value]> = chunk
+                .iter()
+                .filter_map(|source| match source {
+                    Source::Slot(id) => self.slots[*id as usize].committed.as_deref(),
+                    Source::Cold(row) => Some(&row[..]),
+                })
+                .collect();
+            built.push(Segment::from_rows_with(
+                self.kind,
+                &types,
+                pk.as_deref(),
+                &rows,
+            )?);
+        }
+        self.cold.remove_segments(&merged);
+        let mut new_ids = Vec::with_capacity(built.len());
+        for (segment, chunk) in built.into_iter().zip(order.chunks(SEGMENT_ROWS)) {
+            let id = *next_id;
+            *next_id += 1;
+            let segment = Arc::new(segment);
+            let mut deletes = DeleteVector::new(segment.rows());
+            for (pos, source) in chunk.iter().enumerate() {
+                if let Source::Slot(slot) = source {
+                    if self.slots[*slot as usize].pending.is_some() {
+                        deletes.delete(pos as u32, ts);
+                    } else {
+                        self.evict(*slot);
+                    }
+                }
+            }
+            new_ids.push(id);
+            self.cold.push(ColdSegment {
+                id,
+                segment,
+                deletes,
+            });
+        }
+        if self.committed == 0 && self.slots.iter().all(|s| s.pending.is_none()) {
+            self.slots = Vec::new();
+            self.free = Vec::new();
+        }
+        let mut frozen = Frozen::default();
+        for c in self.cold.segments() {
+            let deletes = if new_ids.contains(&c.id) {
+                // Rows kept hot for a pending write are still committed in the segment.
+                DeleteVector::new(c.segment.rows())
+            } else {
+                c.deletes.clone()
+            };
+            frozen.image.push(FrozenSegment {
+                id: c.id,
+                segment: c.segment.clone(),
+                deletes,
+            });
+        }
+        Ok(frozen)
+    }
+
+    /// Segments worth rewriting with the row store's rows: those less than half full (of
+    /// live rows), when there are at least two of them or hot rows to join. This keeps the
+    /// number of small segments — and so the cost of a key lookup — bounded.
+    fn segments_to_merge(&self) -> Vec<u64> {
+        let small: Vec<u64> = self
+            .cold
+            .segments()
+            .iter()
+            .filter(|c| c.live() < SEGMENT_ROWS / 2)
+            .map(|c| c.id)
+            .collect();
+        if small.len() >= 2 || (!small.is_empty() && self.committed > 0) {
+            small
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The rows a freeze writes, in primary-key order: committed row-store rows and the live
+    /// rows of the segments being merged (those first, then slots, for tables without a key).
+    fn freeze_order(&self, merged: &[u64]) -> Vec<Source> {
+        if merged.is_empty() {
+            return self
+                .committed_in_key_order()
+                .into_iter()
+                .map(Source::Slot)
+                .collect();
+        }
+        let mut keyed: Vec<(Vec<u8>, Source)> = Vec::new();
+        let mut key_buf = Vec::new();
+        for c in self
+            .cold
+            .segments()
+            .iter()
+            .filter(|c| merged.contains(&c.id))
         {
-            Some(row) => visit(id, row),
-            None => true,
-        });
+            for r in 0..c.segment.rows() {
+                if !c.deletes.is_deleted(r as u32) {
+                    let row = c.segment.row(r);
+                    let key = primary_key_bytes(&self.schema, &row, &mut key_buf).to_vec();
+                    keyed.push((key, Source::Cold(row.into_boxed_slice())));
+                }
+            }
+        }
+        for (id, slot) in self.slots.iter().enumerate() {
+            if let Some(row) = slot.committed.as_deref() {
+                let key = primary_key_bytes(&self.schema, row, &mut key_buf).to_vec();
+                keyed.push((key, Source::Slot(id as RowId)));
+            }
+        }
+        // Stable: keyless rows keep their order.
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        keyed.into_iter().map(|(_, s)| s).collect()
+    }
+
+    /// Slots with a committed row, in primary-key order (slot order without a key).
+    fn committed_in_key_order(&self) -> Vec<RowId> {
+        let committed = |id: RowId| {
+            self.slots
+                .get(id as usize)
+                .is_some_and(|s| s.committed.is_some())
+        };
+        match self.primary.as_ref() {
+            Some(index) => {
+                let mut ids = Vec::with_capacity(self.committed);
+                index.range(Bound::Unbounded, Bound::Unbounded, &mut |_, id| {
+                    if committed(id) {
+                        ids.push(id);
+                    }
+                    true
+                });
+                ids
+            }
+            None => (0..self.slots.len() as RowId)
+                .filter(|&id| committed(id))
+                .collect(),
+        }
+    }
+
+    /// A committed row nobody is writing has moved into a segment: free its slot.
+    fn evict(&mut self, id: RowId) {
+        if let Some(row) = self.slots[id as usize].committed.take() {
+            self.committed -= 1;
+            self.forget(id, &row);
+        }
     }
 
     /// Encode a row's primary key (empty for tables without one).
@@ -467,7 +783,8 @@ mod tests {
             assert_eq!(t.lookup(&key(1), 8), None);
             let id2 = t.insert(row(1, 12), 8).unwrap();
             t.commit(id2, 8);
-            assert_eq!(v(&t, t.lookup(&key(1), 9).unwrap(), 9), Some(12));
+            let id = t.lookup(&key(1), 9).unwrap();
+            assert_eq!(v(&t, id, 9), Some(12));
         }
     }
 

@@ -67,7 +67,13 @@ impl ColumnBuilder {
                 scales: Vec::with_capacity(c),
                 nulls: NullBufferBuilder::new(c),
             },
-            DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown => {
+            // No table column is `text[]` (arrays are computed values only): never reached.
+            DataType::Text
+            | DataType::Varchar(_)
+            | DataType::Char(_)
+            | DataType::Unknown
+            | DataType::TextArray => {
+                debug_assert!(ty != DataType::TextArray, "a text[] segment column");
                 Inner::Text(StringBuilder::with_capacity(c, c * STRING_BYTES_HINT))
             }
             DataType::Bytea => Inner::Bytea(BinaryBuilder::with_capacity(c, c * STRING_BYTES_HINT)),

@@ -41,6 +41,8 @@ pub enum SegmentError {
     },
     #[error("a segment holds between 1 and {max} rows, not {found}")]
     RowCount { found: usize, max: usize },
+    #[error("a table partition holds at most {0} segments")]
+    TooMany(usize),
     #[error("primary key {0}")]
     PrimaryKey(String),
     #[error("primary key column {column} is NULL in row {row}")]

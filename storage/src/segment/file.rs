@@ -341,6 +341,7 @@ fn read_chunk(r: &mut ByteReader<'_>, ty: DataType, rows: usize) -> Result<Colum
                     .map_err(|e| Bad::at(at, format!("strings: {e}")))?,
             )
         }
+        DataType::TextArray => return Err(Bad::at(at, "a text[] column".to_string())),
         DataType::Bytea => {
             let at = r.position();
             let s = read_strings(r, rows)?;

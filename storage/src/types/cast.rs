@@ -105,14 +105,23 @@ fn fit_string(mut s: String, to: DataType, mode: Mode) -> Result<Value, TypeErro
         DataType::Varchar(Some(n)) | DataType::Char(Some(n)) => n as usize,
         _ => return Ok(Value::Text(s)),
     };
-    if let Some((cut, _)) = s.char_indices().nth(limit) {
-        if mode == Mode::Assignment && s[cut..].bytes().any(|b| b != b' ') {
+    // ASCII (the common case): byte positions are character positions.
+    let ascii = s.is_ascii();
+    let cut = if ascii {
+        (s.len() > limit).then_some(limit)
+    } else {
+        s.char_indices().nth(limit).map(|(cut, _)| cut)
+    };
+    if let Some(cut) = cut {
+        if mode == Mode::Assignment && s.as_bytes()[cut..].iter().any(|&b| b != b' ') {
             return Err(TypeError::StringTooLong(to.to_string()));
         }
         s.truncate(cut);
     }
     if let DataType::Char(_) = to {
-        let missing = limit.saturating_sub(s.chars().count());
+        let chars = if ascii { s.len() } else { s.chars().count() };
+        let missing = limit.saturating_sub(chars);
+        s.reserve_exact(missing);
         s.extend(std::iter::repeat_n(' ', missing));
     }
     Ok(Value::Text(s))

@@ -26,9 +26,15 @@ pub enum DataType {
     Timestamp,
     TimestampTz,
     Interval,
+    /// `text[]`: a one-dimensional array of nullable text (what `current_schemas` returns).
+    /// Computed by expressions only; no table column has it.
+    TextArray,
     /// The type of a bare string literal or an untyped parameter before inference settles it.
     Unknown,
 }
+
+/// PostgreSQL's OID of `text[]` (`_text`).
+pub const TEXT_ARRAY_OID: u32 = 1009;
 
 impl DataType {
     /// PostgreSQL's type OID, used in RowDescription and ParameterDescription.
@@ -49,6 +55,7 @@ impl DataType {
             DataType::Timestamp => 1114,
             DataType::TimestampTz => 1184,
             DataType::Interval => 1186,
+            DataType::TextArray => TEXT_ARRAY_OID,
             DataType::Unknown => 705,
         }
     }
@@ -74,6 +81,7 @@ impl DataType {
             1114 => DataType::Timestamp,
             1184 => DataType::TimestampTz,
             1186 => DataType::Interval,
+            TEXT_ARRAY_OID => DataType::TextArray,
             705 | 0 => DataType::Unknown,
             _ => return None,
         })
@@ -168,6 +176,7 @@ impl fmt::Display for DataType {
             DataType::Timestamp => f.write_str("timestamp without time zone"),
             DataType::TimestampTz => f.write_str("timestamp with time zone"),
             DataType::Interval => f.write_str("interval"),
+            DataType::TextArray => f.write_str("text[]"),
             DataType::Unknown => f.write_str("unknown"),
         }
     }

@@ -42,6 +42,7 @@ impl Value {
             DataType::Timestamp => Value::Timestamp(datetime::parse_timestamp(s)?),
             DataType::TimestampTz => Value::TimestampTz(datetime::parse_timestamptz(s, tz)?),
             DataType::Interval => Value::Interval(Interval::parse(s)?),
+            DataType::TextArray => Value::TextArray(array::parse_text_array(s)?),
         })
     }
 
@@ -74,6 +75,7 @@ impl Value {
             Value::Interval(iv) => {
                 let _ = write!(out, "{iv}");
             }
+            Value::TextArray(items) => array::write_text_array(items, out),
         }
     }
 
@@ -203,6 +205,8 @@ fn write_bytea_hex(bytes: &[u8], out: &mut String) {
         out.push(char::from(HEX[usize::from(b & 0xf)]));
     }
 }
+
+mod array;
 
 #[cfg(test)]
 mod tests;

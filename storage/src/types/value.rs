@@ -22,6 +22,8 @@ pub enum Value {
     Timestamp(i64),
     TimestampTz(i64),
     Interval(Interval),
+    /// A `text[]` value: its elements, NULL ones as `None`.
+    TextArray(Vec<Option<String>>),
 }
 
 impl Value {
@@ -46,6 +48,7 @@ impl Value {
             Value::Timestamp(_) => DataType::Timestamp,
             Value::TimestampTz(_) => DataType::TimestampTz,
             Value::Interval(_) => DataType::Interval,
+            Value::TextArray(_) => DataType::TextArray,
         }
     }
 }

@@ -56,7 +56,7 @@ impl Kind {
             DataType::Date => Kind::Date,
             DataType::Timestamp => Kind::Timestamp,
             DataType::TimestampTz => Kind::TimestampTz,
-            DataType::Bytea | DataType::Interval => return None,
+            DataType::Bytea | DataType::Interval | DataType::TextArray => return None,
         })
     }
 }

@@ -25,6 +25,7 @@ pub mod gather;
 pub mod kernels;
 pub mod keys;
 pub mod operator;
+pub mod segment;
 
 use super::Row;
 use super::query::Executor;

@@ -11,8 +11,11 @@ use crate::EngineError;
 use crate::exec::eval::EvalEnv;
 use crate::exec::vector::build::VectorBuilder;
 use crate::exec::vector::data::{BATCH_SIZE, Batch, Kind, Vector};
+use crate::exec::vector::gather::take_batch;
+use crate::exec::vector::segment::{may_match, vector_of};
 use crate::shard::ShardState;
 use omendb_planner::Expr;
+use omendb_storage::row::ColdSegment;
 use omendb_storage::schema::TableSchema;
 use omendb_storage::types::Value;
 use std::sync::Arc;
@@ -178,6 +181,52 @@ impl Scanner {
     }
 }
 
+/// Push a segment's live rows through the pipeline as zero-copy batches, unless its zone
+/// maps rule the fragment's filter out.
+fn scan_segment(
+    c: &ColdSegment,
+    needed: &[bool],
+    pipeline: &mut Pipeline<'_>,
+) -> Result<(), EngineError> {
+    let segment = &c.segment;
+    if let Some(f) = &pipeline.fragment.filter
+        && !may_match(f, segment.zones())
+    {
+        return Ok(());
+    }
+    let columns = segment.columns();
+    let rows = segment.rows();
+    let mut live = Vec::new();
+    let mut start = 0;
+    while start < rows {
+        let len = BATCH_SIZE.min(rows - start);
+        let vectors = needed
+            .iter()
+            .zip(columns)
+            .map(|(&n, col)| {
+                if n {
+                    vector_of(col, start, len)
+                } else {
+                    Ok(Vector::Absent(len))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut batch = Batch::new(vectors, len);
+        if c.deletes.count() > 0 {
+            live.clear();
+            live.extend((0..len as u32).filter(|&i| !c.deletes.is_deleted(start as u32 + i)));
+            if live.len() < len {
+                batch = take_batch(&batch, &live)?;
+            }
+        }
+        if batch.len > 0 {
+            pipeline.push(batch)?;
+        }
+        start += len;
+    }
+    Ok(())
+}
+
 /// Run `fragment` over this shard's rows of its table (one row when `key` names it).
 pub fn run_fragment(
     shard: &ShardState,
@@ -196,6 +245,11 @@ pub fn run_fragment(
         gids: Vec::with_capacity(BATCH_SIZE),
     };
     shard.with_table(&fragment.table, |t| -> Result<(), EngineError> {
+        if key.is_none() {
+            for c in t.cold().segments() {
+                scan_segment(c, &needed, &mut pipeline)?;
+            }
+        }
         let mut error = None;
         let mut visit = |row: &[Value]| -> bool {
             let step = scanner.push(row).and_then(|()| {
@@ -220,7 +274,7 @@ pub fn run_fragment(
                     visit(row);
                 }
             }
-            None => t.scan(env.reader, |_, row| visit(row)),
+            None => t.scan_hot(env.reader, |_, row| visit(row)),
         }
         if let Some(e) = error {
             return Err(e);

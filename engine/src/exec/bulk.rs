@@ -1,0 +1,128 @@
+//! The coordinator side of a bulk load (COPY into column segments): rows (already of the
+//! columns' types: COPY's parser applies lengths and scales) checked for NOT NULL, routed to their shards, handed to the shards' loads (`copy::bulk`).
+//!
+//! Must never be used inside an explicit transaction block: loaded rows stay invisible, even
+//! to their own transaction, until it commits.
+
+use super::Row;
+use super::dml::{Backoff, Touched, check_not_null, shard_error, unique_violation};
+use super::query::Executor;
+use super::route::shard_of_row;
+use crate::EngineError;
+use crate::copy::bulk::{Refusal, bulk_add, bulk_cut, bulk_write};
+use omendb_storage::schema::TableSchema;
+use std::sync::Arc;
+
+impl Executor {
+    /// Add rows to the transaction's bulk load of `table`. Returns the count.
+    pub async fn bulk_values(
+        &self,
+        table: &Arc<TableSchema>,
+        rows: Vec<Row>,
+        touched: &mut Touched,
+    ) -> Result<usize, EngineError> {
+        let shards = self.shard.count();
+        let spread = self.env.engine.spread_shard();
+        let mut by_shard: Vec<Vec<Row>> = (0..shards).map(|_| Vec::new()).collect();
+        let n = rows.len();
+        for row in rows {
+            // COPY's parser hands over values of the columns' types, lengths and scales.
+            check_not_null(table, &row, &self.env.tz)?;
+            let s = shard_of_row(table, &row, shards).unwrap_or(spread);
+            by_shard[s].push(row);
+        }
+        let sends = by_shard
+            .into_iter()
+            .enumerate()
+            .filter(|(_, rows)| !rows.is_empty())
+            .map(|(shard, rows)| {
+                touched[shard] = true;
+                self.add_on(table, shard, rows)
+            })
+            .collect();
+        for r in crate::runtime::join_all(sends).await {
+            r?;
+        }
+        Ok(n)
+    }
+
+    /// One shard's part, waiting while another transaction writes the table there.
+    async fn add_on(
+        &self,
+        table: &Arc<TableSchema>,
+        shard: usize,
+        rows: Vec<Row>,
+    ) -> Result<(), EngineError> {
+        let writer = self.env.reader;
+        let mut rows = rows;
+        let mut backoff = Backoff::new();
+        loop {
+            let t = table.clone();
+            let result = self
+                .shard
+                .run_on(shard, move |s| async move {
+                    // Rows not taken come back for the retry.
+                    let mut batch = rows;
+                    bulk_add(s.state(), &t, &mut batch, writer).map_err(|r| (r, batch))
+                })
+                .await
+                .map_err(shard_error)?;
+            match result {
+                Ok(()) => return Ok(()),
+                Err((refusal, back)) => {
+                    rows = back;
+                    self.refused(table, refusal, &mut backoff).await?;
+                }
+            }
+        }
+    }
+
+    /// Cut the loads' last segments and make their files durable, before the commit logs them.
+    pub async fn bulk_finish(
+        &self,
+        table: &Arc<TableSchema>,
+        touched: &Touched,
+    ) -> Result<(), EngineError> {
+        let writer = self.env.reader;
+        let jobs = touched
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| **t)
+            .map(|(shard, _)| {
+                self.shard.run_on(shard, move |s| async move {
+                    if let Err(refusal) = bulk_cut(s.state(), writer) {
+                        return Ok(Err(refusal));
+                    }
+                    bulk_write(s.state(), writer).await.map(Ok)
+                })
+            })
+            .collect();
+        for r in crate::runtime::join_all(jobs).await {
+            if let Err(refusal) = r.map_err(shard_error)?? {
+                self.refused(table, refusal, &mut Backoff::new()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Turn a refusal into the client's error (or, for `Busy`, a wait before the retry).
+    async fn refused(
+        &self,
+        table: &TableSchema,
+        refusal: Refusal,
+        backoff: &mut Backoff,
+    ) -> Result<(), EngineError> {
+        match refusal {
+            Refusal::Busy(_) => backoff.wait(self, table).await,
+            Refusal::Duplicate(row) => {
+                let pk = table
+                    .primary_key
+                    .as_ref()
+                    .ok_or_else(|| shard_error("duplicate without a key"))?;
+                Err(unique_violation(table, pk, &row, &self.env.tz))
+            }
+            Refusal::Segment(e) => Err(shard_error(e)),
+            Refusal::Row(e) => Err(shard_error(e)),
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! Bulk loads and checkpoints on the real binary through psql: `COPY … FROM STDIN` outside a
+//! transaction block writes column segments directly; the rows answer queries, take updates
+//! and deletes, survive SIGKILL and restarts with and without a checkpoint in between; a
+//! duplicate key anywhere in the load (within it or against the table) fails the whole COPY
+//! with 23505 and leaves nothing behind; COPY inside a transaction block stays on the row path.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// More than one segment's worth per shard (65,536 rows), so loads cut several segments.
+const ROWS: i64 = 150_000;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(dir: &Path, log: &Path) -> (Child, u16) {
+    let port = free_port();
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_omendb"))
+        .args(["--port", &port.to_string(), "--listen", "127.0.0.1"])
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--shards", "2", "--log", "info"])
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "omendb exited with {status}: {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        if TcpStream::connect_timeout(
+            &SocketAddr::from(([127, 0, 0, 1], port)),
+            Duration::from_millis(50),
+        )
+        .is_ok()
+        {
+            return (child, port);
+        }
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn psql(port: u16, sql: &str, input: Option<&[u8]>) -> Output {
+    let mut child = Command::new("psql")
+        .args(["-X", "-A", "-t", "-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"])
+        .args(["-c", sql])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    if let Some(data) = input {
+        stdin.write_all(data).unwrap();
+    }
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+fn query(port: u16, sql: &str) -> String {
+    let out = psql(port, sql, None);
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Run a psql script (from stdin).
+fn script_output(port: u16, script: &str) -> Output {
+    let mut child = Command::new("psql")
+        .args(["-X", "-A", "-t", "-h", "127.0.0.1", "-p", &port.to_string()])
+        .args([
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-f",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(script.as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+/// COPY `data` into `table`; Ok(command output) or Err(stderr).
+fn copy(port: u16, table: &str, data: &str) -> Result<String, String> {
+    let out = psql(
+        port,
+        &format!("COPY {table} FROM STDIN"),
+        Some(data.as_bytes()),
+    );
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).to_string())
+    }
+}
+
+fn rows(range: std::ops::Range<i64>) -> String {
+    let mut s = String::new();
+    for k in range {
+        // Every 7th text is NULL; amounts have two decimals.
+        let text = if k % 7 == 0 {
+            "\\N".to_string()
+        } else {
+            format!("item {k}")
+        };
+        s.push_str(&format!(
+            "{k}\t{text}\t{}.{:02}\t2024-01-{:02}\n",
+            k / 100,
+            k % 100,
+            k % 28 + 1
+        ));
+    }
+    s
+}
+
+fn kill(mut child: Child) {
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+fn scratch(name: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("omendb-bulk-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    (dir.clone(), dir.with_extension("log"))
+}
+
+/// (count, sum of k, count of NULL texts, sum of amounts, max date)
+fn summary(port: u16) -> String {
+    query(
+        port,
+        "SELECT count(*), sum(k), count(*) - count(t), sum(amount), max(d) FROM items",
+    )
+}
+
+fn expected_summary(keys: impl Iterator<Item = i64> + Clone) -> String {
+    let count = keys.clone().count();
+    let sum: i64 = keys.clone().sum();
+    let nulls = keys.clone().filter(|k| k % 7 == 0).count();
+    let cents: i64 = keys.clone().map(|k| (k / 100) * 100 + k % 100).sum();
+    let max_day = keys.map(|k| k % 28 + 1).max().unwrap();
+    format!(
+        "{count}|{sum}|{nulls}|{}.{:02}|2024-01-{max_day:02}",
+        cents / 100,
+        cents % 100
+    )
+}
+
+#[test]
+fn copied_segments_answer_queries_take_writes_and_survive_restarts() {
+    let (dir, log) = scratch("load");
+    let (child, port) = start(&dir, &log);
+    query(
+        port,
+        "CREATE TABLE items (k bigint PRIMARY KEY, t text, amount numeric(12,2), d date)",
+    );
+    assert_eq!(
+        copy(port, "items", &rows(0..ROWS)).unwrap(),
+        format!("COPY {ROWS}")
+    );
+    let all = expected_summary(0..ROWS);
+    assert_eq!(summary(port), all);
+    // The rows are in segments, not the WAL: one Segment record per file.
+    let segments: usize = ["shard-0", "shard-1"]
+        .iter()
+        .map(|s| {
+            std::fs::read_dir(dir.join(s).join("segments"))
+                .unwrap()
+                .count()
+        })
+        .sum();
+    assert!(segments >= 3, "{segments} segment files");
+    assert_eq!(
+        query(port, "SELECT t FROM items WHERE k = 12345"),
+        "item 12345"
+    );
+    assert_eq!(
+        query(
+            port,
+            "SELECT count(*) FROM items WHERE k BETWEEN 1000 AND 1999"
+        ),
+        "1000"
+    );
+
+    // Writes to loaded rows: an update, a delete, a re-insert of a deleted key.
+    query(port, "UPDATE items SET t = 'changed' WHERE k = 5");
+    query(port, "DELETE FROM items WHERE k >= 100 AND k < 200");
+    query(
+        port,
+        "INSERT INTO items VALUES (150, 'back', 1.00, '2024-02-01')",
+    );
+    let err = psql(
+        port,
+        "INSERT INTO items VALUES (7, 'dup', 1, '2024-01-01')",
+        None,
+    );
+    assert!(String::from_utf8_lossy(&err.stderr).contains("duplicate key"));
+    let check = |port: u16| {
+        assert_eq!(query(port, "SELECT t FROM items WHERE k = 5"), "changed");
+        assert_eq!(
+            query(
+                port,
+                "SELECT count(*) FROM items WHERE k >= 100 AND k < 200"
+            ),
+            "1"
+        );
+        assert_eq!(query(port, "SELECT t FROM items WHERE k = 150"), "back");
+        assert_eq!(
+            query(port, "SELECT count(*) FROM items"),
+            (ROWS - 99).to_string()
+        );
+    };
+    check(port);
+
+    // SIGKILL: the loaded segments come back from the WAL's segment records.
+    kill(child);
+    let (child, port) = start(&dir, &log);
+    check(port);
+    // A checkpoint folds the row-store changes into segments; restart from the manifest.
+    query(port, "CHECKPOINT");
+    check(port);
+    kill(child);
+    let (child, port) = start(&dir, &log);
+    check(port);
+    // A second load into the same table, then a graceful stop (SIGTERM checkpoints).
+    assert_eq!(
+        copy(port, "items", &rows(ROWS..ROWS + 1000)).unwrap(),
+        "COPY 1000"
+    );
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let mut child = child;
+    child.wait().unwrap();
+    let (child, port) = start(&dir, &log);
+    check_after_second_load(port);
+    kill(child);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&log);
+}
+
+fn check_after_second_load(port: u16) {
+    assert_eq!(
+        query(port, "SELECT count(*) FROM items"),
+        (ROWS - 99 + 1000).to_string()
+    );
+    assert_eq!(
+        query(port, &format!("SELECT t FROM items WHERE k = {}", ROWS + 1)),
+        format!("item {}", ROWS + 1)
+    );
+}
+
+#[test]
+fn a_duplicate_key_fails_the_whole_copy() {
+    let (dir, log) = scratch("dup");
+    let (child, port) = start(&dir, &log);
+    query(
+        port,
+        "CREATE TABLE items (k bigint PRIMARY KEY, t text, amount numeric(12,2), d date)",
+    );
+    // A duplicate inside the load.
+    let mut data = rows(0..1000);
+    data.push_str(&rows(500..501));
+    let err = copy(port, "items", &data).unwrap_err();
+    assert!(
+        err.contains("duplicate key") && err.contains("(k)=(500)"),
+        "{err}"
+    );
+    assert_eq!(query(port, "SELECT count(*) FROM items"), "0");
+    // A duplicate of a row already in the table (inserted on the row path).
+    query(port, "INSERT INTO items VALUES (42, 'x', 1, '2024-01-01')");
+    let err = copy(port, "items", &rows(0..100_000)).unwrap_err();
+    assert!(err.contains("(k)=(42)"), "{err}");
+    assert_eq!(query(port, "SELECT count(*) FROM items"), "1");
+    // The failed loads released the table: writes and new loads go on.
+    query(port, "INSERT INTO items VALUES (43, 'y', 1, '2024-01-01')");
+    assert_eq!(copy(port, "items", &rows(1000..2000)).unwrap(), "COPY 1000");
+    // A duplicate of a row loaded earlier (now in a segment).
+    let err = copy(port, "items", &rows(1999..2001)).unwrap_err();
+    assert!(err.contains("(k)=(1999)"), "{err}");
+    assert_eq!(query(port, "SELECT count(*) FROM items"), "1002");
+    kill(child);
+    let (child, port) = start(&dir, &log);
+    assert_eq!(query(port, "SELECT count(*) FROM items"), "1002");
+    kill(child);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&log);
+}
+
+#[test]
+fn copy_in_a_transaction_block_is_visible_to_it_and_rolls_back() {
+    let (dir, log) = scratch("txn");
+    let (child, port) = start(&dir, &log);
+    query(
+        port,
+        "CREATE TABLE items (k bigint PRIMARY KEY, t text, amount numeric(12,2), d date)",
+    );
+    // psql sends each statement of the script on its own; the data follows the COPY line.
+    let script = format!(
+        "BEGIN;\nCOPY items FROM STDIN;\n{}\\.\nSELECT count(*) FROM items;\nROLLBACK;\n",
+        rows(0..500)
+    );
+    let out = script_output(port, &script);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("500"));
+    assert_eq!(query(port, "SELECT count(*) FROM items"), "0");
+    // A table without a primary key loads in insertion order's segments too.
+    query(
+        port,
+        "CREATE TABLE log (k bigint, t text, amount numeric(12,2), d date)",
+    );
+    assert_eq!(copy(port, "log", &rows(0..3000)).unwrap(), "COPY 3000");
+    assert_eq!(copy(port, "log", &rows(0..10)).unwrap(), "COPY 10");
+    assert_eq!(
+        query(port, "SELECT count(*), count(DISTINCT k) FROM log"),
+        "3010|3000"
+    );
+    kill(child);
+    let (child, port) = start(&dir, &log);
+    assert_eq!(
+        query(port, "SELECT count(*), count(DISTINCT k) FROM log"),
+        "3010|3000"
+    );
+    kill(child);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&log);
+}
