@@ -31,6 +31,11 @@ pub enum PlanError {
     Grouping(String),
     #[error("{0}")]
     InvalidColumnReference(String),
+    /// An aggregate-only clause (ORDER BY, FILTER) on a plain function, and the like.
+    #[error("{0}")]
+    WrongObjectType(String),
+    #[error("function {0} is not unique")]
+    AmbiguousFunction(String),
     #[error("{0}")]
     UndefinedParameter(String),
     #[error("{0}")]
@@ -58,6 +63,8 @@ impl PlanError {
             PlanError::DatatypeMismatch(_) => "42804",
             PlanError::Grouping(_) => "42803",
             PlanError::InvalidColumnReference(_) => "42P10",
+            PlanError::WrongObjectType(_) => "42809",
+            PlanError::AmbiguousFunction(_) => "42725",
             PlanError::UndefinedParameter(_) => "42P02",
             PlanError::InvalidTableDefinition(_) => "42P16",
             PlanError::UndefinedSetting(_) => "42704",

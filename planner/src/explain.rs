@@ -3,7 +3,7 @@
 //! Columns print as `#n` (the input position) since operators see positions, not names.
 
 use crate::expr::{AggCall, AggFunc, Expr, Func, UnaryOp};
-use crate::plan::{Access, JoinKind, Plan, SetOpKind, SystemTable};
+use crate::plan::{Access, JoinKind, Plan, SetOpKind, SortKey, SystemTable};
 use std::fmt::{self, Write};
 
 impl fmt::Display for Expr {
@@ -167,10 +167,34 @@ fn agg_text(a: &AggCall) -> String {
         .as_ref()
         .map(|e| format!(", {e}"))
         .unwrap_or_default();
+    let order = if a.order_by.is_empty() {
+        String::new()
+    } else {
+        format!(" ORDER BY {}", sort_keys_text(&a.order_by))
+    };
     format!(
-        "{name}({}{arg}{extra})",
+        "{name}({}{arg}{extra}{order})",
         if a.distinct { "DISTINCT " } else { "" }
     )
+}
+
+/// Sort keys as SQL: `DESC` and a NULLS clause only where they differ from the defaults.
+fn sort_keys_text(keys: &[SortKey]) -> String {
+    keys.iter()
+        .map(|k| {
+            format!(
+                "{}{}{}",
+                k.expr,
+                if k.descending { " DESC" } else { "" },
+                match (k.nulls_first == k.descending, k.nulls_first) {
+                    (true, _) => "",
+                    (false, true) => " NULLS FIRST",
+                    (false, false) => " NULLS LAST",
+                }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn join_name(kind: JoinKind) -> &'static str {
@@ -224,6 +248,9 @@ impl Plan {
             }
             Plan::System { table, .. } => format!("System {}", system_name(*table)),
             Plan::Values { rows, .. } => format!("Values ({} rows)", rows.len()),
+            Plan::Series {
+                start, stop, step, ..
+            } => format!("Series generate_series({start}, {stop}, {step})"),
             Plan::Filter { predicate, .. } => format!("Filter {predicate}"),
             Plan::Project { exprs, .. } => format!("Project {}", list(exprs)),
             Plan::Aggregate { groups, aggs, .. } => format!(
@@ -231,26 +258,7 @@ impl Plan {
                 list(groups),
                 aggs.iter().map(agg_text).collect::<Vec<_>>().join(", ")
             ),
-            Plan::Sort { keys, .. } => format!(
-                "Sort {}",
-                keys.iter()
-                    .map(|k| format!(
-                        "{}{}{}",
-                        k.expr,
-                        if k.descending { " DESC" } else { "" },
-                        if k.nulls_first != k.descending {
-                            if k.nulls_first {
-                                " NULLS FIRST"
-                            } else {
-                                " NULLS LAST"
-                            }
-                        } else {
-                            ""
-                        }
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            Plan::Sort { keys, .. } => format!("Sort {}", sort_keys_text(keys)),
             Plan::Limit { limit, offset, .. } => format!(
                 "Limit{}{}",
                 limit.as_ref().map(|l| format!(" {l}")).unwrap_or_default(),
@@ -307,8 +315,12 @@ fn collect_own_subqueries(plan: &Plan, out: &mut Vec<Plan>) {
         Plan::Aggregate { groups, aggs, .. } => {
             own.extend(groups);
             own.extend(aggs.iter().filter_map(|a| a.arg.as_ref()));
+            own.extend(aggs.iter().flat_map(|a| a.order_by.iter().map(|k| &k.expr)));
         }
         Plan::Sort { keys, .. } => own.extend(keys.iter().map(|k| &k.expr)),
+        Plan::Series {
+            start, stop, step, ..
+        } => own.extend([start, stop, step]),
         Plan::Join { on: Some(on), .. } => own.push(on),
         Plan::Scan {
             filter: Some(f), ..

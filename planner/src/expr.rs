@@ -1,6 +1,6 @@
 //! Bound, typed expressions: what the binder produces and the executor evaluates.
 
-use crate::plan::Plan;
+use crate::plan::{Plan, SortKey};
 use omendb_storage::types::{DataType, Value};
 
 /// A scalar expression over the columns of its input row.
@@ -411,5 +411,8 @@ pub struct AggCall {
     pub distinct: bool,
     /// `FILTER (WHERE …)`: only rows where this is true are aggregated.
     pub filter: Option<Expr>,
+    /// `agg(x ORDER BY …)`: the inputs reach the aggregate in this order (empty: any order).
+    /// With `distinct`, every key is one of the arguments (the binder checks, as PostgreSQL).
+    pub order_by: Vec<SortKey>,
     pub ty: DataType,
 }

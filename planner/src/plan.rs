@@ -87,6 +87,15 @@ pub enum Plan {
         rows: Vec<Vec<Expr>>,
         types: Vec<DataType>,
     },
+    /// `generate_series(start, stop, step)` in FROM: one column of `ty` (an integer type or a
+    /// timestamp type, whose `step` is an interval), produced on demand. The arguments depend
+    /// on no input row.
+    Series {
+        start: Expr,
+        stop: Expr,
+        step: Expr,
+        ty: DataType,
+    },
     Filter {
         input: Box<Plan>,
         predicate: Expr,
@@ -143,6 +152,7 @@ impl Plan {
             Plan::Scan { table, .. } => table.columns.iter().map(|c| c.ty).collect(),
             Plan::System { columns, .. } => columns.iter().map(|c| c.1).collect(),
             Plan::Values { types, .. } => types.clone(),
+            Plan::Series { ty, .. } => vec![*ty],
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
@@ -185,6 +195,13 @@ impl Plan {
             }
             Plan::System { .. } => {}
             Plan::Values { rows, .. } => rows.iter_mut().flatten().for_each(f),
+            Plan::Series {
+                start, stop, step, ..
+            } => {
+                f(start);
+                f(stop);
+                f(step);
+            }
             Plan::Filter { input, predicate } => {
                 f(predicate);
                 input.exprs_mut(f);
@@ -209,6 +226,7 @@ impl Plan {
                     if let Some(e) = a.filter.as_mut() {
                         f(e);
                     }
+                    a.order_by.iter_mut().for_each(|k| f(&mut k.expr));
                 }
                 input.exprs_mut(f);
             }

@@ -3,6 +3,7 @@
 use super::Row;
 use super::eval::{EvalEnv, eval, numeric_avg};
 use super::ops::compare;
+use super::sort::compare_keys;
 use crate::EngineError;
 use hashbrown::{HashMap, HashSet};
 use omendb_planner::{AggCall, AggFunc, Expr};
@@ -40,6 +41,51 @@ struct GroupState {
     accs: Vec<Acc>,
     /// Per DISTINCT aggregate: the encoded arguments seen.
     seen: Vec<HashSet<Vec<u8>>>,
+    /// Per aggregate (when any has an ORDER BY; else empty): the inputs of an ordered
+    /// aggregate in arrival order, sorted and fed to its accumulator when the group finishes.
+    pending: Vec<Vec<Pending>>,
+}
+
+/// One input of an aggregate with ORDER BY, held until its group finishes.
+struct Pending {
+    keys: Vec<Value>,
+    arg: Value,
+    extra: Option<Value>,
+}
+
+impl GroupState {
+    fn new(key_values: Row, aggs: &[AggCall]) -> GroupState {
+        let distinct = aggs.iter().filter(|a| a.distinct).count();
+        let ordered = aggs.iter().any(|a| !a.order_by.is_empty());
+        GroupState {
+            key_values,
+            accs: aggs.iter().map(new_acc).collect(),
+            seen: (0..distinct).map(|_| HashSet::new()).collect(),
+            pending: if ordered {
+                aggs.iter().map(|_| Vec::new()).collect()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// The group's output row: its key values, then every aggregate's result.
+    fn finish(mut self, aggs: &[AggCall]) -> Result<Row, EngineError> {
+        let mut out = self.key_values;
+        for (i, (mut acc, call)) in self.accs.into_iter().zip(aggs).enumerate() {
+            if let Some(inputs) = self.pending.get_mut(i) {
+                let mut inputs = std::mem::take(inputs);
+                // Stable: inputs with equal keys keep their arrival order, one of the orders
+                // PostgreSQL (whose sort is not stable) may produce.
+                inputs.sort_by(|a, b| compare_keys(&a.keys, &b.keys, &call.order_by));
+                for p in inputs {
+                    update(&mut acc, call.func, p.arg, p.extra)?;
+                }
+            }
+            out.push(finish(acc, call)?);
+        }
+        Ok(out)
+    }
 }
 
 fn new_acc(call: &AggCall) -> Acc {
@@ -77,7 +123,6 @@ pub fn aggregate(
     let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
     let mut states: Vec<GroupState> = Vec::new();
     let mut key = Vec::new();
-    let distinct_slots = aggs.iter().filter(|a| a.distinct).count();
     for row in &rows {
         key.clear();
         let mut key_values = Vec::with_capacity(groups.len());
@@ -90,65 +135,78 @@ pub fn aggregate(
             Some(&i) => i,
             None => {
                 index.insert(key.clone(), states.len());
-                states.push(GroupState {
-                    key_values,
-                    accs: aggs.iter().map(new_acc).collect(),
-                    seen: (0..distinct_slots).map(|_| HashSet::new()).collect(),
-                });
+                states.push(GroupState::new(key_values, aggs));
                 states.len() - 1
             }
         };
-        let state = &mut states[slot];
-        let mut distinct_i = 0;
-        for (acc, call) in state.accs.iter_mut().zip(aggs) {
-            if let Some(f) = &call.filter
-                && !super::eval::eval_predicate(f, row, env)?
-            {
-                if call.distinct {
-                    distinct_i += 1;
-                }
-                continue;
-            }
-            let arg = match &call.arg {
-                Some(a) => eval(a, row, env)?,
-                None => Value::Bool(true),
-            };
-            if call.distinct {
-                let seen = &mut state.seen[distinct_i];
-                distinct_i += 1;
-                if !arg.is_null() {
-                    let mut k = Vec::new();
-                    encode_value(&arg, &mut k);
-                    if !seen.insert(k) {
-                        continue;
-                    }
-                }
-            }
-            let extra = match &call.extra {
-                Some(e) => Some(eval(e, row, env)?),
-                None => None,
-            };
-            update(acc, call.func, arg, extra)?;
-        }
+        accumulate(&mut states[slot], row, aggs, env)?;
     }
     // Without GROUP BY, an empty input still has one (empty) group.
     if states.is_empty() && groups.is_empty() {
-        states.push(GroupState {
-            key_values: Vec::new(),
-            accs: aggs.iter().map(new_acc).collect(),
-            seen: Vec::new(),
-        });
+        states.push(GroupState::new(Vec::new(), aggs));
     }
-    states
-        .into_iter()
-        .map(|s| {
-            let mut out = s.key_values;
-            for (acc, call) in s.accs.into_iter().zip(aggs) {
-                out.push(finish(acc, call)?);
+    states.into_iter().map(|s| s.finish(aggs)).collect()
+}
+
+/// Feed one input row to every aggregate of its group.
+fn accumulate(
+    state: &mut GroupState,
+    row: &Row,
+    aggs: &[AggCall],
+    env: &EvalEnv,
+) -> Result<(), EngineError> {
+    let mut distinct_i = 0;
+    for (i, call) in aggs.iter().enumerate() {
+        let seen = if call.distinct {
+            distinct_i += 1;
+            state.seen.get_mut(distinct_i - 1)
+        } else {
+            None
+        };
+        if let Some(f) = &call.filter
+            && !super::eval::eval_predicate(f, row, env)?
+        {
+            continue;
+        }
+        let arg = match &call.arg {
+            Some(a) => eval(a, row, env)?,
+            None => Value::Bool(true),
+        };
+        let extra = match &call.extra {
+            Some(e) => Some(eval(e, row, env)?),
+            None => None,
+        };
+        // DISTINCT covers every argument (string_agg's delimiter too), as in PostgreSQL.
+        if let Some(seen) = seen
+            && !arg.is_null()
+        {
+            let mut k = Vec::new();
+            encode_value(&arg, &mut k);
+            if let Some(e) = &extra {
+                encode_value(e, &mut k);
             }
-            Ok(out)
-        })
-        .collect()
+            if !seen.insert(k) {
+                continue;
+            }
+        }
+        if call.order_by.is_empty() {
+            update(&mut state.accs[i], call.func, arg, extra)?;
+            continue;
+        }
+        let keys = call
+            .order_by
+            .iter()
+            .map(|k| eval(&k.expr, row, env))
+            .collect::<Result<Vec<_>, _>>()?;
+        // NULL inputs are skipped by every aggregate; their keys were still evaluated so an
+        // error in them surfaces as in PostgreSQL.
+        if !arg.is_null()
+            && let Some(pending) = state.pending.get_mut(i)
+        {
+            pending.push(Pending { keys, arg, extra });
+        }
+    }
+    Ok(())
 }
 
 fn update(acc: &mut Acc, func: AggFunc, v: Value, extra: Option<Value>) -> Result<(), EngineError> {

@@ -14,6 +14,7 @@ pub mod ops;
 pub mod query;
 pub mod route;
 mod scan;
+mod series;
 mod sort;
 mod system;
 pub mod vector;

@@ -7,6 +7,7 @@ use super::eval::{EvalEnv, eval, eval_predicate};
 use super::join::join;
 use super::route::{Target, target};
 use super::scan::scan_rows;
+use super::series::{SERIES_BATCH, SeriesCursor};
 use super::sort::{distinct, set_operation, sort};
 use super::system::system_rows;
 use super::vector;
@@ -209,6 +210,7 @@ impl Executor {
                             .collect::<Result<Row, _>>()
                     })
                     .collect(),
+                Plan::Series { .. } => self.series(plan, usize::MAX),
                 Plan::Filter { input, predicate } => {
                     let rows = self.run(input).await?;
                     let mut out = Vec::with_capacity(rows.len());
@@ -242,9 +244,11 @@ impl Executor {
                     limit,
                     offset,
                 } => {
-                    let rows = self.run(input).await?;
                     let offset = limit_count(offset, "OFFSET", env)?.unwrap_or(0);
                     let limit = limit_count(limit, "LIMIT", env)?.unwrap_or(usize::MAX);
+                    let rows = self
+                        .run_limited(input, offset.saturating_add(limit))
+                        .await?;
                     Ok(rows.into_iter().skip(offset).take(limit).collect())
                 }
                 Plan::Distinct { input } => Ok(distinct(self.run(input).await?)),
@@ -271,6 +275,56 @@ impl Executor {
                 }
             }
         })
+    }
+
+    /// The rows of `plan`, of which only the first `max_rows` will be used: a series (under
+    /// projections, which keep rows one to one) stops there instead of running to its end.
+    fn run_limited<'a>(
+        &'a self,
+        plan: &'a Plan,
+        max_rows: usize,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Row>, EngineError>> + 'a>> {
+        Box::pin(async move {
+            match plan {
+                Plan::Series { .. } => self.series(plan, max_rows),
+                Plan::Project { input, exprs } if reaches_series(input) => {
+                    let rows = self.run_limited(input, max_rows).await?;
+                    rows.iter()
+                        .map(|row| exprs.iter().map(|e| eval(e, row, &self.env)).collect())
+                        .collect()
+                }
+                _ => self.run(plan).await,
+            }
+        })
+    }
+
+    /// The first `max_rows` values of a `Plan::Series`, checking for a cancel between batches.
+    fn series(&self, plan: &Plan, max_rows: usize) -> Result<Vec<Row>, EngineError> {
+        let Plan::Series {
+            start,
+            stop,
+            step,
+            ty,
+        } = plan
+        else {
+            return Err(EngineError::Internal("not a series".into()));
+        };
+        let env = &self.env;
+        let (start, stop, step) = (
+            eval(start, &[], env)?,
+            eval(stop, &[], env)?,
+            eval(step, &[], env)?,
+        );
+        let Some(mut cursor) = SeriesCursor::new(start, stop, step, *ty, env)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        while !cursor.is_done() && out.len() < max_rows {
+            self.check_cancel()?;
+            let batch = SERIES_BATCH.min(max_rows - out.len());
+            cursor.fill(&mut out, batch)?;
+        }
+        Ok(out)
     }
 
     async fn scan(
@@ -310,6 +364,15 @@ impl Executor {
             })
             .await
             .map_err(|e| EngineError::Internal(e.to_string()))?
+    }
+}
+
+/// Whether `plan` is a series under nothing but projections.
+fn reaches_series(plan: &Plan) -> bool {
+    match plan {
+        Plan::Series { .. } => true,
+        Plan::Project { input, .. } => reaches_series(input),
+        _ => false,
     }
 }
 

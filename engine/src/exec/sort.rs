@@ -8,6 +8,7 @@ use hashbrown::HashMap;
 use omendb_planner::SortKey;
 use omendb_planner::plan::SetOpKind;
 use omendb_storage::row::key::encode_value;
+use omendb_storage::types::Value;
 use std::cmp::Ordering;
 
 /// Sort rows by the keys (stable, NULLs placed as each key says).
@@ -20,36 +21,40 @@ pub fn sort(rows: Vec<Row>, keys: &[SortKey], env: &EvalEnv) -> Result<Vec<Row>,
             .collect::<Result<Vec<_>, _>>()?;
         keyed.push((k, row));
     }
-    keyed.sort_by(|(a, _), (b, _)| {
-        for (i, key) in keys.iter().enumerate() {
-            let o = match (a[i].is_null(), b[i].is_null()) {
-                (true, true) => Ordering::Equal,
-                (true, false) => {
-                    if key.nulls_first {
-                        Ordering::Less
-                    } else {
-                        Ordering::Greater
-                    }
-                }
-                (false, true) => {
-                    if key.nulls_first {
-                        Ordering::Greater
-                    } else {
-                        Ordering::Less
-                    }
-                }
-                _ => {
-                    let o = compare(&a[i], &b[i]).unwrap_or(Ordering::Equal);
-                    if key.descending { o.reverse() } else { o }
-                }
-            };
-            if o != Ordering::Equal {
-                return o;
-            }
-        }
-        Ordering::Equal
-    });
+    keyed.sort_by(|(a, _), (b, _)| compare_keys(a, b, keys));
     Ok(keyed.into_iter().map(|(_, r)| r).collect())
+}
+
+/// PostgreSQL's order of two rows' evaluated sort keys: each key ascending or descending, its
+/// NULLs first or last, the next key breaking ties.
+pub fn compare_keys(a: &[Value], b: &[Value], keys: &[SortKey]) -> Ordering {
+    for (i, key) in keys.iter().enumerate() {
+        let o = match (a[i].is_null(), b[i].is_null()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => {
+                if key.nulls_first {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
+            (false, true) => {
+                if key.nulls_first {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
+            _ => {
+                let o = compare(&a[i], &b[i]).unwrap_or(Ordering::Equal);
+                if key.descending { o.reverse() } else { o }
+            }
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
 }
 
 fn row_key(row: &Row) -> Vec<u8> {

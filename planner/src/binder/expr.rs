@@ -2,10 +2,11 @@
 //! functions to typed calls with their operands coerced.
 
 use super::scope::Scope;
+use super::select::sort_key;
 use super::{BindContext, ident_name, object_name};
 use crate::error::PlanError;
 use crate::expr::{AggCall, AggFunc, BinOp, Expr, Func, UnaryOp};
-use crate::plan::Plan;
+use crate::plan::{Plan, SortKey};
 use crate::types::{common_type, parse_type_name};
 use omendb_storage::types::datetime::TimeZone;
 use omendb_storage::types::{DataType, Numeric, Value};
@@ -615,8 +616,8 @@ impl ExprBinder<'_, '_, '_> {
                 "window functions are not supported yet",
             ));
         }
-        let (args, distinct, star) = match &f.args {
-            ast::FunctionArguments::None => (Vec::new(), false, false),
+        let (args, distinct, star, order_by) = match &f.args {
+            ast::FunctionArguments::None => (Vec::new(), false, false, &[][..]),
             ast::FunctionArguments::Subquery(_) => {
                 return Err(PlanError::not_supported("subqueries are not supported yet"));
             }
@@ -638,14 +639,35 @@ impl ExprBinder<'_, '_, '_> {
                         }
                     }
                 }
-                (args, distinct, star)
+                (args, distinct, star, call_order_by(&list.clauses)?)
             }
         };
+        if !f.within_group.is_empty() {
+            return Err(within_group_error(&name));
+        }
         if let Some(agg) = agg_func(&name, star) {
-            return self.aggregate(&name, agg, &args, distinct, f.filter.as_deref());
+            let call = AggSyntax {
+                name: &name,
+                func: agg,
+                args: &args,
+                distinct,
+                order_by,
+                filter: f.filter.as_deref(),
+            };
+            return self.aggregate(&call);
         }
         if distinct || star {
             return Err(PlanError::UndefinedFunction(format!("{name}(*)")));
+        }
+        for (clause, present) in [
+            ("ORDER BY", !order_by.is_empty()),
+            ("FILTER", f.filter.is_some()),
+        ] {
+            if present {
+                return Err(PlanError::WrongObjectType(format!(
+                    "{clause} specified, but {name} is not an aggregate function"
+                )));
+            }
         }
         if name == "nextval" {
             return self.nextval(&args);
@@ -679,14 +701,15 @@ impl ExprBinder<'_, '_, '_> {
         })
     }
 
-    fn aggregate(
-        &mut self,
-        name: &str,
-        func: AggFunc,
-        args: &[&ast::Expr],
-        distinct: bool,
-        filter: Option<&ast::Expr>,
-    ) -> Result<Expr, PlanError> {
+    fn aggregate(&mut self, call: &AggSyntax<'_, '_>) -> Result<Expr, PlanError> {
+        let AggSyntax {
+            name,
+            func,
+            args,
+            distinct,
+            order_by,
+            filter,
+        } = *call;
         let Some(agg) = self.agg.as_deref_mut() else {
             return Err(PlanError::Grouping(format!(
                 "aggregate functions are not allowed in {}",
@@ -704,6 +727,7 @@ impl ExprBinder<'_, '_, '_> {
             .iter()
             .map(|a| inner.bind(a))
             .collect::<Result<Vec<_>, _>>()?;
+        let order_by = inner.aggregate_order(order_by, distinct.then_some(&bound))?;
         let (arg, extra) = match (func, bound.len()) {
             (AggFunc::CountStar, 0) => (None, None),
             (AggFunc::StringAgg, 2) => {
@@ -759,12 +783,44 @@ impl ExprBinder<'_, '_, '_> {
             extra,
             distinct,
             filter,
+            order_by,
             ty,
         });
         Ok(Expr::Column {
             index: agg.groups.len() + agg.aggs.len() - 1,
             ty,
         })
+    }
+
+    /// The ORDER BY of an aggregate call, bound over the aggregate's input. With DISTINCT
+    /// (`distinct_args`: the arguments as bound, before coercion), every key must be one of
+    /// the arguments, since the distinct inputs are what gets sorted (PostgreSQL's 42P10).
+    fn aggregate_order(
+        &mut self,
+        order_by: &[ast::OrderByExpr],
+        distinct_args: Option<&Vec<Expr>>,
+    ) -> Result<Vec<SortKey>, PlanError> {
+        let arg_keys: Vec<String> = distinct_args
+            .into_iter()
+            .flatten()
+            .map(|a| format!("{a:?}"))
+            .collect();
+        let mut keys = Vec::with_capacity(order_by.len());
+        for o in order_by {
+            let expr = self.bind(&o.expr)?;
+            if distinct_args.is_some() && !arg_keys.contains(&format!("{expr:?}")) {
+                return Err(PlanError::InvalidColumnReference(
+                    "in an aggregate with DISTINCT, ORDER BY expressions must appear in argument list"
+                        .into(),
+                ));
+            }
+            let expr = match expr.ty() {
+                DataType::Unknown => coerce(self.ctx, expr, DataType::Text)?,
+                _ => expr,
+            };
+            keys.push(sort_key(expr, &o.options));
+        }
+        Ok(keys)
     }
 
     /// In an aggregating block: an expression equal to a GROUP BY expression reads the group
@@ -799,6 +855,59 @@ impl ExprBinder<'_, '_, '_> {
                 index: i,
                 ty: bound.ty(),
             }))
+    }
+}
+
+/// An aggregate call as written: the parts the binder checks and binds.
+#[derive(Clone, Copy)]
+struct AggSyntax<'n, 'a> {
+    name: &'n str,
+    func: AggFunc,
+    args: &'n [&'a ast::Expr],
+    distinct: bool,
+    order_by: &'a [ast::OrderByExpr],
+    filter: Option<&'a ast::Expr>,
+}
+
+/// The ORDER BY among a call's argument clauses; any other clause (LIMIT, IGNORE NULLS,
+/// SEPARATOR… from other dialects) is refused rather than ignored.
+fn call_order_by(
+    clauses: &[ast::FunctionArgumentClause],
+) -> Result<&[ast::OrderByExpr], PlanError> {
+    let mut order_by: &[ast::OrderByExpr] = &[];
+    for clause in clauses {
+        match clause {
+            ast::FunctionArgumentClause::OrderBy(keys) if order_by.is_empty() => order_by = keys,
+            other => {
+                return Err(PlanError::not_supported(format!(
+                    "{other} in a function call is not supported"
+                )));
+            }
+        }
+    }
+    Ok(order_by)
+}
+
+/// PostgreSQL's ordered-set and hypothetical-set aggregates, the only ones taking WITHIN GROUP.
+const ORDERED_SET_AGGREGATES: [&str; 7] = [
+    "percentile_cont",
+    "percentile_disc",
+    "mode",
+    "rank",
+    "dense_rank",
+    "percent_rank",
+    "cume_dist",
+];
+
+/// `f(…) WITHIN GROUP (ORDER BY …)`: the ordered-set aggregates are not implemented (0A000, not
+/// a wrong answer); any other function has no such form (42883, as PostgreSQL).
+fn within_group_error(name: &str) -> PlanError {
+    if ORDERED_SET_AGGREGATES.contains(&name) {
+        PlanError::not_supported(format!(
+            "ordered-set aggregate {name} (WITHIN GROUP) is not supported yet"
+        ))
+    } else {
+        PlanError::UndefinedFunction(format!("{name} with WITHIN GROUP"))
     }
 }
 

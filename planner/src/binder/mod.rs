@@ -14,6 +14,7 @@ mod lateral;
 mod scope;
 mod select;
 mod system;
+mod table_function;
 
 use crate::catalog::Catalog;
 use crate::error::PlanError;

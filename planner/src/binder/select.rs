@@ -292,7 +292,7 @@ fn order_outputs(
     ))
 }
 
-fn sort_key(expr: Expr, options: &ast::OrderByOptions) -> SortKey {
+pub(crate) fn sort_key(expr: Expr, options: &ast::OrderByOptions) -> SortKey {
     let descending = matches!(options.sort, Some(ast::OrderBySort::Desc));
     // PostgreSQL: NULLs sort as larger than every value unless told otherwise.
     let nulls_first = options.nulls_first.unwrap_or(descending);
@@ -1077,6 +1077,19 @@ pub(crate) fn bind_factor(
                 scope,
             ))
         }
+        ast::TableFactor::Table {
+            name,
+            alias,
+            args: Some(args),
+            with_ordinality,
+            ..
+        } => super::table_function::bind_table_function(
+            ctx,
+            name,
+            args,
+            alias.as_ref(),
+            *with_ordinality,
+        ),
         ast::TableFactor::Derived {
             lateral: false,
             subquery,

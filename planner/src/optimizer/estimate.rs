@@ -64,6 +64,9 @@ pub fn rows(plan: &Plan, catalog: &dyn Catalog) -> f64 {
         }
         Plan::System { .. } => 100.0,
         Plan::Values { rows, .. } => rows.len() as f64,
+        Plan::Series {
+            start, stop, step, ..
+        } => series_rows(start, stop, step),
         Plan::Filter { input, predicate } => rows(input, catalog) * selectivity(predicate),
         Plan::Project { input, .. } | Plan::Sort { input, .. } | Plan::Distinct { input } => {
             rows(input, catalog)
@@ -98,6 +101,31 @@ pub fn rows(plan: &Plan, catalog: &dyn Catalog) -> f64 {
             }
         }
         Plan::SetOp { left, right, .. } => rows(left, catalog) + rows(right, catalog),
+    }
+}
+
+/// Rows PostgreSQL assumes a set-returning function yields when it cannot tell.
+const FUNCTION_ROWS: f64 = 1000.0;
+
+/// An integer series with literal bounds has a known length; any other, PostgreSQL's guess.
+fn series_rows(start: &Expr, stop: &Expr, step: &Expr) -> f64 {
+    use omendb_storage::types::Value;
+    let int = |e: &Expr| match e {
+        Expr::Literal {
+            value: Value::Int32(n),
+            ..
+        } => Some(i64::from(*n)),
+        Expr::Literal {
+            value: Value::Int64(n),
+            ..
+        } => Some(*n),
+        _ => None,
+    };
+    match (int(start), int(stop), int(step)) {
+        (Some(a), Some(b), Some(s)) if s != 0 => {
+            ((b as f64 - a as f64) / s as f64).floor().max(-1.0) + 1.0
+        }
+        _ => FUNCTION_ROWS,
     }
 }
 

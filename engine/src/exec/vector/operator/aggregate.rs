@@ -36,11 +36,11 @@ impl AggSpec {
     }
 }
 
-/// Whether the vectorized aggregate computes `call` (DISTINCT, `bool_and`/`bool_or` and
-/// `string_agg` stay on the row executor).
+/// Whether the vectorized aggregate computes `call` (DISTINCT, ORDER BY inside the call,
+/// `bool_and`/`bool_or` and `string_agg` stay on the row executor).
 pub fn call_supported(call: &AggCall) -> bool {
-    // FILTER (WHERE …) is evaluated by the row executor only.
-    if call.distinct || call.extra.is_some() || call.filter.is_some() {
+    // FILTER (WHERE …) and ORDER BY are evaluated by the row executor only.
+    if call.distinct || call.extra.is_some() || call.filter.is_some() || !call.order_by.is_empty() {
         return false;
     }
     let arg_ty = call.arg.as_ref().map(Expr::ty);
