@@ -53,8 +53,10 @@ pub struct Prepared {
     pub param_types: Vec<DataType>,
     /// The result columns; `None` for statements that return no rows.
     pub fields: Option<Rc<[Field]>>,
-    /// The bound statement (`None` for an empty query).
+    /// The bound statement (`None` for an empty query or a COPY).
     statement: Option<Statement>,
+    /// `COPY … FROM STDIN` (extended protocol): the protocol layer starts copy-in mode with it.
+    pub copy: Option<String>,
 }
 
 /// Where the session stands with respect to a transaction block (ReadyForQuery's status byte).
@@ -516,6 +518,14 @@ impl Session {
         sql: &str,
         param_types: &[Option<DataType>],
     ) -> Result<Rc<Prepared>, EngineError> {
+        if crate::copy::parse_copy(sql)?.is_some() {
+            return Ok(Rc::new(Prepared {
+                param_types: Vec::new(),
+                fields: None,
+                statement: None,
+                copy: Some(sql.to_string()),
+            }));
+        }
         let mut parsed = parse(sql).map_err(plan_error)?;
         if parsed.len() > 1 {
             return Err(EngineError::sql(
@@ -528,6 +538,7 @@ impl Session {
                 param_types: Vec::new(),
                 fields: None,
                 statement: None,
+                copy: None,
             }));
         };
         let (stmt, mut types) = self.bind_parsed(&p, param_types)?;
@@ -541,6 +552,7 @@ impl Session {
             param_types: types,
             fields,
             statement: Some(stmt),
+            copy: None,
         }))
     }
 

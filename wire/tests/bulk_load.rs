@@ -363,3 +363,50 @@ fn copy_in_a_transaction_block_is_visible_to_it_and_rolls_back() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&log);
 }
+
+/// tokio-postgres sends COPY through the extended protocol (Parse/Bind/Execute, CopyData,
+/// CopyDone, then Sync); errors skip to the Sync and the connection goes on.
+#[test]
+fn copy_through_the_extended_protocol() {
+    use futures_util::SinkExt;
+    let (dir, log) = scratch("extended");
+    let (child, port) = start(&dir, &log);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+            .batch_execute(
+                "CREATE TABLE items (k bigint PRIMARY KEY, t text, amount numeric(12,2), d date)",
+            )
+            .await
+            .unwrap();
+        let send = |data: String| {
+            let client = &client;
+            async move {
+                let sink = client.copy_in("COPY items FROM STDIN").await?;
+                futures_util::pin_mut!(sink);
+                sink.send(bytes::Bytes::from(data)).await?;
+                sink.finish().await
+            }
+        };
+        assert_eq!(send(rows(0..20_000)).await.unwrap(), 20_000);
+        let err = send(rows(19_999..20_001)).await.unwrap_err();
+        assert_eq!(err.code().map(|c| c.code()), Some("23505"), "{err}");
+        let n: i64 = client
+            .query_one("SELECT count(*) FROM items", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 20_000);
+    });
+    kill(child);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&log);
+}
