@@ -405,8 +405,58 @@ fn copy_through_the_extended_protocol() {
             .unwrap()
             .get(0);
         assert_eq!(n, 20_000);
+
+        // Concurrent loads of one table (the TPC-H loader sends parts in parallel): disjoint
+        // keys all load; a key two loads share loads once.
+        let mut clients = Vec::new();
+        for _ in 0..3 {
+            let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            clients.push(c);
+        }
+        let (a, b, c) = tokio::join!(
+            load(&clients[0], rows(100_000..200_000)),
+            load(&clients[1], rows(200_000..300_000)),
+            load(&clients[2], rows(300_000..400_000)),
+        );
+        assert_eq!(
+            (a.unwrap(), b.unwrap(), c.unwrap()),
+            (100_000, 100_000, 100_000)
+        );
+        let (a, b) = tokio::join!(
+            load(&clients[0], rows(500_000..600_000)),
+            load(&clients[1], rows(599_999..700_000)),
+        );
+        assert!(
+            a.is_ok() != b.is_ok(),
+            "exactly one of two loads sharing key 599999 commits: {a:?} {b:?}"
+        );
+        let failed = a.err().or(b.err()).unwrap();
+        assert_eq!(failed.code().map(|c| c.code()), Some("23505"), "{failed}");
+        let (n, distinct): (i64, i64) = {
+            let r = client
+                .query_one("SELECT count(*), count(DISTINCT k) FROM items", &[])
+                .await
+                .unwrap();
+            (r.get(0), r.get(1))
+        };
+        assert_eq!(n, distinct);
+        assert!(n == 320_000 + 100_000 || n == 320_000 + 100_001, "{n}");
     });
     kill(child);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&log);
+}
+
+/// COPY `data` through tokio-postgres in 50 kB messages; the row count.
+async fn load(c: &tokio_postgres::Client, data: String) -> Result<u64, tokio_postgres::Error> {
+    use futures_util::SinkExt;
+    let sink = c.copy_in("COPY items FROM STDIN").await?;
+    futures_util::pin_mut!(sink);
+    for piece in data.as_bytes().chunks(50_000) {
+        sink.send(bytes::Bytes::copy_from_slice(piece)).await?;
+    }
+    sink.finish().await
 }
