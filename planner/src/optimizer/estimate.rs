@@ -69,16 +69,17 @@ fn conjunction(parts: &[&Expr], stats: StatsOf) -> f64 {
 
 fn single(e: &Expr, stats: StatsOf) -> f64 {
     match e {
-        Expr::Binary {
-            op: BinOp::And, ..
-        } => selectivity_with(e, stats),
+        Expr::Binary { op: BinOp::And, .. } => selectivity_with(e, stats),
         Expr::Binary {
             op: BinOp::Or,
             left,
             right,
             ..
         } => {
-            let (a, b) = (selectivity_with(left, stats), selectivity_with(right, stats));
+            let (a, b) = (
+                selectivity_with(left, stats),
+                selectivity_with(right, stats),
+            );
             a + b - a * b
         }
         Expr::Binary {
@@ -103,12 +104,14 @@ fn single(e: &Expr, stats: StatsOf) -> f64 {
             Some((s, d)) => (list.len() as f64 / d).min(1.0) * (1.0 - s.null_fraction()),
             None => (EQUALITY * list.len() as f64).min(OTHER),
         },
-        Expr::IsNull { expr, negated } => match column_stats(expr, stats).and_then(|s| s.nulls.map(|_| s)) {
-            Some(s) if *negated => 1.0 - s.null_fraction(),
-            Some(s) => s.null_fraction(),
-            None if *negated => OTHER,
-            None => EQUALITY,
-        },
+        Expr::IsNull { expr, negated } => {
+            match column_stats(expr, stats).and_then(|s| s.nulls.map(|_| s)) {
+                Some(s) if *negated => 1.0 - s.null_fraction(),
+                Some(s) => s.null_fraction(),
+                None if *negated => OTHER,
+                None => EQUALITY,
+            }
+        }
         Expr::Unary {
             op: UnaryOp::Not,
             expr,
@@ -341,3 +344,7 @@ fn has_equality(e: &Expr) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+#[path = "estimate_tests.rs"]
+mod tests;

@@ -55,7 +55,11 @@ impl JoinGraph {
         for &(expr, set) in conjuncts {
             match column_equality(expr) {
                 Some((a, b)) if set.count_ones() == 2 => {
-                    let (a, b) = if rel_of(a) < rel_of(b) { (a, b) } else { (b, a) };
+                    let (a, b) = if rel_of(a) < rel_of(b) {
+                        (a, b)
+                    } else {
+                        (b, a)
+                    };
                     match groups.iter_mut().find(|g| g.0 == set) {
                         Some(g) => g.1.push((a, b)),
                         None => groups.push((set, vec![(a, b)])),
@@ -154,8 +158,14 @@ fn equi_selectivity(
     stats: StatsOf,
 ) -> f64 {
     let sides = [
-        (rel_of(pairs[0].0), pairs.iter().map(|p| p.0).collect::<Vec<_>>()),
-        (rel_of(pairs[0].1), pairs.iter().map(|p| p.1).collect::<Vec<_>>()),
+        (
+            rel_of(pairs[0].0),
+            pairs.iter().map(|p| p.0).collect::<Vec<_>>(),
+        ),
+        (
+            rel_of(pairs[0].1),
+            pairs.iter().map(|p| p.1).collect::<Vec<_>>(),
+        ),
     ];
     let key_selectivity = sides
         .iter()
@@ -181,3 +191,7 @@ fn equi_selectivity(
         })
         .product()
 }
+
+#[cfg(test)]
+#[path = "join_graph_tests.rs"]
+mod tests;
