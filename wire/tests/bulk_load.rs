@@ -313,6 +313,17 @@ fn a_duplicate_key_fails_the_whole_copy() {
     let err = copy(port, "items", &rows(1999..2001)).unwrap_err();
     assert!(err.contains("(k)=(1999)"), "{err}");
     assert_eq!(query(port, "SELECT count(*) FROM items"), "1002");
+    // A bad value deep in the stream (past the first chunks, on whichever shard parses it)
+    // is reported with its line number; nothing of the load stays.
+    let mut data = rows(10_000..80_000);
+    data.push_str("80000\tbad\t1.00\t2024-02-30\n");
+    data.push_str(&rows(80_001..90_000));
+    let err = copy(port, "items", &data).unwrap_err();
+    assert!(
+        err.contains("line 70001") && err.contains("2024-02-30"),
+        "{err}"
+    );
+    assert_eq!(query(port, "SELECT count(*) FROM items"), "1002");
     kill(child);
     let (child, port) = start(&dir, &log);
     assert_eq!(query(port, "SELECT count(*) FROM items"), "1002");
