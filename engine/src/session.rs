@@ -53,8 +53,10 @@ pub struct Prepared {
     pub param_types: Vec<DataType>,
     /// The result columns; `None` for statements that return no rows.
     pub fields: Option<Rc<[Field]>>,
-    /// The bound statement (`None` for an empty query).
+    /// The bound statement (`None` for an empty query or a COPY).
     statement: Option<Statement>,
+    /// `COPY … FROM STDIN` (extended protocol): the protocol layer starts copy-in mode with it.
+    pub copy: Option<String>,
 }
 
 /// Where the session stands with respect to a transaction block (ReadyForQuery's status byte).
@@ -376,6 +378,16 @@ impl Session {
         Ok(())
     }
 
+    /// Whether a write into `table` may take the bulk path: outside a transaction block (its
+    /// rows stay invisible until it commits), no UNIQUE constraints besides the key, durable
+    /// storage, and `omendb.bulk_load` not off.
+    fn bulk_allowed(&self, table: &omendb_storage::schema::TableSchema) -> bool {
+        self.txn.as_ref().is_some_and(|t| !t.explicit)
+            && table.unique.is_empty()
+            && self.engine.storage().is_some()
+            && self.settings.bulk_load()
+    }
+
     /// Parallel bulk load: cut the stream into chunks of whole lines and have the shards parse
     /// them, round-robin, with at most `CHUNKS_IN_FLIGHT` per shard outstanding.
     async fn copy_dispatch(
@@ -516,6 +528,14 @@ impl Session {
         sql: &str,
         param_types: &[Option<DataType>],
     ) -> Result<Rc<Prepared>, EngineError> {
+        if crate::copy::parse_copy(sql)?.is_some() {
+            return Ok(Rc::new(Prepared {
+                param_types: Vec::new(),
+                fields: None,
+                statement: None,
+                copy: Some(sql.to_string()),
+            }));
+        }
         let mut parsed = parse(sql).map_err(plan_error)?;
         if parsed.len() > 1 {
             return Err(EngineError::sql(
@@ -528,6 +548,7 @@ impl Session {
                 param_types: Vec::new(),
                 fields: None,
                 statement: None,
+                copy: None,
             }));
         };
         let (stmt, mut types) = self.bind_parsed(&p, param_types)?;
@@ -541,6 +562,7 @@ impl Session {
             param_types: types,
             fields,
             statement: Some(stmt),
+            copy: None,
         }))
     }
 
@@ -812,6 +834,12 @@ impl Session {
                 source,
                 returning,
             } => {
+                if returning.is_none() && self.bulk_allowed(table) {
+                    let n = exec.insert_select_bulk(table, source, touched).await?;
+                    return Ok(Outcome::Command {
+                        tag: format!("INSERT 0 {n}"),
+                    });
+                }
                 let rows = exec.insert(table, source, touched).await?;
                 returning_outcome(exec, returning.as_ref(), rows, |n| format!("INSERT 0 {n}"))
             }

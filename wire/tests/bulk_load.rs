@@ -363,3 +363,153 @@ fn copy_in_a_transaction_block_is_visible_to_it_and_rolls_back() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&log);
 }
+
+/// tokio-postgres sends COPY through the extended protocol (Parse/Bind/Execute, CopyData,
+/// CopyDone, then Sync); errors skip to the Sync and the connection goes on.
+#[test]
+fn copy_through_the_extended_protocol() {
+    use futures_util::SinkExt;
+    let (dir, log) = scratch("extended");
+    let (child, port) = start(&dir, &log);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+            .batch_execute(
+                "CREATE TABLE items (k bigint PRIMARY KEY, t text, amount numeric(12,2), d date)",
+            )
+            .await
+            .unwrap();
+        let send = |data: String| {
+            let client = &client;
+            async move {
+                let sink = client.copy_in("COPY items FROM STDIN").await?;
+                futures_util::pin_mut!(sink);
+                sink.send(bytes::Bytes::from(data)).await?;
+                sink.finish().await
+            }
+        };
+        assert_eq!(send(rows(0..20_000)).await.unwrap(), 20_000);
+        let err = send(rows(19_999..20_001)).await.unwrap_err();
+        assert_eq!(err.code().map(|c| c.code()), Some("23505"), "{err}");
+        let n: i64 = client
+            .query_one("SELECT count(*) FROM items", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 20_000);
+
+        // Concurrent loads of one table (the TPC-H loader sends parts in parallel): disjoint
+        // keys all load; a key two loads share loads once.
+        let mut clients = Vec::new();
+        for _ in 0..3 {
+            let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            clients.push(c);
+        }
+        let (a, b, c) = tokio::join!(
+            load(&clients[0], rows(100_000..200_000)),
+            load(&clients[1], rows(200_000..300_000)),
+            load(&clients[2], rows(300_000..400_000)),
+        );
+        assert_eq!(
+            (a.unwrap(), b.unwrap(), c.unwrap()),
+            (100_000, 100_000, 100_000)
+        );
+        let (a, b) = tokio::join!(
+            load(&clients[0], rows(500_000..600_000)),
+            load(&clients[1], rows(599_999..700_000)),
+        );
+        assert!(
+            a.is_ok() != b.is_ok(),
+            "exactly one of two loads sharing key 599999 commits: {a:?} {b:?}"
+        );
+        let failed = a.err().or(b.err()).unwrap();
+        assert_eq!(failed.code().map(|c| c.code()), Some("23505"), "{failed}");
+        let (n, distinct): (i64, i64) = {
+            let r = client
+                .query_one("SELECT count(*), count(DISTINCT k) FROM items", &[])
+                .await
+                .unwrap();
+            (r.get(0), r.get(1))
+        };
+        assert_eq!(n, distinct);
+        assert!(n == 320_000 + 100_000 || n == 320_000 + 100_001, "{n}");
+    });
+    kill(child);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&log);
+}
+
+/// COPY `data` through tokio-postgres in 50 kB messages; the row count.
+async fn load(c: &tokio_postgres::Client, data: String) -> Result<u64, tokio_postgres::Error> {
+    use futures_util::SinkExt;
+    let sink = c.copy_in("COPY items FROM STDIN").await?;
+    futures_util::pin_mut!(sink);
+    for piece in data.as_bytes().chunks(50_000) {
+        sink.send(bytes::Bytes::copy_from_slice(piece)).await?;
+    }
+    sink.finish().await
+}
+
+#[test]
+fn large_insert_select_loads_segments() {
+    let (dir, log) = scratch("insert-select");
+    let (child, port) = start(&dir, &log);
+    query(port, "CREATE TABLE src (k bigint PRIMARY KEY, t text)");
+    query(
+        port,
+        "INSERT INTO src SELECT g, 'row ' || g FROM generate_series(1, 50000) g",
+    );
+    let files = || -> usize {
+        ["shard-0", "shard-1"]
+            .iter()
+            .map(|s| {
+                std::fs::read_dir(dir.join(s).join("segments"))
+                    .map(|d| d.count())
+                    .unwrap_or(0)
+            })
+            .sum()
+    };
+    assert!(files() >= 2, "50,000 rows became segments");
+    query(port, "CREATE TABLE dst (k bigint PRIMARY KEY, t text)");
+    query(
+        port,
+        "INSERT INTO dst SELECT k * 2, t FROM src WHERE k <= 30000",
+    );
+    assert_eq!(
+        query(port, "SELECT count(*), max(k) FROM dst"),
+        "30000|60000"
+    );
+    // Overlapping keys: the whole statement fails, nothing of it stays.
+    let out = psql(port, "INSERT INTO dst SELECT k, t FROM src", None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("duplicate key"), "{err}");
+    assert_eq!(query(port, "SELECT count(*) FROM dst"), "30000");
+    // A small INSERT … SELECT takes the row path.
+    query(
+        port,
+        "INSERT INTO dst SELECT k * 2 + 1, t FROM src WHERE k <= 10",
+    );
+    assert_eq!(query(port, "SELECT count(*) FROM dst"), "30010");
+    kill(child);
+    let (child, port) = start(&dir, &log);
+    assert_eq!(
+        query(port, "SELECT count(*), sum(k) FROM src"),
+        "50000|1250025000"
+    );
+    assert_eq!(query(port, "SELECT count(*) FROM dst"), "30010");
+    assert_eq!(query(port, "SELECT t FROM dst WHERE k = 21"), "row 10");
+    kill(child);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&log);
+}

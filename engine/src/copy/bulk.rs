@@ -39,6 +39,9 @@ pub struct PendingSegment {
     pub id: u64,
     pub segment: Arc<Segment>,
     written: bool,
+    /// Its first and last encoded primary keys (empty without a key).
+    lo: Vec<u8>,
+    hi: Vec<u8>,
 }
 
 impl BulkLoad {
@@ -164,33 +167,40 @@ pub fn bulk_add(
     writer: WriterId,
 ) -> Result<(), Refusal> {
     let mut loads = state.bulk_loads().borrow_mut();
-    let Some(load) = loads.get_mut(&writer) else {
+    // Out of the map while it cuts, so the other loads can be checked beside it.
+    let Some(mut load) = loads.remove(&writer) else {
         // The load ended (rolled back) while these rows were on their way.
         return Err(Refusal::Ended);
     };
+    let mut result = Ok(());
     if load.table.id != table.id {
-        return Err(Refusal::Ended);
+        result = Err(Refusal::Ended);
+    } else {
+        load.rows.append(rows);
+        while result.is_ok() && load.rows.len() >= SEGMENT_ROWS {
+            let rest = load.rows.split_off(SEGMENT_ROWS);
+            let chunk = std::mem::replace(&mut load.rows, rest);
+            result = cut_segment(state, &mut load, &loads, chunk);
+        }
     }
-    load.rows.append(rows);
-    while load.rows.len() >= SEGMENT_ROWS {
-        let rest = load.rows.split_off(SEGMENT_ROWS);
-        let chunk = std::mem::replace(&mut load.rows, rest);
-        cut_segment(state, load, chunk)?;
-    }
-    Ok(())
+    loads.insert(writer, load);
+    result
 }
 
 /// Cut what is left of `writer`'s load into a segment.
 pub fn bulk_cut(state: &ShardState, writer: WriterId) -> Result<(), Refusal> {
     let mut loads = state.bulk_loads().borrow_mut();
-    let Some(load) = loads.get_mut(&writer) else {
+    let Some(mut load) = loads.remove(&writer) else {
         return Ok(());
     };
     let chunk = std::mem::take(&mut load.rows);
-    if chunk.is_empty() {
-        return Ok(());
-    }
-    cut_segment(state, load, chunk)
+    let result = if chunk.is_empty() {
+        Ok(())
+    } else {
+        cut_segment(state, &mut load, &loads, chunk)
+    };
+    loads.insert(writer, load);
+    result
 }
 
 /// Make every segment file of `writer`'s load durable.
@@ -263,10 +273,22 @@ pub fn bulk_end(state: &ShardState, writer: WriterId, commit: bool) -> Option<(u
     None
 }
 
-/// Sort `rows` by primary key, refuse duplicates (within them, in the table, in the load's
-/// earlier segments) and add them to the load as a segment.
-fn cut_segment(state: &ShardState, load: &mut BulkLoad, mut rows: Vec<Row>) -> Result<(), Refusal> {
+/// Sort `rows` by primary key, refuse duplicates — within them, in the table, in this load's
+/// earlier segments and in other loads' segments of the table on this shard — and add them to
+/// the load as a segment.
+///
+/// Checking at every cut is enough: the shard runs one cut at a time, so of two loads holding
+/// the same key the later cut sees the earlier one's segment (or, once that load committed,
+/// the table's). A key in a load that later rolls back is still refused (PostgreSQL would
+/// wait for that load and then accept it).
+fn cut_segment(
+    state: &ShardState,
+    load: &mut BulkLoad,
+    others: &std::collections::HashMap<WriterId, BulkLoad>,
+    mut rows: Vec<Row>,
+) -> Result<(), Refusal> {
     let table = load.table.clone();
+    let mut range = (Vec::new(), Vec::new());
     let types: Vec<_> = table.columns.iter().map(|c| c.ty).collect();
     let pk = table.primary_key.as_ref().map(|k| k.columns.clone());
     if let Some(pk) = &pk {
@@ -277,19 +299,37 @@ fn cut_segment(state: &ShardState, load: &mut BulkLoad, mut rows: Vec<Row>) -> R
                 return Err(Refusal::Duplicate(std::mem::take(&mut rows[w[1]])));
             }
         }
-        let taken = state.with_table(&table, |t| {
-            order.iter().copied().find(|&i| {
-                t.key_taken(key(i))
-                    || load
-                        .segments
-                        .iter()
-                        .any(|s| s.segment.find(key(i)).is_some())
+        let (lo, hi) = match (order.first(), order.last()) {
+            (Some(&a), Some(&b)) => (key(a).to_vec(), key(b).to_vec()),
+            _ => return Ok(()),
+        };
+        let taken = state
+            .with_table(&table, |t| {
+                t.first_taken(order.iter().map(|&i| (i, key(i))), &lo, &hi)
             })
-        });
+            .or_else(|| {
+                let pending = load.segments.iter().chain(
+                    others
+                        .values()
+                        .filter(|o| o.table.id == table.id)
+                        .flat_map(|o| o.segments.iter()),
+                );
+                pending
+                    .filter(|s| {
+                        s.lo.as_slice() <= hi.as_slice() && s.hi.as_slice() >= lo.as_slice()
+                    })
+                    .find_map(|s| {
+                        order
+                            .iter()
+                            .copied()
+                            .find(|&i| s.segment.find(key(i)).is_some())
+                    })
+            });
         if let Some(i) = taken {
             return Err(Refusal::Duplicate(std::mem::take(&mut rows[i])));
         }
         rows = permute(rows, &order);
+        range = (lo, hi);
     }
     let kind = state.with_table(&table, |t| t.index_kind());
     let refs: Vec<&[Value]> = rows.iter().map(Vec::as_slice).collect();
@@ -302,6 +342,8 @@ fn cut_segment(state: &ShardState, load: &mut BulkLoad, mut rows: Vec<Row>) -> R
         id,
         segment: Arc::new(segment),
         written: false,
+        lo: range.0,
+        hi: range.1,
     });
     Ok(())
 }

@@ -62,8 +62,8 @@ pub struct RowTable {
     key_buf: Vec<u8>,
     /// Checkpointed rows in column segments.
     cold: Cold,
-    /// A transaction loading segments in bulk: other writers wait until it ends.
-    bulk_writer: Option<WriterId>,
+    /// Transactions loading segments in bulk: row writers wait until they end.
+    bulk_writers: Vec<WriterId>,
     /// The kind of index over primary keys, in the row store and the segments.
     kind: IndexKind,
 }
@@ -101,7 +101,7 @@ impl RowTable {
             committed: 0,
             key_buf: Vec::new(),
             cold: Cold::default(),
-            bulk_writer: None,
+            bulk_writers: Vec::new(),
             kind,
         }
     }
@@ -167,10 +167,13 @@ impl RowTable {
         Ok(id)
     }
 
-    /// Let `writer` load segments in bulk: no other transaction may have a pending write
-    /// here now (`Busy` names one), and none can start one until `end_bulk`.
+    /// Let `writer` load segments in bulk: no transaction may have a pending row write here
+    /// now (`Busy` names one), and none can start one until `end_bulk`. Several loads may run
+    /// at once; they check each other's segments for duplicates.
     pub fn begin_bulk(&mut self, writer: WriterId) -> Result<(), RowError> {
-        self.bulk_guard(writer)?;
+        if self.bulk_writers.contains(&writer) {
+            return Ok(());
+        }
         if let Some(p) = self
             .slots
             .iter()
@@ -179,32 +182,65 @@ impl RowTable {
         {
             return Err(RowError::Busy(p.writer));
         }
-        self.bulk_writer = Some(writer);
+        self.bulk_writers.push(writer);
         Ok(())
     }
 
     /// The bulk load ended; with `segments` (committed) its segments join the table.
     pub fn end_bulk(&mut self, writer: WriterId, segments: Vec<ColdSegment>) {
-        if self.bulk_writer == Some(writer) {
-            self.bulk_writer = None;
-        }
+        self.bulk_writers.retain(|&w| w != writer);
         for s in segments {
             self.cold.push(s);
         }
     }
 
-    /// `Busy` while another transaction loads in bulk.
+    /// `Busy` while a transaction other than `writer` loads in bulk.
     fn bulk_guard(&self, writer: WriterId) -> Result<(), RowError> {
-        match self.bulk_writer {
-            Some(w) if w != writer => Err(RowError::Busy(w)),
-            _ => Ok(()),
+        match self.bulk_writers.iter().find(|&&w| w != writer) {
+            Some(&w) => Err(RowError::Busy(w)),
+            None => Ok(()),
         }
     }
 
-    /// Whether a row with this encoded primary key is committed or pending anywhere here
-    /// (for bulk loads' duplicate checks).
-    pub fn key_taken(&self, key: &[u8]) -> bool {
-        self.primary.as_ref().and_then(|i| i.get(key)).is_some() || self.cold.find(key).is_some()
+    /// The first of `keys` (encoded primary keys, ascending, the last one `hi` … first `lo`)
+    /// that a row here holds, committed or pending (for bulk loads' duplicate checks). Only
+    /// segments whose key range meets `[lo, hi]` are searched.
+    pub fn first_taken<'k>(
+        &self,
+        keys: impl Iterator<Item = (usize, &'k [u8])>,
+        lo: &[u8],
+        hi: &[u8],
+    ) -> Option<usize> {
+        let mut hot = false;
+        if let Some(index) = self.primary.as_ref() {
+            index.range(Bound::Included(lo), Bound::Included(hi), &mut |_, _| {
+                hot = true;
+                false
+            });
+        }
+        let mut key_buf = Vec::new();
+        let cold: Vec<&ColdSegment> = self
+            .cold
+            .segments()
+            .iter()
+            .filter(|c| {
+                let (first, last) = segment_key_range(&self.schema, c, &mut key_buf);
+                first.as_slice() <= hi && last.as_slice() >= lo
+            })
+            .collect();
+        if !hot && cold.is_empty() {
+            return None;
+        }
+        let mut keys = keys;
+        keys.find(|(_, key)| {
+            (hot && self.primary.as_ref().and_then(|i| i.get(key)).is_some())
+                || cold.iter().any(|c| {
+                    c.segment
+                        .find(key)
+                        .is_some_and(|r| !c.deletes.is_deleted(r))
+                })
+        })
+        .map(|(i, _)| i)
     }
 
     /// Insert a row as a pending write of `writer`.
@@ -701,6 +737,19 @@ fn primary_key_bytes<'a>(schema: &TableSchema, row: &[Value], buf: &'a mut Vec<u
         }
     }
     buf
+}
+
+/// The encoded primary keys of a segment's first and last rows (its key range: rows are
+/// sorted by key).
+pub fn segment_key_range(
+    schema: &TableSchema,
+    c: &ColdSegment,
+    buf: &mut Vec<u8>,
+) -> (Vec<u8>, Vec<u8>) {
+    let rows = c.segment.rows();
+    let first = primary_key_bytes(schema, &c.segment.row(0), buf).to_vec();
+    let last = primary_key_bytes(schema, &c.segment.row(rows.saturating_sub(1)), buf).to_vec();
+    (first, last)
 }
 
 fn duplicate(schema: &TableSchema) -> RowError {

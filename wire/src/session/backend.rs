@@ -17,6 +17,10 @@ pub trait PreparedStatement {
     fn param_types(&self) -> &[DataType];
     /// The result columns; `None` for statements that return no rows.
     fn fields(&self) -> Option<&Rc<[Field]>>;
+    /// A `COPY … FROM STDIN`: Execute starts copy-in mode with this text.
+    fn copy_sql(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl PreparedStatement for Prepared {
@@ -25,6 +29,9 @@ impl PreparedStatement for Prepared {
     }
     fn fields(&self) -> Option<&Rc<[Field]>> {
         self.fields.as_ref()
+    }
+    fn copy_sql(&self) -> Option<&str> {
+        self.copy.as_deref()
     }
 }
 

@@ -235,6 +235,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin, B: Backend> Session<'_, S, B> {
         portal: &mut Portal<B::Prepared>,
         max_rows: i32,
     ) -> Result<(), WireError> {
+        if matches!(portal.state, PortalState::Ready(_))
+            && let Some(sql) = portal.statement.copy_sql()
+        {
+            // Extended-protocol COPY: copy-in mode now, CommandComplete after CopyDone; the
+            // client's Sync (sent after CopyDone) brings ReadyForQuery. An error goes the
+            // extended way: skip to Sync.
+            let sql = sql.to_string();
+            let copy = self
+                .backend
+                .copy_start(&sql)?
+                .ok_or_else(|| WireError::Protocol("COPY statement is no longer a COPY".into()))?;
+            let Some(result) = self.copy_loop(copy).await? else {
+                return Err(WireError::Protocol("client went away during COPY".into()));
+            };
+            self.write_notices();
+            self.write_parameter_changes();
+            let tag = match result? {
+                Outcome::Command { tag } => tag,
+                _ => String::from("COPY"),
+            };
+            reply::command_complete(&mut self.io.out, &tag)?;
+            portal.state = PortalState::Done(tag);
+            return Ok(());
+        }
         if let PortalState::Ready(params) = &mut portal.state {
             let params = std::mem::take(params);
             let outcome = self.backend.execute(&portal.statement, params).await;

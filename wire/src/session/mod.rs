@@ -234,13 +234,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin, B: Backend> Session<'_, S, B> {
 
     /// COPY FROM STDIN: CopyInResponse, then CopyData until CopyDone or CopyFail (Flush and
     /// Sync are ignored meanwhile, as PostgreSQL does), then the result and ReadyForQuery.
-    async fn copy_in(&mut self, mut copy: CopyIn) -> Result<(), WireError> {
+    async fn copy_in(&mut self, copy: CopyIn) -> Result<(), WireError> {
+        let Some(result) = self.copy_loop(copy).await? else {
+            return Ok(());
+        };
+        self.write_notices();
+        match result {
+            Ok(outcome) => self.write_outcome(outcome).await?,
+            Err(e) => reply::error(&mut self.io.out, &e),
+        }
+        self.write_parameter_changes();
+        reply::ready_for_query(&mut self.io.out, self.backend.txn_status());
+        self.io.flush_soon();
+        Ok(())
+    }
+
+    /// Copy-in mode: CopyInResponse, then CopyData until CopyDone or CopyFail. `None` when the
+    /// client went away (dropping the backend rolls the COPY back).
+    pub(super) async fn copy_loop(
+        &mut self,
+        mut copy: CopyIn,
+    ) -> Result<Option<Result<Outcome, WireError>>, WireError> {
         reply::copy_in_response(&mut self.io.out, copy.columns);
         self.io.flush().await?;
         let result = loop {
             let message = match self.io.next().await? {
-                // The client went away: dropping the backend rolls the COPY back.
-                None => return Ok(()),
+                None => return Ok(None),
                 Some(Decoded::Message(m)) => m,
                 Some(Decoded::Malformed { error, .. }) => {
                     break Err(WireError::Protocol(format!("during COPY: {error}")));
@@ -261,7 +280,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin, B: Backend> Session<'_, S, B> {
                     ));
                 }
                 FrontendMessage::Flush(_) | FrontendMessage::Sync(_) => {}
-                FrontendMessage::Terminate(_) => return Ok(()),
+                FrontendMessage::Terminate(_) => return Ok(None),
                 _ => {
                     let e = self.backend.copy_fail(copy, "unexpected message").await;
                     break Err(WireError::Protocol(format!(
@@ -270,15 +289,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin, B: Backend> Session<'_, S, B> {
                 }
             }
         };
-        self.write_notices();
-        match result {
-            Ok(outcome) => self.write_outcome(outcome).await?,
-            Err(e) => reply::error(&mut self.io.out, &e),
-        }
-        self.write_parameter_changes();
-        reply::ready_for_query(&mut self.io.out, self.backend.txn_status());
-        self.io.flush_soon();
-        Ok(())
+        Ok(Some(result))
     }
 
     /// A whole statement result in text format, as simple query sends it.
