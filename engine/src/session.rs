@@ -764,12 +764,7 @@ impl Session {
         // of the window in between.
         let engine = self.engine.clone();
         let _pass = engine.gate().enter().await;
-        if let Err(e) = crate::durable::commit::log_commit(&self.shard, txn.id, &txn.touched).await
-        {
-            exec.finish(txn.id, &txn.touched, false).await?;
-            return Err(e);
-        }
-        exec.finish(txn.id, &txn.touched, true).await
+        crate::durable::commit::commit(&self.shard, txn.id, &txn.touched).await
     }
 
     fn executor(&self, params: Vec<Value>, txn_id: WriterId, txn_start: i64) -> Executor {
