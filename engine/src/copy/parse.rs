@@ -90,9 +90,14 @@ impl CopyParser {
             self.line += 1;
             start = first;
         }
-        // A `\.` line ends the data: cut the chunk there.
+        // A `\.` line ends the data: cut the chunk there. Without a backslash (memchr) there
+        // is no such line, and counting newlines is all that is left.
         let mut at = start;
         let mut lines = 0u64;
+        if !chunk[start..].contains(&b'\\') {
+            lines = chunk[start..].iter().filter(|&&b| b == b'\n').count() as u64;
+            at = chunk.len();
+        }
         while at < chunk.len() {
             let next = chunk[at..]
                 .iter()
@@ -155,6 +160,8 @@ impl CopyParser {
             }
         }
         let delimiter = self.stmt.delimiter as char;
+        // One memchr for the line instead of one per field.
+        let escaped = raw.contains(&b'\\');
         let mut n = 0;
         for field in text.split(delimiter) {
             let Some(&(col, ty)) = self.targets.get(n) else {
@@ -169,7 +176,7 @@ impl CopyParser {
             let slot = &mut row[col];
             if field == self.stmt.null {
                 *slot = Value::Null;
-            } else if field.contains('\\') {
+            } else if escaped && field.contains('\\') {
                 *slot = self.convert(n, &unescape_text(field))?;
             } else if !reuse_text(slot, field, ty) {
                 *slot = self.convert(n, field)?;
