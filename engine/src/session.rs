@@ -378,6 +378,16 @@ impl Session {
         Ok(())
     }
 
+    /// Whether a write into `table` may take the bulk path: outside a transaction block (its
+    /// rows stay invisible until it commits), no UNIQUE constraints besides the key, durable
+    /// storage, and `omendb.bulk_load` not off.
+    fn bulk_allowed(&self, table: &omendb_storage::schema::TableSchema) -> bool {
+        self.txn.as_ref().is_some_and(|t| !t.explicit)
+            && table.unique.is_empty()
+            && self.engine.storage().is_some()
+            && self.settings.bulk_load()
+    }
+
     /// Parallel bulk load: cut the stream into chunks of whole lines and have the shards parse
     /// them, round-robin, with at most `CHUNKS_IN_FLIGHT` per shard outstanding.
     async fn copy_dispatch(
@@ -754,12 +764,7 @@ impl Session {
         // of the window in between.
         let engine = self.engine.clone();
         let _pass = engine.gate().enter().await;
-        if let Err(e) = crate::durable::commit::log_commit(&self.shard, txn.id, &txn.touched).await
-        {
-            exec.finish(txn.id, &txn.touched, false).await?;
-            return Err(e);
-        }
-        exec.finish(txn.id, &txn.touched, true).await
+        crate::durable::commit::commit(&self.shard, txn.id, &txn.touched).await
     }
 
     fn executor(&self, params: Vec<Value>, txn_id: WriterId, txn_start: i64) -> Executor {
@@ -829,6 +834,12 @@ impl Session {
                 source,
                 returning,
             } => {
+                if returning.is_none() && self.bulk_allowed(table) {
+                    let n = exec.insert_select_bulk(table, source, touched).await?;
+                    return Ok(Outcome::Command {
+                        tag: format!("INSERT 0 {n}"),
+                    });
+                }
                 let rows = exec.insert(table, source, touched).await?;
                 returning_outcome(exec, returning.as_ref(), rows, |n| format!("INSERT 0 {n}"))
             }

@@ -12,6 +12,11 @@ use omendb_wire::session::WireConfig;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// mimalloc instead of glibc malloc: a COPY profile spent ~20% in glibc's free-list upkeep
+/// (`unlink_chunk`, `malloc_consolidate`) for rows parsed on one shard and freed on another.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const BAD_USAGE: u8 = 2;
 const CANNOT_START: u8 = 1;
 

@@ -313,6 +313,17 @@ fn a_duplicate_key_fails_the_whole_copy() {
     let err = copy(port, "items", &rows(1999..2001)).unwrap_err();
     assert!(err.contains("(k)=(1999)"), "{err}");
     assert_eq!(query(port, "SELECT count(*) FROM items"), "1002");
+    // A bad value deep in the stream (past the first chunks, on whichever shard parses it)
+    // is reported with its line number; nothing of the load stays.
+    let mut data = rows(10_000..80_000);
+    data.push_str("80000\tbad\t1.00\t2024-02-30\n");
+    data.push_str(&rows(80_001..90_000));
+    let err = copy(port, "items", &data).unwrap_err();
+    assert!(
+        err.contains("line 70001") && err.contains("2024-02-30"),
+        "{err}"
+    );
+    assert_eq!(query(port, "SELECT count(*) FROM items"), "1002");
     kill(child);
     let (child, port) = start(&dir, &log);
     assert_eq!(query(port, "SELECT count(*) FROM items"), "1002");
@@ -459,4 +470,57 @@ async fn load(c: &tokio_postgres::Client, data: String) -> Result<u64, tokio_pos
         sink.send(bytes::Bytes::copy_from_slice(piece)).await?;
     }
     sink.finish().await
+}
+
+#[test]
+fn large_insert_select_loads_segments() {
+    let (dir, log) = scratch("insert-select");
+    let (child, port) = start(&dir, &log);
+    query(port, "CREATE TABLE src (k bigint PRIMARY KEY, t text)");
+    query(
+        port,
+        "INSERT INTO src SELECT g, 'row ' || g FROM generate_series(1, 50000) g",
+    );
+    let files = || -> usize {
+        ["shard-0", "shard-1"]
+            .iter()
+            .map(|s| {
+                std::fs::read_dir(dir.join(s).join("segments"))
+                    .map(|d| d.count())
+                    .unwrap_or(0)
+            })
+            .sum()
+    };
+    assert!(files() >= 2, "50,000 rows became segments");
+    query(port, "CREATE TABLE dst (k bigint PRIMARY KEY, t text)");
+    query(
+        port,
+        "INSERT INTO dst SELECT k * 2, t FROM src WHERE k <= 30000",
+    );
+    assert_eq!(
+        query(port, "SELECT count(*), max(k) FROM dst"),
+        "30000|60000"
+    );
+    // Overlapping keys: the whole statement fails, nothing of it stays.
+    let out = psql(port, "INSERT INTO dst SELECT k, t FROM src", None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("duplicate key"), "{err}");
+    assert_eq!(query(port, "SELECT count(*) FROM dst"), "30000");
+    // A small INSERT … SELECT takes the row path.
+    query(
+        port,
+        "INSERT INTO dst SELECT k * 2 + 1, t FROM src WHERE k <= 10",
+    );
+    assert_eq!(query(port, "SELECT count(*) FROM dst"), "30010");
+    kill(child);
+    let (child, port) = start(&dir, &log);
+    assert_eq!(
+        query(port, "SELECT count(*), sum(k) FROM src"),
+        "50000|1250025000"
+    );
+    assert_eq!(query(port, "SELECT count(*) FROM dst"), "30010");
+    assert_eq!(query(port, "SELECT t FROM dst WHERE k = 21"), "row 10");
+    kill(child);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&log);
 }

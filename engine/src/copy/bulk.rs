@@ -22,16 +22,69 @@ use crate::shard::ShardState;
 use omendb_storage::row::key::encode_primary_key;
 use omendb_storage::row::{ColdSegment, RowError, WriterId};
 use omendb_storage::schema::TableSchema;
-use omendb_storage::segment::{DeleteVector, SEGMENT_ROWS, Segment, SegmentError};
+use omendb_storage::segment::{
+    Column, ColumnBuilder, DeleteVector, SEGMENT_ROWS, Segment, SegmentError,
+};
 use omendb_storage::types::Value;
+use omendb_storage::types::datetime::TimeZone;
 use std::sync::Arc;
 
 /// One transaction's load of one table on one shard.
 pub struct BulkLoad {
     pub table: Arc<TableSchema>,
-    /// Rows not yet cut into a segment.
-    rows: Vec<Row>,
+    /// Rows not yet cut into a segment, already in columns.
+    buffer: RowBuffer,
     pub segments: Vec<PendingSegment>,
+}
+
+/// Rows on their way into a segment: column builders and the rows' encoded primary keys.
+struct RowBuffer {
+    builders: Vec<ColumnBuilder>,
+    keys: Keys,
+    len: usize,
+}
+
+impl RowBuffer {
+    fn new(table: &TableSchema) -> RowBuffer {
+        RowBuffer {
+            builders: table
+                .columns
+                .iter()
+                .map(|c| ColumnBuilder::new(c.ty, SEGMENT_ROWS))
+                .collect(),
+            keys: Keys {
+                bytes: Vec::new(),
+                offsets: vec![0],
+            },
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, row: &[Value], pk: Option<&[usize]>) -> Result<(), Refusal> {
+        for (b, v) in self.builders.iter_mut().zip(row) {
+            b.push(v).map_err(Refusal::Segment)?;
+        }
+        if let Some(pk) = pk {
+            for &c in pk {
+                encode_primary_key(&[&row[c]], &mut self.keys.bytes);
+            }
+            self.keys.offsets.push(self.keys.bytes.len());
+        }
+        self.len += 1;
+        Ok(())
+    }
+
+    /// The buffered rows as columns with their keys; the buffer starts over.
+    fn take(&mut self, table: &TableSchema) -> (Vec<Column>, Keys) {
+        let full = std::mem::replace(self, RowBuffer::new(table));
+        (
+            full.builders
+                .into_iter()
+                .map(ColumnBuilder::finish)
+                .collect(),
+            full.keys,
+        )
+    }
 }
 
 /// A segment built by a load, not yet part of the table.
@@ -47,7 +100,7 @@ pub struct PendingSegment {
 impl BulkLoad {
     /// Rows loaded so far.
     pub fn rows(&self) -> usize {
-        self.rows.len()
+        self.buffer.len
             + self
                 .segments
                 .iter()
@@ -99,15 +152,17 @@ pub fn bulk_begin(
         writer,
         BulkLoad {
             table: table.clone(),
-            rows: Vec::new(),
+            buffer: RowBuffer::new(table),
             segments: Vec::new(),
         },
     );
     Ok(())
 }
 
-/// Parse one chunk of whole lines on this shard and hand its rows to the loads of the shards
-/// that own them (every shard's load was begun). Returns the rows parsed.
+/// Parse one chunk of whole lines on this shard into the loads of the shards that own its
+/// rows (every shard's load was begun): rows owned here go straight into this shard's column
+/// builders; the lines of rows another shard owns are sent there and parsed again. Returns
+/// the rows loaded.
 pub async fn load_chunk(
     shard: &ShardRef,
     mut parser: CopyParser,
@@ -115,47 +170,126 @@ pub async fn load_chunk(
     table: Arc<TableSchema>,
     writer: WriterId,
 ) -> Result<usize, EngineError> {
-    let mut rows = Vec::new();
-    parser.feed(&chunk, &mut rows)?;
-    parser.finish(&mut rows)?;
-    drop(chunk);
-    let tz = parser.time_zone().clone();
-    let n = rows.len();
-    let shards = shard.count();
-    let here = shard.state().id();
-    let mut by_shard: Vec<Vec<Row>> = (0..shards).map(|_| Vec::new()).collect();
-    for row in rows {
-        check_not_null(&table, &row, &tz)?;
-        // Rows without a key stay where they were parsed: chunks go round-robin.
-        let s = shard_of_row(&table, &row, shards).unwrap_or(here);
-        by_shard[s].push(row);
-    }
+    let first = parser.line();
+    let lines = LineBatch {
+        bytes: chunk,
+        numbers: None,
+        first,
+    };
+    let (n, remote) = load_lines(shard.state(), &mut parser, &lines, &table, writer, true)?;
+    let mut total = n;
     let mut sends = Vec::new();
-    for (s, mut part) in by_shard.into_iter().enumerate() {
-        if part.is_empty() {
+    for (owner, batch) in remote.into_iter().enumerate() {
+        if batch.bytes.is_empty() {
             continue;
         }
-        let t = table.clone();
-        sends.push(shard.run_on(s, move |sh| async move {
-            bulk_add(sh.state(), &t, &mut part, writer)
+        let (t, mut p) = (table.clone(), parser.fork(0));
+        sends.push(shard.run_on(owner, move |sh| async move {
+            load_lines(sh.state(), &mut p, &batch, &t, writer, false).map(|(n, _)| n)
         }));
     }
     for r in crate::runtime::join_all(sends).await {
-        match r.map_err(|e| EngineError::Internal(e.to_string()))? {
-            Ok(()) => {}
-            Err(Refusal::Duplicate(row)) => {
-                let pk = table
-                    .primary_key
-                    .as_ref()
-                    .ok_or_else(|| EngineError::Internal("duplicate without a key".into()))?;
-                return Err(unique_violation(&table, pk, &row, &tz));
-            }
-            Err(other) => {
-                return Err(EngineError::Internal(format!("bulk load: {other:?}")));
-            }
+        total += r.map_err(|e| EngineError::Internal(e.to_string()))??;
+    }
+    Ok(total)
+}
+
+/// Lines of COPY text data with their line numbers (consecutive after `first` when `numbers`
+/// is `None`).
+struct LineBatch {
+    bytes: Vec<u8>,
+    numbers: Option<Vec<u64>>,
+    first: u64,
+}
+
+/// Parse `lines` into `writer`'s load on this shard. With `route`, lines of rows another
+/// shard owns are not loaded but returned, per shard, for that shard to load.
+fn load_lines(
+    state: &ShardState,
+    parser: &mut CopyParser,
+    lines: &LineBatch,
+    table: &Arc<TableSchema>,
+    writer: WriterId,
+    route: bool,
+) -> Result<(usize, Vec<LineBatch>), EngineError> {
+    let shards = state.engine().shard_count();
+    let here = state.id();
+    let keyed = table.primary_key.is_some();
+    let pk = table.primary_key.as_ref().map(|k| k.columns.clone());
+    let mut remote: Vec<LineBatch> = (0..shards)
+        .map(|_| LineBatch {
+            bytes: Vec::new(),
+            numbers: Some(Vec::new()),
+            first: 0,
+        })
+        .collect();
+    let tz = parser.time_zone().clone();
+    let mut loads = state.bulk_loads().borrow_mut();
+    // Out of the map while it loads, so cuts can check the other loads beside it.
+    let Some(mut load) = loads.remove(&writer) else {
+        return Err(EngineError::Internal("the bulk load ended".into()));
+    };
+    let mut row = Vec::new();
+    let mut loaded = 0;
+    let mut result = Ok(());
+    let body = lines.bytes.strip_suffix(b"\n").unwrap_or(&lines.bytes);
+    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+        let number = match &lines.numbers {
+            Some(n) => n.get(i).copied().unwrap_or(0),
+            None => lines.first + 1 + i as u64,
+        };
+        let step = parser
+            .parse_line_into(line, number, &mut row)
+            .and_then(|()| {
+                if route && keyed && shards > 1 {
+                    let owner = shard_of_row(table, &row, shards).unwrap_or(here);
+                    if owner != here {
+                        let batch = &mut remote[owner];
+                        batch.bytes.extend_from_slice(line);
+                        batch.bytes.push(b'\n');
+                        if let Some(n) = batch.numbers.as_mut() {
+                            n.push(number);
+                        }
+                        return Ok(false);
+                    }
+                }
+                check_not_null(table, &row, &tz)?;
+                Ok(true)
+            })
+            .and_then(|local| {
+                if !local {
+                    return Ok(());
+                }
+                loaded += 1;
+                load.buffer
+                    .push(&row, pk.as_deref())
+                    .and_then(|()| {
+                        if load.buffer.len >= SEGMENT_ROWS {
+                            cut_segment(state, &mut load, &loads)
+                        } else {
+                            Ok(())
+                        }
+                    })
+                    .map_err(|r| refusal_error(table, r, &tz))
+            });
+        if let Err(e) = step {
+            result = Err(e);
+            break;
         }
     }
-    Ok(n)
+    loads.insert(writer, load);
+    result.map(|()| (loaded, remote))
+}
+
+/// The client's error for a refused row.
+fn refusal_error(table: &TableSchema, refusal: Refusal, tz: &TimeZone) -> EngineError {
+    match refusal {
+        Refusal::Duplicate(row) => match table.primary_key.as_ref() {
+            Some(pk) => unique_violation(table, pk, &row, tz),
+            None => EngineError::Internal("duplicate without a key".into()),
+        },
+        other => EngineError::Internal(format!("bulk load: {other:?}")),
+    }
 }
 
 /// Add rows to `writer`'s load of `table` on this shard (begun by `bulk_begin`), cutting full
@@ -176,11 +310,18 @@ pub fn bulk_add(
     if load.table.id != table.id {
         result = Err(Refusal::Ended);
     } else {
-        load.rows.append(rows);
-        while result.is_ok() && load.rows.len() >= SEGMENT_ROWS {
-            let rest = load.rows.split_off(SEGMENT_ROWS);
-            let chunk = std::mem::replace(&mut load.rows, rest);
-            result = cut_segment(state, &mut load, &loads, chunk);
+        let pk = table.primary_key.as_ref().map(|k| k.columns.clone());
+        for row in rows.drain(..) {
+            result = load.buffer.push(&row, pk.as_deref()).and_then(|()| {
+                if load.buffer.len >= SEGMENT_ROWS {
+                    cut_segment(state, &mut load, &loads)
+                } else {
+                    Ok(())
+                }
+            });
+            if result.is_err() {
+                break;
+            }
         }
     }
     loads.insert(writer, load);
@@ -193,11 +334,10 @@ pub fn bulk_cut(state: &ShardState, writer: WriterId) -> Result<(), Refusal> {
     let Some(mut load) = loads.remove(&writer) else {
         return Ok(());
     };
-    let chunk = std::mem::take(&mut load.rows);
-    let result = if chunk.is_empty() {
+    let result = if load.buffer.len == 0 {
         Ok(())
     } else {
-        cut_segment(state, &mut load, &loads, chunk)
+        cut_segment(state, &mut load, &loads)
     };
     loads.insert(writer, load);
     result
@@ -285,18 +425,19 @@ fn cut_segment(
     state: &ShardState,
     load: &mut BulkLoad,
     others: &std::collections::HashMap<WriterId, BulkLoad>,
-    mut rows: Vec<Row>,
 ) -> Result<(), Refusal> {
     let table = load.table.clone();
+    let (mut columns, keys) = load.buffer.take(&table);
+    let row_of = |columns: &[Column], i: usize| columns.iter().map(|c| c.value(i)).collect::<Row>();
     let mut range = (Vec::new(), Vec::new());
     let types: Vec<_> = table.columns.iter().map(|c| c.ty).collect();
     let pk = table.primary_key.as_ref().map(|k| k.columns.clone());
-    if let Some(pk) = &pk {
-        let (keys, order) = sorted_keys(&rows, pk);
-        let key = |i: usize| &keys.bytes[keys.offsets[i]..keys.offsets[i + 1]];
+    if pk.is_some() {
+        let order = keys.order();
+        let key = |i: usize| keys.get(i);
         for w in order.windows(2) {
             if key(w[0]) == key(w[1]) {
-                return Err(Refusal::Duplicate(std::mem::take(&mut rows[w[1]])));
+                return Err(Refusal::Duplicate(row_of(&columns, w[1])));
             }
         }
         let (lo, hi) = match (order.first(), order.last()) {
@@ -326,15 +467,25 @@ fn cut_segment(
                     })
             });
         if let Some(i) = taken {
-            return Err(Refusal::Duplicate(std::mem::take(&mut rows[i])));
+            return Err(Refusal::Duplicate(row_of(&columns, i)));
         }
-        rows = permute(rows, &order);
+        // Input that arrives in key order (generated data, dumps) needs no reordering.
+        if order.windows(2).any(|w| w[0] > w[1]) {
+            let idx: Vec<u32> = order.iter().map(|&i| i as u32).collect();
+            columns = columns
+                .iter()
+                .map(|c| c.take(&idx))
+                .collect::<Option<Vec<_>>>()
+                .ok_or(Refusal::Segment(SegmentError::RowCount {
+                    found: idx.len(),
+                    max: SEGMENT_ROWS,
+                }))?;
+        }
         range = (lo, hi);
     }
     let kind = state.with_table(&table, |t| t.index_kind());
-    let refs: Vec<&[Value]> = rows.iter().map(Vec::as_slice).collect();
-    let segment =
-        Segment::from_rows_with(kind, &types, pk.as_deref(), &refs).map_err(Refusal::Segment)?;
+    let segment = Segment::from_columns_with(kind, &types, pk.as_deref(), columns)
+        .map_err(Refusal::Segment)?;
     let cp = state.checkpoint_state();
     let id = cp.next_segment.get();
     cp.next_segment.set(id + 1);
@@ -354,28 +505,17 @@ struct Keys {
     offsets: Vec<usize>,
 }
 
-fn sorted_keys(rows: &[Row], pk: &[usize]) -> (Keys, Vec<usize>) {
-    let mut keys = Keys {
-        bytes: Vec::with_capacity(rows.len() * 8),
-        offsets: Vec::with_capacity(rows.len() + 1),
-    };
-    keys.offsets.push(0);
-    for row in rows {
-        for &c in pk {
-            encode_primary_key(&[&row[c]], &mut keys.bytes);
-        }
-        keys.offsets.push(keys.bytes.len());
+impl Keys {
+    fn get(&self, i: usize) -> &[u8] {
+        &self.bytes[self.offsets[i]..self.offsets[i + 1]]
     }
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    let key = |i: usize| &keys.bytes[keys.offsets[i]..keys.offsets[i + 1]];
-    order.sort_unstable_by(|&a, &b| key(a).cmp(key(b)));
-    (keys, order)
-}
 
-/// `rows` in `order`, without copying values.
-fn permute(rows: Vec<Row>, order: &[usize]) -> Vec<Row> {
-    let mut slots: Vec<Option<Row>> = rows.into_iter().map(Some).collect();
-    order.iter().filter_map(|&i| slots[i].take()).collect()
+    /// The row order that sorts the keys.
+    fn order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.offsets.len() - 1).collect();
+        order.sort_unstable_by(|&a, &b| self.get(a).cmp(self.get(b)));
+        order
+    }
 }
 
 fn shard_dir(state: &ShardState) -> Result<std::path::PathBuf, EngineError> {

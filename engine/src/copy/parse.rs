@@ -90,9 +90,14 @@ impl CopyParser {
             self.line += 1;
             start = first;
         }
-        // A `\.` line ends the data: cut the chunk there.
+        // A `\.` line ends the data: cut the chunk there. Without a backslash (memchr) there
+        // is no such line, and counting newlines is all that is left.
         let mut at = start;
         let mut lines = 0u64;
+        if !chunk[start..].contains(&b'\\') {
+            lines = chunk[start..].iter().filter(|&&b| b == b'\n').count() as u64;
+            at = chunk.len();
+        }
         while at < chunk.len() {
             let next = chunk[at..]
                 .iter()
@@ -115,8 +120,70 @@ impl CopyParser {
         (!chunk.is_empty()).then_some((chunk, first))
     }
 
+    /// The number of the last line read.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
     pub fn time_zone(&self) -> &TimeZone {
         &self.tz
+    }
+
+    /// Text format: parse one line (numbered `line`, without its newline) into `row`, reusing
+    /// the strings `row` already holds, so a steady stream of lines allocates nothing for
+    /// text columns. Columns the COPY does not list are set to NULL.
+    pub fn parse_line_into(
+        &mut self,
+        raw: &[u8],
+        line: u64,
+        row: &mut Vec<Value>,
+    ) -> Result<(), EngineError> {
+        self.line = line;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let text = std::str::from_utf8(raw).map_err(|_| {
+            bad_copy(
+                "22021",
+                format!(
+                    "invalid byte sequence for encoding \"UTF8\" (COPY {}, line {})",
+                    self.table, self.line
+                ),
+            )
+        })?;
+        if row.len() != self.width {
+            row.resize(self.width, Value::Null);
+        }
+        if self.targets.len() < self.width {
+            for (col, v) in row.iter_mut().enumerate() {
+                if !self.targets.iter().any(|&(c, _)| c == col) {
+                    *v = Value::Null;
+                }
+            }
+        }
+        let delimiter = self.stmt.delimiter as char;
+        // One memchr for the line instead of one per field.
+        let escaped = raw.contains(&b'\\');
+        let mut n = 0;
+        for field in text.split(delimiter) {
+            let Some(&(col, ty)) = self.targets.get(n) else {
+                return Err(bad_copy(
+                    "22P04",
+                    format!(
+                        "extra data after last expected column (COPY {}, line {})",
+                        self.table, self.line
+                    ),
+                ));
+            };
+            let slot = &mut row[col];
+            if field == self.stmt.null {
+                *slot = Value::Null;
+            } else if escaped && field.contains('\\') {
+                *slot = self.convert(n, &unescape_text(field))?;
+            } else if !reuse_text(slot, field, ty) {
+                *slot = self.convert(n, field)?;
+            }
+            n += 1;
+        }
+        self.check_count(n)
     }
 
     /// A parser for one chunk from `split_lines`, numbering lines after `line`.
@@ -366,6 +433,30 @@ impl CopyParser {
 }
 
 /// Undo text-format backslash escapes: \b \f \n \r \t \v, \NNN octal, \xHH hex, \c = c.
+/// Store an ASCII `field` of a text column in the string `slot` already holds (padding
+/// `char(n)`); false when the fast path does not apply (not ASCII, too long, not text, no
+/// string to reuse) and the general conversion must run.
+fn reuse_text(slot: &mut Value, field: &str, ty: DataType) -> bool {
+    let (limit, pad) = match ty {
+        DataType::Text | DataType::Varchar(None) | DataType::Char(None) => (usize::MAX, false),
+        DataType::Varchar(Some(n)) => (n as usize, false),
+        DataType::Char(Some(n)) => (n as usize, true),
+        _ => return false,
+    };
+    if field.len() > limit || !field.is_ascii() {
+        return false;
+    }
+    let Value::Text(s) = slot else {
+        return false;
+    };
+    s.clear();
+    s.push_str(field);
+    if pad {
+        s.extend(std::iter::repeat_n(' ', limit - field.len()));
+    }
+    true
+}
+
 fn unescape_text(raw: &str) -> String {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

@@ -6,6 +6,13 @@
 //! aligned unit with O_DIRECT, fdatasyncs, and wakes everyone whose ticket it covered. Commits
 //! arriving during that flush share the next one.
 //!
+//! With `SyncMode::On` the unit's pwrite and fdatasync run together on the shard's blocking-
+//! thread pool, not on the io_uring: measured on a 2-vCPU virtio VM with two shards, an
+//! io_uring O_DIRECT write on a shard that was asleep took ~1 ms to complete (against ~0.1 ms
+//! for the fdatasync itself), and io_uring fdatasyncs, which the kernel punts to io-wq
+//! workers, made every later io_uring cancellation on the shard (glommio cancels timers each
+//! loop) walk those workers: 3x fewer commits/s at 64 clients than with the blocking write.
+//!
 //! Must never acknowledge a ticket before its bytes are durable (with `SyncMode::On`), and must
 //! never write again after a failed write: the log is then poisoned and every commit fails.
 
@@ -273,14 +280,10 @@ impl ShardLog {
             return Err(io::Error::other("the WAL is not open"));
         };
         let pos = self.tail.get();
-        let result = async {
-            file.write_at(pos, &unit).await?;
-            if self.sync == SyncMode::On {
-                file.sync().await?;
-            }
-            Ok::<(), io::Error>(())
-        }
-        .await;
+        let result = match self.sync {
+            SyncMode::On => file.write_sync_blocking(pos, &unit).await,
+            SyncMode::Off => file.write_at(pos, &unit).await,
+        };
         self.flushing.set(false);
         match &result {
             Ok(()) => {

@@ -5,7 +5,8 @@
 //! A transaction's changes are logged on the shards that hold them, when it commits (never
 //! before: an aborted transaction leaves nothing in the log).
 //! * One shard with changes: its records and a `Commit` record go into one flush unit on that
-//!   shard; durable ⇒ applied in memory ⇒ acknowledged.
+//!   shard, logged, waited for and applied in one visit to it; durable ⇒ applied in memory ⇒
+//!   acknowledged. A row on another shard than the session's is still this case, not 2PC.
 //! * Several shards (two-phase): each participant logs its records without a commit record and
 //!   waits until they are durable (*prepared*); then the coordinator (the session's shard) logs
 //!   the `Commit` record and waits; then participants apply in memory; then the client is told.

@@ -1,17 +1,23 @@
 //! The coordinator side of a bulk load (COPY into column segments): rows (already of the
 //! columns' types: COPY's parser applies lengths and scales) checked for NOT NULL, routed to their shards, handed to the shards' loads (`copy::bulk`).
 //!
+//! Also INSERT … SELECT of many rows outside a transaction block.
+//!
 //! Must never be used inside an explicit transaction block: loaded rows stay invisible, even
 //! to their own transaction, until it commits.
 
 use super::Row;
-use super::dml::{Backoff, Touched, check_not_null, shard_error, unique_violation};
+use super::dml::{Backoff, Touched, check_not_null, prepare_row, shard_error, unique_violation};
 use super::query::Executor;
 use super::route::shard_of_row;
 use crate::EngineError;
 use crate::copy::bulk::{Refusal, bulk_add, bulk_begin, bulk_cut, bulk_write};
+use omendb_planner::Plan;
 use omendb_storage::schema::TableSchema;
 use std::sync::Arc;
+
+/// Rows from which an INSERT … SELECT outside a transaction block loads segments.
+pub const BULK_INSERT_ROWS: usize = 10_000;
 
 impl Executor {
     /// Add rows to the transaction's bulk load of `table`. Returns the count.
@@ -43,6 +49,29 @@ impl Executor {
         for r in crate::runtime::join_all(sends).await {
             r?;
         }
+        Ok(n)
+    }
+
+    /// INSERT … SELECT outside a transaction block: a large result (at least
+    /// `BULK_INSERT_ROWS`) loads column segments like COPY; a small one takes the row path.
+    /// Returns the count.
+    pub async fn insert_select_bulk(
+        &self,
+        table: &Arc<TableSchema>,
+        source: &Plan,
+        touched: &mut Touched,
+    ) -> Result<usize, EngineError> {
+        let rows = self.run_query(source).await?;
+        if rows.len() < BULK_INSERT_ROWS {
+            return self.insert_values(table, rows, touched).await;
+        }
+        let rows = rows
+            .into_iter()
+            .map(|r| prepare_row(table, r, &self.env.tz))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.bulk_claim(table, touched).await?;
+        let n = self.bulk_values(table, rows, touched).await?;
+        self.bulk_finish(table, touched).await?;
         Ok(n)
     }
 

@@ -4,7 +4,8 @@
 //! otherwise), so the 8 MiB locked-memory limit is never the bound.
 //!
 //! Must never block the executor: metadata operations that io_uring cannot do (listing a
-//! directory) are only used at start-up and checkpoint, where they are brief.
+//! directory) are only used at start-up and checkpoint, where they are brief; a WAL flush's
+//! write and fdatasync run on the executor's blocking-thread pool (`write_sync_blocking`).
 
 use glommio::io::{DmaFile, OpenOptions};
 use omendb_storage::io::BLOCK;
@@ -14,6 +15,65 @@ use std::path::{Path, PathBuf};
 /// Largest single write or read submitted: big enough for sequential bandwidth, small enough
 /// that a DMA buffer never claims the registered pool for long.
 const CHUNK: usize = 1024 * 1024;
+
+/// A block-aligned copy of a WAL unit that a blocking thread may write with O_DIRECT.
+struct AlignedBuf {
+    ptr: std::ptr::NonNull<u8>,
+    layout: std::alloc::Layout,
+}
+
+// SAFETY: the buffer is owned memory, moved to the blocking thread and freed there.
+unsafe impl Send for AlignedBuf {}
+
+impl AlignedBuf {
+    fn copy_of(data: &[u8]) -> Option<AlignedBuf> {
+        let layout = std::alloc::Layout::from_size_align(data.len().max(BLOCK), BLOCK).ok()?;
+        // SAFETY: the layout has a non-zero size.
+        let ptr = std::ptr::NonNull::new(unsafe { std::alloc::alloc(layout) })?;
+        // SAFETY: `ptr` holds `layout.size() >= data.len()` bytes and does not overlap `data`.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), ptr.as_ptr(), data.len()) };
+        Some(AlignedBuf { ptr, layout })
+    }
+}
+
+impl Drop for AlignedBuf {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `copy_of` with this layout.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), self.layout) }
+    }
+}
+
+/// pwrite all of `buf` at `pos`, then fdatasync (runs on a blocking thread).
+fn write_sync(fd: std::os::fd::RawFd, pos: u64, buf: &AlignedBuf) -> io::Result<()> {
+    let mut done = 0usize;
+    let len = buf.layout.size();
+    while done < len {
+        // SAFETY: the range lies inside `buf`'s allocation; `fd` is open while the caller waits.
+        let n = unsafe {
+            libc::pwrite(
+                fd,
+                buf.ptr.as_ptr().add(done).cast(),
+                len - done,
+                (pos + done as u64) as libc::off_t,
+            )
+        };
+        match n {
+            n if n > 0 => done += n as usize,
+            0 => return Err(io::Error::other("write made no progress")),
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    // SAFETY: plain syscall on an open descriptor.
+    if unsafe { libc::fdatasync(fd) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
 
 /// An open O_DIRECT file.
 pub struct DirectFile {
@@ -104,6 +164,23 @@ impl DirectFile {
             done += written - written % BLOCK;
         }
         Ok(())
+    }
+
+    /// Write `data` at `pos` and fdatasync, both on the executor's blocking-thread pool: one
+    /// hand-off per flush, and no fdatasync on the io_uring (which punts it to an io-wq worker
+    /// that every later io_uring cancellation on this shard then has to walk).
+    pub async fn write_sync_blocking(&self, pos: u64, data: &[u8]) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        if !pos.is_multiple_of(BLOCK as u64) || !data.len().is_multiple_of(BLOCK) {
+            return Err(with_path(&self.path, "unaligned O_DIRECT write"));
+        }
+        let buf =
+            AlignedBuf::copy_of(data).ok_or_else(|| with_path(&self.path, "out of memory"))?;
+        let fd = self.file.as_raw_fd();
+        let done = glommio::executor()
+            .spawn_blocking(move || write_sync(fd, pos, &buf))
+            .await;
+        done.map_err(|e| with_path(&self.path, e))
     }
 
     /// fdatasync: everything written so far is durable when this returns.

@@ -159,6 +159,48 @@ impl Column {
         }
     }
 
+    /// The rows at `indices`, in that order (a bulk load sorting its rows by key); `None` if
+    /// an index is out of range.
+    pub fn take(&self, indices: &[u32]) -> Option<Column> {
+        if indices.iter().any(|&i| i as usize >= self.len()) {
+            return None;
+        }
+        let idx = arrow_array::UInt32Array::from(indices.to_vec());
+        Some(match self {
+            Column::Bool(a) => Column::Bool(take_as(a, &idx)?),
+            Column::Int16(a) => Column::Int16(take_as(a, &idx)?),
+            Column::Int32(a) => Column::Int32(take_as(a, &idx)?),
+            Column::Int64(a) => Column::Int64(take_as(a, &idx)?),
+            Column::Float32(a) => Column::Float32(take_as(a, &idx)?),
+            Column::Float64(a) => Column::Float64(take_as(a, &idx)?),
+            Column::Numeric {
+                mantissas,
+                scale,
+                scales,
+            } => Column::Numeric {
+                mantissas: take_as(mantissas, &idx)?,
+                scale: *scale,
+                scales: scales
+                    .as_ref()
+                    .map(|s| indices.iter().map(|&i| s[i as usize]).collect()),
+            },
+            Column::Text(a) => Column::Text(take_as(a, &idx)?),
+            Column::Bytea(a) => Column::Bytea(take_as(a, &idx)?),
+            Column::Date(a) => Column::Date(take_as(a, &idx)?),
+            Column::Timestamp(a) => Column::Timestamp(take_as(a, &idx)?),
+            Column::TimestampTz(a) => Column::TimestampTz(take_as(a, &idx)?),
+            Column::Interval {
+                months,
+                days,
+                micros,
+            } => Column::Interval {
+                months: take_as(months, &idx)?,
+                days: take_as(days, &idx)?,
+                micros: take_as(micros, &idx)?,
+            },
+        })
+    }
+
     /// The name of this column's physical representation, for error messages.
     pub fn kind_name(&self) -> &'static str {
         match self {
@@ -216,4 +258,11 @@ impl Column {
             _ => true,
         }
     }
+}
+
+/// Arrow's take kernel, typed back.
+fn take_as<A: Array + Clone + 'static>(a: &A, idx: &arrow_array::UInt32Array) -> Option<A> {
+    arrow_select::take::take(a, idx, None)
+        .ok()
+        .and_then(|r| r.as_any().downcast_ref::<A>().cloned())
 }

@@ -574,6 +574,9 @@ fn today_plus(delta: i64) -> i64 {
 /// `'2024-01-31'`, `'January 31, 2024'`, `'20240131'`, `'2024-01-31 BC'`; 22007/22008 on bad input.
 /// `today`/`now` use the UTC date.
 pub fn parse_date(s: &str) -> Result<i32, TypeError> {
+    if let Some(days) = iso_date(s) {
+        return Ok(days);
+    }
     let f = decode(s).map_err(|e| type_error(e, "date", s))?;
     let days = match f.special {
         Some(Special::Infinity) => return Ok(DATE_INFINITY),
@@ -593,6 +596,26 @@ pub fn parse_date(s: &str) -> Result<i32, TypeError> {
         )));
     }
     Ok(days as i32)
+}
+
+/// The plain ISO form `YYYY-MM-DD` of an existing date (what COPY data and ISO output hold),
+/// without the general parser; anything else is left to it.
+fn iso_date(s: &str) -> Option<i32> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let digits = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    // Year 0 does not exist (PostgreSQL rejects it); leave it to the general parser's error.
+    if year == 0 {
+        return None;
+    }
+    super::calendar::ymd_to_days(year as i32, month, day)
 }
 
 /// Local micros of the fields, plus the zone the input named.

@@ -532,3 +532,30 @@ proptest! {
         prop_assert_eq!(parse_timestamptz(&tstz_text(micros, &berlin), &berlin), Ok(micros));
     }
 }
+
+/// The ISO fast path of `parse_date` agrees with the general parser on every form it takes.
+#[test]
+fn iso_date_fast_path_matches_the_general_parser() {
+    for days in (-800_000..800_000).step_by(97) {
+        let mut text = String::new();
+        format_date(days, &mut text);
+        assert_eq!(parse_date(&text).ok(), Some(days), "{text}");
+        // The general parser, reached through a form the fast path does not take.
+        assert_eq!(parse_date(&format!(" {text}")).ok(), Some(days), "{text}");
+    }
+    for bad in [
+        "2023-02-29",
+        "2024-13-01",
+        "2024-00-10",
+        "2024-04-31",
+        "0000-01-01",
+    ] {
+        assert!(parse_date(bad).is_err(), "{bad}");
+        assert_eq!(
+            parse_date(bad).unwrap_err().sqlstate(),
+            parse_date(&format!(" {bad}")).unwrap_err().sqlstate(),
+            "{bad}"
+        );
+    }
+    assert_eq!(date("2024-02-29"), "2024-02-29");
+}
