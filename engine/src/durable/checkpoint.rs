@@ -10,10 +10,12 @@
 //! 4. On every shard: write segment files not yet on disk (temporary name, fsync, rename) and
 //!    the unique-key file; then the catalog file (sequences' restart values, which the WAL
 //!    held until now); then every shard's manifest (write, fsync, rename, fsync the directory).
-//! 5. Only then delete WAL generations below the manifest's, and files no manifest names.
+//! 5. Only then — once *every* shard's manifest is durable — delete WAL generations below the
+//!    manifests', and segment files the new manifest no longer names.
 //!
-//! Must never delete a WAL file before the manifest that covers it is durable, and never
-//! rewrite a segment file in place.
+//! Must never delete a WAL file before the manifests of all shards are durable (a commit record
+//! in one shard's WAL decides whether another shard's records are replayed, so recovery reads
+//! the commit records of older generations too), and never rewrite a segment file in place.
 
 use super::catalog_file::persist_catalog_now;
 use crate::EngineError;
@@ -131,7 +133,24 @@ pub async fn checkpoint(shard: &ShardRef) -> Result<Option<CheckpointStats>, Eng
             })
         })
         .collect();
+    let mut installed = Vec::new();
     for r in join_all(installs).await {
+        installed.push(r.map_err(|e| EngineError::Internal(e.to_string()))??);
+    }
+    // Only now, with every shard's manifest durable, may any WAL go: a transaction's commit
+    // record on one shard decides whether its records on the others are replayed.
+    let removals = installed
+        .into_iter()
+        .enumerate()
+        .map(|(s, manifest)| {
+            shard.run_on(s, move |sh| async move {
+                let dir = shard_dir(sh.state())?;
+                remove_old_logs(&dir, manifest.wal_from, number).await?;
+                remove_replaced(sh.state(), &dir, &manifest).await
+            })
+        })
+        .collect();
+    for r in join_all(removals).await {
         r.map_err(|e| EngineError::Internal(e.to_string()))??;
     }
     stats.elapsed = started.elapsed();
@@ -207,7 +226,7 @@ async fn install_manifest(
     number: u64,
     max_txn: u64,
     freeze: &ShardFreeze,
-) -> Result<(), EngineError> {
+) -> Result<Manifest, EngineError> {
     let dir = shard_dir(state)?;
     let manifest = Manifest {
         shard: state.id() as u32,
@@ -242,8 +261,7 @@ async fn install_manifest(
         .map_err(io)?;
     sync_dir(&dir).await.map_err(io)?;
     state.checkpoint_state().wal_from.set(freeze.wal_from);
-    remove_old_logs(&dir, freeze.wal_from, number).await?;
-    remove_replaced(state, &dir, &manifest).await
+    Ok(manifest)
 }
 
 /// Delete WAL generations below `wal_from` and unique-key files of other checkpoints than

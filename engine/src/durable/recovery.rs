@@ -5,9 +5,7 @@
 //! header that fails validation stops the start-up with an error naming the file.
 
 use super::catalog_file::catalog_of;
-use super::checkpoint::{
-    MANIFEST, SEGMENT_DIR, manifest_files, remove_old_logs, segment_file, unique_file,
-};
+use super::checkpoint::{MANIFEST, SEGMENT_DIR, manifest_files, segment_file, unique_file};
 use super::log::{SyncMode, wal_generation};
 use crate::runtime::file::{create_dir_all, list_dir, read_file, remove_file};
 use crate::runtime::{join_all, sleep, spawn_local};
@@ -220,9 +218,6 @@ async fn load_checkpoint(shard: &ShardRef) -> Result<Option<LoadedCheckpoint>, S
     cp.next_segment.set(next_segment);
     cp.wal_from.set(manifest.wal_from);
     cp.manifest_files.replace(manifest_files(&manifest));
-    remove_old_logs(&dir, manifest.wal_from, manifest.checkpoint)
-        .await
-        .map_err(|e| e.to_string())?;
     Ok(Some(LoadedCheckpoint {
         checkpoint: manifest.checkpoint,
         wal_from: manifest.wal_from,
@@ -311,9 +306,9 @@ async fn scan_shard(shard: &ShardRef) -> Result<ShardScan, String> {
         .filter_map(|n| wal_generation(n))
         .collect();
     generations.sort_unstable();
-    // Older generations are in the segments: a crash may have left them before their removal.
+    // Generations below the manifest's are in the segments: only their commit records count
+    // (another shard's records may wait on them, if its manifest is older), nothing is replayed.
     let wal_from = state.checkpoint_state().wal_from.get();
-    generations.retain(|&g| g >= wal_from);
     let mut scan = ShardScan {
         committed: HashSet::new(),
         max_txn: 0,
@@ -345,6 +340,9 @@ async fn scan_shard(shard: &ShardRef) -> Result<ShardScan, String> {
             if let Record::Commit { txn } = r {
                 scan.committed.insert(*txn);
             }
+        }
+        if generation < wal_from {
+            continue;
         }
         scan.records += contents.records.len();
         scan.last = Some((

@@ -13,9 +13,9 @@ use super::system::system_rows;
 use super::vector;
 use crate::EngineError;
 use crate::shard::ShardRef;
-use omendb_planner::{Access, Expr, Plan};
+use omendb_planner::{Access, BinOp, Expr, Plan};
 use omendb_storage::schema::TableSchema;
-use omendb_storage::types::Value;
+use omendb_storage::types::{DataType, Value};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -72,6 +72,82 @@ pub fn fold_constants(e: &mut Expr, env: &EvalEnv) {
         return;
     }
     e.for_each_child_mut(&mut |child| fold_constants(child, env));
+    date_comparison(e);
+}
+
+/// `CAST(d AS timestamp) op t` for a date column `d` and a timestamp constant `t` (what
+/// `d <= date '…' - interval '…'` binds to) becomes `d op' day` on the date itself: no cast
+/// per row, a vector kernel instead of the row evaluator, and zone maps apply. Exact for every
+/// finite `t`: `d::timestamp < t` ⇔ `d < ⌈t⌉`, `<=` ⇔ `d <= ⌊t⌋`, `>` ⇔ `d > ⌊t⌋`, `>=` ⇔
+/// `d >= ⌈t⌉` (in days); `=`/`<>` only when `t` is a midnight. Like PostgreSQL's cross-type
+/// date/timestamp operators, it never fails on dates beyond the timestamp range.
+fn date_comparison(e: &mut Expr) {
+    use omendb_storage::types::datetime::MICROS_PER_DAY;
+    let Expr::Binary {
+        op, left, right, ..
+    } = e
+    else {
+        return;
+    };
+    if !op.is_comparison() {
+        return;
+    }
+    let (column, micros, op) = match (left.as_ref(), right.as_ref()) {
+        (Expr::Cast { expr, ty }, Expr::Literal { value, .. })
+            if *ty == DataType::Timestamp && expr.ty() == DataType::Date =>
+        {
+            (expr, value, *op)
+        }
+        (Expr::Literal { value, .. }, Expr::Cast { expr, ty })
+            if *ty == DataType::Timestamp && expr.ty() == DataType::Date =>
+        {
+            (expr, value, flip(*op))
+        }
+        _ => return,
+    };
+    let Value::Timestamp(t) = micros else {
+        return;
+    };
+    if *t == i64::MAX || *t == i64::MIN {
+        return;
+    }
+    let floor = t.div_euclid(MICROS_PER_DAY);
+    let exact = t.rem_euclid(MICROS_PER_DAY) == 0;
+    let ceil = if exact { floor } else { floor + 1 };
+    let (op, day) = match op {
+        BinOp::Lt => (BinOp::Lt, ceil),
+        BinOp::LtEq => (BinOp::LtEq, floor),
+        BinOp::Gt => (BinOp::Gt, floor),
+        BinOp::GtEq => (BinOp::GtEq, ceil),
+        BinOp::Eq | BinOp::NotEq if exact => (op, floor),
+        _ => return,
+    };
+    // Day numbers a finite timestamp yields always fit an i32 date, and never reach the
+    // ±infinity sentinels (they lie far outside the timestamp range).
+    let Ok(day) = i32::try_from(day) else {
+        return;
+    };
+    let column = column.as_ref().clone();
+    *e = Expr::Binary {
+        op,
+        left: Box::new(column),
+        right: Box::new(Expr::Literal {
+            value: Value::Date(day),
+            ty: DataType::Date,
+        }),
+        ty: DataType::Bool,
+    };
+}
+
+/// `a op b` ⇔ `b flip(op) a`.
+fn flip(op: BinOp) -> BinOp {
+    match op {
+        BinOp::Lt => BinOp::Gt,
+        BinOp::LtEq => BinOp::GtEq,
+        BinOp::Gt => BinOp::Lt,
+        BinOp::GtEq => BinOp::LtEq,
+        other => other,
+    }
 }
 
 /// Calls its argument on every expression of something (a plan, a filter…).
@@ -393,5 +469,93 @@ pub(crate) fn limit_count(
             "{what} of type {}",
             other.data_type()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use omendb_storage::types::datetime::MICROS_PER_DAY;
+
+    fn cmp(op: BinOp, flipped: bool, t: i64) -> Expr {
+        let cast = Expr::Cast {
+            expr: Box::new(Expr::Column {
+                index: 0,
+                ty: DataType::Date,
+            }),
+            ty: DataType::Timestamp,
+        };
+        let lit = Expr::Literal {
+            value: Value::Timestamp(t),
+            ty: DataType::Timestamp,
+        };
+        let (left, right) = if flipped { (lit, cast) } else { (cast, lit) };
+        Expr::Binary {
+            op,
+            left: Box::new(left),
+            right: Box::new(right),
+            ty: DataType::Bool,
+        }
+    }
+
+    /// The rewritten comparison answers like the cast one for every date near the constant,
+    /// midnight or not, before and after 2000-01-01, either operand order, and NULL.
+    #[test]
+    fn date_comparisons_drop_the_cast_without_changing_answers() {
+        let env = EvalEnv {
+            params: Vec::new(),
+            tz: omendb_storage::types::datetime::TimeZone::utc(),
+            txn_start: 0,
+            reader: 1,
+            user: "test".into(),
+            database: "test".into(),
+            backend_pid: 1,
+            settings: Vec::new(),
+            engine: crate::shard::Engine::new(1),
+        };
+        let ops = [
+            BinOp::Lt,
+            BinOp::LtEq,
+            BinOp::Gt,
+            BinOp::GtEq,
+            BinOp::Eq,
+            BinOp::NotEq,
+        ];
+        let constants = [
+            0,
+            -MICROS_PER_DAY,
+            5 * MICROS_PER_DAY,
+            5 * MICROS_PER_DAY + 1,
+            -3 * MICROS_PER_DAY - 7,
+            MICROS_PER_DAY - 1,
+        ];
+        let mut rewritten = 0;
+        for op in ops {
+            for flipped in [false, true] {
+                for t in constants {
+                    let original = cmp(op, flipped, t);
+                    let mut folded = original.clone();
+                    date_comparison(&mut folded);
+                    if !matches!(&folded, Expr::Binary { left, .. } if matches!(left.as_ref(), Expr::Cast { .. }))
+                        && !matches!(&folded, Expr::Binary { right, .. } if matches!(right.as_ref(), Expr::Cast { .. }))
+                    {
+                        rewritten += 1;
+                    }
+                    let mut rows: Vec<Vec<Value>> = (-8..8).map(|d| vec![Value::Date(d)]).collect();
+                    rows.push(vec![Value::Null]);
+                    for row in rows {
+                        let a = eval(&original, &row, &env).unwrap();
+                        let b = eval(&folded, &row, &env).unwrap();
+                        assert_eq!(
+                            format!("{a:?}"),
+                            format!("{b:?}"),
+                            "{op:?} flipped={flipped} t={t} row={row:?}"
+                        );
+                    }
+                }
+            }
+        }
+        // Ranges always rewrite; = and <> only for midnights.
+        assert_eq!(rewritten, 4 * 2 * 6 + 2 * 2 * 3);
     }
 }
