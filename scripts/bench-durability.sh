@@ -4,7 +4,7 @@
 #      synchronous_commit=on), alternating servers, 3 rounds of SECONDS each;
 #   2. COPY of TPC-H lineitem SF 1 (tpchgen) from the same file, and OmenDB's restart time after.
 # Results go to bench/results/commits.md and bench/results/copy.md.
-#   scripts/bench-durability.sh [commits|copy|all]   (env: SECONDS_PER_RUN, ROUNDS, SHARDS, SYNC)
+#   scripts/bench-durability.sh [commits|copy|all]   (env: SECONDS_PER_RUN, ROUNDS, SHARDS, SYNC, COPY_ROUNDS)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -71,7 +71,7 @@ fi
 if [ "$what" = copy ] || [ "$what" = all ]; then
   rm -rf "$data/omendb"
   start_omendb
-  out=$("$bench" copy "$om_url" "$pg_url" "$data/lineitem-sf1.tbl" 1 1)
+  out=$("$bench" copy "$om_url" "$pg_url" "$data/lineitem-sf1.tbl" 1 "${COPY_ROUNDS:-3}")
   stop_omendb
   restart_start=$(date +%s.%N)
   start_omendb

@@ -208,6 +208,8 @@ def harness(label):
         loads = [p["load"] for p in parts if p.get("load")]
         rep["load"] = loads[0] if loads else None
         rep["reloads"] = max(0, len(loads) - 1)
+        # The load-only report names no reference; the query reports do.
+        rep["reference"] = next((p["reference"] for p in parts if p.get("reference") not in (None, "none")), "none")
         reps.append(rep)
     return reps
 def crashes():

@@ -1,12 +1,16 @@
-//! Filter placement and greedy join ordering for inner joins.
+//! Filter placement and join ordering for inner joins.
 //!
 //! The FROM clause's relations and the WHERE/ON conjuncts come in as one flat inner join; each
-//! conjunct goes to the lowest point where its columns exist (single-relation ones into the
-//! scan, where they may pick an index probe), and relations are joined smallest-first, always
-//! preferring one connected to what is already joined by an equality. A final projection puts
-//! the columns back in FROM order, so nothing above notices the reordering.
+//! single-relation conjunct goes into its relation (a scan's filter, where it may pick an index
+//! probe), the others become the edges of a join graph (`join_graph`), `join_search` picks the
+//! cheapest join tree over it, and each remaining conjunct goes on the lowest join where all its
+//! columns exist. A join's smaller estimated input is put on the right, the side a hash join
+//! builds. A final projection puts the columns back in FROM order, so nothing above notices the
+//! reordering.
 
 use super::estimate;
+use super::join_graph::{JoinGraph, RelInfo, RelSet};
+use super::join_search::{JoinTree, best_tree};
 use crate::catalog::Catalog;
 use crate::expr::{BinOp, Expr};
 use crate::plan::{JoinKind, Plan};
@@ -20,7 +24,7 @@ pub struct Relation {
 struct Conjunct {
     expr: Expr,
     /// Bit i set: references relation i.
-    rels: u128,
+    rels: RelSet,
     applied: bool,
 }
 
@@ -132,71 +136,6 @@ fn or_all(mut exprs: Vec<Expr>) -> Expr {
     })
 }
 
-/// Fraction of rows kept when two sets join on columns that are a key of neither side.
-const MANY_TO_MANY: f64 = 0.1;
-
-/// Estimated rows after joining relation `r` to the `joined` set (`current` rows):
-/// - equalities covering `r`'s primary key: each current row meets at most one row of `r`;
-/// - equalities from `r` covering the primary key of a joined relation `j` (a foreign key):
-///   each row of `r` meets the rows `j`'s rows became, `est(r) * current / est(j)`;
-/// - otherwise a many-to-many join, guessed pessimistically so it is put off.
-#[allow(clippy::too_many_arguments)]
-fn join_cost(
-    r: usize,
-    joined: u128,
-    current: f64,
-    estimates: &[f64],
-    conjs: &[Conjunct],
-    key_columns: &[Option<Vec<usize>>],
-    _offsets: &[usize],
-    rel_of: &dyn Fn(usize) -> usize,
-) -> f64 {
-    // (column in r, column in the joined set) of every equality between them.
-    let mut pairs: Vec<(usize, usize)> = Vec::new();
-    for c in conjs
-        .iter()
-        .filter(|c| c.rels & (1 << r) != 0 && c.rels & !(joined | (1 << r)) == 0)
-    {
-        if let Expr::Binary {
-            op: BinOp::Eq,
-            left,
-            right,
-            ..
-        } = &c.expr
-            && let (Expr::Column { index: a, .. }, Expr::Column { index: b, .. }) =
-                (left.as_ref(), right.as_ref())
-        {
-            match (rel_of(*a) == r, rel_of(*b) == r) {
-                (true, false) => pairs.push((*a, *b)),
-                (false, true) => pairs.push((*b, *a)),
-                _ => {}
-            }
-        }
-    }
-    let covers = |key: &[usize], cols: &mut dyn Iterator<Item = usize>| {
-        let cols: Vec<usize> = cols.collect();
-        key.iter().all(|k| cols.contains(k))
-    };
-    if let Some(key) = &key_columns[r]
-        && covers(key, &mut pairs.iter().map(|p| p.0))
-    {
-        return current;
-    }
-    let mut best: Option<f64> = None;
-    for (j, key) in key_columns.iter().enumerate() {
-        let Some(key) = key else { continue };
-        if joined & (1 << j) == 0 {
-            continue;
-        }
-        let into_j = pairs.iter().filter(|p| rel_of(p.1) == j).map(|p| p.1);
-        if covers(key, &mut into_j.into_iter()) {
-            let estimate = estimates[r] * current / estimates[j].max(1.0);
-            best = Some(best.map_or(estimate, |b: f64| b.min(estimate)));
-        }
-    }
-    best.unwrap_or(current * estimates[r] * MANY_TO_MANY)
-}
-
 /// Put `predicate` on `plan`: into a table scan (re-choosing its access path), else a Filter.
 pub fn push_filter(plan: Plan, predicate: Expr) -> Plan {
     match plan {
@@ -235,26 +174,22 @@ pub fn push_filter(plan: Plan, predicate: Expr) -> Plan {
 pub fn order_joins(relations: Vec<Relation>, predicates: Vec<Expr>, catalog: &dyn Catalog) -> Plan {
     let n = relations.len();
     let mut offsets = Vec::with_capacity(n);
+    let mut widths = Vec::with_capacity(n);
     let mut total = 0;
     for r in &relations {
         offsets.push(total);
+        widths.push(r.width);
         total += r.width;
     }
     let rel_of = |col: usize| offsets.iter().rposition(|&o| o <= col).unwrap_or(0);
-    let mut plans: Vec<Option<Plan>> = relations.into_iter().map(|r| Some(r.plan)).collect();
+    let mut plans: Vec<Plan> = relations.into_iter().map(|r| r.plan).collect();
     let mut top_filters = Vec::new();
     let mut conjs: Vec<Conjunct> = Vec::new();
     for p in predicates {
-        let mut parts = Vec::new();
-        for c in {
-            let mut top = Vec::new();
-            conjuncts(p, &mut top);
-            top
-        } {
-            parts.extend(factor_or(c));
-        }
-        for e in parts {
-            let mut rels = 0u128;
+        let mut top = Vec::new();
+        conjuncts(p, &mut top);
+        for e in top.into_iter().flat_map(factor_or) {
+            let mut rels: RelSet = 0;
             e.walk(&mut |x| {
                 if let Expr::Column { index, .. } = x {
                     rels |= 1 << rel_of(*index);
@@ -267,9 +202,8 @@ pub fn order_joins(relations: Vec<Relation>, predicates: Vec<Expr>, catalog: &dy
                     let mut local = e;
                     let offset = offsets[r];
                     local.remap_columns(&|c| c - offset);
-                    if let Some(plan) = plans[r].take() {
-                        plans[r] = Some(push_filter(plan, local));
-                    }
+                    let plan = std::mem::replace(&mut plans[r], placeholder());
+                    plans[r] = push_filter(plan, local);
                 }
                 _ => conjs.push(Conjunct {
                     expr: e,
@@ -279,136 +213,24 @@ pub fn order_joins(relations: Vec<Relation>, predicates: Vec<Expr>, catalog: &dy
             }
         }
     }
-    let mut plans: Vec<Plan> = plans.into_iter().flatten().collect();
-    if plans.len() != n {
-        // Unreachable by construction; keep FROM order rather than panic.
-        return plans.pop().unwrap_or(Plan::Values {
-            rows: vec![Vec::new()],
-            types: Vec::new(),
-        });
-    }
-    let widths: Vec<usize> = (0..n)
-        .map(|i| {
-            if i + 1 < n {
-                offsets[i + 1] - offsets[i]
-            } else {
-                total - offsets[i]
-            }
-        })
-        .collect();
-    let estimates: Vec<f64> = plans.iter().map(|p| estimate::rows(p, catalog)).collect();
-
-    // Primary-key columns (global positions) of base-table relations, for join cardinality.
-    let key_columns: Vec<Option<Vec<usize>>> = plans
-        .iter()
-        .enumerate()
-        .map(|(i, p)| match p {
-            Plan::Scan { table, .. } => table
-                .primary_key
-                .as_ref()
-                .map(|pk| pk.columns.iter().map(|c| c + offsets[i]).collect()),
-            _ => None,
-        })
-        .collect();
-    // Greedy order: smallest first, then the connected relation giving the smallest join.
-    let mut order: Vec<usize> = Vec::with_capacity(n);
-    let mut joined = 0u128;
-    let first = (0..n)
-        .min_by(|&a, &b| estimates[a].total_cmp(&estimates[b]))
-        .unwrap_or(0);
-    order.push(first);
-    joined |= 1 << first;
-    let mut current_rows = estimates[first];
-    while order.len() < n {
-        let connected = |r: usize| {
-            conjs
-                .iter()
-                .any(|c| c.rels & (1 << r) != 0 && c.rels & !(joined | (1 << r)) == 0)
-        };
-        let candidates: Vec<usize> = (0..n).filter(|r| joined & (1 << r) == 0).collect();
-        let connected_candidates: Vec<usize> = candidates
-            .iter()
-            .copied()
-            .filter(|&r| connected(r))
-            .collect();
-        let pool = if connected_candidates.is_empty() {
-            &candidates
-        } else {
-            &connected_candidates
-        };
-        let cost = |r: usize| {
-            if !connected(r) {
-                return current_rows * estimates[r];
-            }
-            join_cost(
-                r,
-                joined,
-                current_rows,
-                &estimates,
-                &conjs,
-                &key_columns,
-                &offsets,
-                &rel_of,
-            )
-        };
-        let next = pool.iter().copied().min_by(|&a, &b| {
-            cost(a)
-                .total_cmp(&cost(b))
-                .then(estimates[a].total_cmp(&estimates[b]))
-        });
-        let Some(next) = next else { break };
-        current_rows = cost(next);
-        order.push(next);
-        joined |= 1 << next;
-    }
-
-    // Build the joins; positions[r] = where relation r's columns start in the current layout.
-    let mut positions = vec![usize::MAX; n];
-    let mut slots: Vec<Option<Plan>> = plans.into_iter().map(Some).collect();
-    let mut plan = slots[order[0]].take().unwrap_or(Plan::Values {
-        rows: vec![Vec::new()],
-        types: Vec::new(),
-    });
-    positions[order[0]] = 0;
-    let mut width = widths[order[0]];
-    let mut joined = 1u128 << order[0];
-    for &r in &order[1..] {
-        let right = slots[r].take().unwrap_or(Plan::Values {
-            rows: vec![Vec::new()],
-            types: Vec::new(),
-        });
-        positions[r] = width;
-        joined |= 1 << r;
-        let mut on = Vec::new();
-        for c in conjs
-            .iter_mut()
-            .filter(|c| !c.applied && c.rels & !joined == 0)
-        {
-            c.applied = true;
-            let mut e = c.expr.clone();
-            e.remap_columns(&|col| {
-                let rel = rel_of(col);
-                positions[rel] + (col - offsets[rel])
-            });
-            on.push(e);
-        }
-        let on = and_all(on);
-        let kind = if on.is_some() {
-            JoinKind::Inner
-        } else {
-            JoinKind::Cross
-        };
-        plan = Plan::Join {
-            left: Box::new(plan),
-            right: Box::new(right),
-            kind,
-            on,
-        };
-        width += widths[r];
-    }
+    let graph = join_graph(&plans, &conjs, &offsets, catalog);
+    let tree = best_tree(&graph);
+    let mut builder = Builder {
+        slots: plans.into_iter().map(Some).collect(),
+        conjs,
+        offsets: &offsets,
+        widths: &widths,
+        graph: &graph,
+    };
+    let (mut plan, layout) = builder.build(&tree);
     // Back to FROM order.
-    let reordered = order.iter().enumerate().any(|(i, &r)| i != r);
-    if reordered {
+    if layout.iter().enumerate().any(|(i, &r)| i != r) {
+        let mut positions = vec![0; n];
+        let mut at = 0;
+        for &r in &layout {
+            positions[r] = at;
+            at += widths[r];
+        }
         let types = plan.column_types();
         let exprs = (0..total)
             .map(|col| {
@@ -428,5 +250,133 @@ pub fn order_joins(relations: Vec<Relation>, predicates: Vec<Expr>, catalog: &dy
     match and_all(top_filters) {
         Some(f) => push_filter(plan, f),
         None => plan,
+    }
+}
+
+/// Stands in for a relation's plan while its filter is pushed in.
+fn placeholder() -> Plan {
+    Plan::Values {
+        rows: vec![Vec::new()],
+        types: Vec::new(),
+    }
+}
+
+/// The estimator's view of the relations (after their filters) and the join conjuncts.
+fn join_graph(
+    plans: &[Plan],
+    conjs: &[Conjunct],
+    offsets: &[usize],
+    catalog: &dyn Catalog,
+) -> JoinGraph {
+    let rel_of = |col: usize| offsets.iter().rposition(|&o| o <= col).unwrap_or(0);
+    let rels: Vec<RelInfo> = plans
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let rows = estimate::rows(p, catalog);
+            let Plan::Scan { table, .. } = p else {
+                return RelInfo {
+                    rows,
+                    base_rows: None,
+                    keys: Vec::new(),
+                };
+            };
+            let keys = table
+                .primary_key
+                .iter()
+                .chain(&table.unique)
+                .map(|k| k.columns.iter().map(|c| c + offsets[i]).collect())
+                .collect();
+            RelInfo {
+                rows,
+                base_rows: Some(catalog.row_estimate(table).max(1.0)),
+                keys,
+            }
+        })
+        .collect();
+    let stats = |col: usize| {
+        let r = rel_of(col);
+        match &plans[r] {
+            Plan::Scan { table, .. } => catalog.column_stats(table, col - offsets[r]),
+            _ => None,
+        }
+    };
+    let edges: Vec<(&Expr, RelSet)> = conjs.iter().map(|c| (&c.expr, c.rels)).collect();
+    JoinGraph::new(&rels, &edges, &rel_of, &stats)
+}
+
+/// Turns a join tree into plans, placing each conjunct on the lowest join that has its columns.
+struct Builder<'a> {
+    slots: Vec<Option<Plan>>,
+    conjs: Vec<Conjunct>,
+    offsets: &'a [usize],
+    widths: &'a [usize],
+    graph: &'a JoinGraph,
+}
+
+impl Builder<'_> {
+    /// The plan of `tree` and the relations in the order their columns come out.
+    fn build(&mut self, tree: &JoinTree) -> (Plan, Vec<usize>) {
+        match tree {
+            JoinTree::Leaf(r) => {
+                let plan = self.slots[*r].take().unwrap_or_else(placeholder);
+                (plan, vec![*r])
+            }
+            JoinTree::Join(a, b) => {
+                let (rows_a, rows_b) = (
+                    self.graph.cardinality(a.set()),
+                    self.graph.cardinality(b.set()),
+                );
+                let (pa, la) = self.build(a);
+                let (pb, lb) = self.build(b);
+                // The smaller input on the right: the side a hash join builds.
+                let ((left, mut layout), (right, rlayout)) = if rows_b <= rows_a {
+                    ((pa, la), (pb, lb))
+                } else {
+                    ((pb, lb), (pa, la))
+                };
+                layout.extend(rlayout);
+                let on = self.conditions(tree.set(), &layout);
+                let kind = if on.is_some() {
+                    JoinKind::Inner
+                } else {
+                    JoinKind::Cross
+                };
+                let plan = Plan::Join {
+                    left: Box::new(left),
+                    right: Box::new(right),
+                    kind,
+                    on,
+                };
+                (plan, layout)
+            }
+        }
+    }
+
+    /// The conjuncts not yet placed whose relations are all in `set`, over `layout`'s columns.
+    fn conditions(&mut self, set: RelSet, layout: &[usize]) -> Option<Expr> {
+        let mut positions = vec![usize::MAX; self.offsets.len()];
+        let mut at = 0;
+        for &r in layout {
+            positions[r] = at;
+            at += self.widths[r];
+        }
+        let offsets = self.offsets;
+        let rel_of = |col: usize| offsets.iter().rposition(|&o| o <= col).unwrap_or(0);
+        let mut on = Vec::new();
+        for c in self
+            .conjs
+            .iter_mut()
+            .filter(|c| !c.applied && c.rels & !set == 0)
+        {
+            c.applied = true;
+            let mut e = c.expr.clone();
+            e.remap_columns(&|col| {
+                let rel = rel_of(col);
+                positions[rel] + (col - offsets[rel])
+            });
+            on.push(e);
+        }
+        and_all(on)
     }
 }

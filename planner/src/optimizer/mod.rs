@@ -3,4 +3,6 @@
 //! Must never change a query's result, only how it is computed.
 
 pub mod estimate;
+pub mod join_graph;
 pub mod join_order;
+pub mod join_search;
