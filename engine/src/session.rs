@@ -777,6 +777,7 @@ impl Session {
             database: self.database.clone(),
             backend_pid: self.key.0,
             settings: self.settings.all(),
+            lock_wait: self.settings.lock_wait(),
             engine: self.engine.clone(),
         };
         Executor {

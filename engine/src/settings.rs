@@ -4,6 +4,7 @@
 use crate::EngineError;
 use omendb_storage::types::datetime::TimeZone;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// (name as `SHOW` prints it, default, reported to the client in ParameterStatus).
 const KNOWN: &[(&str, &str, bool)] = &[
@@ -43,6 +44,10 @@ const KNOWN: &[(&str, &str, bool)] = &[
     ("jit", "off", false),
     ("work_mem", "4MB", false),
 ];
+
+/// The longest a statement waits for rows and keys other transactions hold, whatever
+/// `lock_timeout` says: OmenDB detects no deadlocks, this limit breaks them (55P03).
+pub const LOCK_WAIT_LIMIT: Duration = Duration::from_secs(10);
 
 /// The session setting that turns COPY's bulk path off.
 pub const BULK_LOAD: &str = "omendb.bulk_load";
@@ -91,6 +96,15 @@ impl Settings {
             self.get(BULK_LOAD).map(str::to_ascii_lowercase).as_deref(),
             Some("off" | "false" | "0")
         )
+    }
+
+    /// How long a statement waits for a row or key another transaction holds: `lock_timeout`
+    /// when set (PostgreSQL's 0 means no limit), never more than `LOCK_WAIT_LIMIT`.
+    pub fn lock_wait(&self) -> Duration {
+        match self.get("lock_timeout").and_then(parse_milliseconds) {
+            Some(ms) if ms > 0 => Duration::from_millis(ms).min(LOCK_WAIT_LIMIT),
+            _ => LOCK_WAIT_LIMIT,
+        }
     }
 
     /// `SHOW name`.
@@ -189,6 +203,9 @@ impl Settings {
                     ))
                 }
             }
+            "lock_timeout" => parse_milliseconds(&value)
+                .map(show_milliseconds)
+                .ok_or_else(|| invalid(&value)),
             "extra_float_digits" => value
                 .trim()
                 .parse::<i32>()
@@ -213,5 +230,79 @@ impl Settings {
             .filter(|(_, _, r)| *r)
             .filter_map(|(n, _, _)| self.values.get(&n.to_ascii_lowercase()).cloned())
             .collect()
+    }
+}
+
+/// A time setting in milliseconds: a bare number is milliseconds, as in PostgreSQL, or a
+/// number with one of the units `ms`, `s`, `min`, `h`, `d`.
+fn parse_milliseconds(value: &str) -> Option<u64> {
+    const UNITS: &[(&str, u64)] = &[
+        ("ms", 1),
+        ("s", 1_000),
+        ("min", 60_000),
+        ("h", 3_600_000),
+        ("d", 86_400_000),
+    ];
+    let v = value.trim().trim_matches(['\'', '"']).trim();
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (number, unit) = v.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let unit = unit.trim();
+    if unit.is_empty() {
+        return Some(number);
+    }
+    let (_, scale) = UNITS.iter().find(|(u, _)| u.eq_ignore_ascii_case(unit))?;
+    number.checked_mul(*scale)
+}
+
+/// Milliseconds as `SHOW` prints them: in the largest unit that divides them, as PostgreSQL.
+fn show_milliseconds(ms: u64) -> String {
+    const UNITS: &[(&str, u64)] = &[
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("min", 60_000),
+        ("s", 1_000),
+    ];
+    if ms == 0 {
+        return "0".into();
+    }
+    match UNITS.iter().find(|(_, scale)| ms.is_multiple_of(*scale)) {
+        Some((unit, scale)) => format!("{}{unit}", ms / scale),
+        None => format!("{ms}ms"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_timeout_takes_postgres_units_and_shows_the_largest() {
+        let mut s = Settings::new("u");
+        assert_eq!(s.lock_wait(), LOCK_WAIT_LIMIT);
+        for (set, shown, ms) in [
+            ("'300ms'", "300ms", 300),
+            ("1500", "1500ms", 1500),
+            ("2s", "2s", 2000),
+            ("0", "0", 0),
+        ] {
+            s.set("lock_timeout", Some(set)).unwrap();
+            assert_eq!(s.get("lock_timeout"), Some(shown));
+            let expected = if ms == 0 {
+                LOCK_WAIT_LIMIT
+            } else {
+                Duration::from_millis(ms)
+            };
+            assert_eq!(s.lock_wait(), expected);
+        }
+        s.set("lock_timeout", Some("1min")).unwrap();
+        assert_eq!(s.get("lock_timeout"), Some("1min"));
+        assert_eq!(
+            s.lock_wait(),
+            LOCK_WAIT_LIMIT,
+            "never above the deadlock limit"
+        );
+        assert!(s.set("lock_timeout", Some("soon")).is_err());
+        assert!(s.set("lock_timeout", Some("5 parsecs")).is_err());
     }
 }

@@ -9,6 +9,7 @@ use crate::EngineError;
 use crate::catalog::{Catalog, Sequence};
 use crate::durable::{CommitGate, ShardLog, StorageConfig};
 use crate::runtime::Shard;
+use crate::runtime::event::{Awaited, Fire, event};
 use arc_swap::ArcSwap;
 use omendb_learned::index::IndexKind;
 use omendb_storage::row::{Change, RowError, RowId, RowTable, UniqueKeys, WriterId};
@@ -169,6 +170,7 @@ impl Engine {
             catalog_writer: crate::durable::CatalogWriter::default(),
             checkpoint: Default::default(),
             bulk: RefCell::new(HashMap::new()),
+            waiters: RefCell::new(HashMap::new()),
             recovered_segments: RefCell::new(HashMap::new()),
         }
     }
@@ -314,6 +316,8 @@ pub struct ShardState {
     recovered_segments: RefCell<HashMap<String, (u64, omendb_storage::segment::Segment)>>,
     /// Bulk loads (COPY into segments) by transaction.
     bulk: RefCell<HashMap<WriterId, crate::copy::bulk::BulkLoad>>,
+    /// Statements (on any shard) waiting for a transaction to end here: fired by `finish`.
+    waiters: RefCell<HashMap<WriterId, Vec<Fire>>>,
 }
 
 /// A shard as sessions hold it.
@@ -637,8 +641,30 @@ impl ShardState {
         applied
     }
 
-    /// Commit or roll back everything `writer` has pending on this shard.
+    /// An event that fires when `writer` commits or rolls back on this shard. Called in the
+    /// same shard job that found `writer` in the way (`Busy`), so the end cannot slip in
+    /// between and be missed.
+    pub fn when_ended(&self, writer: WriterId) -> Awaited {
+        let (fire, awaited) = event();
+        self.waiters
+            .borrow_mut()
+            .entry(writer)
+            .or_default()
+            .push(fire);
+        awaited
+    }
+
+    /// Commit or roll back everything `writer` has pending on this shard, then wake the
+    /// statements waiting for it.
     pub fn finish(&self, writer: WriterId, commit: bool) {
+        self.end_pending(writer, commit);
+        let waiting = self.waiters.borrow_mut().remove(&writer);
+        for fire in waiting.into_iter().flatten() {
+            fire.fire();
+        }
+    }
+
+    fn end_pending(&self, writer: WriterId, commit: bool) {
         if let Some((table, rows)) = crate::copy::bulk::bulk_end(self, writer, commit)
             && let Some(count) = self.engine.catalog().row_counts.get(&table)
         {

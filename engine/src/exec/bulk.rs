@@ -7,7 +7,7 @@
 //! to their own transaction, until it commits.
 
 use super::Row;
-use super::dml::{Backoff, Touched, check_not_null, prepare_row, shard_error, unique_violation};
+use super::dml::{LockWait, Touched, check_not_null, prepare_row, shard_error, unique_violation};
 use super::query::Executor;
 use super::route::shard_of_row;
 use crate::EngineError;
@@ -92,7 +92,7 @@ impl Executor {
             .map_err(shard_error)?;
         match result {
             Ok(()) => Ok(()),
-            Err(refusal) => self.refused(table, refusal, &mut Backoff::new()).await,
+            Err(refusal) => Err(self.refused(table, refusal)),
         }
     }
 
@@ -105,21 +105,24 @@ impl Executor {
         let writer = self.env.reader;
         for (shard, touch) in touched.iter_mut().enumerate().take(self.shard.count()) {
             *touch = true;
-            let mut backoff = Backoff::new();
+            let lock_wait = LockWait::new(self);
             loop {
                 let t = table.clone();
                 let result = self
                     .shard
-                    .run_on(
-                        shard,
-                        move |s| async move { bulk_begin(s.state(), &t, writer) },
-                    )
+                    .run_on(shard, move |s| async move {
+                        // The wait is armed in this job, so the holder's end cannot be missed.
+                        bulk_begin(s.state(), &t, writer).map_err(|refusal| match refusal {
+                            Refusal::Busy(holder) => Ok(s.state().when_ended(holder)),
+                            other => Err(other),
+                        })
+                    })
                     .await
                     .map_err(shard_error)?;
                 match result {
                     Ok(()) => break,
-                    Err(Refusal::Busy(_)) => backoff.wait(self, table).await?,
-                    Err(other) => return self.refused(table, other, &mut backoff).await,
+                    Err(Ok(ended)) => lock_wait.wait(self, table, ended).await?,
+                    Err(Err(other)) => return Err(self.refused(table, other)),
                 }
             }
         }
@@ -148,31 +151,27 @@ impl Executor {
             .collect();
         for r in crate::runtime::join_all(jobs).await {
             if let Err(refusal) = r.map_err(shard_error)?? {
-                self.refused(table, refusal, &mut Backoff::new()).await?;
+                return Err(self.refused(table, refusal));
             }
         }
         Ok(())
     }
 
-    /// Turn a refusal into the client's error (or, for `Busy`, a wait before the retry).
-    async fn refused(
-        &self,
-        table: &TableSchema,
-        refusal: Refusal,
-        backoff: &mut Backoff,
-    ) -> Result<(), EngineError> {
+    /// Turn a refusal into the client's error. `Busy` comes only from `bulk_begin` (a claimed
+    /// table keeps other writers out), so after the claim it is an engine bug, reported.
+    fn refused(&self, table: &TableSchema, refusal: Refusal) -> EngineError {
         match refusal {
-            Refusal::Busy(_) => backoff.wait(self, table).await,
-            Refusal::Duplicate(row) => {
-                let pk = table
-                    .primary_key
-                    .as_ref()
-                    .ok_or_else(|| shard_error("duplicate without a key"))?;
-                Err(unique_violation(table, pk, &row, &self.env.tz))
-            }
-            Refusal::Segment(e) => Err(shard_error(e)),
-            Refusal::Row(e) => Err(shard_error(e)),
-            Refusal::Ended => Err(shard_error("the bulk load ended")),
+            Refusal::Busy(holder) => shard_error(format!(
+                "transaction {holder} wrote \"{}\" during a bulk load",
+                table.name
+            )),
+            Refusal::Duplicate(row) => match table.primary_key.as_ref() {
+                Some(pk) => unique_violation(table, pk, &row, &self.env.tz),
+                None => shard_error("duplicate without a key"),
+            },
+            Refusal::Segment(e) => shard_error(e),
+            Refusal::Row(e) => shard_error(e),
+            Refusal::Ended => shard_error("the bulk load ended"),
         }
     }
 }

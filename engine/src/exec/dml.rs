@@ -3,7 +3,7 @@
 //! Rows to change are first locked on their shards (a pending write of the transaction), new
 //! rows are computed here, unique keys are reserved on the shards that own them, then the
 //! writes are applied. A row or key held by another transaction makes the statement wait for
-//! it (polling with backoff) and retry, as PostgreSQL's READ COMMITTED does.
+//! it (until that transaction ends, woken by its commit or rollback) and retry, as PostgreSQL's READ COMMITTED does.
 
 use super::Row;
 use super::eval::eval;
@@ -11,7 +11,8 @@ use super::query::Executor;
 use super::route::{Target, shard_of_row, target};
 use super::scan::{Locked, lock_rows};
 use crate::EngineError;
-use crate::runtime::sleep;
+use crate::runtime::event::{Awaited, Waited};
+use crate::shard::ShardState;
 use omendb_planner::{Access, Expr, Plan};
 use omendb_storage::row::key::{encode_value, shard_hash};
 use omendb_storage::row::{RowError, RowId, WriterId};
@@ -21,10 +22,9 @@ use omendb_storage::types::datetime::TimeZone;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long a statement waits for a row another transaction holds before giving up (55P03).
-const LOCK_WAIT_LIMIT: Duration = Duration::from_secs(10);
-const FIRST_BACKOFF: Duration = Duration::from_micros(200);
-const MAX_BACKOFF: Duration = Duration::from_millis(20);
+/// How often a waiting statement looks at its cancel flag (a CancelRequest sets the flag, it
+/// sends no wake-up).
+const CANCEL_CHECK: Duration = Duration::from_millis(50);
 
 /// A write to apply on one shard.
 enum Write {
@@ -35,43 +35,59 @@ enum Write {
 /// The shards a transaction has touched (they must commit or roll back).
 pub type Touched = Vec<bool>;
 
-/// Waits for another transaction's row lock with growing pauses, up to `LOCK_WAIT_LIMIT`.
-pub(super) struct Backoff {
-    started: Instant,
-    pause: Duration,
+/// A statement's wait for the transactions in its way: each wait lasts until the transaction
+/// named by `Busy` ends on the shard that refused (its `finish` fires the event), and all of a
+/// statement's waits on one shard together last at most the session's lock wait (55P03 after).
+/// A deadlock is broken only by that limit.
+pub(super) struct LockWait {
+    deadline: Instant,
 }
 
-impl Backoff {
-    pub(super) fn new() -> Backoff {
-        Backoff {
-            started: Instant::now(),
-            pause: FIRST_BACKOFF,
+impl LockWait {
+    pub(super) fn new(exec: &Executor) -> LockWait {
+        LockWait {
+            deadline: Instant::now() + exec.env.lock_wait,
         }
     }
 
+    /// Wait until `ended` fires; an error once the limit passes or the statement is cancelled.
     pub(super) async fn wait(
-        &mut self,
+        &self,
         exec: &Executor,
         table: &TableSchema,
+        mut ended: Awaited,
     ) -> Result<(), EngineError> {
-        if exec
-            .cancel
-            .swap(false, std::sync::atomic::Ordering::Relaxed)
-        {
-            return Err(EngineError::Cancelled);
+        loop {
+            exec.check_cancel()?;
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(EngineError::sql(
+                    "55P03",
+                    format!(
+                        "could not obtain lock on row in relation \"{}\"",
+                        table.name
+                    ),
+                ));
+            }
+            if ended.wait(left.min(CANCEL_CHECK)).await == Waited::Fired {
+                return Ok(());
+            }
         }
-        if self.started.elapsed() > LOCK_WAIT_LIMIT {
-            return Err(EngineError::sql(
-                "55P03",
-                format!(
-                    "could not obtain lock on row in relation \"{}\"",
-                    table.name
-                ),
-            ));
-        }
-        sleep(self.pause).await;
-        self.pause = (self.pause * 2).min(MAX_BACKOFF);
-        Ok(())
+    }
+}
+
+/// Why a shard refused a write: another transaction is in the way (wait for the event of its
+/// end on that shard, armed in the same job so the end cannot be missed), or an error.
+pub(super) enum Refused {
+    Wait(Awaited),
+    Row(RowError),
+}
+
+/// A row store refusal as a shard job hands it back.
+pub(super) fn refused(shard: &ShardState, e: RowError) -> Refused {
+    match e {
+        RowError::Busy(holder) => Refused::Wait(shard.when_ended(holder)),
+        other => Refused::Row(other),
     }
 }
 
@@ -242,7 +258,7 @@ impl Executor {
             }
             *touched_shard = true;
             let mut done = 0;
-            let mut backoff = Backoff::new();
+            let lock_wait = LockWait::new(self);
             while done < mine.len() {
                 let batch: Vec<(u64, Vec<u8>, bool)> = mine[done..]
                     .iter()
@@ -255,20 +271,20 @@ impl Executor {
                         for change in &batch {
                             s.state()
                                 .change_keys(writer, std::slice::from_ref(change))
-                                .map_err(|e| (applied, e))?;
+                                .map_err(|e| (applied, refused(s.state(), e)))?;
                             applied += 1;
                         }
-                        Ok::<usize, (usize, RowError)>(applied)
+                        Ok::<usize, (usize, Refused)>(applied)
                     })
                     .await
                     .map_err(shard_error)?;
                 match result {
                     Ok(n) => done += n,
-                    Err((n, RowError::Busy(_))) => {
+                    Err((n, Refused::Wait(ended))) => {
                         done += n;
-                        backoff.wait(self, table).await?;
+                        lock_wait.wait(self, table, ended).await?;
                     }
-                    Err((n, _)) => {
+                    Err((n, Refused::Row(_))) => {
                         let c = mine[done + n];
                         return Err(unique_violation(
                             table,
@@ -304,7 +320,7 @@ impl Executor {
             }
             touched[shard] = true;
             let rows = Arc::new(rows);
-            let mut backoff = Backoff::new();
+            let lock_wait = LockWait::new(self);
             loop {
                 let (t, batch) = (table.clone(), rows.clone());
                 let result = self
@@ -316,15 +332,15 @@ impl Executor {
                     .map_err(shard_error)?;
                 match result {
                     Ok(()) => break,
-                    Err((_, RowError::Busy(_))) => backoff.wait(self, table).await?,
-                    Err((i, RowError::UniqueViolation { .. })) => {
+                    Err((_, Refused::Wait(ended))) => lock_wait.wait(self, table, ended).await?,
+                    Err((i, Refused::Row(RowError::UniqueViolation { .. }))) => {
                         let pk = table
                             .primary_key
                             .as_ref()
                             .ok_or_else(|| shard_error("duplicate without key"))?;
                         return Err(unique_violation(table, pk, &rows[i], &self.env.tz));
                     }
-                    Err((_, e)) => return Err(shard_error(e)),
+                    Err((_, Refused::Row(e))) => return Err(shard_error(e)),
                 }
             }
         }
@@ -397,7 +413,7 @@ impl Executor {
         let mut out = Vec::new();
         for shard in targets {
             touched[shard] = true;
-            let mut backoff = Backoff::new();
+            let lock_wait = LockWait::new(self);
             loop {
                 let (t, f, env, k) = (
                     table.clone(),
@@ -417,7 +433,7 @@ impl Executor {
                         out.extend(rows.into_iter().map(|(id, r)| (shard, id, r)));
                         break;
                     }
-                    Locked::Busy => backoff.wait(self, table).await?,
+                    Locked::Wait(ended) => lock_wait.wait(self, table, ended).await?,
                 }
             }
         }
@@ -580,23 +596,25 @@ fn primary_key_changed(table: &TableSchema, old: &[Value], new: &[Value]) -> boo
 /// The shard side of INSERT: check every row first, so a wait leaves nothing half-inserted,
 /// then insert. Errors carry the index of the offending row.
 fn insert_on_shard(
-    shard: &crate::shard::ShardState,
+    shard: &ShardState,
     table: &Arc<TableSchema>,
     rows: &[Row],
     writer: WriterId,
-) -> Result<(), (usize, RowError)> {
-    shard.with_table(table, |t| {
-        for (i, row) in rows.iter().enumerate() {
-            if let Err(e @ RowError::Busy(_)) = t.check_insert(row, writer) {
-                return Err((i, e));
+) -> Result<(), (usize, Refused)> {
+    shard
+        .with_table(table, |t| {
+            for (i, row) in rows.iter().enumerate() {
+                if let Err(e @ RowError::Busy(_)) = t.check_insert(row, writer) {
+                    return Err((i, e));
+                }
             }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        })
+        .map_err(|(i, e)| (i, refused(shard, e)))?;
     for (i, row) in rows.iter().enumerate() {
         let id = shard
             .with_table(table, |t| t.insert(row.clone().into_boxed_slice(), writer))
-            .map_err(|e| (i, e))?;
+            .map_err(|e| (i, refused(shard, e)))?;
         shard.record_row(writer, table.id, id);
     }
     Ok(())

@@ -26,6 +26,8 @@ pub struct EvalEnv {
     pub backend_pid: i32,
     /// Session settings for `current_setting()`.
     pub settings: Vec<(String, String)>,
+    /// How long a statement waits for rows and keys other transactions hold (55P03 after).
+    pub lock_wait: std::time::Duration,
     pub engine: Arc<Engine>,
 }
 

@@ -3,6 +3,7 @@
 use super::Row;
 use super::eval::{EvalEnv, eval_predicate};
 use crate::EngineError;
+use crate::runtime::event::Awaited;
 use crate::shard::ShardState;
 use omendb_planner::Expr;
 use omendb_storage::row::{RowError, RowId};
@@ -47,10 +48,11 @@ pub fn scan_rows(
     })
 }
 
-/// What a locking read found: the rows now locked by the writer, or who holds one it needs.
+/// What a locking read found: the rows now locked by the writer, or the end of the transaction
+/// that holds one it needs, to wait for.
 pub enum Locked {
     Rows(Vec<(RowId, Row)>),
-    Busy,
+    Wait(Awaited),
 }
 
 /// Lock the rows an UPDATE or DELETE will change (visible to `writer`, matching `filter`).
@@ -102,7 +104,7 @@ pub fn lock_rows(
                 rows.push((id, row));
             }
             Ok(None) => {}
-            Err(RowError::Busy(_)) => return Ok(Locked::Busy),
+            Err(RowError::Busy(holder)) => return Ok(Locked::Wait(shard.when_ended(holder))),
             Err(e) => return Err(EngineError::Internal(e.to_string())),
         }
     }

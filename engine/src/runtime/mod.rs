@@ -5,6 +5,7 @@
 //! module. This module must never know about tables, SQL or the wire protocol.
 
 mod checks;
+pub mod event;
 pub mod file;
 mod lock;
 mod signals;
