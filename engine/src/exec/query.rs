@@ -512,6 +512,7 @@ mod tests {
             backend_pid: 1,
             settings: Vec::new(),
             engine: crate::shard::Engine::new(1),
+            lock_wait: std::time::Duration::from_secs(10),
         };
         let ops = [
             BinOp::Lt,
