@@ -291,6 +291,17 @@ pub enum BinOp {
 }
 
 impl BinOp {
+    /// The comparison with its operands swapped: `a op b` ⇔ `b op.flipped() a`.
+    pub fn flipped(self) -> BinOp {
+        match self {
+            BinOp::Lt => BinOp::Gt,
+            BinOp::LtEq => BinOp::GtEq,
+            BinOp::Gt => BinOp::Lt,
+            BinOp::GtEq => BinOp::LtEq,
+            other => other,
+        }
+    }
+
     pub fn is_comparison(self) -> bool {
         matches!(
             self,

@@ -101,7 +101,7 @@ fn date_comparison(e: &mut Expr) {
         (Expr::Literal { value, .. }, Expr::Cast { expr, ty })
             if *ty == DataType::Timestamp && expr.ty() == DataType::Date =>
         {
-            (expr, value, flip(*op))
+            (expr, value, op.flipped())
         }
         _ => return,
     };
@@ -137,17 +137,6 @@ fn date_comparison(e: &mut Expr) {
         }),
         ty: DataType::Bool,
     };
-}
-
-/// `a op b` ⇔ `b flip(op) a`.
-fn flip(op: BinOp) -> BinOp {
-    match op {
-        BinOp::Lt => BinOp::Gt,
-        BinOp::LtEq => BinOp::GtEq,
-        BinOp::Gt => BinOp::Lt,
-        BinOp::GtEq => BinOp::LtEq,
-        other => other,
-    }
 }
 
 /// Calls its argument on every expression of something (a plan, a filter…).

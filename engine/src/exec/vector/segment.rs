@@ -61,22 +61,11 @@ pub fn may_match(filter: &Expr, zones: &[ZoneMap]) -> bool {
                 column_may_match(zones.get(*index), *ty, *op, value)
             }
             (Expr::Literal { value, .. }, Expr::Column { index, ty }) => {
-                column_may_match(zones.get(*index), *ty, flip(*op), value)
+                column_may_match(zones.get(*index), *ty, op.flipped(), value)
             }
             _ => true,
         },
         _ => true,
-    }
-}
-
-/// `constant op column` is `column flip(op) constant`.
-fn flip(op: BinOp) -> BinOp {
-    match op {
-        BinOp::Lt => BinOp::Gt,
-        BinOp::LtEq => BinOp::GtEq,
-        BinOp::Gt => BinOp::Lt,
-        BinOp::GtEq => BinOp::LtEq,
-        other => other,
     }
 }
 
