@@ -5,59 +5,17 @@
 //! with 23505 and leaves nothing behind; COPY inside a transaction block stays on the row path.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 /// More than one segment's worth per shard (65,536 rows), so loads cut several segments.
 const ROWS: i64 = 150_000;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start(dir: &Path, log: &Path) -> (Child, u16) {
-    let port = free_port();
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_omendb"))
-        .args(["--port", &port.to_string(), "--listen", "127.0.0.1"])
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["--shards", "2", "--log", "info"])
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "omendb exited with {status}: {}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        if TcpStream::connect_timeout(
-            &SocketAddr::from(([127, 0, 0, 1], port)),
-            Duration::from_millis(50),
-        )
-        .is_ok()
-        {
-            return (child, port);
-        }
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::durable::start(dir, log, 2, "info")
 }
 
 fn psql(port: u16, sql: &str, input: Option<&[u8]>) -> Output {
@@ -146,10 +104,7 @@ fn rows(range: std::ops::Range<i64>) -> String {
     s
 }
 
-fn kill(mut child: Child) {
-    child.kill().unwrap();
-    child.wait().unwrap();
-}
+use common::durable::kill;
 
 fn scratch(name: &str) -> (PathBuf, PathBuf) {
     let dir = std::env::temp_dir().join(format!("omendb-bulk-{name}-{}", std::process::id()));

@@ -4,58 +4,16 @@
 //! new manifest covers, and recovery must still read them to replay the second shard's records.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
 
 const TRANSACTIONS: i64 = 12;
 const ROWS: i64 = 100;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start(dir: &Path, log: &Path) -> (Child, u16) {
-    let port = free_port();
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_omendb"))
-        .args(["--port", &port.to_string(), "--listen", "127.0.0.1"])
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["--shards", "2", "--log", "warn"])
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "omendb exited with {status}: {}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        if TcpStream::connect_timeout(
-            &SocketAddr::from(([127, 0, 0, 1], port)),
-            Duration::from_millis(50),
-        )
-        .is_ok()
-        {
-            return (child, port);
-        }
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::durable::start(dir, log, 2, "warn")
 }
 
 fn query(port: u16, sql: &str) -> String {
@@ -73,10 +31,7 @@ fn query(port: u16, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn kill(mut child: Child) {
-    child.kill().unwrap();
-    child.wait().unwrap();
-}
+use common::durable::kill;
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

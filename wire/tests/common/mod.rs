@@ -9,6 +9,8 @@
 //! PostgreSQL 15 itself.
 #![allow(dead_code)] // each test binary uses a different subset of the helpers
 
+pub mod durable;
+
 use std::fs::{self, File};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;

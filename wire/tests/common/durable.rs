@@ -1,0 +1,64 @@
+//! Servers on a data directory the test controls, for tests that kill and restart them
+//! (bulk loads, checkpoints, crashes): start on a free port with `--data-dir`, wait until it
+//! accepts connections (or fail with its own output), SIGKILL.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a restart (recovery included) may take before the test fails.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Start `omendb` with `shards` shards on `dir`, its output appended to `log`; returns the
+/// process and its port once it accepts connections.
+pub fn start(dir: &Path, log: &Path, shards: usize, level: &str) -> (Child, u16) {
+    let port = free_port();
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("open the server log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_omendb"))
+        .args(["--port", &port.to_string(), "--listen", "127.0.0.1"])
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--shards", &shards.to_string(), "--log", level])
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("log handle"))
+        .stderr(out)
+        .spawn()
+        .expect("spawn omendb");
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "omendb exited with {status}: {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        if TcpStream::connect_timeout(
+            &SocketAddr::from(([127, 0, 0, 1], port)),
+            Duration::from_millis(50),
+        )
+        .is_ok()
+        {
+            return (child, port);
+        }
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// SIGKILL: no shutdown work at all.
+pub fn kill(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
