@@ -8,6 +8,7 @@ use crate::EngineError;
 use crate::copy::CopyIn;
 use crate::exec::dml::Touched;
 use crate::exec::eval::EvalEnv;
+use crate::exec::memory::MemoryBudget;
 use crate::exec::query::Executor;
 use crate::settings::Settings;
 use crate::shard::{Engine, ShardRef};
@@ -778,6 +779,7 @@ impl Session {
             backend_pid: self.key.0,
             settings: self.settings.all(),
             lock_wait: self.settings.lock_wait(),
+            memory: Arc::new(MemoryBudget::new(self.settings.query_memory())),
             engine: self.engine.clone(),
         };
         Executor {

@@ -2,6 +2,7 @@
 //! PostgreSQL's defaults, and which of them are reported through ParameterStatus.
 
 use crate::EngineError;
+use crate::exec::memory::{parse_bytes, show_bytes};
 use omendb_storage::types::datetime::TimeZone;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -43,6 +44,7 @@ const KNOWN: &[(&str, &str, bool)] = &[
     ("row_security", "on", false),
     ("jit", "off", false),
     ("work_mem", "4MB", false),
+    (QUERY_MEMORY, "4GB", false),
 ];
 
 /// The longest a statement waits for rows and keys other transactions hold, whatever
@@ -51,6 +53,12 @@ pub const LOCK_WAIT_LIMIT: Duration = Duration::from_secs(10);
 
 /// The session setting that turns COPY's bulk path off.
 pub const BULK_LOAD: &str = "omendb.bulk_load";
+
+/// The session setting that bounds the memory one statement may hold (53200 past it).
+pub const QUERY_MEMORY: &str = "omendb.query_memory";
+
+/// `omendb.query_memory` when the setting cannot be read (it is validated on `SET`).
+const DEFAULT_QUERY_MEMORY: u64 = 4 << 30;
 
 /// The settings of one session.
 #[derive(Debug, Clone)]
@@ -105,6 +113,13 @@ impl Settings {
             Some(ms) if ms > 0 => Duration::from_millis(ms).min(LOCK_WAIT_LIMIT),
             _ => LOCK_WAIT_LIMIT,
         }
+    }
+
+    /// The bytes one statement may hold at once: `omendb.query_memory`.
+    pub fn query_memory(&self) -> u64 {
+        self.get(QUERY_MEMORY)
+            .and_then(parse_bytes)
+            .unwrap_or(DEFAULT_QUERY_MEMORY)
     }
 
     /// `SHOW name`.
@@ -206,6 +221,10 @@ impl Settings {
             "lock_timeout" => parse_milliseconds(&value)
                 .map(show_milliseconds)
                 .ok_or_else(|| invalid(&value)),
+            "omendb.query_memory" => parse_bytes(&value)
+                .filter(|b| *b > 0)
+                .map(show_bytes)
+                .ok_or_else(|| invalid(&value)),
             "extra_float_digits" => value
                 .trim()
                 .parse::<i32>()
@@ -304,5 +323,18 @@ mod tests {
         );
         assert!(s.set("lock_timeout", Some("soon")).is_err());
         assert!(s.set("lock_timeout", Some("5 parsecs")).is_err());
+    }
+
+    #[test]
+    fn query_memory_takes_postgres_units() {
+        let mut s = Settings::new("u");
+        assert_eq!(s.query_memory(), 4 << 30);
+        s.set(QUERY_MEMORY, Some("'512MB'")).unwrap();
+        assert_eq!(s.get(QUERY_MEMORY), Some("512MB"));
+        assert_eq!(s.query_memory(), 512 << 20);
+        assert!(s.set(QUERY_MEMORY, Some("lots")).is_err());
+        assert!(s.set(QUERY_MEMORY, Some("0")).is_err());
+        s.set(QUERY_MEMORY, None).unwrap();
+        assert_eq!(s.query_memory(), 4 << 30);
     }
 }

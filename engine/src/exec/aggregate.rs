@@ -2,6 +2,7 @@
 
 use super::Row;
 use super::eval::{EvalEnv, eval, numeric_avg};
+use super::memory::{CHARGE_EVERY_ROWS, row_bytes};
 use super::ops::compare;
 use super::sort::compare_keys;
 use crate::EngineError;
@@ -134,6 +135,11 @@ pub fn aggregate(
         let slot = match index.get(key.as_slice()) {
             Some(&i) => i,
             None => {
+                if states.len().is_multiple_of(CHARGE_EVERY_ROWS) {
+                    // The next thousand groups, sized like this one: index key, values, state.
+                    let group = 2 * key.len() + row_bytes(&key_values) + size_of::<GroupState>();
+                    env.memory.charge(group * CHARGE_EVERY_ROWS)?;
+                }
                 index.insert(key.clone(), states.len());
                 states.push(GroupState::new(key_values, aggs));
                 states.len() - 1

@@ -3,6 +3,7 @@
 
 use super::Row;
 use super::eval::{EvalEnv, eval_predicate};
+use super::memory::RowCharger;
 use crate::EngineError;
 use hashbrown::HashMap;
 use omendb_planner::{BinOp, Expr, JoinKind};
@@ -91,6 +92,7 @@ pub fn join(
     };
     let mut right_matched = vec![false; right.len()];
     let mut out = Vec::new();
+    let mut charger = RowCharger::new(&env.memory);
     let mut combined: Row = Vec::with_capacity(left_width + right_width);
     for l in &left {
         let candidates: &[usize] = match &table {
@@ -113,6 +115,7 @@ pub fn join(
                 matched = true;
                 right_matched[ri] = true;
                 out.push(combined.clone());
+                charger.grew(&out)?;
             }
         }
         if !matched && matches!(kind, JoinKind::Left | JoinKind::Full) {

@@ -10,6 +10,7 @@ mod bulk;
 pub mod dml;
 pub mod eval;
 mod join;
+pub mod memory;
 pub mod ops;
 pub mod query;
 pub mod route;

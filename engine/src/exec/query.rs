@@ -5,6 +5,7 @@ use super::Row;
 use super::aggregate::aggregate;
 use super::eval::{EvalEnv, eval, eval_predicate};
 use super::join::join;
+use super::memory::{is_out_of_memory, rows_bytes};
 use super::route::{Target, target};
 use super::scan::scan_rows;
 use super::series::{SERIES_BATCH, SeriesCursor};
@@ -237,20 +238,35 @@ impl Executor {
 
     /// Every row the plan produces: through the vectorized executor where it supports the
     /// plan, else (or when it fails: the row executor's outcome is authoritative) row by row.
+    /// What the node charged to the statement's memory budget while it ran (its inputs, its
+    /// working state) is replaced by the size of its result.
     pub fn run<'a>(
         &'a self,
         plan: &'a Plan,
     ) -> Pin<Box<dyn Future<Output = Result<Vec<Row>, EngineError>> + 'a>> {
         Box::pin(async move {
-            if let Some(strict) = vector::applies(plan, &self.env) {
-                match vector::run(self, plan).await {
-                    Ok(rows) => return Ok(rows),
-                    Err(e) if strict || matches!(e, EngineError::Cancelled) => return Err(e),
-                    Err(_) => {}
-                }
-            }
-            self.run_rows(plan).await
+            let memory = &self.env.memory;
+            let mark = memory.used();
+            let rows = self.run_any(plan).await?;
+            memory.release_to(mark);
+            memory.charge(rows_bytes(&rows))?;
+            Ok(rows)
         })
+    }
+
+    async fn run_any(&self, plan: &Plan) -> Result<Vec<Row>, EngineError> {
+        if let Some(strict) = vector::applies(plan, &self.env) {
+            let mark = self.env.memory.used();
+            match vector::run(self, plan).await {
+                Ok(rows) => return Ok(rows),
+                // The row executor would hold at least as much: no use re-running there.
+                Err(e) if strict || matches!(e, EngineError::Cancelled) || is_out_of_memory(&e) => {
+                    return Err(e);
+                }
+                Err(_) => self.env.memory.release_to(mark),
+            }
+        }
+        self.run_rows(plan).await
     }
 
     fn run_rows<'a>(
@@ -387,7 +403,9 @@ impl Executor {
         while !cursor.is_done() && out.len() < max_rows {
             self.check_cancel()?;
             let batch = SERIES_BATCH.min(max_rows - out.len());
+            let from = out.len();
             cursor.fill(&mut out, batch)?;
+            env.memory.charge(rows_bytes(&out[from..]))?;
         }
         Ok(out)
     }
@@ -502,6 +520,7 @@ mod tests {
             settings: Vec::new(),
             engine: crate::shard::Engine::new(1),
             lock_wait: std::time::Duration::from_secs(10),
+            memory: Arc::new(crate::exec::memory::MemoryBudget::new(u64::MAX)),
         };
         let ops = [
             BinOp::Lt,

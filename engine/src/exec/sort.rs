@@ -2,6 +2,7 @@
 
 use super::Row;
 use super::eval::{EvalEnv, eval};
+use super::memory::{CHARGE_EVERY_ROWS, row_bytes};
 use super::ops::compare;
 use crate::EngineError;
 use hashbrown::HashMap;
@@ -19,6 +20,10 @@ pub fn sort(rows: Vec<Row>, keys: &[SortKey], env: &EvalEnv) -> Result<Vec<Row>,
             .iter()
             .map(|k| eval(&k.expr, &row, env))
             .collect::<Result<Vec<_>, _>>()?;
+        if keyed.len().is_multiple_of(CHARGE_EVERY_ROWS) {
+            // The next thousand rows' sort keys, sized like this row's.
+            env.memory.charge(row_bytes(&k) * CHARGE_EVERY_ROWS)?;
+        }
         keyed.push((k, row));
     }
     keyed.sort_by(|(a, _), (b, _)| compare_keys(a, b, keys));

@@ -2,7 +2,7 @@
 //! coordinator's own shard last so the others start first), operators above them run here.
 
 use super::build::from_rows;
-use super::data::{Batch, Kind};
+use super::data::{Batch, Kind, batches_size};
 use super::operator::aggregate::{AggSpec, AggState};
 use super::operator::join::{Sides, equi_keys, join, nested_loop};
 use super::operator::scan::{Fragment, Output, Step, run_fragment};
@@ -97,8 +97,20 @@ async fn on_shards(
     }
 }
 
-/// Every batch `plan` produces.
+/// Every batch `plan` produces. What the node charged to the statement's memory budget while
+/// it ran (its inputs, its working state) is replaced by the size of its batches.
 pub fn exec<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
+    Box::pin(async move {
+        let memory = &x.env.memory;
+        let mark = memory.used();
+        let out = exec_node(x, plan).await?;
+        memory.release_to(mark);
+        memory.charge(batches_size(&out))?;
+        Ok(out)
+    })
+}
+
+fn exec_node<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
     Box::pin(async move {
         x.check_cancel()?;
         let env = &x.env;
@@ -106,6 +118,7 @@ pub fn exec<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
             let mut out = Vec::new();
             for part in on_shards(x, fragment, access).await? {
                 if let Output::Batches(b) = part {
+                    env.memory.charge(batches_size(&b))?;
                     out.extend(b);
                 }
             }
@@ -131,6 +144,7 @@ pub fn exec<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
                     for part in on_shards(x, fragment, access).await? {
                         if let Output::Partial(p) = part {
                             state.merge(p)?;
+                            state.charge_groups(&env.memory)?;
                         }
                     }
                 } else {
@@ -138,6 +152,7 @@ pub fn exec<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
                     for b in exec(x, input).await? {
                         x.check_cancel()?;
                         state.update(&spec, &b, env, &mut gids)?;
+                        state.charge_groups(&env.memory)?;
                     }
                 }
                 from_rows(&state.finish(&spec)?, &kinds(plan)?)

@@ -157,6 +157,30 @@ pub enum Vector {
 }
 
 impl Vector {
+    /// Bytes the vector's buffers hold (shared buffers count once per vector), for the
+    /// statement's memory budget.
+    pub fn memory_size(&self) -> usize {
+        match self {
+            Vector::Bool(a) => a.get_array_memory_size(),
+            Vector::Int16(a) => a.get_array_memory_size(),
+            Vector::Int32(a) => a.get_array_memory_size(),
+            Vector::Int64(a) => a.get_array_memory_size(),
+            Vector::Float32(a) => a.get_array_memory_size(),
+            Vector::Float64(a) => a.get_array_memory_size(),
+            Vector::Numeric(n) => {
+                let scales = match &n.scale {
+                    Scale::Uniform(_) => 0,
+                    Scale::PerRow(s) => s.len(),
+                };
+                n.array.get_array_memory_size() + scales
+            }
+            Vector::Text(a) => a.get_array_memory_size(),
+            Vector::Date(a) => a.get_array_memory_size(),
+            Vector::Timestamp(a) | Vector::TimestampTz(a) => a.get_array_memory_size(),
+            Vector::Absent(_) => 0,
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Vector::Bool(a) => a.len(),
@@ -230,6 +254,11 @@ impl Vector {
     }
 }
 
+/// Bytes `batches` hold, for the statement's memory budget.
+pub fn batches_size(batches: &[Batch]) -> usize {
+    batches.iter().map(Batch::memory_size).sum()
+}
+
 /// A validity buffer from per-row flags, `None` when every row is valid.
 pub fn nulls_from_valid(valid: &[bool]) -> Option<NullBuffer> {
     if valid.iter().all(|v| *v) {
@@ -249,6 +278,11 @@ impl Batch {
     pub fn new(columns: Vec<Vector>, len: usize) -> Batch {
         debug_assert!(columns.iter().all(|c| c.len() == len));
         Batch { columns, len }
+    }
+
+    /// Bytes the batch's columns hold, for the statement's memory budget.
+    pub fn memory_size(&self) -> usize {
+        self.columns.iter().map(Vector::memory_size).sum()
     }
 
     /// Row `i` as values.

@@ -6,6 +6,7 @@
 
 use crate::EngineError;
 use crate::exec::eval::{EvalEnv, numeric_avg};
+use crate::exec::memory::{CHARGE_EVERY_ROWS, MemoryBudget, row_bytes};
 use crate::exec::ops::compare;
 use crate::exec::vector::data::{Batch, Vector};
 use crate::exec::vector::expr::{self, supported};
@@ -376,9 +377,34 @@ pub struct AggState {
     key_values: Vec<Value>,
     accs: Vec<Acc>,
     width: usize,
+    /// Groups already charged to the statement's memory budget.
+    charged_groups: usize,
 }
 
+/// Bytes per group besides its key and values: hash, key offset, table slot, and a guess of
+/// eight bytes of accumulator state per aggregate.
+const GROUP_OVERHEAD: usize = size_of::<u64>() + size_of::<usize>() + size_of::<u32>();
+const ACC_BYTES_PER_GROUP: usize = 8;
+
 impl AggState {
+    /// Charge the groups created since the last charge, once enough have piled up; each is
+    /// sized like the newest one.
+    pub fn charge_groups(&mut self, budget: &MemoryBudget) -> Result<(), EngineError> {
+        let groups = self.groups();
+        if groups < self.charged_groups + CHARGE_EVERY_ROWS {
+            return Ok(());
+        }
+        let last = groups - 1;
+        let values = &self.key_values[last * self.width..];
+        let group = self.key(last).len()
+            + row_bytes(values)
+            + GROUP_OVERHEAD
+            + ACC_BYTES_PER_GROUP * self.accs.len();
+        budget.charge(group * (groups - self.charged_groups))?;
+        self.charged_groups = groups;
+        Ok(())
+    }
+
     pub fn new(spec: &AggSpec) -> AggState {
         AggState {
             hasher: DefaultHashBuilder::default(),
@@ -389,6 +415,7 @@ impl AggState {
             key_values: Vec::new(),
             accs: spec.aggs.iter().map(Acc::new).collect(),
             width: spec.groups.len(),
+            charged_groups: 0,
         }
     }
 

@@ -8,7 +8,7 @@
 
 use crate::EngineError;
 use crate::exec::eval::EvalEnv;
-use crate::exec::vector::data::{BATCH_SIZE, Batch, Kind, Vector};
+use crate::exec::vector::data::{BATCH_SIZE, Batch, Kind, Vector, batches_size};
 use crate::exec::vector::expr;
 use crate::exec::vector::gather::{concat_batches, take_batch};
 use crate::exec::vector::keys::{self, Order};
@@ -17,6 +17,9 @@ use hashbrown::HashTable;
 use omendb_planner::{BinOp, Expr, JoinKind};
 use omendb_storage::types::Value;
 use std::hash::BuildHasher;
+
+/// Hash-join bytes per build row besides the row itself: its table slot, chain link and hash.
+const BUILD_ROW_OVERHEAD: usize = size_of::<u32>() + size_of::<u32>() + size_of::<u64>();
 
 const END: u32 = u32::MAX;
 
@@ -205,6 +208,7 @@ pub fn nested_loop(
                 None => joined,
             };
             if joined.len > 0 {
+                env.memory.charge(joined.memory_size())?;
                 out.push(joined);
             }
         }
@@ -246,15 +250,21 @@ pub fn join(
         .map(|k| if build_left { k.1 } else { k.0 })
         .collect();
     let build = Build::new(build_batches, build_width, &build_keys)?;
+    // The build side's copy of its rows and its hash table (encoded keys not counted).
+    env.memory
+        .charge(build.batch.memory_size() + build.batch.len * BUILD_ROW_OVERHEAD)?;
     if kind == JoinKind::AntiNullAware && build.has_null_key {
         // x NOT IN (… NULL …) is never true.
         return Ok(Vec::new());
     }
     let build_empty = build.batch.len == 0;
     let mut out = Vec::new();
+    let mut charged = 0;
     let (mut pi, mut bi, mut sel) = (Vec::new(), Vec::new(), Vec::new());
     for p in probe_batches {
         cancelled()?;
+        env.memory.charge(batches_size(&out[charged..]))?;
+        charged = out.len();
         let cols: Vec<&Vector> = probe_keys.iter().map(|c| &p.columns[*c]).collect();
         let encoded = keys::encode(&cols, &vec![Order::default(); cols.len()], p.len);
         let nulls = keys::any_null(&cols, p.len);

@@ -26,6 +26,9 @@ pub fn sort(
         .iter()
         .map(|k| expr::eval(&k.expr, &all, env))
         .collect::<Result<Vec<_>, _>>()?;
+    // The concatenated copy of the input and the sort keys, alongside the input batches.
+    let keys_size: usize = vectors.iter().map(Vector::memory_size).sum();
+    env.memory.charge(all.memory_size() + keys_size)?;
     let cols: Vec<&Vector> = vectors.iter().collect();
     let orders: Vec<Order> = sort_keys
         .iter()
