@@ -29,6 +29,10 @@ use omendb_storage::types::Value;
 use omendb_storage::types::datetime::TimeZone;
 use std::sync::Arc;
 
+/// Rows a load's column builders make room for up front: every shard's load is begun even
+/// for a COPY of a few rows, so they start small and grow (by doubling) to a segment's size.
+const BUFFER_START_ROWS: usize = 4096;
+
 /// One transaction's load of one table on one shard.
 pub struct BulkLoad {
     pub table: Arc<TableSchema>,
@@ -50,7 +54,7 @@ impl RowBuffer {
             builders: table
                 .columns
                 .iter()
-                .map(|c| ColumnBuilder::new(c.ty, SEGMENT_ROWS))
+                .map(|c| ColumnBuilder::new(c.ty, BUFFER_START_ROWS))
                 .collect(),
             keys: Keys {
                 bytes: Vec::new(),
