@@ -29,6 +29,10 @@ use omendb_storage::types::Value;
 use omendb_storage::types::datetime::TimeZone;
 use std::sync::Arc;
 
+/// Rows a load's column builders make room for up front: every shard's load is begun even
+/// for a COPY of a few rows, so they start small and grow (by doubling) to a segment's size.
+const BUFFER_START_ROWS: usize = 4096;
+
 /// One transaction's load of one table on one shard.
 pub struct BulkLoad {
     pub table: Arc<TableSchema>,
@@ -46,11 +50,15 @@ struct RowBuffer {
 
 impl RowBuffer {
     fn new(table: &TableSchema) -> RowBuffer {
+        RowBuffer::with_capacity(table, BUFFER_START_ROWS)
+    }
+
+    fn with_capacity(table: &TableSchema, rows: usize) -> RowBuffer {
         RowBuffer {
             builders: table
                 .columns
                 .iter()
-                .map(|c| ColumnBuilder::new(c.ty, SEGMENT_ROWS))
+                .map(|c| ColumnBuilder::new(c.ty, rows))
                 .collect(),
             keys: Keys {
                 bytes: Vec::new(),
@@ -74,9 +82,15 @@ impl RowBuffer {
         Ok(())
     }
 
-    /// The buffered rows as columns with their keys; the buffer starts over.
+    /// The buffered rows as columns with their keys; the buffer starts over, sized for a whole
+    /// segment when this one filled one (a large load goes on).
     fn take(&mut self, table: &TableSchema) -> (Vec<Column>, Keys) {
-        let full = std::mem::replace(self, RowBuffer::new(table));
+        let next = if self.len >= SEGMENT_ROWS {
+            RowBuffer::with_capacity(table, SEGMENT_ROWS)
+        } else {
+            RowBuffer::new(table)
+        };
+        let full = std::mem::replace(self, next);
         (
             full.builders
                 .into_iter()

@@ -180,6 +180,9 @@ impl Numeric {
 
     /// PostgreSQL numeric input: `' -12.50 '`, `'1e3'`, `'.5'`; `NaN`/`Infinity` are rejected (0A000).
     pub fn parse(s: &str) -> Result<Numeric, TypeError> {
+        if let Some(n) = plain_decimal(s) {
+            return Ok(n);
+        }
         let t = s.trim_matches(super::text::is_pg_space);
         let lower = t.to_ascii_lowercase();
         let unsigned = lower.trim_start_matches(['+', '-']);
@@ -581,6 +584,44 @@ impl PartialOrd for Numeric {
         Some(self.cmp(other))
     }
 }
+/// `[+-]digits[.digits]` with at most 18 digits and nothing else (what COPY data and most
+/// literals hold), parsed without the general path's allocation; anything else is `None`.
+/// The scale is the number of digits after the point, as the general parser keeps it.
+fn plain_decimal(s: &str) -> Option<Numeric> {
+    const MAX_DIGITS: usize = 18;
+    let b = s.as_bytes();
+    let (negative, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let mut mantissa: i64 = 0;
+    let mut count = 0;
+    let mut scale = None;
+    for (i, &c) in digits.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                count += 1;
+                if count > MAX_DIGITS {
+                    return None;
+                }
+                mantissa = mantissa * 10 + i64::from(c - b'0');
+            }
+            b'.' if scale.is_none() => scale = Some(i),
+            _ => return None,
+        }
+    }
+    if count == 0 {
+        return None;
+    }
+    let scale = scale.map_or(0, |at| digits.len() - at - 1);
+    let mantissa = if negative { -mantissa } else { mantissa };
+    Some(Numeric::new(
+        i128::from(mantissa),
+        u8::try_from(scale).ok()?,
+    ))
+}
+
 impl Ord for Numeric {
     fn cmp(&self, other: &Numeric) -> Ordering {
         let (sa, sb) = (self.mantissa.signum(), other.mantissa.signum());

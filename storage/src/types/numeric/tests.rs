@@ -244,3 +244,64 @@ proptest! {
         prop_assert!((q.to_f64() - expected).abs() <= expected.abs() * 1e-12 + 1e-12);
     }
 }
+
+/// The allocation-free fast path of `Numeric::parse` gives exactly the general parser's
+/// mantissa and scale on every string it takes.
+#[test]
+fn plain_decimal_fast_path_matches_the_general_parser() {
+    let mut cases: Vec<String> = vec![
+        "0",
+        "-0",
+        "+0",
+        "-0.00",
+        "1.",
+        ".5",
+        "-.5",
+        "007",
+        "12345.67",
+        "-12345.670",
+        "999999999999999999",
+        "-999999999999999999",
+        "0.000000000000000001",
+        "1.2.3",
+        "",
+        "+",
+        "-",
+        ".",
+        "1e5",
+        " 1",
+        "1 ",
+        "12a",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..5000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let int = x % 10_000_000_000;
+        let frac_digits = (x >> 40) % 6;
+        let sign = if x & 1 == 0 { "-" } else { "" };
+        let frac = (x >> 20) % 10u64.pow(frac_digits as u32).max(1);
+        cases.push(if frac_digits == 0 {
+            format!("{sign}{int}")
+        } else {
+            format!("{sign}{int}.{frac:0width$}", width = frac_digits as usize)
+        });
+    }
+    for s in &cases {
+        let fast = super::plain_decimal(s).map(|n| (n.mantissa(), n.scale()));
+        let general = super::parse_finite(s.trim())
+            .and_then(Result::ok)
+            .map(|n| (n.mantissa(), n.scale()));
+        if let Some(f) = fast {
+            assert_eq!(Some(f), general, "{s:?}");
+        }
+        let parsed = Numeric::parse(s).ok().map(|n| (n.mantissa(), n.scale()));
+        if s.trim() == s.as_str() {
+            assert_eq!(parsed, general, "{s:?}");
+        }
+    }
+}
