@@ -93,7 +93,7 @@ async fn queries_past_the_budget_fail_with_53200_and_the_connection_survives() {
     // Another session never saw the budget.
     let other = server.connect().await;
     let shown = other
-        .query_one("SELECT current_setting('omendb.query_memory')", &[])
+        .query_one("SHOW omendb.query_memory", &[])
         .await
         .unwrap();
     assert_eq!(shown.get::<_, String>(0), "4GB");
@@ -108,7 +108,7 @@ async fn the_budget_takes_postgres_units_and_rejects_nonsense() {
         .await
         .unwrap();
     let shown = client
-        .query_one("SELECT current_setting('omendb.query_memory')", &[])
+        .query_one("SHOW omendb.query_memory", &[])
         .await
         .unwrap();
     assert_eq!(shown.get::<_, String>(0), "512MB");

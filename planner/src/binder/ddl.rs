@@ -245,14 +245,20 @@ fn set_value(values: &[ast::Expr]) -> Result<Option<String>, PlanError> {
 }
 
 pub(crate) fn bind_show(variable: &[ast::Ident]) -> Result<Statement, PlanError> {
-    let name = variable
+    let parts: Vec<String> = variable
         .iter()
         .map(|i| i.value.to_ascii_lowercase())
-        .collect::<Vec<_>>()
-        .join(" ");
-    Ok(Statement::Show {
-        name: canonical_setting(&name),
-    })
+        .collect();
+    let spaced = parts.join(" ");
+    let canonical = canonical_setting(&spaced);
+    // The parser splits `omendb.vectorize` into two words like `time zone`: words that are
+    // not one of the multi-word spellings are a dotted (custom) setting name.
+    let name = if canonical == spaced && parts.len() > 1 {
+        parts.join(".")
+    } else {
+        canonical
+    };
+    Ok(Statement::Show { name })
 }
 
 /// Settings have several spellings (`TIME ZONE`, `transaction isolation level`).
