@@ -172,6 +172,7 @@ impl Executor {
             Refusal::Segment(e) => shard_error(e),
             Refusal::Row(e) => shard_error(e),
             Refusal::Ended => shard_error("the bulk load ended"),
+            Refusal::Internal(what) => shard_error(what),
         }
     }
 }
