@@ -120,6 +120,19 @@ impl CopyParser {
         (!chunk.is_empty()).then_some((chunk, first))
     }
 
+    /// A line's bytes as text, or 22021 naming the line.
+    fn utf8<'a>(&self, raw: &'a [u8]) -> Result<&'a str, EngineError> {
+        std::str::from_utf8(raw).map_err(|_| {
+            bad_copy(
+                "22021",
+                format!(
+                    "invalid byte sequence for encoding \"UTF8\" (COPY {}, line {})",
+                    self.table, self.line
+                ),
+            )
+        })
+    }
+
     /// The number of the last line read.
     pub fn line(&self) -> u64 {
         self.line
@@ -140,15 +153,7 @@ impl CopyParser {
     ) -> Result<(), EngineError> {
         self.line = line;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let text = std::str::from_utf8(raw).map_err(|_| {
-            bad_copy(
-                "22021",
-                format!(
-                    "invalid byte sequence for encoding \"UTF8\" (COPY {}, line {})",
-                    self.table, self.line
-                ),
-            )
-        })?;
+        let text = self.utf8(raw)?;
         if row.len() != self.width {
             row.resize(self.width, Value::Null);
         }
@@ -281,15 +286,7 @@ impl CopyParser {
             self.skip_header = false;
             return Ok(());
         }
-        let text = std::str::from_utf8(raw).map_err(|_| {
-            bad_copy(
-                "22021",
-                format!(
-                    "invalid byte sequence for encoding \"UTF8\" (COPY {}, line {})",
-                    self.table, self.line
-                ),
-            )
-        })?;
+        let text = self.utf8(raw)?;
         let mut row = vec![Value::Null; self.width];
         match self.stmt.format {
             CopyFormat::Text => self.text_fields(text, &mut row)?,
