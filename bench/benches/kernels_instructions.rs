@@ -66,8 +66,8 @@ fn mul_numeric_i128(m: Vec<i128>) -> bool {
     )
 }
 
-/// The explicit SIMD kernels, one benchmark per path: `Isa::Scalar`, `Avx2`, `Avx512` (a path the
-/// CPU lacks runs scalar, so its count equals the scalar one).
+// The explicit SIMD kernels, one benchmark per path: `Isa::Scalar`, `Avx2`, `Avx512` (a path the
+// CPU lacks runs scalar, so its count equals the scalar one). gungraun takes no doc comments here.
 #[library_benchmark]
 #[bench::scalar(Isa::Scalar, ints())]
 #[bench::avx2(Isa::Avx2, ints())]

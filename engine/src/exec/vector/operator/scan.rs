@@ -11,12 +11,14 @@ use crate::EngineError;
 use crate::exec::eval::EvalEnv;
 use crate::exec::vector::build::VectorBuilder;
 use crate::exec::vector::data::{BATCH_SIZE, Batch, Kind, Vector};
+use crate::exec::vector::expr;
 use crate::exec::vector::gather::take_batch;
 use crate::exec::vector::segment::{may_match, vector_of};
 use crate::shard::ShardState;
 use omendb_planner::Expr;
 use omendb_storage::row::ColdSegment;
 use omendb_storage::schema::TableSchema;
+use omendb_storage::segment::Column;
 use omendb_storage::types::Value;
 use std::sync::Arc;
 
@@ -96,8 +98,15 @@ struct Pipeline<'a> {
 
 impl Pipeline<'_> {
     fn push(&mut self, batch: Batch) -> Result<(), EngineError> {
+        self.push_from(batch, false)
+    }
+
+    /// `filtered`: the fragment's filter has already been applied (late materialisation).
+    fn push_from(&mut self, batch: Batch, filtered: bool) -> Result<(), EngineError> {
         let mut b = batch;
-        if let Some(p) = &self.fragment.filter {
+        if let Some(p) = &self.fragment.filter
+            && !filtered
+        {
             b = filter(b, p, self.env, &mut self.selection)?;
         }
         for step in &self.fragment.steps {
@@ -181,50 +190,114 @@ impl Scanner {
     }
 }
 
-/// Push a segment's live rows through the pipeline as zero-copy batches, unless its zone
-/// maps rule the fragment's filter out.
+/// Push a segment's live rows through the pipeline, unless its zone maps rule the fragment's
+/// filter out. With a filter, only the filter's columns are read for every row; the other
+/// columns are read for the rows it keeps (late materialisation: a dictionary column is not
+/// expanded, nor a 64-bit numeric widened, for rows the filter drops). Without one, batches
+/// are zero-copy slices where the representations agree.
 fn scan_segment(
     c: &ColdSegment,
     needed: &[bool],
     pipeline: &mut Pipeline<'_>,
 ) -> Result<(), EngineError> {
     let segment = &c.segment;
-    if let Some(f) = &pipeline.fragment.filter
+    let filter = pipeline.fragment.filter.as_ref();
+    if let Some(f) = filter
         && !may_match(f, segment.zones())
     {
         return Ok(());
     }
+    let mut in_filter = vec![false; needed.len()];
+    if let Some(f) = filter {
+        mark_columns(f, &mut in_filter);
+    }
     let columns = segment.columns();
     let rows = segment.rows();
     let mut live = Vec::new();
+    let mut kept = Vec::new();
     let mut start = 0;
     while start < rows {
         let len = BATCH_SIZE.min(rows - start);
-        let vectors = needed
-            .iter()
-            .zip(columns)
-            .map(|(&n, col)| {
-                if n {
-                    vector_of(col, start, len)
-                } else {
-                    Ok(Vector::Absent(len))
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut batch = Batch::new(vectors, len);
-        if c.deletes.count() > 0 {
+        let read = |wanted: &dyn Fn(usize) -> bool| {
+            columns
+                .iter()
+                .enumerate()
+                .map(|(i, col)| {
+                    if wanted(i) {
+                        vector_of(col, start, len)
+                    } else {
+                        Ok(Vector::Absent(len))
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let has_deletes = c.deletes.count() > 0;
+        if has_deletes {
             live.clear();
             live.extend((0..len as u32).filter(|&i| !c.deletes.is_deleted(start as u32 + i)));
-            if live.len() < len {
+        }
+        let Some(f) = filter else {
+            let mut batch = Batch::new(read(&|i| needed[i])?, len);
+            if has_deletes && live.len() < len {
                 batch = take_batch(&batch, &live)?;
             }
+            if batch.len > 0 {
+                pipeline.push(batch)?;
+            }
+            start += len;
+            continue;
+        };
+        let mut narrow = Batch::new(read(&|i| needed[i] && in_filter[i])?, len);
+        if has_deletes && live.len() < len {
+            narrow = take_batch(&narrow, &live)?;
         }
-        if batch.len > 0 {
-            pipeline.push(batch)?;
+        let selection = &mut pipeline.selection;
+        expr::select(f, &narrow, pipeline.env, selection)?;
+        if selection.is_empty() {
+            start += len;
+            continue;
         }
+        let batch = if selection.len() == len {
+            // Every row kept (and none deleted): the other columns as slices too.
+            Batch::new(read(&|i| needed[i])?, len)
+        } else {
+            // Segment rows of the kept rows.
+            kept.clear();
+            kept.extend(selection.iter().map(|&s| {
+                let row = if has_deletes && live.len() < len {
+                    live[s as usize]
+                } else {
+                    s
+                };
+                start as u32 + row
+            }));
+            let narrow = take_batch(&narrow, selection)?;
+            let vectors = narrow
+                .columns
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    if needed[i] && !in_filter[i] {
+                        rows_of(&columns[i], &kept)
+                    } else {
+                        Ok(v)
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Batch::new(vectors, kept.len())
+        };
+        pipeline.push_from(batch, true)?;
         start += len;
     }
     Ok(())
+}
+
+/// The segment rows `rows` (ascending) of one column as a vector.
+fn rows_of(col: &Column, rows: &[u32]) -> Result<Vector, EngineError> {
+    let taken = col
+        .take(rows)
+        .ok_or_else(|| EngineError::Internal("segment rows out of range".into()))?;
+    vector_of(&taken, 0, rows.len())
 }
 
 /// Run `fragment` over this shard's rows of its table (one row when `key` names it).
