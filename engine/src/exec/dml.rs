@@ -556,28 +556,19 @@ impl Executor {
         Ok(old_rows)
     }
 
-    /// Commit or roll back a transaction on every shard it touched.
+    /// Apply (at a fresh commit timestamp) or roll back a transaction on every shard it
+    /// touched, concurrently. For writes no other transaction can read yet (a table being
+    /// rebuilt before it is published) and for rollbacks; a session's commit goes through
+    /// `durable::commit::commit`, which keeps multi-shard commits atomic for snapshots.
     pub async fn finish(
         &self,
         writer: WriterId,
         touched: &Touched,
         commit: bool,
     ) -> Result<(), EngineError> {
-        let jobs: Vec<_> = touched
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| **t)
-            .map(|(shard, _)| {
-                self.shard.run_on(
-                    shard,
-                    move |s| async move { s.state().finish(writer, commit) },
-                )
-            })
-            .collect();
-        for r in crate::runtime::join_all(jobs).await {
-            r.map_err(shard_error)?;
-        }
-        Ok(())
+        let ts = commit.then(|| self.env.engine.draw_commit_ts());
+        let participants = crate::durable::commit::participants(touched);
+        crate::durable::commit::finish_on(&self.shard, writer, &participants, ts).await
     }
 }
 
