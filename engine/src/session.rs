@@ -625,9 +625,10 @@ impl Session {
             }
             Statement::Set { name, value } if name == "transaction_isolation" => {
                 let level = match value {
-                    Some(v) => Some(IsolationLevel::parse(v).map_err(|(code, message)| {
-                        EngineError::sql(code, message)
-                    })?),
+                    Some(v) => Some(
+                        IsolationLevel::parse(v)
+                            .map_err(|(code, message)| EngineError::sql(code, message))?,
+                    ),
                     None => None,
                 };
                 return self.set_transaction(level.or(Some(self.default_isolation())));
@@ -746,7 +747,10 @@ impl Session {
         };
         txn.queried = true;
         if txn.isolation.snapshot_per_transaction() {
-            return txn.snapshot.get_or_insert_with(|| shard.state().pin_snapshot()).at;
+            return txn
+                .snapshot
+                .get_or_insert_with(|| shard.state().pin_snapshot())
+                .at;
         }
         if let Some(old) = txn.statement.take() {
             shard.state().unpin_snapshot(old);
@@ -1167,7 +1171,10 @@ impl Session {
 
     fn show(&self, name: &str) -> Result<String, EngineError> {
         if name == "transaction_isolation" {
-            let level = self.txn.as_ref().map_or(self.default_isolation(), |t| t.isolation);
+            let level = self
+                .txn
+                .as_ref()
+                .map_or(self.default_isolation(), |t| t.isolation);
             return Ok(level.name().to_string());
         }
         self.settings.get(name).map(str::to_string).ok_or_else(|| {

@@ -100,7 +100,9 @@ impl Engine {
             checkpointing: AtomicBool::new(false),
             next_checkpoint: AtomicU64::new(1),
             clock: AtomicU64::new(0),
-            oldest_snapshot: (0..shards.max(1)).map(|_| AtomicU64::new(Ts::MAX)).collect(),
+            oldest_snapshot: (0..shards.max(1))
+                .map(|_| AtomicU64::new(Ts::MAX))
+                .collect(),
         })
     }
 
@@ -727,7 +729,13 @@ impl ShardState {
     }
 
     fn publish_oldest(&self) {
-        let oldest = self.snapshots.borrow().keys().next().copied().unwrap_or(Ts::MAX);
+        let oldest = self
+            .snapshots
+            .borrow()
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or(Ts::MAX);
         if let Some(slot) = self.engine.oldest_snapshot.get(self.id) {
             slot.store(oldest, Ordering::SeqCst);
         }
@@ -748,10 +756,14 @@ impl ShardState {
         }
         let touched = self.touched.borrow();
         prepared.iter().copied().find(|w| {
-            touched
+            touched.get(w).is_some_and(|t| {
+                t.iter()
+                    .any(|t| matches!(t, Touch::Row(id, _) if *id == table))
+            }) || self
+                .bulk
+                .borrow()
                 .get(w)
-                .is_some_and(|t| t.iter().any(|t| matches!(t, Touch::Row(id, _) if *id == table)))
-                || self.bulk.borrow().get(w).is_some_and(|l| l.table.id == table)
+                .is_some_and(|l| l.table.id == table)
         })
     }
 

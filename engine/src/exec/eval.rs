@@ -6,8 +6,8 @@
 use super::ops::{arithmetic, compare, compare_char, like, negate};
 use crate::EngineError;
 use crate::shard::Engine;
-use omendb_planner::{BinOp, Expr, Func, UnaryOp};
 use omendb_planner::IsolationLevel;
+use omendb_planner::{BinOp, Expr, Func, UnaryOp};
 use omendb_storage::row::{ReadView, Ts, WriterId};
 use omendb_storage::types::datetime::{self, TimeZone};
 use omendb_storage::types::{DataType, Numeric, TypeError, Value};

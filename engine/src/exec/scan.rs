@@ -38,7 +38,9 @@ pub fn scan_rows(
         return Ok(wait);
     }
     let mut out = Vec::new();
-    visit_matching(shard, table, key, filter, env, |_, row| out.push(row.to_vec()))?;
+    visit_matching(shard, table, key, filter, env, |_, row| {
+        out.push(row.to_vec())
+    })?;
     Ok(Read::Done(out))
 }
 

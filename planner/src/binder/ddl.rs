@@ -208,6 +208,18 @@ pub(crate) fn bind_set(set: &ast::Set) -> Result<Statement, PlanError> {
             name: "client_encoding".into(),
             value: Some(charset_name.value.clone()),
         }),
+        // SET SESSION CHARACTERISTICS AS TRANSACTION …: the session's default.
+        ast::Set::SetTransaction {
+            modes,
+            session: true,
+            ..
+        } => Ok(match transaction_isolation(modes)? {
+            Some(level) => Statement::Set {
+                name: "default_transaction_isolation".into(),
+                value: Some(level.name().into()),
+            },
+            None => Statement::NoOp { tag: "SET".into() },
+        }),
         ast::Set::SetTransaction { modes, .. } => Ok(Statement::SetTransaction {
             isolation: transaction_isolation(modes)?,
         }),

@@ -18,8 +18,8 @@ mod version;
 
 pub use cold::{COLD, Cold, ColdSegment};
 pub use table::{Change, Frozen, FrozenSegment, Lock, RowId, RowTable, WriterId};
-pub use version::{ReadView, Ts};
 pub use unique::UniqueKeys;
+pub use version::{ReadView, Ts};
 
 use thiserror::Error;
 

@@ -525,7 +525,12 @@ impl RowTable {
     /// Recovery: make `row` committed, replacing the row with the same primary key (tables
     /// without a key just gain the row).
     pub fn replay_put(&mut self, row: Box<[Value]>) {
-        let version = |row| Some(Version { ts: 0, row: Some(row) });
+        let version = |row| {
+            Some(Version {
+                ts: 0,
+                row: Some(row),
+            })
+        };
         if self.primary.is_some() {
             let key = primary_key_bytes(&self.schema, &row, &mut self.key_buf).to_vec();
             if let Some(id) = self.primary.as_ref().and_then(|index| index.get(&key)) {
@@ -1233,7 +1238,10 @@ mod tests {
             assert_eq!(at(&t, 10), (0..10).map(|k| (k, k * 10)).collect::<Vec<_>>());
             t.collect(ts - 10);
             assert_eq!(t.version_stats(), (10, 20));
-            assert_eq!(at(&t, ts - 10), (0..10).map(|k| (k, 998)).collect::<Vec<_>>());
+            assert_eq!(
+                at(&t, ts - 10),
+                (0..10).map(|k| (k, 998)).collect::<Vec<_>>()
+            );
             t.collect(ts);
             assert_eq!(t.version_stats(), (10, 10));
             assert_eq!(t.garbage_len(), 0);

@@ -154,7 +154,11 @@ impl Slot {
                 // The newest version at or before the horizon is the oldest anyone needs; a
                 // tombstone there is as good as nothing.
                 if let Some(i) = self.older.iter().position(|v| v.ts <= horizon) {
-                    let keep = if self.older[i].row.is_some() { i + 1 } else { i };
+                    let keep = if self.older[i].row.is_some() {
+                        i + 1
+                    } else {
+                        i
+                    };
                     last_row = self.older.drain(keep..).rev().find_map(|v| v.row);
                 }
             }
