@@ -204,7 +204,7 @@ impl Engine {
             bulk: RefCell::new(HashMap::new()),
             waiters: RefCell::new(HashMap::new()),
             recovered_segments: RefCell::new(HashMap::new()),
-            snapshots: RefCell::new(std::collections::BTreeMap::new()),
+            snapshots: RefCell::new(Vec::new()),
             prepared: RefCell::new(Vec::new()),
         }
     }
@@ -352,8 +352,10 @@ pub struct ShardState {
     bulk: RefCell<HashMap<WriterId, crate::copy::bulk::BulkLoad>>,
     /// Statements (on any shard) waiting for a transaction to end here: fired by `finish`.
     waiters: RefCell<HashMap<WriterId, Vec<Fire>>>,
-    /// Snapshots held by this shard's sessions (timestamp → holders).
-    snapshots: RefCell<std::collections::BTreeMap<Ts, u32>>,
+    /// Snapshots held by this shard's sessions, one entry per holder, unordered (a few per
+    /// session at most; a vector keeps its capacity, so taking one per statement does not
+    /// allocate).
+    snapshots: RefCell<Vec<Ts>>,
     /// Multi-shard transactions prepared here whose commit timestamp may already be drawn:
     /// readers wait for them to end here (see `prepared_in_way`).
     prepared: RefCell<Vec<WriterId>>,
@@ -708,7 +710,7 @@ impl ShardState {
     /// `unpin_snapshot`.
     pub fn pin_snapshot(&self) -> Pinned {
         let pin = self.engine.clock();
-        *self.snapshots.borrow_mut().entry(pin).or_default() += 1;
+        self.snapshots.borrow_mut().push(pin);
         self.publish_oldest();
         Pinned {
             at: self.engine.clock(),
@@ -718,11 +720,8 @@ impl ShardState {
 
     pub fn unpin_snapshot(&self, pinned: Pinned) {
         let mut snapshots = self.snapshots.borrow_mut();
-        if let Some(n) = snapshots.get_mut(&pinned.pin) {
-            *n -= 1;
-            if *n == 0 {
-                snapshots.remove(&pinned.pin);
-            }
+        if let Some(i) = snapshots.iter().position(|&ts| ts == pinned.pin) {
+            snapshots.swap_remove(i);
         }
         drop(snapshots);
         self.publish_oldest();
@@ -732,9 +731,9 @@ impl ShardState {
         let oldest = self
             .snapshots
             .borrow()
-            .keys()
-            .next()
+            .iter()
             .copied()
+            .min()
             .unwrap_or(Ts::MAX);
         if let Some(slot) = self.engine.oldest_snapshot.get(self.id) {
             slot.store(oldest, Ordering::SeqCst);
