@@ -3,6 +3,9 @@
 //! versions newer than its snapshot (and still reads its snapshot), and once it ends the next
 //! commits bring every row back to one version.
 
+// Tests stop at the first surprise: an unwrap here is an assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use omendb_engine::runtime;
 use omendb_engine::shard::ShardRef;
 use omendb_engine::{Engine, Outcome, Session};
