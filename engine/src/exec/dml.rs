@@ -3,7 +3,9 @@
 //! Rows to change are first locked on their shards (a pending write of the transaction), new
 //! rows are computed here, unique keys are reserved on the shards that own them, then the
 //! writes are applied. A row or key held by another transaction makes the statement wait for
-//! it (until that transaction ends, woken by its commit or rollback) and retry, as PostgreSQL's READ COMMITTED does.
+//! it (until that transaction ends, woken by its commit or rollback) and retry; rows a transaction
+//! committed a change to after the statement's snapshot are re-checked (READ COMMITTED) or fail
+//! the statement with 40001 (REPEATABLE READ) in `scan::lock_rows`.
 
 use super::Row;
 use super::eval::eval;

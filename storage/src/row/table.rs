@@ -615,7 +615,7 @@ impl RowTable {
         false
     }
 
-    /// Drop `writer`'s pending version of the row.
+    /// Drop `writer`'s pending intent on the row (a slot left without versions is freed).
     pub fn rollback(&mut self, id: RowId, writer: WriterId) {
         let Some(slot) = self.slots.get_mut(id as usize) else {
             return;
