@@ -11,10 +11,10 @@ use crate::exec::eval::EvalEnv;
 use crate::exec::memory::MemoryBudget;
 use crate::exec::query::Executor;
 use crate::settings::Settings;
-use crate::shard::{Engine, ShardRef};
+use crate::shard::{Engine, Pinned, ShardRef};
 use omendb_planner::parse::{Parsed, parse};
-use omendb_planner::{BindContext, OutputColumn, PlanError, Statement, bind};
-use omendb_storage::row::WriterId;
+use omendb_planner::{BindContext, IsolationLevel, OutputColumn, PlanError, Statement, bind};
+use omendb_storage::row::{Ts, WriterId};
 use omendb_storage::types::datetime::{TimeZone, now_micros};
 use omendb_storage::types::{DataType, Value};
 use std::rc::Rc;
@@ -82,6 +82,25 @@ struct Txn {
     /// Statements that wrote rows so far; a savepoint remembers the count at its creation.
     writes: u64,
     savepoints: Vec<(String, u64)>,
+    isolation: IsolationLevel,
+    /// REPEATABLE READ: the transaction's snapshot, taken by its first statement that reads.
+    snapshot: Option<Pinned>,
+    /// READ COMMITTED: the running statement's snapshot.
+    statement: Option<Pinned>,
+    /// A statement that reads has run (the isolation level can no longer change).
+    queried: bool,
+}
+
+impl Txn {
+    /// Give back the snapshots the transaction holds (so garbage collection can pass them).
+    fn release_snapshots(&mut self, shard: &ShardRef) {
+        for pinned in [self.snapshot.take(), self.statement.take()]
+            .into_iter()
+            .flatten()
+        {
+            shard.state().unpin_snapshot(pinned);
+        }
+    }
 }
 
 /// Per-connection state. Lives on one shard; not `Send`.
@@ -121,15 +140,17 @@ fn plan_error(e: PlanError) -> EngineError {
 impl Drop for Session {
     fn drop(&mut self) {
         self.engine.unregister_session(self.key);
-        // A connection that vanishes mid-transaction must not leave its rows locked.
-        if let Some(txn) = self.txn.take() {
+        // A connection that vanishes mid-transaction must not leave its rows locked, nor hold
+        // back garbage collection with its snapshots.
+        if let Some(mut txn) = self.txn.take() {
+            txn.release_snapshots(&self.shard);
             let shard = self.shard.clone();
             let touched = txn.touched;
             crate::runtime::spawn_local(async move {
                 for (s, t) in touched.iter().enumerate() {
                     if *t {
                         let _ = shard
-                            .run_on(s, move |sh| async move { sh.state().finish(txn.id, false) })
+                            .run_on(s, move |sh| async move { sh.state().finish(txn.id, None) })
                             .await;
                     }
                 }
@@ -598,7 +619,20 @@ impl Session {
     async fn run(&mut self, stmt: &Statement, params: Vec<Value>) -> Result<Outcome, EngineError> {
         self.cancel.store(false, Ordering::Relaxed);
         match stmt {
-            Statement::Begin => return Ok(self.begin()),
+            Statement::Begin { isolation } => return Ok(self.begin(*isolation)),
+            Statement::SetTransaction { isolation } => {
+                return self.set_transaction(*isolation);
+            }
+            Statement::Set { name, value } if name == "transaction_isolation" => {
+                let level = match value {
+                    Some(v) => Some(
+                        IsolationLevel::parse(v)
+                            .map_err(|(code, message)| EngineError::sql(code, message))?,
+                    ),
+                    None => None,
+                };
+                return self.set_transaction(level.or(Some(self.default_isolation())));
+            }
             Statement::Commit => return self.commit_block().await,
             Statement::Rollback => return self.rollback_block().await,
             Statement::Savepoint { name } => return self.savepoint(name),
@@ -628,10 +662,22 @@ impl Session {
             failed: false,
             writes: 0,
             savepoints: Vec::new(),
+            isolation: self.default_isolation(),
+            snapshot: None,
+            statement: None,
+            queried: false,
         }
     }
 
-    fn begin(&mut self) -> Outcome {
+    /// `default_transaction_isolation` (validated when set).
+    fn default_isolation(&self) -> IsolationLevel {
+        self.settings
+            .get("default_transaction_isolation")
+            .and_then(|v| IsolationLevel::parse(v).ok())
+            .unwrap_or(IsolationLevel::ReadCommitted)
+    }
+
+    fn begin(&mut self, isolation: Option<IsolationLevel>) -> Outcome {
         match self.txn.as_mut() {
             Some(t) if t.explicit => {
                 self.notices.push((
@@ -641,12 +687,75 @@ impl Session {
                 ));
             }
             // BEGIN inside a multi-statement query string turns its implicit transaction explicit.
-            Some(t) => t.explicit = true,
-            None => self.txn = Some(self.new_txn(true)),
+            Some(t) => {
+                t.explicit = true;
+                if let Some(level) = isolation
+                    && !t.queried
+                {
+                    t.isolation = level;
+                }
+            }
+            None => {
+                let mut txn = self.new_txn(true);
+                txn.isolation = isolation.unwrap_or(txn.isolation);
+                self.txn = Some(txn);
+            }
         }
         Outcome::Command {
             tag: "BEGIN".into(),
         }
+    }
+
+    /// `SET TRANSACTION ISOLATION LEVEL …` (or `SET transaction_isolation`): only in a block,
+    /// before its first query, as in PostgreSQL.
+    fn set_transaction(
+        &mut self,
+        isolation: Option<IsolationLevel>,
+    ) -> Result<Outcome, EngineError> {
+        let set = Outcome::Command { tag: "SET".into() };
+        let Some(txn) = self.txn.as_mut().filter(|t| t.explicit) else {
+            self.notices.push((
+                "WARNING",
+                "25P01",
+                "SET TRANSACTION can only be used in transaction blocks".into(),
+            ));
+            return Ok(set);
+        };
+        if txn.failed {
+            return Err(EngineError::InFailedTransaction);
+        }
+        let Some(level) = isolation else {
+            return Ok(set);
+        };
+        if txn.queried && level != txn.isolation {
+            txn.failed = true;
+            return Err(EngineError::sql(
+                "25001",
+                "SET TRANSACTION ISOLATION LEVEL must be called before any query",
+            ));
+        }
+        txn.isolation = level;
+        Ok(set)
+    }
+
+    /// The snapshot the next statement reads at: the transaction's (REPEATABLE READ, taken
+    /// now if this is its first statement that reads) or a new one (READ COMMITTED).
+    fn statement_snapshot(&mut self) -> Ts {
+        let shard = self.shard.clone();
+        let Some(txn) = self.txn.as_mut() else {
+            return Ts::MAX;
+        };
+        txn.queried = true;
+        if txn.isolation.snapshot_per_transaction() {
+            return txn
+                .snapshot
+                .get_or_insert_with(|| shard.state().pin_snapshot())
+                .at;
+        }
+        if let Some(old) = txn.statement.take() {
+            shard.state().unpin_snapshot(old);
+        }
+        txn.statement.insert(shard.state().pin_snapshot()).at
     }
 
     async fn commit_block(&mut self) -> Result<Outcome, EngineError> {
@@ -756,24 +865,50 @@ impl Session {
         let Some(txn) = self.txn.take() else {
             return Ok(());
         };
-        let exec = self.executor(Vec::new(), txn.id, txn.start);
         let commit = commit && !txn.failed;
-        if !commit || self.engine.storage().is_none() {
-            return exec.finish(txn.id, &txn.touched, commit).await;
+        let mut txn = txn;
+        txn.release_snapshots(&self.shard);
+        if !commit {
+            let exec = self.executor(Vec::new(), txn.id, txn.start);
+            return exec.finish(txn.id, &txn.touched, false).await;
         }
         // Durable before applied, applied before acknowledged; the gate keeps checkpoints out
         // of the window in between.
         let engine = self.engine.clone();
-        let _pass = engine.gate().enter().await;
+        let _pass = match engine.storage() {
+            Some(_) => Some(engine.gate().enter().await),
+            None => None,
+        };
         crate::durable::commit::commit(&self.shard, txn.id, &txn.touched).await
     }
 
+    /// An executor that reads the newest committed versions (COPY, DDL rewrites, commit and
+    /// rollback: no snapshot).
     fn executor(&self, params: Vec<Value>, txn_id: WriterId, txn_start: i64) -> Executor {
+        self.executor_at(
+            params,
+            txn_id,
+            txn_start,
+            Ts::MAX,
+            IsolationLevel::ReadCommitted,
+        )
+    }
+
+    fn executor_at(
+        &self,
+        params: Vec<Value>,
+        txn_id: WriterId,
+        txn_start: i64,
+        snapshot: Ts,
+        isolation: IsolationLevel,
+    ) -> Executor {
         let env = EvalEnv {
             params,
             tz: self.settings.timezone().clone(),
             txn_start,
             reader: txn_id,
+            snapshot,
+            isolation,
             user: self.user.clone(),
             database: self.database.clone(),
             backend_pid: self.key.0,
@@ -801,10 +936,25 @@ impl Session {
         };
         check_write_target(&self.engine, stmt)?;
         let mut touched = std::mem::take(&mut txn.touched);
-        let (id, start) = (txn.id, txn.start);
-        let exec = self.executor(params, id, start);
+        let (id, start, isolation) = (txn.id, txn.start, txn.isolation);
+        let reads = matches!(
+            stmt,
+            Statement::Query { .. }
+                | Statement::Insert { .. }
+                | Statement::Update { .. }
+                | Statement::Delete { .. }
+        );
+        let at = if reads {
+            self.statement_snapshot()
+        } else {
+            Ts::MAX
+        };
+        let exec = self.executor_at(params, id, start, at, isolation);
         let result = self.dispatch(&exec, stmt, &mut touched).await;
         if let Some(txn) = self.txn.as_mut() {
+            if let Some(done) = txn.statement.take() {
+                self.shard.state().unpin_snapshot(done);
+            }
             txn.touched = touched;
             if matches!(
                 stmt,
@@ -975,7 +1125,8 @@ impl Session {
                 Ok(Outcome::Command { tag: tag.into() })
             }
             Statement::Empty => Ok(Outcome::Empty),
-            Statement::Begin
+            Statement::Begin { .. }
+            | Statement::SetTransaction { .. }
             | Statement::Commit
             | Statement::Rollback
             | Statement::Savepoint { .. }
@@ -1019,6 +1170,13 @@ impl Session {
     }
 
     fn show(&self, name: &str) -> Result<String, EngineError> {
+        if name == "transaction_isolation" {
+            let level = self
+                .txn
+                .as_ref()
+                .map_or(self.default_isolation(), |t| t.isolation);
+            return Ok(level.name().to_string());
+        }
         self.settings.get(name).map(str::to_string).ok_or_else(|| {
             EngineError::sql(
                 "42704",

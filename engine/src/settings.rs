@@ -208,15 +208,9 @@ impl Settings {
                 format!("IntervalStyle \"{value}\" is not supported yet"),
             )),
             "transaction_isolation" | "default_transaction_isolation" => {
-                let v = value.to_ascii_lowercase();
-                if v == "read committed" || v == "read uncommitted" {
-                    Ok("read committed".into())
-                } else {
-                    Err(EngineError::sql(
-                        "0A000",
-                        format!("isolation level {v} is not supported yet (only READ COMMITTED)"),
-                    ))
-                }
+                omendb_planner::IsolationLevel::parse(&value)
+                    .map(|level| level.name().to_string())
+                    .map_err(|(sqlstate, message)| EngineError::sql(sqlstate, message))
             }
             "lock_timeout" => parse_milliseconds(&value)
                 .map(show_milliseconds)

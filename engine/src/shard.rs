@@ -12,7 +12,7 @@ use crate::runtime::Shard;
 use crate::runtime::event::{Awaited, Fire, event};
 use arc_swap::ArcSwap;
 use omendb_learned::index::IndexKind;
-use omendb_storage::row::{Change, RowError, RowId, RowTable, UniqueKeys, WriterId};
+use omendb_storage::row::{Change, RowError, RowId, RowTable, Ts, UniqueKeys, WriterId};
 use omendb_storage::schema::{TableId, TableSchema};
 use omendb_storage::wal::Record;
 use std::cell::RefCell;
@@ -51,6 +51,11 @@ pub struct Engine {
     checkpointing: AtomicBool,
     /// Number of the next checkpoint.
     next_checkpoint: AtomicU64,
+    /// The last commit timestamp drawn: a snapshot taken now reads at it.
+    clock: AtomicU64,
+    /// Per shard, the oldest snapshot its sessions hold (`Ts::MAX`: none), for the garbage
+    /// collection horizon.
+    oldest_snapshot: Box<[AtomicU64]>,
 }
 
 /// A running checkpoint's claim; released on drop.
@@ -94,7 +99,34 @@ impl Engine {
             catalog_version: AtomicU64::new(0),
             checkpointing: AtomicBool::new(false),
             next_checkpoint: AtomicU64::new(1),
+            clock: AtomicU64::new(0),
+            oldest_snapshot: (0..shards.max(1))
+                .map(|_| AtomicU64::new(Ts::MAX))
+                .collect(),
         })
+    }
+
+    /// The newest commit timestamp: what a snapshot taken now reads at.
+    pub fn clock(&self) -> Ts {
+        self.clock.load(Ordering::SeqCst)
+    }
+
+    /// Draw the commit timestamp of a transaction whose changes are about to be applied. Every
+    /// shard it wrote must already hold them as prepared (multi-shard) or apply them in the
+    /// same shard job (single shard), so no snapshot at or after the timestamp can miss them.
+    pub fn draw_commit_ts(&self) -> Ts {
+        self.clock.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// The garbage-collection horizon: the oldest snapshot any session holds, or the clock.
+    /// The clock is read first: a snapshot published after this read is at least that clock
+    /// (see `ShardState::pin_snapshot`).
+    pub fn horizon(&self) -> Ts {
+        let clock = self.clock();
+        self.oldest_snapshot
+            .iter()
+            .map(|s| s.load(Ordering::SeqCst))
+            .fold(clock, Ts::min)
     }
 
     pub fn storage(&self) -> Option<&StorageConfig> {
@@ -172,6 +204,8 @@ impl Engine {
             bulk: RefCell::new(HashMap::new()),
             waiters: RefCell::new(HashMap::new()),
             recovered_segments: RefCell::new(HashMap::new()),
+            snapshots: RefCell::new(Vec::new()),
+            prepared: RefCell::new(Vec::new()),
         }
     }
 
@@ -318,6 +352,21 @@ pub struct ShardState {
     bulk: RefCell<HashMap<WriterId, crate::copy::bulk::BulkLoad>>,
     /// Statements (on any shard) waiting for a transaction to end here: fired by `finish`.
     waiters: RefCell<HashMap<WriterId, Vec<Fire>>>,
+    /// Snapshots held by this shard's sessions, one entry per holder, unordered (a few per
+    /// session at most; a vector keeps its capacity, so taking one per statement does not
+    /// allocate).
+    snapshots: RefCell<Vec<Ts>>,
+    /// Multi-shard transactions prepared here whose commit timestamp may already be drawn:
+    /// readers wait for them to end here (see `prepared_in_way`).
+    prepared: RefCell<Vec<WriterId>>,
+}
+
+/// A snapshot a session holds: it reads at `at`; `pin` (<= `at`) is what garbage collection
+/// was told to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pinned {
+    pub at: Ts,
+    pin: Ts,
 }
 
 /// A shard as sessions hold it.
@@ -354,13 +403,13 @@ impl ShardState {
     /// Checkpoint: freeze every table partition on this shard (see `RowTable::freeze`).
     pub fn freeze_tables(
         &self,
-        ts: WriterId,
     ) -> Result<Vec<(TableId, omendb_storage::row::Frozen)>, EngineError> {
+        let horizon = self.engine.horizon();
         let mut next = self.checkpoint.next_segment.get();
         let mut out = Vec::new();
         let mut tables = self.tables.borrow_mut();
         for (id, t) in tables.iter_mut() {
-            let frozen = t.freeze(&mut next, ts);
+            let frozen = t.freeze(&mut next, horizon);
             self.checkpoint.next_segment.set(next);
             let frozen = frozen
                 .map_err(|e| EngineError::Internal(format!("checkpoint of table {id}: {e}")))?;
@@ -625,6 +674,7 @@ impl ShardState {
                                 id,
                                 deletes: omendb_storage::segment::DeleteVector::new(segment.rows()),
                                 segment: Arc::new(segment),
+                                since: 0,
                             })
                         });
                         applied += 1;
@@ -654,18 +704,83 @@ impl ShardState {
         awaited
     }
 
-    /// Commit or roll back everything `writer` has pending on this shard, then wake the
-    /// statements waiting for it.
-    pub fn finish(&self, writer: WriterId, commit: bool) {
-        self.end_pending(writer, commit);
+    /// Take a snapshot for a session of this shard: a timestamp is registered (so garbage
+    /// collection keeps what it sees) before the snapshot's own is read from the clock, so a
+    /// horizon computed concurrently is never above the snapshot. Release it with
+    /// `unpin_snapshot`.
+    pub fn pin_snapshot(&self) -> Pinned {
+        let pin = self.engine.clock();
+        self.snapshots.borrow_mut().push(pin);
+        self.publish_oldest();
+        Pinned {
+            at: self.engine.clock(),
+            pin,
+        }
+    }
+
+    pub fn unpin_snapshot(&self, pinned: Pinned) {
+        let mut snapshots = self.snapshots.borrow_mut();
+        if let Some(i) = snapshots.iter().position(|&ts| ts == pinned.pin) {
+            snapshots.swap_remove(i);
+        }
+        drop(snapshots);
+        self.publish_oldest();
+    }
+
+    fn publish_oldest(&self) {
+        let oldest = self
+            .snapshots
+            .borrow()
+            .iter()
+            .copied()
+            .min()
+            .unwrap_or(Ts::MAX);
+        if let Some(slot) = self.engine.oldest_snapshot.get(self.id) {
+            slot.store(oldest, Ordering::SeqCst);
+        }
+    }
+
+    /// Multi-shard commit, first phase done here: `writer`'s changes are durable (or, without
+    /// storage, about to be applied); until `finish`, readers of this shard wait for it.
+    pub fn prepare(&self, writer: WriterId) {
+        self.prepared.borrow_mut().push(writer);
+    }
+
+    /// A prepared transaction a reader of `table` here must wait for (its commit timestamp
+    /// may be at or before the reader's snapshot while its changes are not applied yet).
+    pub fn prepared_in_way(&self, table: TableId) -> Option<WriterId> {
+        let prepared = self.prepared.borrow();
+        if prepared.is_empty() {
+            return None;
+        }
+        let touched = self.touched.borrow();
+        prepared.iter().copied().find(|w| {
+            touched.get(w).is_some_and(|t| {
+                t.iter()
+                    .any(|t| matches!(t, Touch::Row(id, _) if *id == table))
+            }) || self
+                .bulk
+                .borrow()
+                .get(w)
+                .is_some_and(|l| l.table.id == table)
+        })
+    }
+
+    /// Commit (at timestamp `ts`) or roll back (`None`) everything `writer` has pending on
+    /// this shard, then wake the statements waiting for it.
+    pub fn finish(&self, writer: WriterId, ts: Option<Ts>) {
+        self.end_pending(writer, ts);
+        self.prepared.borrow_mut().retain(|w| *w != writer);
         let waiting = self.waiters.borrow_mut().remove(&writer);
         for fire in waiting.into_iter().flatten() {
             fire.fire();
         }
     }
 
-    fn end_pending(&self, writer: WriterId, commit: bool) {
-        if let Some((table, rows)) = crate::copy::bulk::bulk_end(self, writer, commit)
+    fn end_pending(&self, writer: WriterId, ts: Option<Ts>) {
+        let commit = ts.is_some();
+        let ts = ts.unwrap_or(0);
+        if let Some((table, rows)) = crate::copy::bulk::bulk_end(self, writer, commit, ts)
             && let Some(count) = self.engine.catalog().row_counts.get(&table)
         {
             count.fetch_add(rows, Ordering::Relaxed);
@@ -681,7 +796,7 @@ impl ShardState {
                 Touch::Row(table, row) => {
                     if let Some(t) = tables.get_mut(&table) {
                         if commit {
-                            let d = t.commit(row, writer);
+                            let d = t.commit(row, writer, ts);
                             match deltas.iter_mut().find(|(id, _)| *id == table) {
                                 Some((_, total)) => *total += d,
                                 None => deltas.push((table, d)),
@@ -697,6 +812,16 @@ impl ShardState {
                     } else {
                         unique.rollback(constraint, &key, writer);
                     }
+                }
+            }
+        }
+        if commit {
+            // Garbage collection rides on commits: the tables just written are the ones that
+            // gained old versions.
+            let horizon = self.engine.horizon();
+            for (table, _) in &deltas {
+                if let Some(t) = tables.get_mut(table) {
+                    t.collect(horizon);
                 }
             }
         }

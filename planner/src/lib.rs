@@ -23,4 +23,4 @@ pub use binder::{BindContext, bind};
 pub use catalog::Catalog;
 pub use error::PlanError;
 pub use expr::{AggCall, AggFunc, BinOp, Expr, Func, UnaryOp};
-pub use plan::{Access, JoinKind, OutputColumn, Plan, SortKey, Statement};
+pub use plan::{Access, IsolationLevel, JoinKind, OutputColumn, Plan, SortKey, Statement};

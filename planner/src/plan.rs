@@ -342,7 +342,14 @@ pub enum Statement {
         columns: Vec<String>,
         constraint: String,
     },
-    Begin,
+    /// `BEGIN [ISOLATION LEVEL …]` (`None`: the session's default).
+    Begin {
+        isolation: Option<IsolationLevel>,
+    },
+    /// `SET TRANSACTION ISOLATION LEVEL …` (`None`: other modes only, nothing to change).
+    SetTransaction {
+        isolation: Option<IsolationLevel>,
+    },
     Commit,
     Rollback,
     /// `DEALLOCATE [PREPARE] name | ALL` (`None`: all).
@@ -402,5 +409,51 @@ impl Statement {
             }]),
             _ => None,
         }
+    }
+}
+
+/// The isolation levels OmenDB runs (SERIALIZABLE is refused when bound, never run weaker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IsolationLevel {
+    /// Runs as READ COMMITTED, as in PostgreSQL; `SHOW` still names it.
+    ReadUncommitted,
+    ReadCommitted,
+    RepeatableRead,
+}
+
+impl IsolationLevel {
+    /// The level named as PostgreSQL's settings spell it (any case); `Err` carries a
+    /// PostgreSQL-style refusal: 0A000 for SERIALIZABLE, 22023 for anything else.
+    pub fn parse(name: &str) -> Result<IsolationLevel, (&'static str, String)> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "read uncommitted" => Ok(IsolationLevel::ReadUncommitted),
+            "read committed" => Ok(IsolationLevel::ReadCommitted),
+            "repeatable read" => Ok(IsolationLevel::RepeatableRead),
+            "serializable" => Err((
+                "0A000",
+                "isolation level SERIALIZABLE is not supported: OmenDB provides READ COMMITTED \
+                 and REPEATABLE READ (snapshot isolation), and will not run SERIALIZABLE \
+                 transactions with weaker guarantees"
+                    .into(),
+            )),
+            other => Err((
+                "22023",
+                format!("invalid value for parameter \"transaction_isolation\": \"{other}\""),
+            )),
+        }
+    }
+
+    /// The name `SHOW transaction_isolation` prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            IsolationLevel::ReadUncommitted => "read uncommitted",
+            IsolationLevel::ReadCommitted => "read committed",
+            IsolationLevel::RepeatableRead => "repeatable read",
+        }
+    }
+
+    /// Whether one snapshot serves the whole transaction (else one per statement).
+    pub fn snapshot_per_transaction(self) -> bool {
+        self == IsolationLevel::RepeatableRead
     }
 }

@@ -399,7 +399,12 @@ pub async fn bulk_write(state: &ShardState, writer: WriterId) -> Result<(), Engi
 /// The load ended: on commit its segments join the table (returns the table and the rows
 /// added); either
 /// way other writers may go on. A rolled-back load's files are deleted.
-pub fn bulk_end(state: &ShardState, writer: WriterId, commit: bool) -> Option<(u32, i64)> {
+pub fn bulk_end(
+    state: &ShardState,
+    writer: WriterId,
+    commit: bool,
+    ts: omendb_storage::row::Ts,
+) -> Option<(u32, i64)> {
     let load = state.bulk_loads().borrow_mut().remove(&writer)?;
     let rows = load.rows() as i64;
     if commit {
@@ -410,6 +415,7 @@ pub fn bulk_end(state: &ShardState, writer: WriterId, commit: bool) -> Option<(u
                 id: s.id,
                 deletes: DeleteVector::new(s.segment.rows()),
                 segment: s.segment,
+                since: ts,
             })
             .collect();
         state.with_table(&load.table, |t| t.end_bulk(writer, segments));

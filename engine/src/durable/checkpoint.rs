@@ -173,8 +173,7 @@ async fn freeze_shard(state: &ShardState) -> Result<ShardFreeze, EngineError> {
     let wal_from = log.generation() + 1;
     log.rotate(wal_from).await.map_err(io)?;
     // No await from here on: the freeze is the state at the rotation.
-    let ts = state.engine().current_txn();
-    let tables = state.freeze_tables(ts)?;
+    let tables = state.freeze_tables()?;
     let unique = encode_unique_keys(state.unique_keys_committed());
     Ok(ShardFreeze {
         tables,

@@ -5,7 +5,7 @@ use crate::EngineError;
 use crate::catalog::Catalog;
 use crate::runtime::join_all;
 use crate::shard::ShardRef;
-use omendb_storage::row::WriterId;
+use omendb_storage::row::{Ts, WriterId};
 
 fn gone(e: impl std::fmt::Display) -> EngineError {
     EngineError::Internal(e.to_string())
@@ -20,13 +20,21 @@ fn sequence_marks(catalog: &Catalog) -> Vec<(String, i64)> {
         .collect()
 }
 
-/// Make `writer`'s changes on the `touched` shards durable and then apply them (or, if they
-/// cannot be made durable, roll them back and return the error).
+/// Make `writer`'s changes on the `touched` shards durable and then apply them at a commit
+/// timestamp (or, if they cannot be made durable, roll them back and return the error). An
+/// in-memory engine logs nothing and runs the same steps.
 ///
 /// With one participant the whole commit runs on that shard in one visit: log the records
-/// and the commit record as one unit, wait until durable, apply. A single-row autocommit
-/// INSERT whose row lives on another shard thus costs one round trip to it for the commit,
-/// not one to log and another to apply.
+/// and the commit record as one unit, wait until durable, draw the commit timestamp and apply
+/// — with no await between the draw and the apply, so no reader of that shard can see the
+/// timestamp without the changes. A single-row autocommit INSERT whose row lives on another
+/// shard thus costs one round trip to it for the commit, not one to log and another to apply.
+///
+/// With several, each participant logs its records and marks the transaction *prepared*
+/// (readers of its tables there wait for it to end); then the coordinator logs the decision,
+/// draws the timestamp and has every participant apply. A snapshot at or after the timestamp
+/// therefore either finds the changes applied or waits for them: a multi-shard commit is never
+/// half-visible.
 pub async fn commit(
     shard: &ShardRef,
     writer: WriterId,
@@ -35,21 +43,34 @@ pub async fn commit(
     let catalog = shard.state().engine().catalog();
     let marks = sequence_marks(&catalog);
     let participants = participants(touched);
-    if let [only] = participants[..] {
-        shard
+    match participants[..] {
+        [] => {
+            // Read-only: nothing to apply, but sequence marks may still need logging.
+            if !marks.is_empty() {
+                shard.state().log_decision(writer, &marks).await?;
+            }
+            confirm(&catalog, &marks);
+            Ok(())
+        }
+        [only] => shard
             .run_on(only, move |s| async move {
                 let logged = s.state().log_changes(writer, true, &marks).await;
-                s.state().finish(writer, logged.is_ok());
+                let ts = logged.is_ok().then(|| s.state().engine().draw_commit_ts());
+                s.state().finish(writer, ts);
                 logged.map(|_| marks)
             })
             .await
             .map_err(gone)
             .flatten()
-            .map(|marks| confirm(&catalog, &marks))
-    } else {
-        let logged = log_two_phase(shard, writer, &participants, &marks).await;
-        finish_on(shard, writer, &participants, logged.is_ok()).await?;
-        logged.map(|()| confirm(&catalog, &marks))
+            .map(|marks| confirm(&catalog, &marks)),
+        _ => {
+            let logged = log_two_phase(shard, writer, &participants, &marks).await;
+            let ts = logged
+                .is_ok()
+                .then(|| shard.state().engine().draw_commit_ts());
+            finish_on(shard, writer, &participants, ts).await?;
+            logged.map(|()| confirm(&catalog, &marks))
+        }
     }
 }
 
@@ -78,7 +99,7 @@ pub async fn log_commit(
     Ok(())
 }
 
-fn participants(touched: &[bool]) -> Vec<usize> {
+pub(crate) fn participants(touched: &[bool]) -> Vec<usize> {
     touched
         .iter()
         .enumerate()
@@ -98,7 +119,11 @@ async fn log_two_phase(
         .iter()
         .map(|&p| {
             shard.run_on(p, move |s| async move {
-                s.state().log_changes(writer, false, &[]).await
+                let logged = s.state().log_changes(writer, false, &[]).await;
+                if logged.is_ok() {
+                    s.state().prepare(writer);
+                }
+                logged
             })
         })
         .collect();
@@ -112,16 +137,16 @@ async fn log_two_phase(
     Ok(())
 }
 
-/// Apply (or roll back) `writer`'s changes on every participant.
-async fn finish_on(
+/// Apply `writer`'s changes at `ts` (or roll them back: `None`) on every participant.
+pub(crate) async fn finish_on(
     shard: &ShardRef,
     writer: WriterId,
     participants: &[usize],
-    commit: bool,
+    ts: Option<Ts>,
 ) -> Result<(), EngineError> {
     let jobs = participants
         .iter()
-        .map(|&p| shard.run_on(p, move |s| async move { s.state().finish(writer, commit) }))
+        .map(|&p| shard.run_on(p, move |s| async move { s.state().finish(writer, ts) }))
         .collect();
     for r in join_all(jobs).await {
         r.map_err(gone)?;

@@ -200,6 +200,7 @@ async fn load_checkpoint(shard: &ShardRef) -> Result<Option<LoadedCheckpoint>, S
                     id,
                     segment: Arc::new(segment),
                     deletes: entry.deletes.clone(),
+                    since: 0,
                 })
             });
             segments += 1;

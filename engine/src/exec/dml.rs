@@ -3,7 +3,9 @@
 //! Rows to change are first locked on their shards (a pending write of the transaction), new
 //! rows are computed here, unique keys are reserved on the shards that own them, then the
 //! writes are applied. A row or key held by another transaction makes the statement wait for
-//! it (until that transaction ends, woken by its commit or rollback) and retry, as PostgreSQL's READ COMMITTED does.
+//! it (until that transaction ends, woken by its commit or rollback) and retry; rows a transaction
+//! committed a change to after the statement's snapshot are re-checked (READ COMMITTED) or fail
+//! the statement with 40001 (REPEATABLE READ) in `scan::lock_rows`.
 
 use super::Row;
 use super::eval::eval;
@@ -556,28 +558,19 @@ impl Executor {
         Ok(old_rows)
     }
 
-    /// Commit or roll back a transaction on every shard it touched.
+    /// Apply (at a fresh commit timestamp) or roll back a transaction on every shard it
+    /// touched, concurrently. For writes no other transaction can read yet (a table being
+    /// rebuilt before it is published) and for rollbacks; a session's commit goes through
+    /// `durable::commit::commit`, which keeps multi-shard commits atomic for snapshots.
     pub async fn finish(
         &self,
         writer: WriterId,
         touched: &Touched,
         commit: bool,
     ) -> Result<(), EngineError> {
-        let jobs: Vec<_> = touched
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| **t)
-            .map(|(shard, _)| {
-                self.shard.run_on(
-                    shard,
-                    move |s| async move { s.state().finish(writer, commit) },
-                )
-            })
-            .collect();
-        for r in crate::runtime::join_all(jobs).await {
-            r.map_err(shard_error)?;
-        }
-        Ok(())
+        let ts = commit.then(|| self.env.engine.draw_commit_ts());
+        let participants = crate::durable::commit::participants(touched);
+        crate::durable::commit::finish_on(&self.shard, writer, &participants, ts).await
     }
 }
 

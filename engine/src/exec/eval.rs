@@ -6,8 +6,9 @@
 use super::ops::{arithmetic, compare, compare_char, like, negate};
 use crate::EngineError;
 use crate::shard::Engine;
+use omendb_planner::IsolationLevel;
 use omendb_planner::{BinOp, Expr, Func, UnaryOp};
-use omendb_storage::row::WriterId;
+use omendb_storage::row::{ReadView, Ts, WriterId};
 use omendb_storage::types::datetime::{self, TimeZone};
 use omendb_storage::types::{DataType, Numeric, TypeError, Value};
 use std::cmp::Ordering;
@@ -21,6 +22,10 @@ pub struct EvalEnv {
     pub txn_start: i64,
     /// The transaction whose writes this statement sees.
     pub reader: WriterId,
+    /// The snapshot the statement reads at (one for every shard it reads).
+    pub snapshot: Ts,
+    /// How writes treat rows changed after the snapshot.
+    pub isolation: IsolationLevel,
     pub user: String,
     pub database: String,
     pub backend_pid: i32,
@@ -31,6 +36,16 @@ pub struct EvalEnv {
     /// What this statement may hold in memory, and holds now (53200 past it).
     pub memory: Arc<super::memory::MemoryBudget>,
     pub engine: Arc<Engine>,
+}
+
+impl EvalEnv {
+    /// What the statement's scans see: its snapshot plus its transaction's own writes.
+    pub fn view(&self) -> ReadView {
+        ReadView {
+            at: self.snapshot,
+            txn: self.reader,
+        }
+    }
 }
 
 /// Evaluate to a boolean for WHERE/ON/HAVING: NULL counts as false.

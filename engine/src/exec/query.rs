@@ -7,12 +7,13 @@ use super::eval::{EvalEnv, eval, eval_predicate};
 use super::join::join;
 use super::memory::{is_out_of_memory, rows_bytes};
 use super::route::{Target, target};
-use super::scan::scan_rows;
+use super::scan::{Read, scan_rows};
 use super::series::{SERIES_BATCH, SeriesCursor};
 use super::sort::{distinct, set_operation, sort};
 use super::system::system_rows;
 use super::vector;
 use crate::EngineError;
+use crate::runtime::event::{Awaited, Waited};
 use crate::shard::ShardRef;
 use omendb_planner::{Access, BinOp, Expr, Plan};
 use omendb_storage::schema::TableSchema;
@@ -440,15 +441,41 @@ impl Executor {
         key: Option<Vec<u8>>,
         filter: Option<&Expr>,
     ) -> Result<Vec<Row>, EngineError> {
-        let (table, filter, env) = (table.clone(), filter.cloned(), self.env.clone());
-        self.shard
-            .run_on(shard, move |s| async move {
-                scan_rows(s.state(), &table, key.as_deref(), filter.as_ref(), &env)
-            })
-            .await
-            .map_err(|e| EngineError::Internal(e.to_string()))?
+        loop {
+            let (t, f, env, k) = (
+                table.clone(),
+                filter.cloned(),
+                self.env.clone(),
+                key.clone(),
+            );
+            let read = self
+                .shard
+                .run_on(shard, move |s| async move {
+                    scan_rows(s.state(), &t, k.as_deref(), f.as_ref(), &env)
+                })
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))??;
+            match read {
+                Read::Done(rows) => return Ok(rows),
+                Read::Wait(ended) => self.wait_prepared(ended).await?,
+            }
+        }
+    }
+
+    /// Wait for a prepared multi-shard commit to be applied (it holds no lock a reader could
+    /// be part of a cycle with, so this needs no time limit); a cancel still stops it.
+    pub(crate) async fn wait_prepared(&self, mut ended: Awaited) -> Result<(), EngineError> {
+        loop {
+            self.check_cancel()?;
+            if ended.wait(PREPARED_CHECK).await == Waited::Fired {
+                return Ok(());
+            }
+        }
     }
 }
+
+/// How often a reader waiting for a prepared commit looks at its cancel flag.
+const PREPARED_CHECK: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Whether `plan` is a series under nothing but projections.
 fn reaches_series(plan: &Plan) -> bool {
@@ -514,6 +541,8 @@ mod tests {
             tz: omendb_storage::types::datetime::TimeZone::utc(),
             txn_start: 0,
             reader: 1,
+            snapshot: omendb_storage::row::Ts::MAX,
+            isolation: omendb_planner::IsolationLevel::ReadCommitted,
             user: "test".into(),
             database: "test".into(),
             backend_pid: 1,

@@ -3,7 +3,7 @@
 use super::expr::string_value;
 use super::{BindContext, ident_name, object_name, table_name};
 use crate::error::PlanError;
-use crate::plan::{SequenceDef, Statement};
+use crate::plan::{IsolationLevel, SequenceDef, Statement};
 use crate::types::parse_type_name;
 use omendb_storage::schema::{ColumnSchema, UniqueConstraint};
 use sqlparser::ast;
@@ -169,25 +169,23 @@ pub(crate) fn bind_truncate(
     Ok(Statement::Truncate { tables })
 }
 
-/// `BEGIN ISOLATION LEVEL …`: refuse what would silently be weaker than asked.
-pub(crate) fn check_transaction_modes(modes: &[ast::TransactionMode]) -> Result<(), PlanError> {
+/// The isolation level among `BEGIN`/`SET TRANSACTION` modes; SERIALIZABLE is refused (0A000)
+/// rather than silently run weaker.
+pub(crate) fn transaction_isolation(
+    modes: &[ast::TransactionMode],
+) -> Result<Option<IsolationLevel>, PlanError> {
+    let mut level = None;
     for mode in modes {
-        if let ast::TransactionMode::IsolationLevel(level) = mode {
-            check_isolation(&level.to_string())?;
+        if let ast::TransactionMode::IsolationLevel(l) = mode {
+            level = Some(isolation(&l.to_string())?);
         }
     }
-    Ok(())
+    Ok(level)
 }
 
-fn check_isolation(level: &str) -> Result<(), PlanError> {
-    let level = level.to_ascii_lowercase();
-    if level == "read committed" || level == "read uncommitted" {
-        Ok(())
-    } else {
-        Err(PlanError::not_supported(format!(
-            "isolation level {level} is not supported yet (only READ COMMITTED)"
-        )))
-    }
+fn isolation(name: &str) -> Result<IsolationLevel, PlanError> {
+    // sqlparser only accepts the four standard names, so a refusal here is SERIALIZABLE's.
+    IsolationLevel::parse(name).map_err(|(_, message)| PlanError::not_supported(message))
 }
 
 pub(crate) fn bind_set(set: &ast::Set) -> Result<Statement, PlanError> {
@@ -210,10 +208,21 @@ pub(crate) fn bind_set(set: &ast::Set) -> Result<Statement, PlanError> {
             name: "client_encoding".into(),
             value: Some(charset_name.value.clone()),
         }),
-        ast::Set::SetTransaction { modes, .. } => {
-            check_transaction_modes(modes)?;
-            Ok(Statement::NoOp { tag: "SET".into() })
-        }
+        // SET SESSION CHARACTERISTICS AS TRANSACTION …: the session's default.
+        ast::Set::SetTransaction {
+            modes,
+            session: true,
+            ..
+        } => Ok(match transaction_isolation(modes)? {
+            Some(level) => Statement::Set {
+                name: "default_transaction_isolation".into(),
+                value: Some(level.name().into()),
+            },
+            None => Statement::NoOp { tag: "SET".into() },
+        }),
+        ast::Set::SetTransaction { modes, .. } => Ok(Statement::SetTransaction {
+            isolation: transaction_isolation(modes)?,
+        }),
         other => Err(PlanError::not_supported(format!("{other}"))),
     }
 }

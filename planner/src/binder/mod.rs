@@ -132,7 +132,7 @@ pub fn bind(ctx: &mut BindContext<'_>, stmt: &ast::Statement) -> Result<Statemen
         ast::Statement::Truncate(t) => ddl::bind_truncate(ctx, t),
         ast::Statement::AlterTable(a) => alter::bind_alter_table(ctx, a),
         ast::Statement::StartTransaction { modes, .. } => {
-            ddl::check_transaction_modes(modes).map(|_| Statement::Begin)
+            ddl::transaction_isolation(modes).map(|isolation| Statement::Begin { isolation })
         }
         ast::Statement::Commit { chain: false, .. } => Ok(Statement::Commit),
         ast::Statement::Rollback {

@@ -7,6 +7,12 @@
 //! store slot. Segment rows are addressed by *cold ids*, row ids with [`COLD`] set, which stay
 //! valid until the segments change (a checkpoint, between statements).
 //!
+//! Snapshots: a segment is visible from its `since` timestamp on (0 for checkpointed segments,
+//! the commit timestamp of a bulk load). A row that leaves a segment for the row store is
+//! *moved*, not deleted: the delete vector hides it from every snapshot and the row store's
+//! version chain (starting at `since`) answers for it from then on, so a row deleted or updated
+//! after a snapshot is still seen by that snapshot, in its old version.
+//!
 //! Must never hold a pending (uncommitted) version: segments hold committed rows only.
 
 use super::RowId;
@@ -28,6 +34,8 @@ pub struct ColdSegment {
     pub id: u64,
     pub segment: Arc<Segment>,
     pub deletes: DeleteVector,
+    /// Commit timestamp from which snapshots see the segment's rows.
+    pub since: u64,
 }
 
 impl ColdSegment {
@@ -102,19 +110,26 @@ impl Cold {
         false
     }
 
-    /// The row behind a live cold id.
-    pub fn row(&self, id: RowId) -> Option<Vec<crate::types::Value>> {
+    /// The row behind a live cold id, with its segment's `since`.
+    pub fn row(&self, id: RowId) -> Option<(Vec<crate::types::Value>, u64)> {
         let (s, r) = split(id)?;
         let c = self.segments.get(s)?;
         ((r as usize) < c.segment.rows() && !c.deletes.is_deleted(r))
-            .then(|| c.segment.row(r as usize))
+            .then(|| (c.segment.row(r as usize), c.since))
     }
 
-    /// Visit every live row (materialised into a reused buffer) until `visit` returns false.
-    /// Returns false if stopped.
-    pub fn scan(&self, mut visit: impl FnMut(RowId, &[crate::types::Value]) -> bool) -> bool {
+    /// Visit every live row of the segments visible at snapshot `at` (materialised into a
+    /// reused buffer) until `visit` returns false. Returns false if stopped.
+    pub fn scan(
+        &self,
+        at: u64,
+        mut visit: impl FnMut(RowId, &[crate::types::Value]) -> bool,
+    ) -> bool {
         let mut buf = Vec::new();
         for (s, c) in self.segments.iter().enumerate() {
+            if c.since > at {
+                continue;
+            }
             let columns = c.segment.columns();
             for r in 0..c.segment.rows() {
                 if c.deletes.is_deleted(r as u32) {

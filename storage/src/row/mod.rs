@@ -1,10 +1,12 @@
 //! The in-memory row store of one table on one shard: rows in slots, a primary-key index over
-//! their memcomparable keys, and one pending (uncommitted) version per row.
+//! their memcomparable keys, and per slot an MVCC version chain plus at most one pending
+//! (uncommitted) intent.
 //!
-//! Each slot holds the committed row and at most one pending write (insert, update or delete)
-//! by one transaction. Readers see the committed row, the writer sees its own pending one; a
-//! second writer of the same row is told who holds it and waits. This gives READ COMMITTED
-//! without dirty reads until full MVCC version chains replace it.
+//! Each slot holds the row's committed versions, newest first, stamped with commit timestamps,
+//! and at most one pending intent (lock, put, delete) of one transaction. A reader at snapshot
+//! `at` sees the newest version committed at or before `at` (`version.rs`), a writer sees its
+//! own intent; a second writer of the same row is told who holds it and waits. Versions no
+//! active snapshot can see are garbage-collected (`RowTable::collect`).
 //!
 //! Must never reach across shards or evaluate SQL.
 
@@ -12,10 +14,12 @@ mod cold;
 pub mod key;
 mod table;
 mod unique;
+mod version;
 
 pub use cold::{COLD, Cold, ColdSegment};
-pub use table::{Change, Frozen, FrozenSegment, RowId, RowTable, WriterId};
+pub use table::{Change, Frozen, FrozenSegment, Lock, RowId, RowTable, WriterId};
 pub use unique::UniqueKeys;
+pub use version::{ReadView, Ts};
 
 use thiserror::Error;
 

@@ -1,12 +1,15 @@
-//! One table's rows on one shard, with one pending version per row.
+//! One table's rows on one shard: row-store slots with version chains (see `version.rs`) over
+//! the partition's column segments.
 
 use super::RowError;
 use super::cold::{COLD, Cold, ColdSegment};
 use super::key::{encode_primary_key, encode_value};
+use super::version::{Intent, Pending, Pruned, ReadView, Slot, Ts, Version};
 use crate::schema::TableSchema;
 use crate::segment::{DeleteVector, SEGMENT_ROWS, Segment, SegmentError};
 use crate::types::Value;
 use omendb_learned::index::{IndexKind, OrderedIndex};
+use std::collections::VecDeque;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -16,28 +19,6 @@ pub type RowId = u32;
 /// A transaction id; every statement outside a block is its own transaction.
 pub type WriterId = u64;
 
-/// An uncommitted write: the new row, or `None` for a delete.
-#[derive(Debug)]
-struct Pending {
-    writer: WriterId,
-    row: Option<Box<[Value]>>,
-}
-
-#[derive(Debug, Default)]
-struct Slot {
-    committed: Option<Box<[Value]>>,
-    pending: Option<Pending>,
-}
-
-impl Slot {
-    fn visible(&self, reader: WriterId) -> Option<&[Value]> {
-        match &self.pending {
-            Some(p) if p.writer == reader => p.row.as_deref(),
-            _ => self.committed.as_deref(),
-        }
-    }
-}
-
 /// What a transaction's pending write on a row will do at commit (for its WAL record).
 #[derive(Debug, Clone, Copy)]
 pub enum Change<'a> {
@@ -45,6 +26,20 @@ pub enum Change<'a> {
     Put(&'a [Value]),
     /// Delete the row whose committed image this is.
     Delete(&'a [Value]),
+}
+
+/// What `lock` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// The writer already held the row (its own intent is what it sees).
+    Mine(RowId),
+    /// Newly locked; the newest committed version is the one the snapshot sees.
+    Locked(RowId),
+    /// Newly locked, but a transaction that committed after the snapshot changed the row:
+    /// READ COMMITTED re-checks the newest version, REPEATABLE READ must fail (40001).
+    Updated(RowId),
+    /// A transaction that committed after the snapshot deleted the row; nothing was locked.
+    Deleted,
 }
 
 /// The primary-key index implementation, chosen per table.
@@ -56,7 +51,7 @@ pub struct RowTable {
     slots: Vec<Slot>,
     free: Vec<RowId>,
     primary: Option<KeyIndex>,
-    /// Rows with a committed version.
+    /// Slots whose newest committed version is a row.
     committed: usize,
     /// Reused buffer for encoding keys, so lookups do not allocate.
     key_buf: Vec<u8>,
@@ -66,6 +61,9 @@ pub struct RowTable {
     bulk_writers: Vec<WriterId>,
     /// The kind of index over primary keys, in the row store and the segments.
     kind: IndexKind,
+    /// Slots a commit left with versions some snapshot may outlive, by that commit's
+    /// timestamp (about ascending): `collect` prunes them once the horizon passes it.
+    garbage: VecDeque<(Ts, RowId)>,
 }
 
 /// What a checkpoint froze of one table partition: every segment with the deletes of the
@@ -103,6 +101,7 @@ impl RowTable {
             cold: Cold::default(),
             bulk_writers: Vec::new(),
             kind,
+            garbage: VecDeque::new(),
         }
     }
 
@@ -115,7 +114,7 @@ impl RowTable {
         &self.schema
     }
 
-    /// Rows with a committed version (in the row store or a segment).
+    /// Rows whose newest committed version is live (in the row store or a segment).
     pub fn committed_len(&self) -> usize {
         self.committed + self.cold.live()
     }
@@ -135,23 +134,36 @@ impl RowTable {
         self.committed > 0
     }
 
-    /// The slot holding the key's row: its row-store slot, or a segment row taken over into
-    /// the row store (at `ts`).
-    fn slot_of_key(&mut self, key: &[u8], ts: WriterId) -> Result<Option<RowId>, RowError> {
+    /// Row-store slots in use and committed versions they hold (for tests of garbage
+    /// collection and for monitoring).
+    pub fn version_stats(&self) -> (usize, usize) {
+        let used = self.slots.len() - self.free.len();
+        let versions = self
+            .slots
+            .iter()
+            .map(|s| usize::from(s.head.is_some()) + s.older.len())
+            .sum();
+        (used, versions)
+    }
+
+    /// The slot holding the key's row versions: its row-store slot, or a segment row taken
+    /// over into the row store.
+    fn slot_of_key(&mut self, key: &[u8]) -> Result<Option<RowId>, RowError> {
         if let Some(id) = self.primary.as_ref().and_then(|index| index.get(key)) {
             return Ok(Some(id));
         }
         match self.cold.find(key) {
-            Some(cold) => self.promote(cold, ts).map(Some),
+            Some(cold) => self.promote(cold).map(Some),
             None => Ok(None),
         }
     }
 
-    /// Move a live segment row into a row-store slot as a committed row; the segment marks it
-    /// gone at `ts`.
-    fn promote(&mut self, cold: RowId, ts: WriterId) -> Result<RowId, RowError> {
-        let row = self.cold.row(cold).ok_or(RowError::Missing(cold))?;
-        self.cold.remove(cold, ts);
+    /// Move a live segment row into a row-store slot. The move is not a change: the segment
+    /// row becomes invisible to every snapshot and the slot's version carries the segment's
+    /// own timestamp, so every snapshot sees the row in exactly one place.
+    fn promote(&mut self, cold: RowId) -> Result<RowId, RowError> {
+        let (row, since) = self.cold.row(cold).ok_or(RowError::Missing(cold))?;
+        self.cold.remove(cold, 0);
         let id = self.allocate();
         if self.primary.is_some() {
             let key = primary_key_bytes(&self.schema, &row, &mut self.key_buf).to_vec();
@@ -162,7 +174,10 @@ impl RowTable {
                 }
             }
         }
-        self.slots[id as usize].committed = Some(row.into_boxed_slice());
+        self.slots[id as usize].head = Some(Version {
+            ts: since,
+            row: Some(row.into_boxed_slice()),
+        });
         self.committed += 1;
         Ok(id)
     }
@@ -186,7 +201,8 @@ impl RowTable {
         Ok(())
     }
 
-    /// The bulk load ended; with `segments` (committed) its segments join the table.
+    /// The bulk load ended; with `segments` (committed) its segments join the table, visible
+    /// to snapshots from their `since` timestamp on.
     pub fn end_bulk(&mut self, writer: WriterId, segments: Vec<ColdSegment>) {
         self.bulk_writers.retain(|&w| w != writer);
         for s in segments {
@@ -200,6 +216,13 @@ impl RowTable {
             Some(&w) => Err(RowError::Busy(w)),
             None => Ok(()),
         }
+    }
+
+    /// Whether the slot's key is taken: a live newest version or a pending intent.
+    fn taken(&self, id: RowId) -> bool {
+        self.slots
+            .get(id as usize)
+            .is_some_and(|s| s.pending.is_some() || s.newest().is_some())
     }
 
     /// The first of `keys` (encoded primary keys, ascending, the last one `hi` … first `lo`)
@@ -233,7 +256,11 @@ impl RowTable {
         }
         let mut keys = keys;
         keys.find(|(_, key)| {
-            (hot && self.primary.as_ref().and_then(|i| i.get(key)).is_some())
+            (hot && self
+                .primary
+                .as_ref()
+                .and_then(|i| i.get(key))
+                .is_some_and(|id| self.taken(id)))
                 || cold.iter().any(|c| {
                     c.segment
                         .find(key)
@@ -243,12 +270,13 @@ impl RowTable {
         .map(|(i, _)| i)
     }
 
-    /// Insert a row as a pending write of `writer`.
+    /// Insert a row as a pending write of `writer`. Uniqueness is checked against the newest
+    /// committed versions (as PostgreSQL's unique indexes do), not the writer's snapshot.
     pub fn insert(&mut self, row: Box<[Value]>, writer: WriterId) -> Result<RowId, RowError> {
         self.bulk_guard(writer)?;
         if self.primary.is_some() {
             let key = primary_key_bytes(&self.schema, &row, &mut self.key_buf).to_vec();
-            if let Some(id) = self.slot_of_key(&key, writer)? {
+            if let Some(id) = self.slot_of_key(&key)? {
                 return self.insert_over(id, row, writer);
             }
             let id = self.allocate();
@@ -260,20 +288,20 @@ impl RowTable {
             }
             self.slots[id as usize].pending = Some(Pending {
                 writer,
-                row: Some(row),
+                intent: Intent::Put(row),
             });
             return Ok(id);
         }
         let id = self.allocate();
         self.slots[id as usize].pending = Some(Pending {
             writer,
-            row: Some(row),
+            intent: Intent::Put(row),
         });
         Ok(id)
     }
 
     /// Whether `insert` would succeed, without changing anything: `Busy` if another writer holds
-    /// the key, a unique violation if the key is visible to `writer`.
+    /// the key, a unique violation if the key is taken.
     pub fn check_insert(&mut self, row: &[Value], writer: WriterId) -> Result<(), RowError> {
         self.bulk_guard(writer)?;
         if self.primary.is_none() {
@@ -287,14 +315,18 @@ impl RowTable {
                 None => Ok(()),
             };
         };
-        match &self.slots[id as usize].pending {
+        let slot = &self.slots[id as usize];
+        match &slot.pending {
             Some(p) if p.writer != writer => Err(RowError::Busy(p.writer)),
-            Some(p) if p.row.is_none() => Ok(()),
-            _ => Err(duplicate(&self.schema)),
+            Some(p) if matches!(p.intent, Intent::Delete) => Ok(()),
+            Some(_) => Err(duplicate(&self.schema)),
+            None if slot.newest().is_some() => Err(duplicate(&self.schema)),
+            None => Ok(()),
         }
     }
 
-    /// The key exists in slot `id`: a duplicate, unless `writer` deleted that row itself.
+    /// The key exists in slot `id`: a duplicate, unless its newest version is a tombstone or
+    /// `writer` deleted that row itself.
     fn insert_over(
         &mut self,
         id: RowId,
@@ -302,13 +334,22 @@ impl RowTable {
         writer: WriterId,
     ) -> Result<RowId, RowError> {
         let slot = &mut self.slots[id as usize];
+        let live = slot.newest().is_some();
         match &mut slot.pending {
             Some(p) if p.writer != writer => Err(RowError::Busy(p.writer)),
-            Some(p) if p.row.is_none() => {
-                p.row = Some(row);
+            Some(p) if matches!(p.intent, Intent::Delete) => {
+                p.intent = Intent::Put(row);
                 Ok(id)
             }
-            _ => Err(duplicate(&self.schema)),
+            Some(_) => Err(duplicate(&self.schema)),
+            None if live => Err(duplicate(&self.schema)),
+            None => {
+                slot.pending = Some(Pending {
+                    writer,
+                    intent: Intent::Put(row),
+                });
+                Ok(id)
+            }
         }
     }
 
@@ -322,48 +363,62 @@ impl RowTable {
         }
     }
 
-    /// The row in a row-store slot as `reader` sees it (`None` for cold ids: `lookup` and
+    /// The row in a row-store slot as `view` sees it (`None` for cold ids: `lookup` and
     /// `lock` bring segment rows into slots).
-    pub fn get(&self, id: RowId, reader: WriterId) -> Option<&[Value]> {
-        self.slots.get(id as usize).and_then(|s| s.visible(reader))
+    pub fn get(&self, id: RowId, view: ReadView) -> Option<&[Value]> {
+        self.slots.get(id as usize).and_then(|s| s.visible(view))
     }
 
-    /// Find the slot of an encoded primary key, if its row is visible to `reader`. A row found
+    /// Find the slot of an encoded primary key, if its row is visible to `view`. A row found
     /// in a segment moves into the row store (a point access makes it hot).
-    pub fn lookup(&mut self, key: &[u8], reader: WriterId) -> Option<RowId> {
+    pub fn lookup(&mut self, key: &[u8], view: ReadView) -> Option<RowId> {
         self.primary.as_ref()?;
-        let id = self.slot_of_key(key, reader).ok()??;
-        self.get(id, reader).map(|_| id)
+        let id = self.slot_of_key(key).ok()??;
+        self.get(id, view).map(|_| id)
     }
 
-    /// Take the write lock on a visible row for `writer` (a pending write that keeps the row).
-    /// Returns the row's slot: a segment row (a cold id from `scan`) moves into the row store.
-    pub fn lock(&mut self, id: RowId, writer: WriterId) -> Result<RowId, RowError> {
+    /// Take the write lock on a row `writer` saw at snapshot `at` (a cold id from `scan`
+    /// moves the row into the row store). `Busy` names the transaction holding it.
+    pub fn lock(&mut self, id: RowId, writer: WriterId, at: Ts) -> Result<Lock, RowError> {
         self.bulk_guard(writer)?;
         let id = if id & COLD != 0 {
-            self.promote(id, writer)?
+            self.promote(id)?
         } else {
             id
         };
-        self.lock_slot(id, writer).map(|()| id)
-    }
-
-    fn lock_slot(&mut self, id: RowId, writer: WriterId) -> Result<(), RowError> {
         let slot = self
             .slots
             .get_mut(id as usize)
             .ok_or(RowError::Missing(id))?;
         match &slot.pending {
-            Some(p) if p.writer == writer => Ok(()),
-            Some(p) => Err(RowError::Busy(p.writer)),
-            None => {
-                let row = slot.committed.clone().ok_or(RowError::Missing(id))?;
-                slot.pending = Some(Pending {
-                    writer,
-                    row: Some(row),
-                });
-                Ok(())
-            }
+            Some(p) if p.writer == writer => return Ok(Lock::Mine(id)),
+            Some(p) => return Err(RowError::Busy(p.writer)),
+            None => {}
+        }
+        let newer = slot.newest_ts() > at;
+        if slot.newest().is_none() {
+            return Ok(Lock::Deleted);
+        }
+        slot.pending = Some(Pending {
+            writer,
+            intent: Intent::Lock,
+        });
+        Ok(if newer {
+            Lock::Updated(id)
+        } else {
+            Lock::Locked(id)
+        })
+    }
+
+    /// Release a lock `writer` took but did not write through (a READ COMMITTED re-check
+    /// that no longer matched).
+    pub fn unlock(&mut self, id: RowId, writer: WriterId) {
+        if let Some(slot) = self.slots.get_mut(id as usize)
+            && slot
+                .pending_of(writer)
+                .is_some_and(|p| matches!(p.intent, Intent::Lock))
+        {
+            slot.pending = None;
         }
     }
 
@@ -382,66 +437,109 @@ impl RowTable {
         let Some(p) = slot
             .pending
             .as_mut()
-            .filter(|p| p.writer == writer && p.row.is_some())
+            .filter(|p| p.writer == writer && !matches!(p.intent, Intent::Delete))
         else {
             return Err(RowError::Missing(id));
         };
-        if row.is_none() && slot.committed.is_none() {
-            // Deleting a row this transaction inserted: it never existed for anyone else.
-            let old = p.row.take();
-            slot.pending = None;
-            if let Some(old) = old {
-                self.forget(id, &old);
+        match row {
+            Some(row) => p.intent = Intent::Put(row),
+            None if slot.head.as_ref().is_some_and(|v| v.row.is_some()) => {
+                p.intent = Intent::Delete;
             }
-            return Ok(());
+            None => {
+                // Deleting a row this transaction inserted: it never existed for anyone else.
+                let old = slot.pending.take();
+                if slot.is_empty()
+                    && let Some(Pending {
+                        intent: Intent::Put(old),
+                        ..
+                    }) = old
+                {
+                    self.forget(id, &old);
+                }
+            }
         }
-        p.row = row;
         Ok(())
     }
 
-    /// Make `writer`'s pending version of the row the committed one. Returns the change in the
-    /// number of committed rows (-1, 0 or 1).
-    pub fn commit(&mut self, id: RowId, writer: WriterId) -> i64 {
+    /// Make `writer`'s pending intent on the row a committed version at `ts`. Returns the
+    /// change in the number of live rows (-1, 0 or 1).
+    pub fn commit(&mut self, id: RowId, writer: WriterId, ts: Ts) -> i64 {
         let Some(slot) = self.slots.get_mut(id as usize) else {
             return 0;
         };
-        if !matches!(&slot.pending, Some(p) if p.writer == writer) {
+        if slot.pending_of(writer).is_none() {
             return 0;
         }
-        let new = slot.pending.take().and_then(|p| p.row);
-        let old = std::mem::replace(&mut slot.committed, new);
-        match (old, slot.committed.is_some()) {
-            (None, true) => {
-                self.committed += 1;
-                1
-            }
-            (Some(old), false) => {
-                self.committed -= 1;
-                self.forget(id, &old);
-                -1
-            }
-            _ => 0,
+        let (delta, garbage) = slot.commit(ts);
+        self.committed = self.committed.saturating_add_signed(delta as isize);
+        if garbage {
+            self.garbage.push_back((ts, id));
         }
+        delta
+    }
+
+    /// Garbage collection: prune the slots commits left with old versions or tombstones, once
+    /// no snapshot older than `horizon` (the oldest active one) is left to see them. Returns
+    /// the number of slots freed.
+    pub fn collect(&mut self, horizon: Ts) -> usize {
+        let mut freed = 0;
+        while let Some(&(ts, id)) = self.garbage.front() {
+            if ts > horizon {
+                break;
+            }
+            self.garbage.pop_front();
+            let Some(slot) = self.slots.get_mut(id as usize) else {
+                continue;
+            };
+            if slot.is_empty() {
+                // Freed through an earlier entry (and not reused since).
+                continue;
+            }
+            if let Pruned::Dead(row) = slot.prune(horizon) {
+                match row {
+                    Some(row) => self.forget(id, &row),
+                    None => self.free.push(id),
+                }
+                freed += 1;
+            }
+        }
+        freed
+    }
+
+    /// Garbage entries waiting for the horizon to pass them.
+    pub fn garbage_len(&self) -> usize {
+        self.garbage.len()
     }
 
     /// `writer`'s pending change of the row, if it has one that changes anything at commit.
     pub fn change(&self, id: RowId, writer: WriterId) -> Option<Change<'_>> {
         let slot = self.slots.get(id as usize)?;
-        let pending = slot.pending.as_ref().filter(|p| p.writer == writer)?;
-        match (&pending.row, &slot.committed) {
-            (Some(row), _) => Some(Change::Put(row)),
-            (None, Some(old)) => Some(Change::Delete(old)),
-            (None, None) => None,
+        match &slot.pending_of(writer)?.intent {
+            Intent::Put(row) => Some(Change::Put(row)),
+            Intent::Delete => slot.newest().map(Change::Delete),
+            Intent::Lock => None,
         }
     }
 
     /// Recovery: make `row` committed, replacing the row with the same primary key (tables
     /// without a key just gain the row).
     pub fn replay_put(&mut self, row: Box<[Value]>) {
+        let version = |row| {
+            Some(Version {
+                ts: 0,
+                row: Some(row),
+            })
+        };
         if self.primary.is_some() {
             let key = primary_key_bytes(&self.schema, &row, &mut self.key_buf).to_vec();
             if let Some(id) = self.primary.as_ref().and_then(|index| index.get(&key)) {
-                self.slots[id as usize].committed = Some(row);
+                let slot = &mut self.slots[id as usize];
+                if slot.newest().is_none() {
+                    self.committed += 1;
+                }
+                slot.head = version(row);
+                slot.older.clear();
                 return;
             }
             if let Some(cold) = self.cold.find(&key) {
@@ -451,12 +549,12 @@ impl RowTable {
             if let Some(index) = self.primary.as_mut() {
                 let _ = index.insert(&key, id);
             }
-            self.slots[id as usize].committed = Some(row);
+            self.slots[id as usize].head = version(row);
             self.committed += 1;
             return;
         }
         let id = self.allocate();
-        self.slots[id as usize].committed = Some(row);
+        self.slots[id as usize].head = version(row);
         self.committed += 1;
     }
 
@@ -481,7 +579,7 @@ impl RowTable {
             self.slots
                 .iter()
                 .position(|s| {
-                    s.committed.as_deref().is_some_and(|r| {
+                    s.newest().is_some_and(|r| {
                         probe.clear();
                         r.iter().for_each(|v| encode_value(v, &mut probe));
                         probe == wanted
@@ -490,7 +588,7 @@ impl RowTable {
                 .map(|i| i as RowId)
                 .or_else(|| {
                     let mut found = None;
-                    self.cold.scan(|id, r| {
+                    self.cold.scan(Ts::MAX, |id, r| {
                         probe.clear();
                         r.iter().for_each(|v| encode_value(v, &mut probe));
                         if probe == wanted {
@@ -507,7 +605,9 @@ impl RowTable {
         if id & COLD != 0 {
             return self.cold.remove(id, 0);
         }
-        if let Some(old) = self.slots[id as usize].committed.take() {
+        let slot = &mut self.slots[id as usize];
+        slot.older.clear();
+        if let Some(Version { row: Some(old), .. }) = slot.head.take() {
             self.committed -= 1;
             self.forget(id, &old);
             return true;
@@ -515,17 +615,20 @@ impl RowTable {
         false
     }
 
-    /// Drop `writer`'s pending version of the row.
+    /// Drop `writer`'s pending intent on the row (a slot left without versions is freed).
     pub fn rollback(&mut self, id: RowId, writer: WriterId) {
         let Some(slot) = self.slots.get_mut(id as usize) else {
             return;
         };
-        if !matches!(&slot.pending, Some(p) if p.writer == writer) {
+        if slot.pending_of(writer).is_none() {
             return;
         }
-        let pending = slot.pending.take().and_then(|p| p.row);
-        if slot.committed.is_none()
-            && let Some(row) = pending
+        let pending = slot.pending.take();
+        if slot.is_empty()
+            && let Some(Pending {
+                intent: Intent::Put(row),
+                ..
+            }) = pending
         {
             self.forget(id, &row);
         }
@@ -542,19 +645,19 @@ impl RowTable {
         self.free.push(id);
     }
 
-    /// Visit every row visible to `reader` until `visit` returns false: segment rows first
+    /// Visit every row visible to `view` until `visit` returns false: segment rows first
     /// (with cold ids, in segment order), then the row store's (in slot order).
-    pub fn scan(&self, reader: WriterId, mut visit: impl FnMut(RowId, &[Value]) -> bool) {
-        if self.cold.scan(&mut visit) {
-            self.scan_hot(reader, visit);
+    pub fn scan(&self, view: ReadView, mut visit: impl FnMut(RowId, &[Value]) -> bool) {
+        if self.cold.scan(view.at, &mut visit) {
+            self.scan_hot(view, visit);
         }
     }
 
-    /// Visit the row-store rows visible to `reader` (in slot order), not the segments', until
+    /// Visit the row-store rows visible to `view` (in slot order), not the segments', until
     /// `visit` returns false.
-    pub fn scan_hot(&self, reader: WriterId, mut visit: impl FnMut(RowId, &[Value]) -> bool) {
+    pub fn scan_hot(&self, view: ReadView, mut visit: impl FnMut(RowId, &[Value]) -> bool) {
         for (id, slot) in self.slots.iter().enumerate() {
-            if let Some(row) = slot.visible(reader)
+            if let Some(row) = slot.visible(view)
                 && !visit(id as RowId, row)
             {
                 return;
@@ -563,11 +666,13 @@ impl RowTable {
     }
 
     /// Checkpoint: turn every committed row-store row into column segments sorted by primary
-    /// key (numbered from `next_id`). Rows nobody is writing leave the row store; a row with a
-    /// pending write stays there, its segment copy marked gone in memory (at `ts`) but live in
-    /// the returned image, which is the committed state the manifest must record.
-    pub fn freeze(&mut self, next_id: &mut u64, ts: WriterId) -> Result<Frozen, SegmentError> {
-        let merged = self.segments_to_merge();
+    /// key (numbered from `next_id`). Rows every snapshot from `horizon` (the oldest active
+    /// one) on sees in their newest version, and nobody is writing, leave the row store; any
+    /// other row stays there, its segment copy marked gone in memory but live in the returned
+    /// image, which is the committed state the manifest must record.
+    pub fn freeze(&mut self, next_id: &mut u64, horizon: Ts) -> Result<Frozen, SegmentError> {
+        self.collect(horizon);
+        let merged = self.segments_to_merge(horizon);
         let order = self.freeze_order(&merged);
         let chunks = order.len().div_ceil(SEGMENT_ROWS);
         if self.cold.segments().len() - merged.len() + chunks > super::cold::MAX_SEGMENTS {
@@ -580,7 +685,7 @@ impl RowTable {
             let rows: Vec<&[Value]> = chunk
                 .iter()
                 .filter_map(|source| match source {
-                    Source::Slot(id) => self.slots[*id as usize].committed.as_deref(),
+                    Source::Slot(id) => self.slots[*id as usize].newest(),
                     Source::Cold(row) => Some(&row[..]),
                 })
                 .collect();
@@ -600,8 +705,9 @@ impl RowTable {
             let mut deletes = DeleteVector::new(segment.rows());
             for (pos, source) in chunk.iter().enumerate() {
                 if let Source::Slot(slot) = source {
-                    if self.slots[*slot as usize].pending.is_some() {
-                        deletes.delete(pos as u32, ts);
+                    let s = &self.slots[*slot as usize];
+                    if s.pending.is_some() || !s.older.is_empty() || s.newest_ts() > horizon {
+                        deletes.delete(pos as u32, 0);
                     } else {
                         self.evict(*slot);
                     }
@@ -612,9 +718,10 @@ impl RowTable {
                 id,
                 segment,
                 deletes,
+                since: 0,
             });
         }
-        if self.committed == 0 && self.slots.iter().all(|s| s.pending.is_none()) {
+        if self.slots.iter().all(Slot::is_empty) {
             self.slots = Vec::new();
             self.free = Vec::new();
         }
@@ -638,12 +745,13 @@ impl RowTable {
     /// Segments worth rewriting with the row store's rows: those less than half full (of
     /// live rows), when there are at least two of them or hot rows to join. This keeps the
     /// number of small segments — and so the cost of a key lookup — bounded.
-    fn segments_to_merge(&self) -> Vec<u64> {
+    /// Segments some active snapshot (older than `horizon`) must not see yet stay as they are.
+    fn segments_to_merge(&self, horizon: Ts) -> Vec<u64> {
         let small: Vec<u64> = self
             .cold
             .segments()
             .iter()
-            .filter(|c| c.live() < SEGMENT_ROWS / 2)
+            .filter(|c| c.live() < SEGMENT_ROWS / 2 && c.since <= horizon)
             .map(|c| c.id)
             .collect();
         if small.len() >= 2 || (!small.is_empty() && self.committed > 0) {
@@ -680,7 +788,7 @@ impl RowTable {
             }
         }
         for (id, slot) in self.slots.iter().enumerate() {
-            if let Some(row) = slot.committed.as_deref() {
+            if let Some(row) = slot.newest() {
                 let key = primary_key_bytes(&self.schema, row, &mut key_buf).to_vec();
                 keyed.push((key, Source::Slot(id as RowId)));
             }
@@ -695,7 +803,7 @@ impl RowTable {
         let committed = |id: RowId| {
             self.slots
                 .get(id as usize)
-                .is_some_and(|s| s.committed.is_some())
+                .is_some_and(|s| s.newest().is_some())
         };
         match self.primary.as_ref() {
             Some(index) => {
@@ -716,7 +824,7 @@ impl RowTable {
 
     /// A committed row nobody is writing has moved into a segment: free its slot.
     fn evict(&mut self, id: RowId) {
-        if let Some(row) = self.slots[id as usize].committed.take() {
+        if let Some(Version { row: Some(row), .. }) = self.slots[id as usize].head.take() {
             self.committed -= 1;
             self.forget(id, &row);
         }
@@ -792,6 +900,14 @@ mod tests {
         vec![Value::Int32(k), Value::Int32(v)].into()
     }
 
+    /// Lock a row for `writer` at the newest snapshot; its slot.
+    fn locked(t: &mut RowTable, id: RowId, writer: WriterId) -> RowId {
+        match t.lock(id, writer, Ts::MAX).unwrap() {
+            Lock::Mine(id) | Lock::Locked(id) | Lock::Updated(id) => id,
+            Lock::Deleted => panic!("row {id} deleted"),
+        }
+    }
+
     fn key(k: i32) -> Vec<u8> {
         let mut out = Vec::new();
         encode_primary_key(&[&Value::Int32(k)], &mut out);
@@ -799,7 +915,7 @@ mod tests {
     }
 
     fn v(t: &RowTable, id: RowId, reader: WriterId) -> Option<i32> {
-        t.get(id, reader).map(|r| match r[1] {
+        t.get(id, ReadView::latest(reader)).map(|r| match r[1] {
             Value::Int32(x) => x,
             _ => -1,
         })
@@ -813,7 +929,7 @@ mod tests {
             assert_eq!(v(&t, id, 7), Some(10));
             assert_eq!(v(&t, id, 8), None);
             assert_eq!(t.insert(row(1, 11), 8), Err(RowError::Busy(7)));
-            t.commit(id, 7);
+            t.commit(id, 7, 7);
             assert_eq!(v(&t, id, 8), Some(10));
             assert!(matches!(
                 t.insert(row(1, 11), 8),
@@ -829,10 +945,10 @@ mod tests {
             let mut t = table_of(kind);
             let id = t.insert(row(1, 10), 7).unwrap();
             t.rollback(id, 7);
-            assert_eq!(t.lookup(&key(1), 8), None);
+            assert_eq!(t.lookup(&key(1), ReadView::latest(8)), None);
             let id2 = t.insert(row(1, 12), 8).unwrap();
-            t.commit(id2, 8);
-            let id = t.lookup(&key(1), 9).unwrap();
+            t.commit(id2, 8, 8);
+            let id = t.lookup(&key(1), ReadView::latest(9)).unwrap();
             assert_eq!(v(&t, id, 9), Some(12));
         }
     }
@@ -842,21 +958,21 @@ mod tests {
         for kind in IndexKind::ALL {
             let mut t = table_of(kind);
             let id = t.insert(row(1, 10), 1).unwrap();
-            t.commit(id, 1);
-            t.lock(id, 2).unwrap();
-            assert_eq!(t.lock(id, 3), Err(RowError::Busy(2)));
+            t.commit(id, 1, 1);
+            locked(&mut t, id, 2);
+            assert_eq!(t.lock(id, 3, Ts::MAX), Err(RowError::Busy(2)));
             t.write(id, 2, Some(row(1, 20))).unwrap();
             assert_eq!((v(&t, id, 2), v(&t, id, 3)), (Some(20), Some(10)));
-            t.commit(id, 2);
-            t.lock(id, 4).unwrap();
+            t.commit(id, 2, 2);
+            locked(&mut t, id, 4);
             t.write(id, 4, None).unwrap();
             assert_eq!((v(&t, id, 4), v(&t, id, 5)), (None, Some(20)));
             t.rollback(id, 4);
             assert_eq!(v(&t, id, 5), Some(20));
-            t.lock(id, 6).unwrap();
+            locked(&mut t, id, 6);
             t.write(id, 6, None).unwrap();
-            t.commit(id, 6);
-            assert_eq!(t.lookup(&key(1), 7), None);
+            t.commit(id, 6, 6);
+            assert_eq!(t.lookup(&key(1), ReadView::latest(7)), None);
             assert_eq!(t.committed_len(), 0);
         }
     }
@@ -866,12 +982,12 @@ mod tests {
         for kind in IndexKind::ALL {
             let mut t = table_of(kind);
             let id = t.insert(row(1, 10), 1).unwrap();
-            t.commit(id, 1);
-            t.lock(id, 2).unwrap();
+            t.commit(id, 1, 1);
+            locked(&mut t, id, 2);
             t.write(id, 2, None).unwrap();
             let again = t.insert(row(1, 30), 2).unwrap();
             assert_eq!(again, id);
-            t.commit(id, 2);
+            t.commit(id, 2, 2);
             assert_eq!(v(&t, id, 3), Some(30));
         }
     }
@@ -882,8 +998,8 @@ mod tests {
             let mut t = table_of(kind);
             let id = t.insert(row(1, 10), 2).unwrap();
             t.write(id, 2, None).unwrap();
-            t.commit(id, 2);
-            assert_eq!(t.lookup(&key(1), 3), None);
+            t.commit(id, 2, 2);
+            assert_eq!(t.lookup(&key(1), ReadView::latest(3)), None);
             assert_eq!(t.committed_len(), 0);
         }
     }
@@ -893,7 +1009,7 @@ mod tests {
         let mut t = table_of(kind);
         for k in keys {
             let id = t.insert(row(k, k * 10), 1).unwrap();
-            t.commit(id, 1);
+            t.commit(id, 1, 1);
         }
         t
     }
@@ -901,7 +1017,7 @@ mod tests {
     /// (key, value) of every row `reader` sees, sorted.
     fn contents(t: &RowTable, reader: WriterId) -> Vec<(i32, i32)> {
         let mut out = Vec::new();
-        t.scan(reader, |_, r| {
+        t.scan(ReadView::latest(reader), |_, r| {
             if let (Value::Int32(k), Value::Int32(v)) = (&r[0], &r[1]) {
                 out.push((*k, *v));
             }
@@ -925,7 +1041,7 @@ mod tests {
             assert_eq!(t.committed_len(), 200_000);
             assert_eq!(contents(&t, 9), before);
             // A point lookup finds a segment row and takes it into the row store.
-            let id = t.lookup(&key(123_456), 9).unwrap();
+            let id = t.lookup(&key(123_456), ReadView::latest(9)).unwrap();
             assert_eq!(v(&t, id, 9), Some(1_234_560));
             assert_eq!(t.cold().live(), 199_999);
             assert_eq!(t.committed_len(), 200_000);
@@ -950,7 +1066,7 @@ mod tests {
             t.freeze(&mut next, 5).unwrap();
             // A scan hands out cold ids; lock moves the row into a slot.
             let mut cold = None;
-            t.scan(2, |id, r| {
+            t.scan(ReadView::latest(2), |id, r| {
                 if matches!(r[0], Value::Int32(500)) {
                     cold = Some(id);
                 }
@@ -958,21 +1074,21 @@ mod tests {
             });
             let cold = cold.unwrap();
             assert!(cold & crate::row::COLD != 0);
-            let id = t.lock(cold, 2).unwrap();
+            let id = locked(&mut t, cold, 2);
             t.write(id, 2, Some(row(500, -1))).unwrap();
             // Others still see the committed value until the commit.
             let others = contents(&t, 3);
             assert!(others.contains(&(500, 5000)));
-            assert_eq!(t.commit(id, 2), 0);
+            assert_eq!(t.commit(id, 2, 2), 0);
             assert!(contents(&t, 3).contains(&(500, -1)));
             // Delete a segment row; insert the key again.
-            let id = t.lookup(&key(10), 4).unwrap();
-            t.lock(id, 4).unwrap();
+            let id = t.lookup(&key(10), ReadView::latest(4)).unwrap();
+            locked(&mut t, id, 4);
             t.write(id, 4, None).unwrap();
-            assert_eq!(t.commit(id, 4), -1);
+            assert_eq!(t.commit(id, 4, 4), -1);
             assert_eq!(t.committed_len(), 999);
             let id = t.insert(row(10, 1), 4).unwrap();
-            t.commit(id, 4);
+            t.commit(id, 4, 4);
             assert!(contents(&t, 3).contains(&(10, 1)));
             assert_eq!(t.committed_len(), 1000);
         }
@@ -982,8 +1098,8 @@ mod tests {
     fn a_pending_write_survives_a_freeze_and_the_image_keeps_the_committed_row() {
         for kind in IndexKind::ALL {
             let mut t = committed(kind, 0..100);
-            let id = t.lookup(&key(42), 2).unwrap();
-            t.lock(id, 2).unwrap();
+            let id = t.lookup(&key(42), ReadView::latest(2)).unwrap();
+            locked(&mut t, id, 2);
             t.write(id, 2, Some(row(42, 0))).unwrap();
             let mut next = 0;
             let frozen = t.freeze(&mut next, 5).unwrap();
@@ -997,7 +1113,7 @@ mod tests {
             // In memory the row being written stays hot; nobody sees it twice.
             assert_eq!(contents(&t, 3).len(), 100);
             assert!(contents(&t, 3).contains(&(42, 420)));
-            t.commit(id, 2);
+            t.commit(id, 2, 2);
             assert!(contents(&t, 3).contains(&(42, 0)));
             assert_eq!(t.committed_len(), 100);
             // A second freeze merges the small segments with the hot row.
@@ -1020,6 +1136,131 @@ mod tests {
             let c = contents(&t, 3);
             assert_eq!(c.len(), 49);
             assert!(c.contains(&(5, 99)) && !c.contains(&(5, 50)));
+        }
+    }
+
+    fn at(t: &RowTable, ts: Ts) -> Vec<(i32, i32)> {
+        let mut out = Vec::new();
+        t.scan(ReadView { at: ts, txn: 0 }, |_, r| {
+            if let (Value::Int32(k), Value::Int32(v)) = (&r[0], &r[1]) {
+                out.push((*k, *v));
+            }
+            true
+        });
+        out.sort_unstable();
+        out
+    }
+
+    #[test]
+    fn snapshots_see_the_versions_committed_at_or_before_them() {
+        for kind in IndexKind::ALL {
+            let mut t = table_of(kind);
+            let id = t.insert(row(1, 10), 1).unwrap();
+            t.commit(id, 1, 10);
+            let id = locked(&mut t, id, 2);
+            t.write(id, 2, Some(row(1, 20))).unwrap();
+            t.commit(id, 2, 20);
+            let id2 = t.insert(row(2, 5), 3).unwrap();
+            t.commit(id2, 3, 25);
+            assert_eq!(locked(&mut t, id, 4), id);
+            t.write(id, 4, None).unwrap();
+            t.commit(id, 4, 30);
+            assert_eq!(at(&t, 9), vec![]);
+            assert_eq!(at(&t, 10), vec![(1, 10)]);
+            assert_eq!(at(&t, 25), vec![(1, 20), (2, 5)]);
+            assert_eq!(at(&t, 30), vec![(2, 5)]);
+            assert_eq!(t.committed_len(), 1);
+            // A write to a row changed after the snapshot is reported; a deleted one too.
+            assert_eq!(t.lock(id2, 5, 20), Ok(Lock::Updated(id2)));
+            t.unlock(id2, 5);
+            assert_eq!(t.lock(id2, 5, 25), Ok(Lock::Locked(id2)));
+            assert_eq!(t.lock(id, 6, 25), Ok(Lock::Deleted));
+        }
+    }
+
+    #[test]
+    fn a_segment_row_deleted_after_a_snapshot_is_still_seen_by_it() {
+        for kind in IndexKind::ALL {
+            let mut t = committed(kind, 0..100);
+            let mut next = 0;
+            t.freeze(&mut next, 1).unwrap();
+            assert!(!t.has_hot_rows());
+            let id = t.lookup(&key(7), ReadView::latest(2)).unwrap();
+            let id = locked(&mut t, id, 2);
+            t.write(id, 2, None).unwrap();
+            t.commit(id, 2, 50);
+            assert_eq!(at(&t, 49).len(), 100);
+            assert!(at(&t, 49).contains(&(7, 70)));
+            assert_eq!(at(&t, 50).len(), 99);
+            // A segment loaded in bulk at 60 is invisible to older snapshots.
+            let segment = Segment::from_rows_with(
+                kind,
+                &[DataType::Int32, DataType::Int32],
+                Some(&[0]),
+                &[&row(1000, 1)[..]],
+            )
+            .unwrap();
+            t.end_bulk(
+                9,
+                vec![ColdSegment {
+                    id: 99,
+                    deletes: DeleteVector::new(1),
+                    segment: Arc::new(segment),
+                    since: 60,
+                }],
+            );
+            assert_eq!((at(&t, 59).len(), at(&t, 60).len()), (99, 100));
+            let id = t.lookup(&key(1000), ReadView { at: 59, txn: 3 });
+            assert_eq!(id, None);
+            let id = t.lookup(&key(1000), ReadView { at: 60, txn: 3 }).unwrap();
+            assert_eq!(t.lock(id, 3, 59), Ok(Lock::Updated(id)));
+        }
+    }
+
+    #[test]
+    fn garbage_collection_keeps_versions_bounded() {
+        for kind in IndexKind::ALL {
+            let mut t = committed(kind, 0..10);
+            let mut ts = 10;
+            // With the oldest snapshot at 10 every newer version is kept (as PostgreSQL's
+            // xmin horizon does); once it moves, each row is back to one version.
+            for round in 0..1000 {
+                for k in 0..10 {
+                    let id = t.lookup(&key(k), ReadView::latest(2)).unwrap();
+                    let id = locked(&mut t, id, 2);
+                    t.write(id, 2, Some(row(k, round))).unwrap();
+                    ts += 1;
+                    t.commit(id, 2, ts);
+                }
+                t.collect(10);
+            }
+            assert_eq!(t.version_stats(), (10, 10 + 10 * 1000));
+            assert_eq!(at(&t, 10), (0..10).map(|k| (k, k * 10)).collect::<Vec<_>>());
+            t.collect(ts - 10);
+            assert_eq!(t.version_stats(), (10, 20));
+            assert_eq!(
+                at(&t, ts - 10),
+                (0..10).map(|k| (k, 998)).collect::<Vec<_>>()
+            );
+            t.collect(ts);
+            assert_eq!(t.version_stats(), (10, 10));
+            assert_eq!(t.garbage_len(), 0);
+            // Deleted rows leave once no snapshot sees them; their keys are free again.
+            for k in 0..10 {
+                let id = t.lookup(&key(k), ReadView::latest(3)).unwrap();
+                let id = locked(&mut t, id, 3);
+                t.write(id, 3, None).unwrap();
+                t.commit(id, 3, ts + 1);
+            }
+            t.collect(ts);
+            assert_eq!(t.version_stats().0, 10);
+            assert_eq!(at(&t, ts).len(), 10);
+            t.collect(ts + 1);
+            assert_eq!(t.version_stats(), (0, 0));
+            assert_eq!(t.committed_len(), 0);
+            let id = t.insert(row(3, 3), 4).unwrap();
+            t.commit(id, 4, ts + 2);
+            assert_eq!(at(&t, ts + 2), vec![(3, 3)]);
         }
     }
 }

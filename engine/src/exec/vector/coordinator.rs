@@ -69,12 +69,24 @@ async fn on_shards(
     let run = |s: usize, key: Option<Vec<u8>>| {
         let (fragment, env) = (fragment.clone(), x.env.clone());
         async move {
-            x.shard
-                .run_on(s, move |sh| async move {
-                    run_fragment(sh.state(), &fragment, key.as_deref(), &env)
-                })
-                .await
-                .map_err(|e| EngineError::Internal(e.to_string()))?
+            loop {
+                let (fragment, env, key) = (fragment.clone(), env.clone(), key.clone());
+                let read = x
+                    .shard
+                    .run_on(s, move |sh| async move {
+                        match crate::exec::scan::prepared_wait(sh.state(), &fragment.table) {
+                            Some(wait) => Ok(wait),
+                            None => run_fragment(sh.state(), &fragment, key.as_deref(), &env)
+                                .map(crate::exec::scan::Read::Done),
+                        }
+                    })
+                    .await
+                    .map_err(|e| EngineError::Internal(e.to_string()))??;
+                match read {
+                    crate::exec::scan::Read::Done(out) => return Ok::<_, EngineError>(out),
+                    crate::exec::scan::Read::Wait(ended) => x.wait_prepared(ended).await?,
+                }
+            }
         }
     };
     match target(&fragment.table, access, &x.env, shards)? {

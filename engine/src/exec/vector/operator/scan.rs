@@ -320,7 +320,9 @@ pub fn run_fragment(
     shard.with_table(&fragment.table, |t| -> Result<(), EngineError> {
         if key.is_none() {
             for c in t.cold().segments() {
-                scan_segment(c, &needed, &mut pipeline)?;
+                if c.since <= env.snapshot {
+                    scan_segment(c, &needed, &mut pipeline)?;
+                }
             }
         }
         let mut error = None;
@@ -341,13 +343,13 @@ pub fn run_fragment(
         };
         match key {
             Some(k) => {
-                if let Some(id) = t.lookup(k, env.reader)
-                    && let Some(row) = t.get(id, env.reader)
+                if let Some(id) = t.lookup(k, env.view())
+                    && let Some(row) = t.get(id, env.view())
                 {
                     visit(row);
                 }
             }
-            None => t.scan_hot(env.reader, |_, row| visit(row)),
+            None => t.scan_hot(env.view(), |_, row| visit(row)),
         }
         if let Some(e) = error {
             return Err(e);
