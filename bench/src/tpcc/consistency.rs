@@ -30,7 +30,11 @@ pub struct Condition {
 /// Checks conditions 1–4 on `client`.
 pub async fn check(client: &Client) -> Vec<Condition> {
     vec![
-        verdict(1, "W_YTD = sum(D_YTD) per warehouse", condition_1(client).await),
+        verdict(
+            1,
+            "W_YTD = sum(D_YTD) per warehouse",
+            condition_1(client).await,
+        ),
         verdict(
             2,
             "D_NEXT_O_ID - 1 = max(O_ID) = max(NO_O_ID) per district",
@@ -49,7 +53,11 @@ pub async fn check(client: &Client) -> Vec<Condition> {
     ]
 }
 
-fn verdict(number: u32, text: &'static str, result: Result<Vec<String>, anyhow::Error>) -> Condition {
+fn verdict(
+    number: u32,
+    text: &'static str,
+    result: Result<Vec<String>, anyhow::Error>,
+) -> Condition {
     match result {
         Ok(mismatches) if mismatches.is_empty() => Condition {
             number,
@@ -62,7 +70,12 @@ fn verdict(number: u32, text: &'static str, result: Result<Vec<String>, anyhow::
             if mismatches.len() > SHOWN {
                 detail.push_str(&format!("; and {} more", mismatches.len() - SHOWN));
             }
-            Condition { number, text, passed: false, detail }
+            Condition {
+                number,
+                text,
+                passed: false,
+                detail,
+            }
         }
         Err(e) => Condition {
             number,
@@ -85,7 +98,9 @@ async fn rows(client: &Client, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
         .iter()
         .filter_map(|m| match m {
             SimpleQueryMessage::Row(row) => Some(
-                (0..row.len()).map(|i| row.get(i).map(str::to_owned)).collect(),
+                (0..row.len())
+                    .map(|i| row.get(i).map(str::to_owned))
+                    .collect(),
             ),
             _ => None,
         })
@@ -136,13 +151,21 @@ async fn condition_1(client: &Client) -> Result<Vec<String>> {
         .iter()
         .filter(|(key, w_ytd)| districts.get(key) != Some(w_ytd))
         .map(|((w, _), w_ytd)| {
-            format!("warehouse {w}: W_YTD {w_ytd} but sum(D_YTD) {:?}", districts.get(&(*w, 0)).map(ToString::to_string))
+            format!(
+                "warehouse {w}: W_YTD {w_ytd} but sum(D_YTD) {:?}",
+                districts.get(&(*w, 0)).map(ToString::to_string)
+            )
         })
         .collect())
 }
 
 async fn condition_2(client: &Client) -> Result<Vec<String>> {
-    let next = by_district(client, "SELECT d_w_id, d_id, d_next_o_id FROM district", int).await?;
+    let next = by_district(
+        client,
+        "SELECT d_w_id, d_id, d_next_o_id FROM district",
+        int,
+    )
+    .await?;
     let max_order = by_district(
         client,
         "SELECT o_w_id, o_d_id, max(o_id) FROM orders GROUP BY o_w_id, o_d_id",
@@ -220,7 +243,10 @@ async fn condition_4(client: &Client) -> Result<Vec<String>> {
         .iter()
         .filter(|(key, sum)| lines.get(key) != Some(sum))
         .map(|((w, d), sum)| {
-            format!("district ({w},{d}): sum(O_OL_CNT) = {sum} but {:?} lines", lines.get(&(*w, *d)))
+            format!(
+                "district ({w},{d}): sum(O_OL_CNT) = {sum} but {:?} lines",
+                lines.get(&(*w, *d))
+            )
         })
         .collect())
 }

@@ -246,7 +246,11 @@ fn warehouse(rng: &mut Rng, w: i64) -> Vec<TableRows> {
 fn stock(rng: &mut Rng, w: i64) -> TableRows {
     let mut out = TableRows::new("stock");
     for i in 1..=ITEMS {
-        let mut row = vec![Value::Int(w), Value::Int(i), Value::Int(rng.uniform(10, 100))];
+        let mut row = vec![
+            Value::Int(w),
+            Value::Int(i),
+            Value::Int(rng.uniform(10, 100)),
+        ];
         row.extend((0..DISTRICTS_PER_WAREHOUSE).map(|_| text(rng.a_string(24, 24))));
         row.extend([
             Value::Int(0),

@@ -67,7 +67,9 @@ pub async fn load(url: &str, warehouses: i64, connections: usize) -> Result<Load
     let started = Instant::now();
     let mut units: VecDeque<Unit> = Unit::all(warehouses).into();
     // The first unit probes COPY; a server without it gets INSERTs for everything.
-    let first = units.pop_front().ok_or_else(|| anyhow!("nothing to load"))?;
+    let first = units
+        .pop_front()
+        .ok_or_else(|| anyhow!("nothing to load"))?;
     let tables = generate(first, seed, now).await?;
     let (method, mut rows) = match copy_tables(&client, &tables).await {
         Ok(rows) => (Method::Copy, rows),
@@ -220,7 +222,9 @@ async fn copy_tables(client: &Client, tables: &[TableRows]) -> Result<u64> {
             let cut = if rest.len() <= COPY_CHUNK_BYTES {
                 rest.len()
             } else {
-                rest[..COPY_CHUNK_BYTES].rfind('\n').map_or(rest.len(), |i| i + 1)
+                rest[..COPY_CHUNK_BYTES]
+                    .rfind('\n')
+                    .map_or(rest.len(), |i| i + 1)
             };
             let (chunk, tail) = rest.split_at(cut);
             sink.send(Bytes::copy_from_slice(chunk.as_bytes()))

@@ -102,7 +102,8 @@ pub async fn execute(args: &TpccArgs) -> Result<Report> {
         None
     } else {
         eprintln!("loading {} warehouse(s)", args.warehouses);
-        let report = load::load(&args.url, i64::from(args.warehouses), args.load_connections).await?;
+        let report =
+            load::load(&args.url, i64::from(args.warehouses), args.load_connections).await?;
         eprintln!(
             "loaded {} rows by {} in {:.1} s; secondary indexes: {}",
             report.rows,
@@ -114,7 +115,10 @@ pub async fn execute(args: &TpccArgs) -> Result<Report> {
     };
     let warehouses = loaded_warehouses(&admin).await?;
     if !args.skip_load && warehouses != args.warehouses {
-        bail!("loaded {} warehouses but found {warehouses}", args.warehouses);
+        bail!(
+            "loaded {} warehouses but found {warehouses}",
+            args.warehouses
+        );
     }
     let constants = Constants::for_run(&mut Rng::from_time(0));
     let stats = run_terminals(args, warehouses, constants).await?;
@@ -174,7 +178,13 @@ async fn run_terminals(args: &TpccArgs, warehouses: u32, constants: Constants) -
             constants,
         };
         cancels.push(client.cancel_token());
-        tasks.spawn(terminal::run(client, statements, home, window, u64::from(t)));
+        tasks.spawn(terminal::run(
+            client,
+            statements,
+            home,
+            window,
+            u64::from(t),
+        ));
     }
     let mut stats = Stats::default();
     let finish_by = tokio::time::Instant::from_std(window.end + FINISH_GRACE);
@@ -189,7 +199,10 @@ async fn run_terminals(args: &TpccArgs, warehouses: u32, constants: Constants) -
             Ok(Some(done)) => stats.merge(done.context("a terminal panicked")?),
             Ok(None) => break,
             Err(_) if !cancelled => {
-                eprintln!("{} terminal(s) still busy: cancelling their statements", tasks.len());
+                eprintln!(
+                    "{} terminal(s) still busy: cancelling their statements",
+                    tasks.len()
+                );
                 for token in &cancels {
                     // A terminal that already finished has nothing to cancel; an error here
                     // only means the server did not take the request.
@@ -199,7 +212,10 @@ async fn run_terminals(args: &TpccArgs, warehouses: u32, constants: Constants) -
                 }
                 cancelled = true;
             }
-            Err(_) => bail!("{} terminal(s) did not stop after being cancelled", tasks.len()),
+            Err(_) => bail!(
+                "{} terminal(s) did not stop after being cancelled",
+                tasks.len()
+            ),
         }
     }
     Ok(stats)

@@ -73,8 +73,16 @@ impl Numeric {
         if dropped.bytes().any(|b| b != b'0') {
             return None;
         }
-        let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
-        let mut frac: i64 = if kept.is_empty() { 0 } else { kept.parse().ok()? };
+        let whole: i64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().ok()?
+        };
+        let mut frac: i64 = if kept.is_empty() {
+            0
+        } else {
+            kept.parse().ok()?
+        };
         frac *= 10_i64.pow(4 - kept.len() as u32);
         let value = whole.checked_mul(ONE)?.checked_add(frac)?;
         Some(Numeric(if negative { -value } else { value }))

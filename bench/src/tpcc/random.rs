@@ -57,8 +57,7 @@ impl Constants {
         let c_last = loop {
             let candidate = rng.uniform(0, A_C_LAST);
             let delta = (candidate - C_LAST_LOAD).abs();
-            if (C_DELTA_MIN..=C_DELTA_MAX).contains(&delta) && !C_DELTA_FORBIDDEN.contains(&delta)
-            {
+            if (C_DELTA_MIN..=C_DELTA_MAX).contains(&delta) && !C_DELTA_FORBIDDEN.contains(&delta) {
                 break candidate;
             }
         };
@@ -137,7 +136,9 @@ impl Rng {
     pub fn a_string(&mut self, min: i64, max: i64) -> String {
         let len = self.uniform(min, max);
         (0..len)
-            .map(|_| char::from(ALPHANUMERIC[self.uniform(0, ALPHANUMERIC.len() as i64 - 1) as usize]))
+            .map(|_| {
+                char::from(ALPHANUMERIC[self.uniform(0, ALPHANUMERIC.len() as i64 - 1) as usize])
+            })
             .collect()
     }
 

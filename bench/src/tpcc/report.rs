@@ -141,7 +141,11 @@ impl Report {
                 t.errors
             );
         }
-        for t in self.transactions.iter().filter(|t| !t.error_samples.is_empty()) {
+        for t in self
+            .transactions
+            .iter()
+            .filter(|t| !t.error_samples.is_empty())
+        {
             let _ = writeln!(md, "\n{} errors: {}", t.name, t.error_samples.join(" | "));
         }
         md.push_str("\nConsistency (clause 3.3.2):\n\n");

@@ -82,7 +82,16 @@ pub async fn run(
         let kind = deck.draw(&mut rng);
         let input = Input::draw(kind, &mut rng, &home);
         let started = Instant::now();
-        let result = attempt(&client, &statements, &home, &input, kind, &mut stats, window).await;
+        let result = attempt(
+            &client,
+            &statements,
+            &home,
+            &input,
+            kind,
+            &mut stats,
+            window,
+        )
+        .await;
         let finished = Instant::now();
         if finished < window.start || finished >= window.end {
             continue;
@@ -103,7 +112,9 @@ pub async fn run(
             Err(e) => s.note_error(e.to_string()),
         }
         if client.is_closed() {
-            stats.kind(kind).note_error("the connection closed".to_owned());
+            stats
+                .kind(kind)
+                .note_error("the connection closed".to_owned());
             break;
         }
     }

@@ -41,19 +41,32 @@ pub async fn run(
         };
         let o_id: i32 = oldest.try_get(0)?;
         // Another terminal of this warehouse may have delivered it meanwhile.
-        if client.execute(&st.dl_delete_new_order, &[&w, &d, &o_id]).await? == 0 {
+        if client
+            .execute(&st.dl_delete_new_order, &[&w, &d, &o_id])
+            .await?
+            == 0
+        {
             skipped += 1;
             continue;
         }
-        let c_id: i32 = client.query_one(&st.dl_order, &[&w, &d, &o_id]).await?.try_get(0)?;
-        client.execute(&st.dl_order_update, &[&w, &d, &o_id, &input.carrier_id]).await?;
-        client.execute(&st.dl_lines_update, &[&w, &d, &o_id, &now]).await?;
+        let c_id: i32 = client
+            .query_one(&st.dl_order, &[&w, &d, &o_id])
+            .await?
+            .try_get(0)?;
+        client
+            .execute(&st.dl_order_update, &[&w, &d, &o_id, &input.carrier_id])
+            .await?;
+        client
+            .execute(&st.dl_lines_update, &[&w, &d, &o_id, &now])
+            .await?;
         let sum: Option<Numeric> = client
             .query_one(&st.dl_lines_sum, &[&w, &d, &o_id])
             .await?
             .try_get(0)?;
         let sum = sum.unwrap_or(Numeric::ZERO);
-        client.execute(&st.dl_customer_update, &[&w, &d, &c_id, &sum]).await?;
+        client
+            .execute(&st.dl_customer_update, &[&w, &d, &c_id, &sum])
+            .await?;
     }
     Ok(if skipped == 0 {
         Outcome::Committed

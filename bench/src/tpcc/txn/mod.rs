@@ -21,8 +21,8 @@ pub use order_status::OrderStatusInput;
 pub use payment::PaymentInput;
 pub use stock_level::StockLevelInput;
 
-use super::random::{A_C_ID, Constants, Rng};
 use super::generate::CUSTOMERS_PER_DISTRICT;
+use super::random::{A_C_ID, Constants, Rng};
 use super::statements::Statements;
 
 /// The five transaction types, in the order reports list them.
@@ -130,7 +130,12 @@ impl fmt::Display for TxnError {
 
 /// Runs one transaction from BEGIN to COMMIT (or its deliberate ROLLBACK). On an error the
 /// transaction is left open: the caller rolls back.
-pub async fn run(client: &Client, st: &Statements, home: &Home, input: &Input) -> Result<Outcome, TxnError> {
+pub async fn run(
+    client: &Client,
+    st: &Statements,
+    home: &Home,
+    input: &Input,
+) -> Result<Outcome, TxnError> {
     client.batch_execute("BEGIN").await?;
     let outcome = match input {
         Input::NewOrder(i) => new_order::run(client, st, home, i).await?,
@@ -139,7 +144,11 @@ pub async fn run(client: &Client, st: &Statements, home: &Home, input: &Input) -
         Input::Delivery(i) => delivery::run(client, st, home, i).await?,
         Input::StockLevel(i) => stock_level::run(client, st, home, i).await?,
     };
-    let end = if outcome == Outcome::RolledBack { "ROLLBACK" } else { "COMMIT" };
+    let end = if outcome == Outcome::RolledBack {
+        "ROLLBACK"
+    } else {
+        "COMMIT"
+    };
     client.batch_execute(end).await?;
     Ok(outcome)
 }

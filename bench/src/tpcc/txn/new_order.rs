@@ -72,7 +72,10 @@ pub async fn run(
     input: &NewOrderInput,
 ) -> Result<Outcome, TxnError> {
     let (w, d, c) = (home.w_id, input.d_id, input.c_id);
-    let w_tax: Numeric = client.query_one(&st.no_warehouse, &[&w]).await?.try_get(0)?;
+    let w_tax: Numeric = client
+        .query_one(&st.no_warehouse, &[&w])
+        .await?
+        .try_get(0)?;
     let district = client.query_one(&st.no_district, &[&w, &d]).await?;
     let d_tax: Numeric = district.try_get(0)?;
     let o_id: i32 = district.try_get(1)?;
@@ -85,9 +88,14 @@ pub async fn run(
     let line_count = input.lines.len() as i32;
     let now = SystemTime::now();
     client
-        .execute(&st.no_order_insert, &[&w, &d, &o_id, &c, &now, &line_count, &all_local])
+        .execute(
+            &st.no_order_insert,
+            &[&w, &d, &o_id, &c, &now, &line_count, &all_local],
+        )
         .await?;
-    client.execute(&st.no_new_order_insert, &[&w, &d, &o_id]).await?;
+    client
+        .execute(&st.no_new_order_insert, &[&w, &d, &o_id])
+        .await?;
     let stock = &st.no_stock[(d - 1) as usize];
     let mut total = Numeric::ZERO;
     for (number, line) in (1..).zip(&input.lines) {
@@ -96,7 +104,9 @@ pub async fn run(
         };
         let price: Numeric = item.try_get(0)?;
         let i_data: &str = item.try_get(2)?;
-        let s = client.query_one(stock, &[&line.supply_w_id, &line.i_id]).await?;
+        let s = client
+            .query_one(stock, &[&line.supply_w_id, &line.i_id])
+            .await?;
         let s_quantity: i32 = s.try_get(0)?;
         let s_data: &str = s.try_get(1)?;
         let dist_info: &str = s.try_get(2)?;
@@ -109,7 +119,13 @@ pub async fn run(
         client
             .execute(
                 &st.no_stock_update,
-                &[&line.supply_w_id, &line.i_id, &quantity, &line.quantity, &remote],
+                &[
+                    &line.supply_w_id,
+                    &line.i_id,
+                    &quantity,
+                    &line.quantity,
+                    &remote,
+                ],
             )
             .await?;
         let amount = Numeric(price.0 * i64::from(line.quantity));
@@ -118,7 +134,17 @@ pub async fn run(
         client
             .execute(
                 &st.no_order_line_insert,
-                &[&w, &d, &o_id, &number, &line.i_id, &line.supply_w_id, &line.quantity, &amount, &dist_info],
+                &[
+                    &w,
+                    &d,
+                    &o_id,
+                    &number,
+                    &line.i_id,
+                    &line.supply_w_id,
+                    &line.quantity,
+                    &amount,
+                    &dist_info,
+                ],
             )
             .await?;
         total = total + amount;
@@ -132,7 +158,8 @@ pub async fn run(
 fn total_due(sum: Numeric, discount: Numeric, w_tax: Numeric, d_tax: Numeric) -> i128 {
     const ONE: i128 = 10_000;
     let sum = i128::from(sum.0);
-    sum * (ONE - i128::from(discount.0)) / ONE * (ONE + i128::from(w_tax.0) + i128::from(d_tax.0)) / ONE
+    sum * (ONE - i128::from(discount.0)) / ONE * (ONE + i128::from(w_tax.0) + i128::from(d_tax.0))
+        / ONE
 }
 
 #[cfg(test)]
@@ -143,14 +170,25 @@ mod tests {
     #[test]
     fn about_one_percent_roll_back_and_only_on_the_last_line() {
         let mut rng = Rng::seeded(1);
-        let home = Home { w_id: 1, d_id: 1, warehouses: 4, constants: Constants::for_run(&mut rng) };
+        let home = Home {
+            w_id: 1,
+            d_id: 1,
+            warehouses: 4,
+            constants: Constants::for_run(&mut rng),
+        };
         let mut rollbacks = 0;
         let mut remote = 0;
         let mut lines = 0;
         for _ in 0..20_000 {
             let input = NewOrderInput::draw(&mut rng, &home);
             assert!((5..=15).contains(&input.lines.len()));
-            let unused: Vec<usize> = input.lines.iter().enumerate().filter(|(_, l)| l.i_id == UNUSED_ITEM).map(|(i, _)| i).collect();
+            let unused: Vec<usize> = input
+                .lines
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.i_id == UNUSED_ITEM)
+                .map(|(i, _)| i)
+                .collect();
             if !unused.is_empty() {
                 assert_eq!(unused, vec![input.lines.len() - 1]);
                 rollbacks += 1;
@@ -166,7 +204,12 @@ mod tests {
     #[test]
     fn total_applies_discount_and_taxes() {
         // 100.00 × (1 − 0.1) × (1 + 0.05 + 0.05) = 99.00
-        let t = total_due(Numeric::from_cents(10_000), Numeric(1_000), Numeric(500), Numeric(500));
+        let t = total_due(
+            Numeric::from_cents(10_000),
+            Numeric(1_000),
+            Numeric(500),
+            Numeric(500),
+        );
         assert_eq!(t, 990_000);
     }
 }

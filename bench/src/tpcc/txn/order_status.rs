@@ -34,7 +34,10 @@ pub async fn run(
     let customer = client.query_one(&st.os_customer, &[&w, &d, &c_id]).await?;
     let _balance: Numeric = customer.try_get(0)?;
     // Every customer has an order from the load; one without is still a valid answer.
-    if let Some(order) = client.query_opt(&st.os_last_order, &[&w, &d, &c_id]).await? {
+    if let Some(order) = client
+        .query_opt(&st.os_last_order, &[&w, &d, &c_id])
+        .await?
+    {
         let o_id: i32 = order.try_get(0)?;
         let lines = client.query(&st.os_lines, &[&w, &d, &o_id]).await?;
         for line in &lines {

@@ -59,31 +59,45 @@ pub async fn run(
     input: &PaymentInput,
 ) -> Result<Outcome, TxnError> {
     let (w, d, amount) = (home.w_id, input.d_id, input.amount);
-    client.execute(&st.pay_warehouse_update, &[&w, &amount]).await?;
+    client
+        .execute(&st.pay_warehouse_update, &[&w, &amount])
+        .await?;
     let warehouse = client.query_one(&st.pay_warehouse, &[&w]).await?;
     let w_name: &str = warehouse.try_get(0)?;
-    client.execute(&st.pay_district_update, &[&w, &d, &amount]).await?;
+    client
+        .execute(&st.pay_district_update, &[&w, &d, &amount])
+        .await?;
     let district = client.query_one(&st.pay_district, &[&w, &d]).await?;
     let d_name: &str = district.try_get(0)?;
     let (c_w, c_d) = (input.c_w_id, input.c_d_id);
     let c_id = resolve_customer(client, st, c_w, c_d, &input.customer).await?;
-    let customer = client.query_one(&st.pay_customer, &[&c_w, &c_d, &c_id]).await?;
+    let customer = client
+        .query_one(&st.pay_customer, &[&c_w, &c_d, &c_id])
+        .await?;
     let credit: &str = customer.try_get(10)?;
     if credit == BAD_CREDIT {
         let old: &str = customer.try_get(14)?;
         let mut data = format!("{c_id} {c_d} {c_w} {d} {w} {}|{old}", amount.to_text(2));
         truncate_chars(&mut data, C_DATA_MAX);
         client
-            .execute(&st.pay_customer_update_bad_credit, &[&c_w, &c_d, &c_id, &amount, &data])
+            .execute(
+                &st.pay_customer_update_bad_credit,
+                &[&c_w, &c_d, &c_id, &amount, &data],
+            )
             .await?;
     } else {
-        client.execute(&st.pay_customer_update, &[&c_w, &c_d, &c_id, &amount]).await?;
+        client
+            .execute(&st.pay_customer_update, &[&c_w, &c_d, &c_id, &amount])
+            .await?;
     }
     // H_DATA: W_NAME and D_NAME separated by four spaces (clause 2.5.2.2).
     let h_data = format!("{w_name}    {d_name}");
     let now = SystemTime::now();
     client
-        .execute(&st.pay_history_insert, &[&c_id, &c_d, &c_w, &d, &w, &now, &amount, &h_data])
+        .execute(
+            &st.pay_history_insert,
+            &[&c_id, &c_d, &c_w, &d, &w, &now, &amount, &h_data],
+        )
         .await?;
     Ok(Outcome::Committed)
 }
@@ -102,7 +116,12 @@ mod tests {
     #[test]
     fn fifteen_percent_are_remote_and_sixty_by_name() {
         let mut rng = Rng::seeded(2);
-        let home = Home { w_id: 2, d_id: 1, warehouses: 3, constants: Constants::for_run(&mut rng) };
+        let home = Home {
+            w_id: 2,
+            d_id: 1,
+            warehouses: 3,
+            constants: Constants::for_run(&mut rng),
+        };
         let (mut remote, mut by_name) = (0, 0);
         const N: usize = 20_000;
         for _ in 0..N {

@@ -30,10 +30,16 @@ pub async fn run(
     input: &StockLevelInput,
 ) -> Result<Outcome, TxnError> {
     let (w, d) = (home.w_id, home.d_id);
-    let next: i32 = client.query_one(&st.sl_district, &[&w, &d]).await?.try_get(0)?;
+    let next: i32 = client
+        .query_one(&st.sl_district, &[&w, &d])
+        .await?
+        .try_get(0)?;
     let oldest = next - RECENT_ORDERS;
     let _low: i64 = client
-        .query_one(&st.sl_low_stock, &[&w, &d, &next, &oldest, &input.threshold])
+        .query_one(
+            &st.sl_low_stock,
+            &[&w, &d, &next, &oldest, &input.threshold],
+        )
         .await?
         .try_get(0)?;
     Ok(Outcome::Committed)
