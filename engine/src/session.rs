@@ -832,6 +832,15 @@ impl Session {
                     tag,
                 })
             }
+            Statement::LockingQuery { plan, columns, .. } => {
+                let rows = exec.run_locking_query(plan, touched).await?;
+                let tag = format!("SELECT {}", rows.len());
+                Ok(Outcome::Rows {
+                    fields: fields_of(columns),
+                    rows,
+                    tag,
+                })
+            }
             Statement::Insert {
                 table,
                 source,
@@ -1033,7 +1042,8 @@ impl Session {
 fn check_write_target(engine: &Engine, stmt: &Statement) -> Result<(), EngineError> {
     let (Statement::Insert { table, .. }
     | Statement::Update { table, .. }
-    | Statement::Delete { table, .. }) = stmt
+    | Statement::Delete { table, .. }
+    | Statement::LockingQuery { table, .. }) = stmt
     else {
         return Ok(());
     };
