@@ -157,26 +157,27 @@ pub enum Vector {
 }
 
 impl Vector {
-    /// Bytes the vector's buffers hold (shared buffers count once per vector), for the
-    /// statement's memory budget.
+    /// Bytes of this vector's rows, for the statement's memory budget: a slice counts its own
+    /// rows only, not the buffer it shares (a zero-copy slice of a column segment must not be
+    /// charged the whole segment column once per batch).
     pub fn memory_size(&self) -> usize {
         match self {
-            Vector::Bool(a) => a.get_array_memory_size(),
-            Vector::Int16(a) => a.get_array_memory_size(),
-            Vector::Int32(a) => a.get_array_memory_size(),
-            Vector::Int64(a) => a.get_array_memory_size(),
-            Vector::Float32(a) => a.get_array_memory_size(),
-            Vector::Float64(a) => a.get_array_memory_size(),
+            Vector::Bool(a) => slice_size(a),
+            Vector::Int16(a) => slice_size(a),
+            Vector::Int32(a) => slice_size(a),
+            Vector::Int64(a) => slice_size(a),
+            Vector::Float32(a) => slice_size(a),
+            Vector::Float64(a) => slice_size(a),
             Vector::Numeric(n) => {
                 let scales = match &n.scale {
                     Scale::Uniform(_) => 0,
                     Scale::PerRow(s) => s.len(),
                 };
-                n.array.get_array_memory_size() + scales
+                slice_size(&n.array) + scales
             }
-            Vector::Text(a) => a.get_array_memory_size(),
-            Vector::Date(a) => a.get_array_memory_size(),
-            Vector::Timestamp(a) | Vector::TimestampTz(a) => a.get_array_memory_size(),
+            Vector::Text(a) => slice_size(a),
+            Vector::Date(a) => slice_size(a),
+            Vector::Timestamp(a) | Vector::TimestampTz(a) => slice_size(a),
             Vector::Absent(_) => 0,
         }
     }
@@ -289,4 +290,11 @@ impl Batch {
     pub fn row(&self, i: usize) -> Vec<Value> {
         self.columns.iter().map(|c| c.value(i)).collect()
     }
+}
+
+/// Bytes of the rows `a` covers (its own offsets, values and validity).
+fn slice_size(a: &dyn Array) -> usize {
+    a.to_data()
+        .get_slice_memory_size()
+        .unwrap_or_else(|_| a.get_array_memory_size())
 }
