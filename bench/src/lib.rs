@@ -6,4 +6,5 @@
 
 pub mod commits;
 pub mod copy;
+pub mod tpcc;
 pub mod tpch;

@@ -15,11 +15,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::Server;
 
 use indicatif::ProgressBar;
 use omendb_bench::tpch::answer::Answer;
@@ -30,9 +31,6 @@ use omendb_bench::tpch::{client, committed_answers_dir, queries};
 
 const SF: f64 = 0.01;
 const TEST_URL_ENV: &str = "OMENDB_TEST_URL";
-/// How long a fresh server may take to accept connections.
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
-const READY_POLL: Duration = Duration::from_millis(50);
 /// A query slower than this at SF 0.01 is broken, not slow.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a server that dropped a connection may take to finish dying.
@@ -41,9 +39,6 @@ const CRASH_GRACE: Duration = Duration::from_secs(5);
 static EXTERNAL: Mutex<()> = Mutex::new(());
 /// Lineitem's rows at SF 0.01 (the other tables' counts follow from the scale factor exactly).
 const LINEITEM_ROWS: u64 = 60_175;
-/// The server's data-segment limit: SF 0.01 is about 10 MB, so a server that needs more than
-/// this is running away (e.g. a cross product), and must not take the shared machine with it.
-const SERVER_MEMORY_LIMIT_KIB: u64 = 2 * 1024 * 1024;
 
 #[test]
 fn all_22_answers_are_right_with_1_shard() {
@@ -206,159 +201,4 @@ impl Target {
             Target::External(_) => None,
         }
     }
-}
-
-/// A child `omendb` process on a free port with its own data directory; killed on drop.
-struct Server {
-    child: Child,
-    port: u16,
-    data_dir: PathBuf,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(shards: usize) -> Server {
-        let binary = omendb_binary();
-        let port = free_port();
-        let data_dir =
-            std::env::temp_dir().join(format!("omendb-tpch-test-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&data_dir).unwrap();
-        let log = data_dir.with_extension("log");
-        let out = std::fs::File::create(&log).unwrap();
-        // `sh -c 'ulimit -d N && exec omendb …'`: the limit applies to the server alone.
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "ulimit -d {SERVER_MEMORY_LIMIT_KIB} && exec \"$0\" \"$@\""
-            ))
-            .arg(&binary)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--listen",
-                "127.0.0.1",
-                "--shards",
-                &shards.to_string(),
-            ])
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", binary.display()));
-        let mut server = Server {
-            child,
-            port,
-            data_dir,
-            log,
-        };
-        server.wait_ready();
-        server
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    /// The exit status and the last lines of the log, if the process exits within `grace`.
-    fn exited(&mut self, grace: Duration) -> Option<String> {
-        /// Lines of the log worth showing.
-        const TAIL: usize = 3;
-        let deadline = Instant::now() + grace;
-        let status = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if Instant::now() < deadline => std::thread::sleep(READY_POLL),
-                _ => return None,
-            }
-        };
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        let tail = lines[lines.len().saturating_sub(TAIL)..].join(" / ");
-        Some(format!("{status}; log: {tail}"))
-    }
-
-    fn wait_ready(&mut self) {
-        let log = &self.log;
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        let deadline = Instant::now() + READY_TIMEOUT;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "omendb exited with {status}:\n{}",
-                    std::fs::read_to_string(log).unwrap_or_default()
-                );
-            }
-            if TcpStream::connect_timeout(&addr, READY_POLL).is_ok() {
-                return;
-            }
-            std::thread::sleep(READY_POLL);
-        }
-        panic!(
-            "omendb not ready on {addr}:\n{}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
-        let _ = std::fs::remove_file(self.data_dir.with_extension("log"));
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-/// `OMENDB_BIN` if set; otherwise `omendb` built now by cargo for this test's own profile and
-/// target directory (this test runs from `<target>/<profile>/deps/`).
-fn omendb_binary() -> PathBuf {
-    if let Ok(path) = std::env::var("OMENDB_BIN") {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    let target_dir = profile_dir.parent().unwrap();
-    let profile = profile_dir.file_name().unwrap().to_str().unwrap();
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let mut build = Command::new(env!("CARGO"));
-    build
-        .current_dir(workspace)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "omendb-wire",
-            "--bin",
-            "omendb",
-            "--target-dir",
-        ])
-        .arg(target_dir);
-    match profile {
-        "debug" => {}
-        "release" => {
-            build.arg("--release");
-        }
-        other => {
-            build.args(["--profile", other]);
-        }
-    }
-    let status = build.status().expect("run cargo build for omendb");
-    assert!(
-        status.success(),
-        "cargo build -p omendb-wire --bin omendb failed"
-    );
-    let binary = profile_dir.join(format!("omendb{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.exists(),
-        "{} missing after the build",
-        binary.display()
-    );
-    binary
 }

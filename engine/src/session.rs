@@ -982,6 +982,15 @@ impl Session {
                     tag,
                 })
             }
+            Statement::LockingQuery { plan, columns, .. } => {
+                let rows = exec.run_locking_query(plan, touched).await?;
+                let tag = format!("SELECT {}", rows.len());
+                Ok(Outcome::Rows {
+                    fields: fields_of(columns),
+                    rows,
+                    tag,
+                })
+            }
             Statement::Insert {
                 table,
                 source,
@@ -1191,7 +1200,8 @@ impl Session {
 fn check_write_target(engine: &Engine, stmt: &Statement) -> Result<(), EngineError> {
     let (Statement::Insert { table, .. }
     | Statement::Update { table, .. }
-    | Statement::Delete { table, .. }) = stmt
+    | Statement::Delete { table, .. }
+    | Statement::LockingQuery { table, .. }) = stmt
     else {
         return Ok(());
     };

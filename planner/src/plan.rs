@@ -289,6 +289,13 @@ pub enum Statement {
         plan: Plan,
         columns: Vec<OutputColumn>,
     },
+    /// `SELECT … FOR UPDATE/SHARE` over one table: the query, and the table whose rows matching
+    /// the scan's filter the statement locks before it reads them.
+    LockingQuery {
+        plan: Plan,
+        columns: Vec<OutputColumn>,
+        table: Arc<TableSchema>,
+    },
     Insert {
         table: Arc<TableSchema>,
         /// Source rows, one value per table column (defaults and casts already applied in the plan).
@@ -391,7 +398,9 @@ impl Statement {
     /// The result columns, for Describe.
     pub fn output_columns(&self) -> Option<Vec<OutputColumn>> {
         match self {
-            Statement::Query { columns, .. } => Some(columns.clone()),
+            Statement::Query { columns, .. } | Statement::LockingQuery { columns, .. } => {
+                Some(columns.clone())
+            }
             Statement::Insert { returning, .. }
             | Statement::Update { returning, .. }
             | Statement::Delete { returning, .. } => returning.as_ref().map(|r| r.columns.clone()),

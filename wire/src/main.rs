@@ -65,6 +65,20 @@ fn serve(options: Options) -> ExitCode {
         Ok(io_memory) => io_memory,
         Err(e) => return cannot_start(e),
     };
+    // The shards open files through io_uring, which cannot resolve a relative path against the
+    // working directory (EBADF): from here on the data directory is absolute.
+    let options = match std::path::absolute(&options.data_dir) {
+        Ok(data_dir) => Options {
+            data_dir,
+            ..options
+        },
+        Err(e) => {
+            return cannot_start(format!(
+                "data directory {}: {e}",
+                options.data_dir.display()
+            ));
+        }
+    };
     let _lock = match DataDirLock::acquire(&options.data_dir) {
         Ok(lock) => lock,
         Err(e) => return cannot_start(e),

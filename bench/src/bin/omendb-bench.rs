@@ -1,10 +1,12 @@
-//! `omendb-bench`: OmenDB's benchmark drivers. `omendb-bench tpch --help` for TPC-H;
+//! `omendb-bench`: OmenDB's benchmark drivers. `omendb-bench tpch --help` for TPC-H,
+//! `omendb-bench tpcc --help` for TPC-C;
 //! `commits` and `copy` measure durable commits and bulk loads beside PostgreSQL
 //! (`scripts/bench-durability.sh` runs them).
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use omendb_bench::tpcc::{self, TpccArgs};
 use omendb_bench::tpch::{self, TpchArgs};
 
 #[derive(Parser)]
@@ -22,6 +24,9 @@ struct Cli {
 enum Command {
     /// TPC-H: generate, load, run the 22 queries, check every answer, report times.
     Tpch(Box<TpchArgs>),
+    /// TPC-C: load N warehouses, run the five transactions from terminals, report tpmC and
+    /// response times, check consistency conditions 1-4.
+    Tpcc(Box<TpccArgs>),
     /// Single-row INSERT commits/s with 1, 8 and 64 clients, OmenDB and PostgreSQL alternately.
     Commits {
         omendb_url: String,
@@ -58,6 +63,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Tpch(args) => runtime.block_on(tpch::run(*args)),
+        Command::Tpcc(args) => runtime.block_on(tpcc::run(*args)),
         Command::Commits {
             omendb_url,
             postgres_url,
@@ -90,7 +96,7 @@ fn main() -> ExitCode {
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
-            eprintln!("omendb-bench: some queries failed or answered wrongly (see above)");
+            eprintln!("omendb-bench: some queries or checks failed (see above)");
             ExitCode::FAILURE
         }
         Err(e) => {

@@ -398,7 +398,7 @@ impl Executor {
     }
 
     /// Lock the rows an UPDATE/DELETE changes, on every shard the access path reaches.
-    async fn lock_matching(
+    pub(super) async fn lock_matching(
         &self,
         table: &Arc<TableSchema>,
         filter: Option<&Expr>,

@@ -10,6 +10,7 @@ mod bulk;
 pub mod dml;
 pub mod eval;
 mod join;
+mod locking;
 pub mod memory;
 pub mod ops;
 pub mod query;

@@ -431,6 +431,10 @@ impl ExprBinder<'_, '_, '_> {
         list: &[ast::Expr],
         negated: bool,
     ) -> Result<Expr, PlanError> {
+        if let ast::Expr::Tuple(row) = expr {
+            let rewritten = super::row_value::in_list_as_comparisons(row, list, negated)?;
+            return self.bind(&rewritten);
+        }
         let e = self.bind(expr)?;
         let items = list
             .iter()

@@ -11,6 +11,8 @@ mod dml;
 mod expr;
 mod from_where;
 mod lateral;
+mod locking;
+mod row_value;
 mod scope;
 mod select;
 mod system;
@@ -89,6 +91,7 @@ impl<'c> BindContext<'c> {
 /// Bind one parsed statement.
 pub fn bind(ctx: &mut BindContext<'_>, stmt: &ast::Statement) -> Result<Statement, PlanError> {
     match stmt {
+        ast::Statement::Query(q) if !q.locks.is_empty() => locking::bind_locking_query(ctx, q),
         ast::Statement::Query(q) => {
             let (plan, columns) = select::bind_query(ctx, q)?;
             Ok(Statement::Query { plan, columns })
@@ -103,7 +106,9 @@ pub fn bind(ctx: &mut BindContext<'_>, stmt: &ast::Statement) -> Result<Statemen
             analyze: false,
             ..
         } => match bind(ctx, statement)? {
-            Statement::Query { plan, .. } => Ok(Statement::Explain { plan }),
+            Statement::Query { plan, .. } | Statement::LockingQuery { plan, .. } => {
+                Ok(Statement::Explain { plan })
+            }
             _ => Err(PlanError::not_supported(
                 "EXPLAIN of statements other than queries is not supported yet",
             )),
