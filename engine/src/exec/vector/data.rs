@@ -10,8 +10,9 @@
 use crate::EngineError;
 use arrow_array::types::Decimal128Type;
 use arrow_array::{
-    Array, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, Int16Array,
-    Int32Array, Int64Array, PrimitiveArray, StringArray, TimestampMicrosecondArray,
+    Array, ArrowPrimitiveType, BooleanArray, Date32Array, Decimal128Array, Float32Array,
+    Float64Array, Int16Array, Int32Array, Int64Array, PrimitiveArray, StringArray,
+    TimestampMicrosecondArray,
 };
 use arrow_buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
 use omendb_storage::types::{DataType, Numeric, Value};
@@ -157,26 +158,37 @@ pub enum Vector {
 }
 
 impl Vector {
-    /// Bytes the vector's buffers hold (shared buffers count once per vector), for the
-    /// statement's memory budget.
+    /// Bytes the vector's rows occupy, for the statement's memory budget. A zero-copy slice of a
+    /// segment counts its own rows only, not the whole buffer it shares with the segment (which
+    /// would count a segment once per batch).
     pub fn memory_size(&self) -> usize {
+        fn prim<T: ArrowPrimitiveType>(a: &PrimitiveArray<T>) -> usize {
+            a.len() * size_of::<T::Native>() + nulls_size(a.nulls())
+        }
         match self {
-            Vector::Bool(a) => a.get_array_memory_size(),
-            Vector::Int16(a) => a.get_array_memory_size(),
-            Vector::Int32(a) => a.get_array_memory_size(),
-            Vector::Int64(a) => a.get_array_memory_size(),
-            Vector::Float32(a) => a.get_array_memory_size(),
-            Vector::Float64(a) => a.get_array_memory_size(),
+            Vector::Bool(a) => a.len().div_ceil(8) + nulls_size(a.nulls()),
+            Vector::Int16(a) => prim(a),
+            Vector::Int32(a) => prim(a),
+            Vector::Int64(a) => prim(a),
+            Vector::Float32(a) => prim(a),
+            Vector::Float64(a) => prim(a),
             Vector::Numeric(n) => {
                 let scales = match &n.scale {
                     Scale::Uniform(_) => 0,
                     Scale::PerRow(s) => s.len(),
                 };
-                n.array.get_array_memory_size() + scales
+                prim(&n.array) + scales
             }
-            Vector::Text(a) => a.get_array_memory_size(),
-            Vector::Date(a) => a.get_array_memory_size(),
-            Vector::Timestamp(a) | Vector::TimestampTz(a) => a.get_array_memory_size(),
+            Vector::Text(a) => {
+                let offsets = a.value_offsets();
+                let bytes = offsets
+                    .last()
+                    .zip(offsets.first())
+                    .map_or(0, |(l, f)| l - f);
+                bytes as usize + size_of_val(offsets) + nulls_size(a.nulls())
+            }
+            Vector::Date(a) => prim(a),
+            Vector::Timestamp(a) | Vector::TimestampTz(a) => prim(a),
             Vector::Absent(_) => 0,
         }
     }
@@ -199,6 +211,30 @@ impl Vector {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Rows `offset..offset + len`, sharing the buffers (per-row scales are copied).
+    pub fn slice(&self, offset: usize, len: usize) -> Vector {
+        match self {
+            Vector::Bool(a) => Vector::Bool(a.slice(offset, len)),
+            Vector::Int16(a) => Vector::Int16(a.slice(offset, len)),
+            Vector::Int32(a) => Vector::Int32(a.slice(offset, len)),
+            Vector::Int64(a) => Vector::Int64(a.slice(offset, len)),
+            Vector::Float32(a) => Vector::Float32(a.slice(offset, len)),
+            Vector::Float64(a) => Vector::Float64(a.slice(offset, len)),
+            Vector::Numeric(n) => Vector::Numeric(NumericVector {
+                array: n.array.slice(offset, len),
+                scale: match &n.scale {
+                    Scale::Uniform(s) => Scale::Uniform(*s),
+                    Scale::PerRow(s) => Scale::PerRow(s[offset..offset + len].into()),
+                },
+            }),
+            Vector::Text(a) => Vector::Text(a.slice(offset, len)),
+            Vector::Date(a) => Vector::Date(a.slice(offset, len)),
+            Vector::Timestamp(a) => Vector::Timestamp(a.slice(offset, len)),
+            Vector::TimestampTz(a) => Vector::TimestampTz(a.slice(offset, len)),
+            Vector::Absent(_) => Vector::Absent(len),
+        }
     }
 
     /// Validity: `None` when no row is NULL.
@@ -254,6 +290,10 @@ impl Vector {
     }
 }
 
+fn nulls_size(n: Option<&NullBuffer>) -> usize {
+    n.map_or(0, |n| n.len().div_ceil(8))
+}
+
 /// Bytes `batches` hold, for the statement's memory budget.
 pub fn batches_size(batches: &[Batch]) -> usize {
     batches.iter().map(Batch::memory_size).sum()
@@ -283,6 +323,12 @@ impl Batch {
     /// Bytes the batch's columns hold, for the statement's memory budget.
     pub fn memory_size(&self) -> usize {
         self.columns.iter().map(Vector::memory_size).sum()
+    }
+
+    /// Rows `offset..offset + len` of every column, sharing the buffers.
+    pub fn slice(&self, offset: usize, len: usize) -> Batch {
+        let columns = self.columns.iter().map(|c| c.slice(offset, len)).collect();
+        Batch::new(columns, len)
     }
 
     /// Row `i` as values.

@@ -6,7 +6,7 @@
 //! await or reach another shard.
 
 use super::aggregate::{AggSpec, AggState};
-use super::{filter, project};
+use super::flow::{Buffers, Flow};
 use crate::EngineError;
 use crate::exec::eval::EvalEnv;
 use crate::exec::vector::build::VectorBuilder;
@@ -87,39 +87,47 @@ pub fn needed_columns(f: &Fragment) -> Vec<bool> {
 /// The batches flowing out of the scan, through the steps, into the output.
 struct Pipeline<'a> {
     fragment: &'a Fragment,
+    flow: Flow,
     env: &'a EvalEnv,
     batches: Vec<Batch>,
     partial: Option<AggState>,
-    selection: Vec<u32>,
-    gids: Vec<u32>,
+    buffers: Buffers,
 }
 
 impl Pipeline<'_> {
     fn push(&mut self, batch: Batch) -> Result<(), EngineError> {
-        let mut b = batch;
-        if let Some(p) = &self.fragment.filter {
-            b = filter(b, p, self.env, &mut self.selection)?;
-        }
-        for step in &self.fragment.steps {
-            if b.len == 0 {
-                return Ok(());
-            }
-            b = match step {
-                Step::Filter(p) => filter(b, p, self.env, &mut self.selection)?,
-                Step::Project(exprs) => project(&b, exprs, self.env)?,
-            };
-        }
-        if b.len == 0 {
+        let Some((b, carried)) = self.flow.run(batch, self.env, &mut self.buffers)? else {
             return Ok(());
-        }
+        };
+        let selection = carried.then_some(self.buffers.selection.as_slice());
         match (&mut self.partial, &self.fragment.aggregate) {
-            (Some(state), Some(spec)) => state.update(spec, &b, self.env, &mut self.gids),
+            (Some(state), Some(spec)) => state.update(spec, &b, self.env, selection),
             _ => {
-                self.batches.push(b);
+                self.batches.push(match selection {
+                    Some(s) => take_batch(&b, s)?,
+                    None => b,
+                });
                 Ok(())
             }
         }
     }
+}
+
+/// The fragment's scan filter and steps as one flow, ending in its aggregate or its output.
+fn flow_of(f: &Fragment) -> Flow {
+    let steps = f
+        .filter
+        .iter()
+        .map(|p| Step::Filter(p.clone()))
+        .chain(f.steps.iter().cloned())
+        .collect();
+    let tail = f.aggregate.as_ref().map(|spec| {
+        spec.groups
+            .iter()
+            .chain(spec.aggs.iter().filter_map(|a| a.arg.as_ref()))
+            .collect()
+    });
+    Flow::new(steps, tail, f.table.columns.len())
 }
 
 /// Accumulates rows into the needed columns' builders.
@@ -238,11 +246,11 @@ pub fn run_fragment(
     let mut scanner = Scanner::new(&fragment.table, &needed)?;
     let mut pipeline = Pipeline {
         fragment,
+        flow: flow_of(fragment),
         env,
         batches: Vec::new(),
-        partial: fragment.aggregate.as_ref().map(AggState::new),
-        selection: Vec::with_capacity(BATCH_SIZE),
-        gids: Vec::with_capacity(BATCH_SIZE),
+        partial: fragment.aggregate.as_ref().map(AggState::new).transpose()?,
+        buffers: Buffers::default(),
     };
     shard.with_table(&fragment.table, |t| -> Result<(), EngineError> {
         if key.is_none() {
