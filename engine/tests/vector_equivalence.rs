@@ -162,6 +162,8 @@ const QUERIES: &[&str] = &[
     "SELECT a, dt, count(*), sum(c), avg(n) FROM t1 GROUP BY a, dt",
     "SELECT sm, flag, ch, count(*), sum(b) FROM t1 GROUP BY sm, flag, ch",
     "SELECT b, count(*) FROM t1 GROUP BY b",
+    "SELECT id, count(*), sum(c), avg(c), max(s) FROM t1 GROUP BY id",
+    "SELECT a, id, sum(n) FROM t1 WHERE id > 100 GROUP BY a, id HAVING sum(n) > 1",
     "SELECT s, count(*), sum(c), min(dt) FROM t1 WHERE a > -40 GROUP BY s",
     "SELECT count(*), sum(c * (1 - n)), sum(c * (1 - n) * (1 + n)), avg(c), max(s) FROM t1 WHERE dt <= date '2008-01-01' - interval '30' day",
     "SELECT flag, count(*), sum(c * c) FROM t1 WHERE a > 40 AND c > 0 GROUP BY flag",

@@ -140,11 +140,22 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
                     fragment_of(input, Some(spec.clone()))
                 };
                 if let Some((fragment, access)) = partial {
+                    let finished = fragment.groups_stay_on_shards();
+                    let mut out = Vec::new();
                     for part in on_shards(x, fragment, access).await? {
-                        if let Output::Partial(p) = part {
-                            state.merge(p)?;
-                            state.charge_groups(&env.memory)?;
+                        match part {
+                            Output::Partial(p) => {
+                                state.merge(*p)?;
+                                state.charge_groups(&env.memory)?;
+                            }
+                            Output::Batches(b) => {
+                                env.memory.charge(batches_size(&b))?;
+                                out.extend(b);
+                            }
                         }
+                    }
+                    if finished {
+                        return Ok(out);
                     }
                 } else {
                     for b in exec(x, input).await? {

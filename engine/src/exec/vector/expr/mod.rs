@@ -14,7 +14,7 @@ mod cast;
 mod compare;
 mod like;
 mod logic;
-mod same;
+pub mod same;
 pub(crate) mod side;
 
 use super::build::VectorBuilder;

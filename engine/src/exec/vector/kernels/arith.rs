@@ -265,23 +265,22 @@ pub fn numeric_arith_bounded<A: Src<i128>, B: Src<i128>>(
     let fits = |m: u128| m <= i64::MAX as u128;
     let narrow = fits(ma) && fits(mb) && fits(fa.unsigned_abs()) && fits(fb.unsigned_abs());
     out.clear();
-    out.resize(len, 0);
-    let out = &mut out[..len];
+    out.reserve(len);
     // `$w(p, q)`: the exact product, through the narrow multiply when both fit in i64.
     macro_rules! lanes {
         (|$x:ident, $y:ident, $w:ident| $e:expr) => {
             if narrow {
                 let $w = |p: i128, q: i128| i128::from(p as i64) * i128::from(q as i64);
-                for (i, slot) in out.iter_mut().enumerate() {
+                out.extend((0..len).map(|i| {
                     let ($x, $y) = (a.at(i), b.at(i));
-                    *slot = $e;
-                }
+                    $e
+                }));
             } else {
                 let $w = |p: i128, q: i128| p * q;
-                for (i, slot) in out.iter_mut().enumerate() {
+                out.extend((0..len).map(|i| {
                     let ($x, $y) = (a.at(i), b.at(i));
-                    *slot = $e;
-                }
+                    $e
+                }));
             }
         };
     }

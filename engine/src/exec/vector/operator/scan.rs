@@ -36,10 +36,38 @@ pub struct Fragment {
     pub aggregate: Option<AggSpec>,
 }
 
+impl Fragment {
+    /// Whether no group of the aggregate spans shards: some group expression is the table's
+    /// shard column itself (rows with equal values share a shard), so each shard can finish
+    /// its own groups and the coordinator only concatenates them, in the order a merge would
+    /// give (shard by shard, groups in first-seen order).
+    pub fn groups_stay_on_shards(&self) -> bool {
+        let (Some(spec), Some(shard_column)) = (&self.aggregate, self.table.shard_column()) else {
+            return false;
+        };
+        spec.groups.iter().any(|g| {
+            let Expr::Column { index, .. } = g else {
+                return false;
+            };
+            // Follow the column back through the projections to the scanned table.
+            let mut col = *index;
+            for step in self.steps.iter().rev() {
+                if let Step::Project(exprs) = step {
+                    match exprs.get(col) {
+                        Some(Expr::Column { index, .. }) => col = *index,
+                        _ => return false,
+                    }
+                }
+            }
+            col == shard_column
+        })
+    }
+}
+
 /// A fragment's result on one shard.
 pub enum Output {
     Batches(Vec<Batch>),
-    Partial(AggState),
+    Partial(Box<AggState>),
 }
 
 fn mark_columns(e: &Expr, needed: &mut [bool]) {
@@ -292,8 +320,11 @@ pub fn run_fragment(
         }
         Ok(())
     })?;
-    Ok(match pipeline.partial {
-        Some(state) => Output::Partial(state),
-        None => Output::Batches(pipeline.batches),
+    Ok(match (pipeline.partial, &fragment.aggregate) {
+        (Some(state), Some(spec)) if fragment.groups_stay_on_shards() => {
+            Output::Batches(state.finish(spec)?)
+        }
+        (Some(state), _) => Output::Partial(Box::new(state)),
+        (None, _) => Output::Batches(pipeline.batches),
     })
 }

@@ -10,8 +10,11 @@ use super::rows::Rows;
 use crate::EngineError;
 use crate::exec::eval::numeric_avg;
 use crate::exec::ops::compare;
-use crate::exec::vector::data::{NumericVector, Scale, Vector};
+use crate::exec::vector::data::{NumericVector, Scale, Vector, nulls_from_valid};
+use crate::exec::vector::expr::same::same;
+use arrow_array::Int64Array;
 use arrow_buffer::NullBuffer;
+use arrow_buffer::ScalarBuffer;
 use omendb_planner::{AggCall, AggFunc, Expr};
 use omendb_storage::types::{DataType, Numeric, TypeError, Value};
 use std::cmp::Ordering;
@@ -81,6 +84,22 @@ impl Acc {
                 best: Vec::new(),
             },
         }
+    }
+
+    /// Whether two calls keep the same state: `sum(x)` and `avg(x)` (a sum and a count), or
+    /// the same call twice.
+    pub fn shares_state(a: &AggCall, b: &AggCall) -> bool {
+        let role = |c: &AggCall| match c.func {
+            AggFunc::Sum | AggFunc::Avg => Some(AggFunc::Sum),
+            f @ (AggFunc::Count | AggFunc::CountStar | AggFunc::Min | AggFunc::Max) => Some(f),
+            _ => None,
+        };
+        let same_arg = match (&a.arg, &b.arg) {
+            (None, None) => true,
+            (Some(x), Some(y)) => same(x, y),
+            _ => false,
+        };
+        role(a).is_some() && role(a) == role(b) && same_arg
     }
 
     /// Room for group ids below `groups`.
@@ -246,6 +265,38 @@ impl Acc {
         Ok(())
     }
 
+    /// The results for the first `groups` groups as one vector, without a `Value` per group
+    /// where the result is a count or a sum of one scale; `None` for the others.
+    pub fn finish_fast(
+        &self,
+        call: &AggCall,
+        groups: usize,
+    ) -> Result<Option<Vector>, EngineError> {
+        let nonempty = |count: &[i64]| {
+            nulls_from_valid(&count[..groups].iter().map(|&c| c > 0).collect::<Vec<_>>())
+        };
+        Ok(Some(match (self, call.func) {
+            (Acc::Count(c), _) => Vector::Int64(Int64Array::new(
+                ScalarBuffer::from(c[..groups].to_vec()),
+                None,
+            )),
+            (Acc::Numeric { sum, scale, count }, AggFunc::Sum) => {
+                let valid = |g: usize| count[g] > 0;
+                let mut scales = (0..groups).filter(|&g| valid(g)).map(|g| scale[g]);
+                let first = scales.next().unwrap_or(0);
+                if !scales.all(|s| s == first) {
+                    return Ok(None);
+                }
+                Vector::Numeric(NumericVector::new(
+                    sum[..groups].to_vec(),
+                    nonempty(count),
+                    Scale::Uniform(first),
+                )?)
+            }
+            _ => return Ok(None),
+        }))
+    }
+
     /// The result for group `g`, as `aggregate::finish` computes it.
     pub fn finish(&self, g: usize, call: &AggCall) -> Result<Value, EngineError> {
         let avg = call.func == AggFunc::Avg;
@@ -333,7 +384,9 @@ fn fold<T: Copy, R: Rows>(
 }
 
 /// Numeric sums: mantissas of one scale add as integers (checked against 38 digits, as
-/// `Numeric::checked_add`); a group whose sum has another scale adds through `Numeric`.
+/// `Numeric::checked_add`); a group's first value or a value of another scale goes through
+/// [`numeric_add_slow`]. An overflow is reported after the batch (the state is then discarded
+/// with the statement).
 fn numeric_update<R: Rows>(
     sum: &mut [i128],
     scale: &mut [u8],
@@ -344,36 +397,59 @@ fn numeric_update<R: Rows>(
     n: &NumericVector,
 ) -> Result<(), EngineError> {
     let m = n.mantissas();
-    let mut add = |g: usize, x: i128, s: u8| -> Result<(), EngineError> {
-        if count[g] == 0 {
-            (sum[g], scale[g]) = (x, s);
-        } else if scale[g] == s {
-            sum[g] = sum[g]
-                .checked_add(x)
-                .filter(|v| v.unsigned_abs() < NUMERIC_LIMIT as u128)
-                .ok_or_else(numeric_overflow)?;
-        } else {
-            let r = Numeric::new(sum[g], scale[g]).checked_add(Numeric::new(x, s))?;
-            (sum[g], scale[g]) = (r.mantissa(), r.scale());
-        }
-        count[g] += 1;
-        Ok(())
-    };
+    let mut overflow = false;
+    // The common case inline (a macro, not a closure: it stays in the loop).
+    macro_rules! add {
+        ($g:expr, $x:expr, $s:expr) => {{
+            let (g, x, s) = ($g as usize, $x, $s);
+            if scale[g] == s && count[g] != 0 {
+                let (v, o) = sum[g].overflowing_add(x);
+                overflow |= o | (v.unsigned_abs() >= NUMERIC_LIMIT as u128);
+                sum[g] = v;
+                count[g] += 1;
+            } else {
+                numeric_add_slow(&mut sum[g], &mut scale[g], &mut count[g], x, s)?;
+            }
+        }};
+    }
     match (&n.scale, nulls) {
         (Scale::Uniform(s), None) => {
             for (k, &g) in gids.iter().enumerate() {
-                add(g as usize, m[rows.at(k)], *s)?;
+                add!(g, m[rows.at(k)], *s);
             }
         }
         _ => {
             for (k, &g) in gids.iter().enumerate() {
                 let i = rows.at(k);
                 if nulls.is_none_or(|n| n.is_valid(i)) {
-                    add(g as usize, m[i], n.scale_at(i))?;
+                    add!(g, m[i], n.scale_at(i));
                 }
             }
         }
     }
+    if overflow {
+        return Err(numeric_overflow());
+    }
+    Ok(())
+}
+
+/// A group's first value, or one whose scale differs from the group's sum.
+#[cold]
+#[inline(never)]
+fn numeric_add_slow(
+    sum: &mut i128,
+    scale: &mut u8,
+    count: &mut i64,
+    x: i128,
+    s: u8,
+) -> Result<(), EngineError> {
+    if *count == 0 {
+        (*sum, *scale) = (x, s);
+    } else {
+        let r = Numeric::new(*sum, *scale).checked_add(Numeric::new(x, s))?;
+        (*sum, *scale) = (r.mantissa(), r.scale());
+    }
+    *count += 1;
     Ok(())
 }
 

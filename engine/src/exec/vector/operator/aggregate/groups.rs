@@ -17,9 +17,8 @@ use omendb_storage::types::Value;
 use std::hash::{BuildHasher, Hash};
 
 /// A packed key's integer type.
-pub trait Key: Copy + Eq + Hash + std::fmt::Debug {
+pub trait Key: Copy + Eq + Hash + Into<u128> + std::fmt::Debug {
     fn from_code(code: u128) -> Self;
-    fn code(self) -> u128;
 }
 
 impl Key for u64 {
@@ -27,20 +26,12 @@ impl Key for u64 {
     fn from_code(code: u128) -> u64 {
         code as u64
     }
-    #[inline(always)]
-    fn code(self) -> u128 {
-        u128::from(self)
-    }
 }
 
 impl Key for u128 {
     #[inline(always)]
     fn from_code(code: u128) -> u128 {
         code
-    }
-    #[inline(always)]
-    fn code(self) -> u128 {
-        self
     }
 }
 
@@ -108,9 +99,13 @@ impl<K: Key> Packed<K> {
         packed
     }
 
+    /// The ids here of `other`'s groups, by their ids.
+    fn absorb(&mut self, other: &Packed<K>) -> Vec<u32> {
+        other.keys.iter().map(|&k| self.group_of(k)).collect()
+    }
+
     fn columns(&self) -> Result<Vec<Vector>, EngineError> {
-        let codes: Vec<u128> = self.keys.iter().map(|k| k.code()).collect();
-        self.layout.unpack(&codes)
+        self.layout.unpack(&self.keys)
     }
 }
 
@@ -312,10 +307,8 @@ impl Groups {
                 *exists |= theirs;
                 if theirs { vec![0] } else { Vec::new() }
             }
-            (Groups::Narrow(a), Groups::Narrow(b)) => {
-                b.keys.iter().map(|&k| a.group_of(k)).collect()
-            }
-            (Groups::Wide(a), Groups::Wide(b)) => b.keys.iter().map(|&k| a.group_of(k)).collect(),
+            (Groups::Narrow(a), Groups::Narrow(b)) => a.absorb(&b),
+            (Groups::Wide(a), Groups::Wide(b)) => a.absorb(&b),
             (Groups::Bytes(a), Groups::Bytes(b)) => (0..b.hashes.len())
                 .map(|g| {
                     let values = &b.values[g * b.width..(g + 1) * b.width];

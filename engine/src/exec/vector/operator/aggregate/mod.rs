@@ -65,7 +65,12 @@ pub struct AggState {
     groups: Groups,
     /// The group columns' kinds.
     kinds: Vec<Kind>,
+    /// One accumulator per distinct state the calls need (`sum(x)` and `avg(x)` share one).
     accs: Vec<Acc>,
+    /// Each accumulator's argument (`None` for `count(*)`).
+    acc_args: Vec<Option<Expr>>,
+    /// The accumulator of each call.
+    acc_of: Vec<usize>,
     /// Group ids of the batch being folded in.
     gids: Vec<u32>,
     /// Groups already charged to the statement's memory budget.
@@ -86,10 +91,25 @@ impl AggState {
             .iter()
             .map(|g| kind_of(g.ty()))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut accs = Vec::new();
+        let mut acc_args: Vec<Option<Expr>> = Vec::new();
+        let mut owners: Vec<&AggCall> = Vec::new();
+        let mut acc_of = Vec::with_capacity(spec.aggs.len());
+        for call in &spec.aggs {
+            let shared = owners.iter().position(|o| Acc::shares_state(o, call));
+            acc_of.push(shared.unwrap_or_else(|| {
+                accs.push(Acc::new(call));
+                acc_args.push(call.arg.clone());
+                owners.push(call);
+                accs.len() - 1
+            }));
+        }
         Ok(AggState {
             groups: Groups::new(&kinds),
             kinds,
-            accs: spec.aggs.iter().map(Acc::new).collect(),
+            accs,
+            acc_args,
+            acc_of,
             gids: Vec::new(),
             charged_groups: 0,
         })
@@ -132,7 +152,7 @@ impl AggState {
         let exprs: Vec<&Expr> = spec
             .groups
             .iter()
-            .chain(spec.aggs.iter().filter_map(|a| a.arg.as_ref()))
+            .chain(self.acc_args.iter().flatten())
             .collect();
         let vectors = expr::eval_shared(&exprs, batch, env)?;
         let (group_vectors, mut args) = vectors.split_at(spec.groups.len());
@@ -140,9 +160,9 @@ impl AggState {
         self.groups
             .assign(&cols, batch.len, rows, &mut self.gids, &self.kinds)?;
         let groups = self.groups.len();
-        for (acc, call) in self.accs.iter_mut().zip(&spec.aggs) {
+        for (acc, arg_expr) in self.accs.iter_mut().zip(&self.acc_args) {
             acc.grow(groups);
-            let arg = match call.arg {
+            let arg = match arg_expr {
                 Some(_) => {
                     let (first, rest) = args.split_first().ok_or_else(|| {
                         EngineError::Internal("aggregate argument missing".into())
@@ -176,11 +196,17 @@ impl AggState {
         self.groups.ensure_single();
         let groups = self.groups.len();
         let mut columns = self.groups.columns(&self.kinds)?;
-        for (acc, call) in self.accs.iter_mut().zip(&spec.aggs) {
+        for acc in &mut self.accs {
             acc.grow(groups);
+        }
+        for (call, &a) in spec.aggs.iter().zip(&self.acc_of) {
+            if let Some(v) = self.accs[a].finish_fast(call, groups)? {
+                columns.push(v);
+                continue;
+            }
             let mut b = VectorBuilder::new(kind_of(call.ty)?, groups);
             for g in 0..groups {
-                b.push(&acc.finish(g, call)?)?;
+                b.push(&self.accs[a].finish(g, call)?)?;
             }
             columns.push(b.finish()?);
         }

@@ -2,7 +2,8 @@
 //! row's group is one integer hash and compare instead of a byte encoding per row.
 //!
 //! Each column owns a slot of bits: a validity bit (0 for NULL, when the rest of the slot is
-//! zero too) above which sits its value, sign bits and all, or for text its bytes and length.
+//! zero too) above which sits its value, sign bits and all, or for text its length and above
+//! that its bytes.
 //! Two rows pack to the same integer exactly when every column's values are equal in the byte
 //! encoding (`keys::encode`): the same integer, the same text bytes, or both NULL. Text longer
 //! than its slot does not pack; the caller then falls back to byte keys. Must never pack two
@@ -123,7 +124,7 @@ impl Layout {
     }
 
     /// The group columns of `keys`, one vector per slot.
-    pub fn unpack(&self, keys: &[u128]) -> Result<Vec<Vector>, EngineError> {
+    pub fn unpack<K: Copy + Into<u128>>(&self, keys: &[K]) -> Result<Vec<Vector>, EngineError> {
         self.slots.iter().map(|s| unpack_column(s, keys)).collect()
     }
 }
@@ -177,6 +178,19 @@ fn pack_column(slot: &Slot, col: &Vector, keys: &mut [u128]) -> bool {
     }
 }
 
+/// Masks keeping the low `n` bytes, by `n`.
+const BYTE_MASKS: [u128; 17] = {
+    let mut t = [0u128; 17];
+    let mut n = 1;
+    while n < 16 {
+        t[n] = (1u128 << (8 * n)) - 1;
+        n += 1;
+    }
+    t[16] = u128::MAX;
+    t
+};
+
+/// A text slot's value: the length in the low [`TEXT_LEN_BITS`], the bytes above.
 fn pack_text(slot: &Slot, a: &StringArray, keys: &mut [u128]) -> bool {
     let offsets = a.value_offsets();
     let bytes = a.value_data();
@@ -191,22 +205,35 @@ fn pack_text(slot: &Slot, a: &StringArray, keys: &mut [u128]) -> bool {
         if n > width {
             return false;
         }
+        // One fixed 16-byte load, masked to the value's bytes, where the buffer allows.
         let mut buf = [0u8; 16];
-        buf[..n].copy_from_slice(&bytes[start..end]);
-        let value = u128::from_le_bytes(buf) | ((n as u128) << (8 * width));
+        let raw = match bytes.get(start..start + buf.len()) {
+            Some(wide) => {
+                buf.copy_from_slice(wide);
+                u128::from_le_bytes(buf) & BYTE_MASKS[n]
+            }
+            None => {
+                buf[..n].copy_from_slice(&bytes[start..end]);
+                u128::from_le_bytes(buf)
+            }
+        };
+        let value = (raw << TEXT_LEN_BITS) | n as u128;
         *k |= code(slot, value);
     }
     true
 }
 
-fn unpack_column(slot: &Slot, keys: &[u128]) -> Result<Vector, EngineError> {
+fn unpack_column<K: Copy + Into<u128>>(slot: &Slot, keys: &[K]) -> Result<Vector, EngineError> {
     let mask = slot.mask();
-    let valid: Vec<bool> = keys.iter().map(|k| (k >> slot.shift) & 1 == 1).collect();
-    let value = |k: u128| (k >> (slot.shift + VALID_BITS)) & mask;
-    fn prim<T: ArrowPrimitiveType>(
-        keys: &[u128],
+    let valid: Vec<bool> = keys
+        .iter()
+        .map(|&k| (k.into() >> slot.shift) & 1 == 1)
+        .collect();
+    let value = |k: K| (k.into() >> (slot.shift + VALID_BITS)) & mask;
+    fn prim<T: ArrowPrimitiveType, K: Copy>(
+        keys: &[K],
         valid: &[bool],
-        f: impl Fn(u128) -> T::Native,
+        f: impl Fn(K) -> T::Native,
     ) -> PrimitiveArray<T> {
         let values: Vec<T::Native> = keys.iter().map(|&k| f(k)).collect();
         PrimitiveArray::new(ScalarBuffer::from(values), nulls_from_valid(valid))
@@ -216,15 +243,25 @@ fn unpack_column(slot: &Slot, keys: &[u128]) -> Result<Vector, EngineError> {
             BooleanBuffer::collect_bool(keys.len(), |i| value(keys[i]) == 1),
             nulls_from_valid(&valid),
         )),
-        Kind::Int16 => Vector::Int16(prim::<Int16Type>(keys, &valid, |k| value(k) as u16 as i16)),
-        Kind::Int32 => Vector::Int32(prim::<Int32Type>(keys, &valid, |k| value(k) as u32 as i32)),
-        Kind::Date => Vector::Date(prim::<Date32Type>(keys, &valid, |k| value(k) as u32 as i32)),
-        Kind::Int64 => Vector::Int64(prim::<Int64Type>(keys, &valid, |k| value(k) as u64 as i64)),
-        Kind::Timestamp => Vector::Timestamp(prim::<TimestampMicrosecondType>(keys, &valid, |k| {
+        Kind::Int16 => Vector::Int16(prim::<Int16Type, K>(keys, &valid, |k| {
+            value(k) as u16 as i16
+        })),
+        Kind::Int32 => Vector::Int32(prim::<Int32Type, K>(keys, &valid, |k| {
+            value(k) as u32 as i32
+        })),
+        Kind::Date => Vector::Date(prim::<Date32Type, K>(keys, &valid, |k| {
+            value(k) as u32 as i32
+        })),
+        Kind::Int64 => Vector::Int64(prim::<Int64Type, K>(keys, &valid, |k| {
             value(k) as u64 as i64
         })),
+        Kind::Timestamp => {
+            Vector::Timestamp(prim::<TimestampMicrosecondType, K>(keys, &valid, |k| {
+                value(k) as u64 as i64
+            }))
+        }
         Kind::TimestampTz => {
-            Vector::TimestampTz(prim::<TimestampMicrosecondType>(keys, &valid, |k| {
+            Vector::TimestampTz(prim::<TimestampMicrosecondType, K>(keys, &valid, |k| {
                 value(k) as u64 as i64
             }))
         }
@@ -237,11 +274,11 @@ fn unpack_column(slot: &Slot, keys: &[u128]) -> Result<Vector, EngineError> {
     })
 }
 
-fn unpack_text(
+fn unpack_text<K: Copy>(
     slot: &Slot,
-    keys: &[u128],
+    keys: &[K],
     valid: &[bool],
-    value: impl Fn(u128) -> u128,
+    value: impl Fn(K) -> u128,
 ) -> Result<Vector, EngineError> {
     let width = slot.text_bytes as usize;
     let mut b = StringBuilder::with_capacity(keys.len(), keys.len() * width);
@@ -251,8 +288,8 @@ fn unpack_text(
             continue;
         }
         let v = value(k);
-        let n = (v >> (8 * width)) as usize;
-        let bytes = v.to_le_bytes();
+        let n = (v & u128::from(MAX_TEXT_BYTES)) as usize;
+        let bytes = (v >> TEXT_LEN_BITS).to_le_bytes();
         let s = std::str::from_utf8(&bytes[..n])
             .map_err(|_| EngineError::Internal("packed text key is not UTF-8".into()))?;
         b.append_value(s);
