@@ -10,9 +10,8 @@
 use crate::EngineError;
 use arrow_array::types::Decimal128Type;
 use arrow_array::{
-    Array, ArrowPrimitiveType, BooleanArray, Date32Array, Decimal128Array, Float32Array,
-    Float64Array, Int16Array, Int32Array, Int64Array, PrimitiveArray, StringArray,
-    TimestampMicrosecondArray,
+    Array, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, Int16Array,
+    Int32Array, Int64Array, PrimitiveArray, StringArray, TimestampMicrosecondArray,
 };
 use arrow_buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
 use omendb_storage::types::{DataType, Numeric, Value};
@@ -158,37 +157,27 @@ pub enum Vector {
 }
 
 impl Vector {
-    /// Bytes the vector's rows occupy, for the statement's memory budget. A zero-copy slice of a
-    /// segment counts its own rows only, not the whole buffer it shares with the segment (which
-    /// would count a segment once per batch).
+    /// Bytes of this vector's rows, for the statement's memory budget: a slice counts its own
+    /// rows only, not the buffer it shares (a zero-copy slice of a column segment must not be
+    /// charged the whole segment column once per batch).
     pub fn memory_size(&self) -> usize {
-        fn prim<T: ArrowPrimitiveType>(a: &PrimitiveArray<T>) -> usize {
-            a.len() * size_of::<T::Native>() + nulls_size(a.nulls())
-        }
         match self {
-            Vector::Bool(a) => a.len().div_ceil(8) + nulls_size(a.nulls()),
-            Vector::Int16(a) => prim(a),
-            Vector::Int32(a) => prim(a),
-            Vector::Int64(a) => prim(a),
-            Vector::Float32(a) => prim(a),
-            Vector::Float64(a) => prim(a),
+            Vector::Bool(a) => slice_size(a),
+            Vector::Int16(a) => slice_size(a),
+            Vector::Int32(a) => slice_size(a),
+            Vector::Int64(a) => slice_size(a),
+            Vector::Float32(a) => slice_size(a),
+            Vector::Float64(a) => slice_size(a),
             Vector::Numeric(n) => {
                 let scales = match &n.scale {
                     Scale::Uniform(_) => 0,
                     Scale::PerRow(s) => s.len(),
                 };
-                prim(&n.array) + scales
+                slice_size(&n.array) + scales
             }
-            Vector::Text(a) => {
-                let offsets = a.value_offsets();
-                let bytes = offsets
-                    .last()
-                    .zip(offsets.first())
-                    .map_or(0, |(l, f)| l - f);
-                bytes as usize + size_of_val(offsets) + nulls_size(a.nulls())
-            }
-            Vector::Date(a) => prim(a),
-            Vector::Timestamp(a) | Vector::TimestampTz(a) => prim(a),
+            Vector::Text(a) => slice_size(a),
+            Vector::Date(a) => slice_size(a),
+            Vector::Timestamp(a) | Vector::TimestampTz(a) => slice_size(a),
             Vector::Absent(_) => 0,
         }
     }
@@ -290,10 +279,6 @@ impl Vector {
     }
 }
 
-fn nulls_size(n: Option<&NullBuffer>) -> usize {
-    n.map_or(0, |n| n.len().div_ceil(8))
-}
-
 /// Bytes `batches` hold, for the statement's memory budget.
 pub fn batches_size(batches: &[Batch]) -> usize {
     batches.iter().map(Batch::memory_size).sum()
@@ -335,4 +320,11 @@ impl Batch {
     pub fn row(&self, i: usize) -> Vec<Value> {
         self.columns.iter().map(|c| c.value(i)).collect()
     }
+}
+
+/// Bytes of the rows `a` covers (its own offsets, values and validity).
+fn slice_size(a: &dyn Array) -> usize {
+    a.to_data()
+        .get_slice_memory_size()
+        .unwrap_or_else(|_| a.get_array_memory_size())
 }
