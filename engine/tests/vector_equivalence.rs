@@ -162,6 +162,7 @@ const QUERIES: &[&str] = &[
     "SELECT a, dt, count(*), sum(c), avg(n) FROM t1 GROUP BY a, dt",
     "SELECT sm, flag, ch, count(*), sum(b) FROM t1 GROUP BY sm, flag, ch",
     "SELECT b, count(*) FROM t1 GROUP BY b",
+    "SELECT id FROM t1 WHERE c < 24 AND c >= -3.5 AND n <= 2 AND 100 > c",
     "SELECT id, count(*), sum(c), avg(c), max(s) FROM t1 GROUP BY id",
     "SELECT a, id, sum(n) FROM t1 WHERE id > 100 GROUP BY a, id HAVING sum(n) > 1",
     "SELECT s, count(*), sum(c), min(dt) FROM t1 WHERE a > -40 GROUP BY s",
