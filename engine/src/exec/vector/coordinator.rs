@@ -1,7 +1,6 @@
 //! Running a supported plan tree: scan fragments fan out to the shards (in parallel, the
 //! coordinator's own shard last so the others start first), operators above them run here.
 
-use super::build::from_rows;
 use super::data::{Batch, Kind, batches_size};
 use super::operator::aggregate::{AggSpec, AggState};
 use super::operator::join::{Sides, equi_keys, join, nested_loop};
@@ -146,28 +145,38 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
                     groups: groups.clone(),
                     aggs: aggs.clone(),
                 };
-                let mut state = AggState::new(&spec);
+                let mut state = AggState::new(&spec)?;
                 let partial = if spec.order_sensitive() {
                     None
                 } else {
                     fragment_of(input, Some(spec.clone()))
                 };
                 if let Some((fragment, access)) = partial {
+                    let finished = fragment.groups_stay_on_shards();
+                    let mut out = Vec::new();
                     for part in on_shards(x, fragment, access).await? {
-                        if let Output::Partial(p) = part {
-                            state.merge(p)?;
-                            state.charge_groups(&env.memory)?;
+                        match part {
+                            Output::Partial(p) => {
+                                state.merge(*p)?;
+                                state.charge_groups(&env.memory)?;
+                            }
+                            Output::Batches(b) => {
+                                env.memory.charge(batches_size(&b))?;
+                                out.extend(b);
+                            }
                         }
                     }
+                    if finished {
+                        return Ok(out);
+                    }
                 } else {
-                    let mut gids = Vec::new();
                     for b in exec(x, input).await? {
                         x.check_cancel()?;
-                        state.update(&spec, &b, env, &mut gids)?;
+                        state.update(&spec, &b, env, None)?;
                         state.charge_groups(&env.memory)?;
                     }
                 }
-                from_rows(&state.finish(&spec)?, &kinds(plan)?)
+                state.finish(&spec)
             }
             Plan::Filter { input, predicate } => {
                 let mut sel = Vec::new();

@@ -202,6 +202,30 @@ impl Vector {
         self.len() == 0
     }
 
+    /// Rows `offset..offset + len`, sharing the buffers (per-row scales are copied).
+    pub fn slice(&self, offset: usize, len: usize) -> Vector {
+        match self {
+            Vector::Bool(a) => Vector::Bool(a.slice(offset, len)),
+            Vector::Int16(a) => Vector::Int16(a.slice(offset, len)),
+            Vector::Int32(a) => Vector::Int32(a.slice(offset, len)),
+            Vector::Int64(a) => Vector::Int64(a.slice(offset, len)),
+            Vector::Float32(a) => Vector::Float32(a.slice(offset, len)),
+            Vector::Float64(a) => Vector::Float64(a.slice(offset, len)),
+            Vector::Numeric(n) => Vector::Numeric(NumericVector {
+                array: n.array.slice(offset, len),
+                scale: match &n.scale {
+                    Scale::Uniform(s) => Scale::Uniform(*s),
+                    Scale::PerRow(s) => Scale::PerRow(s[offset..offset + len].into()),
+                },
+            }),
+            Vector::Text(a) => Vector::Text(a.slice(offset, len)),
+            Vector::Date(a) => Vector::Date(a.slice(offset, len)),
+            Vector::Timestamp(a) => Vector::Timestamp(a.slice(offset, len)),
+            Vector::TimestampTz(a) => Vector::TimestampTz(a.slice(offset, len)),
+            Vector::Absent(_) => Vector::Absent(len),
+        }
+    }
+
     /// Validity: `None` when no row is NULL.
     pub fn nulls(&self) -> Option<&NullBuffer> {
         let n = match self {
@@ -284,6 +308,12 @@ impl Batch {
     /// Bytes the batch's columns hold, for the statement's memory budget.
     pub fn memory_size(&self) -> usize {
         self.columns.iter().map(Vector::memory_size).sum()
+    }
+
+    /// Rows `offset..offset + len` of every column, sharing the buffers.
+    pub fn slice(&self, offset: usize, len: usize) -> Batch {
+        let columns = self.columns.iter().map(|c| c.slice(offset, len)).collect();
+        Batch::new(columns, len)
     }
 
     /// Row `i` as values.

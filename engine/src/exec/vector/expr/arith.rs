@@ -9,7 +9,7 @@ use super::{Operand, all_null};
 use crate::EngineError;
 use crate::exec::vector::data::{Kind, NumericVector, Scale, Vector};
 use crate::exec::vector::kernels::arith::{
-    ArithOp, Int, f64_arith, int_arith, int_row_ok, numeric_arith,
+    ArithOp, Int, f64_arith, int_arith, int_row_ok, numeric_arith, numeric_arith_bounded,
 };
 use arrow_array::types::{Date32Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type};
 use arrow_array::{ArrowPrimitiveType, PrimitiveArray};
@@ -225,7 +225,14 @@ fn numeric(
         };
         if let Some((scale, fa, fb)) = plan {
             let mut out = Vec::new();
-            let bad = both!(a, b, |x, y| numeric_arith(
+            // Bounded operands need no per-row checks; otherwise each row is checked.
+            let bad = both!(a, b, |x, y| !numeric_arith_bounded(
+                op,
+                (x, fa),
+                (y, fb),
+                len,
+                &mut out
+            ) && numeric_arith(
                 op,
                 (x, fa),
                 (y, fb),

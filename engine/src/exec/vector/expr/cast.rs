@@ -1,13 +1,17 @@
-//! Casts between number types without leaving the vector; every other cast goes value by value
-//! through `Value::cast_from` (the bridge).
+//! Casts between number types, and date to timestamp, without leaving the vector; every other
+//! cast goes value by value through `Value::cast_from` (the bridge).
 
 use super::side::is_null_scalar;
 use super::{Operand, all_null};
 use crate::EngineError;
 use crate::exec::vector::data::{Kind, NumericVector, Scale, Vector};
-use arrow_array::types::{Float64Type, Int16Type, Int32Type, Int64Type};
+use arrow_array::types::{Float64Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{ArrowPrimitiveType, PrimitiveArray};
 use arrow_buffer::{NullBuffer, ScalarBuffer};
+use omendb_storage::types::datetime::{
+    DATE_INFINITY, DATE_NEG_INFINITY, MAX_TIMESTAMP, MICROS_PER_DAY, MIN_TIMESTAMP,
+    TIMESTAMP_INFINITY, TIMESTAMP_NEG_INFINITY, date_to_timestamp,
+};
 use omendb_storage::types::{DataType, Numeric, TypeError};
 
 fn prim<T: ArrowPrimitiveType>(v: Vec<T::Native>, nulls: Option<NullBuffer>) -> PrimitiveArray<T> {
@@ -52,8 +56,39 @@ pub fn kernel(
             Ok(Some(Vector::Float64(prim::<Float64Type>(out, nulls))))
         }
         (Vector::Float64(a), DataType::Float64) => Ok(Some(Vector::Float64(a.clone()))),
+        (Vector::Date(a), DataType::Timestamp) => date_to_ts(a.values(), nulls).map(Some),
         _ => Ok(None),
     }
+}
+
+/// Midnight of each date, as `datetime::date_to_timestamp` computes it: one multiply per row,
+/// the rare infinite or out-of-range row found by a check of the whole batch.
+fn date_to_ts(days: &[i32], nulls: Option<NullBuffer>) -> Result<Vector, EngineError> {
+    let micros: Vec<i64> = days
+        .iter()
+        .map(|&d| match d {
+            DATE_INFINITY => TIMESTAMP_INFINITY,
+            DATE_NEG_INFINITY => TIMESTAMP_NEG_INFINITY,
+            _ => i64::from(d) * MICROS_PER_DAY,
+        })
+        .collect();
+    // Midnights of these days are inside the timestamp range (a branch-free check first).
+    let (first, last) = (
+        MIN_TIMESTAMP / MICROS_PER_DAY,
+        MAX_TIMESTAMP / MICROS_PER_DAY,
+    );
+    let safe = |d: i32| (first..=last).contains(&i64::from(d));
+    if !days.iter().fold(true, |ok, &d| ok & safe(d)) {
+        let finite = |d: i32| d != DATE_INFINITY && d != DATE_NEG_INFINITY;
+        let bad = (0..days.len()).find(|&i| finite(days[i]) && !safe(days[i]) && valid(&nulls, i));
+        if let Some(i) = bad {
+            // The row executor's error for that row.
+            date_to_timestamp(days[i])?;
+        }
+    }
+    Ok(Vector::Timestamp(prim::<TimestampMicrosecondType>(
+        micros, nulls,
+    )))
 }
 
 fn valid(nulls: &Option<NullBuffer>, i: usize) -> bool {

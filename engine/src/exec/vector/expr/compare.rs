@@ -8,6 +8,7 @@ use super::side::{
 use super::{Operand, all_null};
 use crate::EngineError;
 use crate::exec::vector::data::{Kind, Vector};
+use crate::exec::vector::kernels::Splat;
 use crate::exec::vector::kernels::compare::{CmpOp, compare, f64_key};
 use crate::exec::vector::kernels::compare_const;
 use arrow_array::{Array, BooleanArray, StringArray};
@@ -139,6 +140,25 @@ fn numeric_compare(
 ) -> Option<BooleanBuffer> {
     if sa == sb {
         return Some(both!(a, b, |x, y| compare(op, x, y, len)));
+    }
+    // A constant of the smaller scale rises to the column's (exact), the column stays as it is.
+    let raise = |c: i128, from: u8, to: u8| {
+        10i128
+            .checked_pow(u32::from(to - from))
+            .and_then(|f| c.checked_mul(f))
+    };
+    match (a, b) {
+        (Side::Slice(x), Side::Const(c)) if sb < sa => {
+            if let Some(c) = raise(c, sb, sa) {
+                return Some(compare(op, x, Splat(c), len));
+            }
+        }
+        (Side::Const(c), Side::Slice(y)) if sa < sb => {
+            if let Some(c) = raise(c, sa, sb) {
+                return Some(compare(op, Splat(c), y, len));
+            }
+        }
+        _ => {}
     }
     let s = sa.max(sb);
     let scaled = |side: Side<'_, i128>, from: u8| -> Option<Vec<i128>> {

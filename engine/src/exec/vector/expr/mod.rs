@@ -14,6 +14,7 @@ mod cast;
 mod compare;
 mod like;
 mod logic;
+pub mod same;
 pub(crate) mod side;
 
 use super::build::VectorBuilder;
@@ -118,22 +119,73 @@ pub fn eval(e: &Expr, batch: &Batch, env: &EvalEnv) -> Result<Vector, EngineErro
 
 /// `e` over every row of `batch`: a constant stays one value.
 pub fn eval_operand(e: &Expr, batch: &Batch, env: &EvalEnv) -> Result<Operand, EngineError> {
+    if let Some(leaf) = leaf(e, batch, env)? {
+        return Ok(leaf);
+    }
+    let ops = children(e)
+        .into_iter()
+        .map(|c| eval_operand(c, batch, env))
+        .collect::<Result<Vec<_>, _>>()?;
+    apply(e, &ops, batch.len, env)
+}
+
+/// A constant or a column: no children to evaluate.
+fn leaf(e: &Expr, batch: &Batch, env: &EvalEnv) -> Result<Option<Operand>, EngineError> {
     if is_constant(e) {
-        return Ok(Operand::Scalar(row_eval(e, &[], env)?));
+        return Ok(Some(Operand::Scalar(row_eval(e, &[], env)?)));
     }
     if let Expr::Column { index, .. } = e {
         return match batch.columns.get(*index) {
             Some(Vector::Absent(_)) | None => Err(EngineError::Internal(format!(
                 "column {index} not materialised in the batch"
             ))),
-            Some(v) => Ok(Operand::Vector(v.clone())),
+            Some(v) => Ok(Some(Operand::Vector(v.clone()))),
         };
+    }
+    Ok(None)
+}
+
+/// Several expressions over one batch, each distinct subexpression evaluated once (Q1 sums
+/// `price * (1 - discount)` alone and inside `price * (1 - discount) * (1 + tax)`).
+pub fn eval_shared(
+    exprs: &[&Expr],
+    batch: &Batch,
+    env: &EvalEnv,
+) -> Result<Vec<Vector>, EngineError> {
+    let mut memo: Vec<(&Expr, Operand)> = Vec::new();
+    exprs
+        .iter()
+        .map(|e| {
+            let kind = Kind::of(e.ty())
+                .ok_or_else(|| EngineError::Internal(format!("no vector kind for {}", e.ty())))?;
+            eval_memo(e, batch, env, &mut memo)?.into_vector(kind, batch.len)
+        })
+        .collect()
+}
+
+fn eval_memo<'e>(
+    e: &'e Expr,
+    batch: &Batch,
+    env: &EvalEnv,
+    memo: &mut Vec<(&'e Expr, Operand)>,
+) -> Result<Operand, EngineError> {
+    if let Some(leaf) = leaf(e, batch, env)? {
+        return Ok(leaf);
+    }
+    if let Some((_, done)) = memo.iter().find(|(m, _)| same::same(m, e)) {
+        return Ok(done.clone());
     }
     let ops = children(e)
         .into_iter()
-        .map(|c| eval_operand(c, batch, env))
+        .map(|c| eval_memo(c, batch, env, memo))
         .collect::<Result<Vec<_>, _>>()?;
-    let len = batch.len;
+    let out = apply(e, &ops, batch.len, env)?;
+    memo.push((e, out.clone()));
+    Ok(out)
+}
+
+/// Node `e` over its evaluated children: a kernel where one applies, else the bridge.
+fn apply(e: &Expr, ops: &[Operand], len: usize, env: &EvalEnv) -> Result<Operand, EngineError> {
     let fast = match e {
         Expr::Binary {
             op: BinOp::And | BinOp::Or,
@@ -143,11 +195,11 @@ pub fn eval_operand(e: &Expr, batch: &Batch, env: &EvalEnv) -> Result<Operand, E
             op: UnaryOp::Not, ..
         }
         | Expr::IsNull { .. }
-        | Expr::IsBool { .. } => logic::kernel(e, &ops, len)?,
+        | Expr::IsBool { .. } => logic::kernel(e, ops, len)?,
         Expr::Binary { op, left, .. } if op.is_comparison() => {
             compare::kernel(*op, left.ty(), &ops[0], &ops[1], len)?
         }
-        Expr::InList { expr, negated, .. } => logic::in_list(expr.ty(), &ops, *negated, len)?,
+        Expr::InList { expr, negated, .. } => logic::in_list(expr.ty(), ops, *negated, len)?,
         Expr::Binary {
             op,
             left,
@@ -167,13 +219,13 @@ pub fn eval_operand(e: &Expr, batch: &Batch, env: &EvalEnv) -> Result<Operand, E
         } => like::kernel(&ops[0], &ops[1], *negated, len)?,
         Expr::Case {
             operand: None, ty, ..
-        } => logic::case(*ty, &ops, len)?,
+        } => logic::case(*ty, ops, len)?,
         Expr::Cast { expr, ty } => cast::kernel(expr.ty(), *ty, &ops[0], len)?,
         _ => None,
     };
     match fast {
         Some(v) => Ok(Operand::Vector(v)),
-        None => bridge(e, &ops, len, env).map(Operand::Vector),
+        None => bridge(e, ops, len, env).map(Operand::Vector),
     }
 }
 

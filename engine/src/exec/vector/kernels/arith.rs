@@ -230,6 +230,71 @@ pub fn numeric_arith<A: Src<i128>, B: Src<i128>>(
     bad
 }
 
+/// The largest magnitude among the first `len` values of a side.
+pub fn max_magnitude<A: Src<i128>>(a: A, len: usize) -> u128 {
+    if a.rows() == usize::MAX {
+        return a.at(0).unsigned_abs();
+    }
+    (0..len).fold(0, |m, i| m.max(a.at(i).unsigned_abs()))
+}
+
+/// Numeric `a op b` (+ - *, mantissas aligned by `fa`/`fb` as in [`numeric_arith`]) when the
+/// operands' magnitudes bound every result below 10^38: then no row can overflow and the loop
+/// has no checks. Returns false, computing nothing, when the bound does not hold. Operands that
+/// fit in i64 multiply with one 64×64→128-bit multiply instead of a full i128 product.
+pub fn numeric_arith_bounded<A: Src<i128>, B: Src<i128>>(
+    op: ArithOp,
+    (a, fa): (A, i128),
+    (b, fb): (B, i128),
+    len: usize,
+    out: &mut Vec<i128>,
+) -> bool {
+    assert!(a.rows() >= len && b.rows() >= len);
+    let (ma, mb) = (max_magnitude(a, len), max_magnitude(b, len));
+    let bound = match op {
+        ArithOp::Add | ArithOp::Sub => ma
+            .checked_mul(fa.unsigned_abs())
+            .zip(mb.checked_mul(fb.unsigned_abs()))
+            .and_then(|(x, y)| x.checked_add(y)),
+        ArithOp::Mul => ma.checked_mul(mb),
+        ArithOp::Div | ArithOp::Mod => None,
+    };
+    if bound.is_none_or(|m| m >= NUMERIC_LIMIT as u128) {
+        return false;
+    }
+    let fits = |m: u128| m <= i64::MAX as u128;
+    let narrow = fits(ma) && fits(mb) && fits(fa.unsigned_abs()) && fits(fb.unsigned_abs());
+    out.clear();
+    out.reserve(len);
+    // `$w(p, q)`: the exact product, through the narrow multiply when both fit in i64.
+    macro_rules! lanes {
+        (|$x:ident, $y:ident, $w:ident| $e:expr) => {
+            if narrow {
+                let $w = |p: i128, q: i128| i128::from(p as i64) * i128::from(q as i64);
+                out.extend((0..len).map(|i| {
+                    let ($x, $y) = (a.at(i), b.at(i));
+                    $e
+                }));
+            } else {
+                let $w = |p: i128, q: i128| p * q;
+                out.extend((0..len).map(|i| {
+                    let ($x, $y) = (a.at(i), b.at(i));
+                    $e
+                }));
+            }
+        };
+    }
+    match op {
+        ArithOp::Add if fa == 1 && fb == 1 => lanes!(|x, y, _w| x + y),
+        ArithOp::Sub if fa == 1 && fb == 1 => lanes!(|x, y, _w| x - y),
+        ArithOp::Add => lanes!(|x, y, w| w(x, fa) + w(y, fb)),
+        ArithOp::Sub => lanes!(|x, y, w| w(x, fa) - w(y, fb)),
+        ArithOp::Mul => lanes!(|x, y, w| w(x, y)),
+        ArithOp::Div | ArithOp::Mod => return false,
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Vectorized operators: each consumes and produces batches; one operator per file.
 
 pub mod aggregate;
+mod flow;
 pub mod join;
 pub mod scan;
 pub mod sort;

@@ -6,7 +6,7 @@
 //! await or reach another shard.
 
 use super::aggregate::{AggSpec, AggState};
-use super::{filter, project};
+use super::flow::{Buffers, DENSE_FRACTION, Flow};
 use crate::EngineError;
 use crate::exec::eval::EvalEnv;
 use crate::exec::vector::build::VectorBuilder;
@@ -17,8 +17,8 @@ use crate::exec::vector::segment::{may_match, vector_of};
 use crate::shard::ShardState;
 use omendb_planner::Expr;
 use omendb_storage::row::ColdSegment;
-use omendb_storage::schema::TableSchema;
 use omendb_storage::segment::Column;
+use omendb_storage::schema::TableSchema;
 use omendb_storage::types::Value;
 use std::sync::Arc;
 
@@ -38,10 +38,38 @@ pub struct Fragment {
     pub aggregate: Option<AggSpec>,
 }
 
+impl Fragment {
+    /// Whether no group of the aggregate spans shards: some group expression is the table's
+    /// shard column itself (rows with equal values share a shard), so each shard can finish
+    /// its own groups and the coordinator only concatenates them, in the order a merge would
+    /// give (shard by shard, groups in first-seen order).
+    pub fn groups_stay_on_shards(&self) -> bool {
+        let (Some(spec), Some(shard_column)) = (&self.aggregate, self.table.shard_column()) else {
+            return false;
+        };
+        spec.groups.iter().any(|g| {
+            let Expr::Column { index, .. } = g else {
+                return false;
+            };
+            // Follow the column back through the projections to the scanned table.
+            let mut col = *index;
+            for step in self.steps.iter().rev() {
+                if let Step::Project(exprs) = step {
+                    match exprs.get(col) {
+                        Some(Expr::Column { index, .. }) => col = *index,
+                        _ => return false,
+                    }
+                }
+            }
+            col == shard_column
+        })
+    }
+}
+
 /// A fragment's result on one shard.
 pub enum Output {
     Batches(Vec<Batch>),
-    Partial(AggState),
+    Partial(Box<AggState>),
 }
 
 fn mark_columns(e: &Expr, needed: &mut [bool]) {
@@ -89,11 +117,11 @@ pub fn needed_columns(f: &Fragment) -> Vec<bool> {
 /// The batches flowing out of the scan, through the steps, into the output.
 struct Pipeline<'a> {
     fragment: &'a Fragment,
+    flow: Flow,
     env: &'a EvalEnv,
     batches: Vec<Batch>,
     partial: Option<AggState>,
-    selection: Vec<u32>,
-    gids: Vec<u32>,
+    buffers: Buffers,
 }
 
 impl Pipeline<'_> {
@@ -101,34 +129,45 @@ impl Pipeline<'_> {
         self.push_from(batch, false)
     }
 
-    /// `filtered`: the fragment's filter has already been applied (late materialisation).
+    /// `filtered`: the fragment's scan filter was already applied to `batch` (late
+    /// materialisation in [`scan_segment`]), so the flow starts after it.
     fn push_from(&mut self, batch: Batch, filtered: bool) -> Result<(), EngineError> {
-        let mut b = batch;
-        if let Some(p) = &self.fragment.filter
-            && !filtered
-        {
-            b = filter(b, p, self.env, &mut self.selection)?;
-        }
-        for step in &self.fragment.steps {
-            if b.len == 0 {
-                return Ok(());
-            }
-            b = match step {
-                Step::Filter(p) => filter(b, p, self.env, &mut self.selection)?,
-                Step::Project(exprs) => project(&b, exprs, self.env)?,
-            };
-        }
-        if b.len == 0 {
+        let skip = usize::from(filtered && self.fragment.filter.is_some());
+        let Some((b, carried)) = self
+            .flow
+            .run_from(skip, batch, self.env, &mut self.buffers)?
+        else {
             return Ok(());
-        }
+        };
+        let selection = carried.then_some(self.buffers.selection.as_slice());
         match (&mut self.partial, &self.fragment.aggregate) {
-            (Some(state), Some(spec)) => state.update(spec, &b, self.env, &mut self.gids),
+            (Some(state), Some(spec)) => state.update(spec, &b, self.env, selection),
             _ => {
-                self.batches.push(b);
+                self.batches.push(match selection {
+                    Some(s) => take_batch(&b, s)?,
+                    None => b,
+                });
                 Ok(())
             }
         }
     }
+}
+
+/// The fragment's scan filter and steps as one flow, ending in its aggregate or its output.
+fn flow_of(f: &Fragment) -> Flow {
+    let steps = f
+        .filter
+        .iter()
+        .map(|p| Step::Filter(p.clone()))
+        .chain(f.steps.iter().cloned())
+        .collect();
+    let tail = f.aggregate.as_ref().map(|spec| {
+        spec.groups
+            .iter()
+            .chain(spec.aggs.iter().filter_map(|a| a.arg.as_ref()))
+            .collect()
+    });
+    Flow::new(steps, tail, f.table.columns.len())
 }
 
 /// Accumulates rows into the needed columns' builders.
@@ -215,6 +254,7 @@ fn scan_segment(
     let rows = segment.rows();
     let mut live = Vec::new();
     let mut kept = Vec::new();
+    let mut selected = Vec::with_capacity(BATCH_SIZE);
     let mut start = 0;
     while start < rows {
         let len = BATCH_SIZE.min(rows - start);
@@ -251,9 +291,19 @@ fn scan_segment(
         if has_deletes && live.len() < len {
             narrow = take_batch(&narrow, &live)?;
         }
-        let selection = &mut pipeline.selection;
+        let selection = &mut selected;
         expr::select(f, &narrow, pipeline.env, selection)?;
         if selection.is_empty() {
+            start += len;
+            continue;
+        }
+        if selection.len() * DENSE_FRACTION >= narrow.len && selection.len() < len {
+            // Most rows kept: the flow carries a selection over zero-copy slices instead.
+            let mut batch = Batch::new(read(&|i| needed[i])?, len);
+            if has_deletes && live.len() < len {
+                batch = take_batch(&batch, &live)?;
+            }
+            pipeline.push(batch)?;
             start += len;
             continue;
         }
@@ -311,11 +361,11 @@ pub fn run_fragment(
     let mut scanner = Scanner::new(&fragment.table, &needed)?;
     let mut pipeline = Pipeline {
         fragment,
+        flow: flow_of(fragment),
         env,
         batches: Vec::new(),
-        partial: fragment.aggregate.as_ref().map(AggState::new),
-        selection: Vec::with_capacity(BATCH_SIZE),
-        gids: Vec::with_capacity(BATCH_SIZE),
+        partial: fragment.aggregate.as_ref().map(AggState::new).transpose()?,
+        buffers: Buffers::default(),
     };
     shard.with_table(&fragment.table, |t| -> Result<(), EngineError> {
         if key.is_none() {
@@ -359,8 +409,11 @@ pub fn run_fragment(
         }
         Ok(())
     })?;
-    Ok(match pipeline.partial {
-        Some(state) => Output::Partial(state),
-        None => Output::Batches(pipeline.batches),
+    Ok(match (pipeline.partial, &fragment.aggregate) {
+        (Some(state), Some(spec)) if fragment.groups_stay_on_shards() => {
+            Output::Batches(state.finish(spec)?)
+        }
+        (Some(state), _) => Output::Partial(Box::new(state)),
+        (None, _) => Output::Batches(pipeline.batches),
     })
 }
