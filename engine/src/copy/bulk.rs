@@ -413,6 +413,7 @@ pub fn bulk_end(state: &ShardState, writer: WriterId, commit: bool) -> Option<(u
             })
             .collect();
         state.with_table(&load.table, |t| t.end_bulk(writer, segments));
+        state.publish_stats(load.table.id);
         return Some((load.table.id, rows));
     }
     state.with_table(&load.table, |t| t.end_bulk(writer, Vec::new()));

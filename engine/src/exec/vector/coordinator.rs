@@ -2,15 +2,20 @@
 //! coordinator's own shard last so the others start first), operators above them run here.
 
 use super::build::from_rows;
+use super::data::Vector;
 use super::data::{Batch, Kind, batches_size};
+use super::expr;
 use super::operator::aggregate::{AggSpec, AggState};
+use super::operator::filter;
 use super::operator::join::{Sides, equi_keys, join, nested_loop};
 use super::operator::scan::{Fragment, Output, Step, run_fragment};
 use super::operator::sort::{limit, sort};
-use super::operator::{filter, project};
+use super::prune;
 use crate::EngineError;
+use crate::exec::eval::EvalEnv;
 use crate::exec::query::{Executor, limit_count};
 use crate::exec::route::{Target, target};
+use omendb_planner::Expr;
 use omendb_planner::{Access, Plan};
 use std::future::Future;
 use std::pin::Pin;
@@ -26,8 +31,13 @@ fn kinds(plan: &Plan) -> Result<Vec<Kind>, EngineError> {
         .collect()
 }
 
-/// A Project/Filter chain down to a scan, as a fragment (with its access path).
-fn fragment_of(plan: &Plan, aggregate: Option<AggSpec>) -> Option<(Fragment, &Access)> {
+/// A Project/Filter chain down to a scan, as a fragment (with its access path); `output` the
+/// columns read above it (`None`: all).
+fn fragment_of<'p>(
+    plan: &'p Plan,
+    aggregate: Option<AggSpec>,
+    output: Option<&[bool]>,
+) -> Option<(Fragment, &'p Access)> {
     let mut steps = Vec::new();
     let mut node = plan;
     loop {
@@ -51,6 +61,7 @@ fn fragment_of(plan: &Plan, aggregate: Option<AggSpec>) -> Option<(Fragment, &Ac
                     filter: filter.clone(),
                     steps,
                     aggregate,
+                    output: output.map(<[bool]>::to_vec),
                 };
                 return Some((fragment, access));
             }
@@ -97,24 +108,33 @@ async fn on_shards(
     }
 }
 
-/// Every batch `plan` produces. What the node charged to the statement's memory budget while
-/// it ran (its inputs, its working state) is replaced by the size of its batches.
-pub fn exec<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
+/// Every batch `plan` produces, all columns materialised.
+pub fn exec_all<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
+    Box::pin(async move {
+        let needed = prune::all(plan.column_types().len());
+        exec(x, plan, &needed).await
+    })
+}
+
+/// Every batch `plan` produces; columns not `needed` above may be absent. What the node
+/// charged to the statement's memory budget while it ran (its inputs, its working state) is
+/// replaced by the size of its batches.
+fn exec<'a>(x: &'a Executor, plan: &'a Plan, needed: &'a [bool]) -> BatchesFuture<'a> {
     Box::pin(async move {
         let memory = &x.env.memory;
         let mark = memory.used();
-        let out = exec_node(x, plan).await?;
+        let out = exec_node(x, plan, needed).await?;
         memory.release_to(mark);
         memory.charge(batches_size(&out))?;
         Ok(out)
     })
 }
 
-fn exec_node<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
+fn exec_node<'a>(x: &'a Executor, plan: &'a Plan, needed: &'a [bool]) -> BatchesFuture<'a> {
     Box::pin(async move {
         x.check_cancel()?;
         let env = &x.env;
-        if let Some((fragment, access)) = fragment_of(plan, None) {
+        if let Some((fragment, access)) = fragment_of(plan, None, Some(needed)) {
             let mut out = Vec::new();
             for part in on_shards(x, fragment, access).await? {
                 if let Output::Batches(b) = part {
@@ -138,7 +158,7 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
                 let partial = if spec.order_sensitive() {
                     None
                 } else {
-                    fragment_of(input, Some(spec.clone()))
+                    fragment_of(input, Some(spec.clone()), None)
                 };
                 if let Some((fragment, access)) = partial {
                     for part in on_shards(x, fragment, access).await? {
@@ -149,7 +169,9 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
                     }
                 } else {
                     let mut gids = Vec::new();
-                    for b in exec(x, input).await? {
+                    let width = input.column_types().len();
+                    let wanted = prune::aggregate(groups, aggs, width);
+                    for b in exec(x, input, &wanted).await? {
                         x.check_cancel()?;
                         state.update(&spec, &b, env, &mut gids)?;
                         state.charge_groups(&env.memory)?;
@@ -160,7 +182,8 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
             Plan::Filter { input, predicate } => {
                 let mut sel = Vec::new();
                 let mut out = Vec::new();
-                for b in exec(x, input).await? {
+                let wanted = prune::filter(predicate, needed);
+                for b in exec(x, input, &wanted).await? {
                     let f = filter(b, predicate, env, &mut sel)?;
                     if f.len > 0 {
                         out.push(f);
@@ -168,22 +191,28 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
                 }
                 Ok(out)
             }
-            Plan::Project { input, exprs } => exec(x, input)
-                .await?
-                .iter()
-                .map(|b| project(b, exprs, env))
-                .collect(),
+            Plan::Project { input, exprs } => {
+                let wanted = prune::project(exprs, needed, input.column_types().len());
+                exec(x, input, &wanted)
+                    .await?
+                    .iter()
+                    .map(|b| project_needed(b, exprs, needed, env))
+                    .collect()
+            }
             Plan::Join {
                 left,
                 right,
                 kind,
                 on,
             } => {
+                let (left_kinds, right_kinds) = (kinds(left)?, kinds(right)?);
+                let (lw, rw) = (left_kinds.len(), right_kinds.len());
+                let (wl, wr) = prune::join(*kind, on.as_ref(), needed, lw, rw);
                 let sides = Sides {
-                    left: exec(x, left).await?,
-                    right: exec(x, right).await?,
-                    left_kinds: kinds(left)?,
-                    right_kinds: kinds(right)?,
+                    left: exec(x, left, &wl).await?,
+                    right: exec(x, right, &wr).await?,
+                    left_kinds,
+                    right_kinds,
                 };
                 let width = sides.left_kinds.len();
                 let cancelled = || x.check_cancel();
@@ -196,7 +225,8 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
             }
             Plan::Sort { input, keys } => {
                 let width = input.column_types().len();
-                sort(&exec(x, input).await?, width, keys, None, env)
+                let wanted = prune::sort(keys, needed);
+                sort(&exec(x, input, &wanted).await?, width, keys, None, env)
             }
             Plan::Limit {
                 input,
@@ -210,9 +240,16 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
                     Plan::Sort { input, keys } => {
                         let width = input.column_types().len();
                         let wanted = offset.saturating_add(count);
-                        sort(&exec(x, input).await?, width, keys, Some(wanted), env)?
+                        let columns = prune::sort(keys, needed);
+                        sort(
+                            &exec(x, input, &columns).await?,
+                            width,
+                            keys,
+                            Some(wanted),
+                            env,
+                        )?
                     }
-                    other => exec(x, other).await?,
+                    other => exec(x, other, needed).await?,
                 };
                 limit(rows, offset, count)
             }
@@ -222,6 +259,27 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
             ))),
         }
     })
+}
+
+/// `exprs` over `b`, the ones not `needed` above left absent.
+fn project_needed(
+    b: &Batch,
+    exprs: &[Expr],
+    needed: &[bool],
+    env: &EvalEnv,
+) -> Result<Batch, EngineError> {
+    let columns = exprs
+        .iter()
+        .zip(needed)
+        .map(|(e, n)| {
+            if *n {
+                expr::eval(e, b, env)
+            } else {
+                Ok(Vector::Absent(b.len))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Batch::new(columns, b.len))
 }
 
 fn node_name(plan: &Plan) -> &'static str {

@@ -10,8 +10,9 @@
 use crate::EngineError;
 use arrow_array::types::Decimal128Type;
 use arrow_array::{
-    Array, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, Int16Array,
-    Int32Array, Int64Array, PrimitiveArray, StringArray, TimestampMicrosecondArray,
+    Array, ArrowPrimitiveType, BooleanArray, Date32Array, Decimal128Array, Float32Array,
+    Float64Array, Int16Array, Int32Array, Int64Array, PrimitiveArray, StringArray,
+    TimestampMicrosecondArray,
 };
 use arrow_buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
 use omendb_storage::types::{DataType, Numeric, Value};
@@ -157,26 +158,35 @@ pub enum Vector {
 }
 
 impl Vector {
-    /// Bytes the vector's buffers hold (shared buffers count once per vector), for the
-    /// statement's memory budget.
+    /// Bytes the vector's rows take, for the statement's memory budget. Counted over the
+    /// vector's own rows, not its buffers' capacity: a scan's vectors are zero-copy slices of
+    /// a segment's arrays, and charging each slice the whole segment would charge the segment
+    /// once per batch.
     pub fn memory_size(&self) -> usize {
+        fn sized<T: ArrowPrimitiveType>(a: &PrimitiveArray<T>) -> usize {
+            a.len() * size_of::<T::Native>() + validity_size(a.nulls())
+        }
         match self {
-            Vector::Bool(a) => a.get_array_memory_size(),
-            Vector::Int16(a) => a.get_array_memory_size(),
-            Vector::Int32(a) => a.get_array_memory_size(),
-            Vector::Int64(a) => a.get_array_memory_size(),
-            Vector::Float32(a) => a.get_array_memory_size(),
-            Vector::Float64(a) => a.get_array_memory_size(),
+            Vector::Bool(a) => a.len().div_ceil(8) + validity_size(a.nulls()),
+            Vector::Int16(a) => sized(a),
+            Vector::Int32(a) => sized(a),
+            Vector::Int64(a) => sized(a),
+            Vector::Float32(a) => sized(a),
+            Vector::Float64(a) => sized(a),
             Vector::Numeric(n) => {
                 let scales = match &n.scale {
                     Scale::Uniform(_) => 0,
                     Scale::PerRow(s) => s.len(),
                 };
-                n.array.get_array_memory_size() + scales
+                sized(&n.array) + scales
             }
-            Vector::Text(a) => a.get_array_memory_size(),
-            Vector::Date(a) => a.get_array_memory_size(),
-            Vector::Timestamp(a) | Vector::TimestampTz(a) => a.get_array_memory_size(),
+            Vector::Text(a) => {
+                let offsets = a.value_offsets();
+                let bytes = (offsets[a.len()] - offsets[0]) as usize;
+                bytes + offsets.len() * size_of::<i32>() + validity_size(a.nulls())
+            }
+            Vector::Date(a) => sized(a),
+            Vector::Timestamp(a) | Vector::TimestampTz(a) => sized(a),
             Vector::Absent(_) => 0,
         }
     }
@@ -252,6 +262,11 @@ impl Vector {
         }
         b.finish()
     }
+}
+
+/// Bytes a validity bitmap of a vector's rows takes.
+fn validity_size(nulls: Option<&NullBuffer>) -> usize {
+    nulls.map_or(0, |n| n.len().div_ceil(8))
 }
 
 /// Bytes `batches` hold, for the statement's memory budget.

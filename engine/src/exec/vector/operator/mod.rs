@@ -2,6 +2,7 @@
 
 pub mod aggregate;
 pub mod join;
+mod join_keys;
 pub mod scan;
 pub mod sort;
 

@@ -34,6 +34,9 @@ pub struct Fragment {
     pub filter: Option<Expr>,
     pub steps: Vec<Step>,
     pub aggregate: Option<AggSpec>,
+    /// The output columns read above the fragment, when it ends in neither a projection nor an
+    /// aggregate (`None`: all); the others leave as absent vectors, never sliced or gathered.
+    pub output: Option<Vec<bool>>,
 }
 
 /// A fragment's result on one shard.
@@ -80,7 +83,13 @@ pub fn needed_columns(f: &Fragment) -> Vec<bool> {
             }
             needed
         }
-        None => vec![true; width],
+        None => match &f.output {
+            Some(output) => {
+                needed.iter_mut().zip(output).for_each(|(n, o)| *n |= *o);
+                needed
+            }
+            None => vec![true; width],
+        },
     }
 }
 
