@@ -37,8 +37,7 @@ pub fn place(plan: Plan, inner: Plan, on: Expr, catalog: &dyn Catalog) -> Plan {
     let target_keys: Vec<usize> = keys.iter().map(|k| map.column(*k)).collect();
     if map.path.is_empty()
         || !unique_key_covered(target, &target_keys)
-        || estimate::rows(&inner, catalog)
-            > MAX_SUBQUERY_FRACTION * estimate::rows(target, catalog)
+        || estimate::rows(&inner, catalog) > MAX_SUBQUERY_FRACTION * estimate::rows(target, catalog)
     {
         return on_top(plan, inner, on);
     }

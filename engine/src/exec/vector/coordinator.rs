@@ -8,8 +8,10 @@ use super::expr;
 use super::operator::aggregate::{AggSpec, AggState};
 use super::operator::filter;
 use super::operator::join::{Sides, equi_keys, join, nested_loop};
+use super::operator::key_filter::KeyFilter;
 use super::operator::scan::{Fragment, Output, Step, run_fragment};
 use super::operator::sort::{limit, sort};
+use super::pass;
 use super::prune;
 use crate::EngineError;
 use crate::exec::eval::EvalEnv;
@@ -37,6 +39,7 @@ fn fragment_of<'p>(
     plan: &'p Plan,
     aggregate: Option<AggSpec>,
     output: Option<&[bool]>,
+    filters: &[KeyFilter],
 ) -> Option<(Fragment, &'p Access)> {
     let mut steps = Vec::new();
     let mut node = plan;
@@ -56,6 +59,7 @@ fn fragment_of<'p>(
                 access,
             } => {
                 steps.reverse();
+                steps.extend(filters.iter().cloned().map(Step::Keys));
                 let fragment = Fragment {
                     table: table.clone(),
                     filter: filter.clone(),
@@ -112,29 +116,40 @@ async fn on_shards(
 pub fn exec_all<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
     Box::pin(async move {
         let needed = prune::all(plan.column_types().len());
-        exec(x, plan, &needed).await
+        exec(x, plan, &needed, &[]).await
     })
 }
 
-/// Every batch `plan` produces; columns not `needed` above may be absent. What the node
-/// charged to the statement's memory budget while it ran (its inputs, its working state) is
-/// replaced by the size of its batches.
-fn exec<'a>(x: &'a Executor, plan: &'a Plan, needed: &'a [bool]) -> BatchesFuture<'a> {
+/// Every batch `plan` produces; columns not `needed` above may be absent, and rows `filters`
+/// reject may be missing (a join above would drop them). What the node charged to the
+/// statement's memory budget while it ran (its inputs, its working state) is replaced by the
+/// size of its batches.
+fn exec<'a>(
+    x: &'a Executor,
+    plan: &'a Plan,
+    needed: &'a [bool],
+    filters: &'a [KeyFilter],
+) -> BatchesFuture<'a> {
     Box::pin(async move {
         let memory = &x.env.memory;
         let mark = memory.used();
-        let out = exec_node(x, plan, needed).await?;
+        let out = exec_node(x, plan, needed, filters).await?;
         memory.release_to(mark);
         memory.charge(batches_size(&out))?;
         Ok(out)
     })
 }
 
-fn exec_node<'a>(x: &'a Executor, plan: &'a Plan, needed: &'a [bool]) -> BatchesFuture<'a> {
+fn exec_node<'a>(
+    x: &'a Executor,
+    plan: &'a Plan,
+    needed: &'a [bool],
+    filters: &'a [KeyFilter],
+) -> BatchesFuture<'a> {
     Box::pin(async move {
         x.check_cancel()?;
         let env = &x.env;
-        if let Some((fragment, access)) = fragment_of(plan, None, Some(needed)) {
+        if let Some((fragment, access)) = fragment_of(plan, None, Some(needed), filters) {
             let mut out = Vec::new();
             for part in on_shards(x, fragment, access).await? {
                 if let Output::Batches(b) = part {
@@ -155,10 +170,11 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan, needed: &'a [bool]) -> Batches
                     aggs: aggs.clone(),
                 };
                 let mut state = AggState::new(&spec);
+                let below = pass::aggregate(groups, filters);
                 let partial = if spec.order_sensitive() {
                     None
                 } else {
-                    fragment_of(input, Some(spec.clone()), None)
+                    fragment_of(input, Some(spec.clone()), None, &below)
                 };
                 if let Some((fragment, access)) = partial {
                     for part in on_shards(x, fragment, access).await? {
@@ -171,7 +187,7 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan, needed: &'a [bool]) -> Batches
                     let mut gids = Vec::new();
                     let width = input.column_types().len();
                     let wanted = prune::aggregate(groups, aggs, width);
-                    for b in exec(x, input, &wanted).await? {
+                    for b in exec(x, input, &wanted, &below).await? {
                         x.check_cancel()?;
                         state.update(&spec, &b, env, &mut gids)?;
                         state.charge_groups(&env.memory)?;
@@ -183,7 +199,7 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan, needed: &'a [bool]) -> Batches
                 let mut sel = Vec::new();
                 let mut out = Vec::new();
                 let wanted = prune::filter(predicate, needed);
-                for b in exec(x, input, &wanted).await? {
+                for b in exec(x, input, &wanted, filters).await? {
                     let f = filter(b, predicate, env, &mut sel)?;
                     if f.len > 0 {
                         out.push(f);
@@ -193,7 +209,8 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan, needed: &'a [bool]) -> Batches
             }
             Plan::Project { input, exprs } => {
                 let wanted = prune::project(exprs, needed, input.column_types().len());
-                exec(x, input, &wanted)
+                let below = pass::project(exprs, filters);
+                exec(x, input, &wanted, &below)
                     .await?
                     .iter()
                     .map(|b| project_needed(b, exprs, needed, env))
@@ -208,9 +225,10 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan, needed: &'a [bool]) -> Batches
                 let (left_kinds, right_kinds) = (kinds(left)?, kinds(right)?);
                 let (lw, rw) = (left_kinds.len(), right_kinds.len());
                 let (wl, wr) = prune::join(*kind, on.as_ref(), needed, lw, rw);
+                let (left, right) = join_inputs(x, plan, (&wl, &wr), filters).await?;
                 let sides = Sides {
-                    left: exec(x, left, &wl).await?,
-                    right: exec(x, right, &wr).await?,
+                    left,
+                    right,
                     left_kinds,
                     right_kinds,
                 };
@@ -226,7 +244,13 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan, needed: &'a [bool]) -> Batches
             Plan::Sort { input, keys } => {
                 let width = input.column_types().len();
                 let wanted = prune::sort(keys, needed);
-                sort(&exec(x, input, &wanted).await?, width, keys, None, env)
+                sort(
+                    &exec(x, input, &wanted, filters).await?,
+                    width,
+                    keys,
+                    None,
+                    env,
+                )
             }
             Plan::Limit {
                 input,
@@ -242,14 +266,14 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan, needed: &'a [bool]) -> Batches
                         let wanted = offset.saturating_add(count);
                         let columns = prune::sort(keys, needed);
                         sort(
-                            &exec(x, input, &columns).await?,
+                            &exec(x, input, &columns, &[]).await?,
                             width,
                             keys,
                             Some(wanted),
                             env,
                         )?
                     }
-                    other => exec(x, other, needed).await?,
+                    other => exec(x, other, needed, &[]).await?,
                 };
                 limit(rows, offset, count)
             }
@@ -259,6 +283,64 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan, needed: &'a [bool]) -> Batches
             ))),
         }
     })
+}
+
+/// A join's two inputs' batches. With equi keys, the input that may filter the other runs
+/// first, and when small its keys filter the other input at its scans (`pass`).
+fn join_inputs<'a>(
+    x: &'a Executor,
+    plan: &'a Plan,
+    needed: (&'a [bool], &'a [bool]),
+    filters: &'a [KeyFilter],
+) -> Pin<Box<dyn Future<Output = Result<(Vec<Batch>, Vec<Batch>), EngineError>> + 'a>> {
+    Box::pin(async move {
+        let Plan::Join {
+            left,
+            right,
+            kind,
+            on,
+        } = plan
+        else {
+            return Err(EngineError::Internal("join inputs of a non-join".into()));
+        };
+        let lw = left.column_types().len();
+        let (mut fl, mut fr) = pass::join(*kind, lw, filters);
+        let keys = on
+            .as_ref()
+            .map(|on| equi_keys(on, lw).0)
+            .unwrap_or_default();
+        if keys.is_empty() {
+            let l = exec(x, left, needed.0, &fl).await?;
+            return Ok((l, exec(x, right, needed.1, &fr).await?));
+        }
+        if pass::right_first(*kind) {
+            let r = exec(x, right, needed.1, &fr).await?;
+            let pairs: Vec<(usize, usize)> = keys.iter().map(|k| (k.1, k.0)).collect();
+            if pass::may_filter_left(*kind) {
+                fl.extend(key_filter(x, &r, &pairs)?);
+            }
+            Ok((exec(x, left, needed.0, &fl).await?, r))
+        } else {
+            let l = exec(x, left, needed.0, &fl).await?;
+            if pass::may_filter_right(*kind) {
+                fr.extend(key_filter(x, &l, &keys)?);
+            }
+            Ok((l, exec(x, right, needed.1, &fr).await?))
+        }
+    })
+}
+
+/// The key filter `batches` make for the other input of their join, charged to the budget.
+fn key_filter(
+    x: &Executor,
+    batches: &[Batch],
+    pairs: &[(usize, usize)],
+) -> Result<Option<KeyFilter>, EngineError> {
+    let f = pass::from_side(batches, pairs);
+    if let Some(f) = &f {
+        x.env.memory.charge(f.keys.memory_size())?;
+    }
+    Ok(f)
 }
 
 /// `exprs` over `b`, the ones not `needed` above left absent.

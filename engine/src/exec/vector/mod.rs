@@ -25,6 +25,7 @@ pub mod gather;
 pub mod kernels;
 pub mod keys;
 pub mod operator;
+mod pass;
 mod prune;
 pub mod segment;
 

@@ -3,6 +3,7 @@
 pub mod aggregate;
 pub mod join;
 mod join_keys;
+pub mod key_filter;
 pub mod scan;
 pub mod sort;
 

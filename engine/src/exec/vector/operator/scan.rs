@@ -6,6 +6,7 @@
 //! await or reach another shard.
 
 use super::aggregate::{AggSpec, AggState};
+use super::key_filter::KeyFilter;
 use super::{filter, project};
 use crate::EngineError;
 use crate::exec::eval::EvalEnv;
@@ -25,6 +26,8 @@ use std::sync::Arc;
 pub enum Step {
     Filter(Expr),
     Project(Vec<Expr>),
+    /// A join's key filter (`key_filter`): rows whose key the join would not match go.
+    Keys(KeyFilter),
 }
 
 /// What a shard runs for one scan of a plan.
@@ -65,6 +68,11 @@ pub fn needed_columns(f: &Fragment) -> Vec<bool> {
     for step in &f.steps {
         match step {
             Step::Filter(p) => mark_columns(p, &mut needed),
+            Step::Keys(f) => {
+                if let Some(n) = needed.get_mut(f.column) {
+                    *n = true;
+                }
+            }
             Step::Project(exprs) => {
                 exprs.iter().for_each(|e| mark_columns(e, &mut needed));
                 return needed;
@@ -116,6 +124,7 @@ impl Pipeline<'_> {
             b = match step {
                 Step::Filter(p) => filter(b, p, self.env, &mut self.selection)?,
                 Step::Project(exprs) => project(&b, exprs, self.env)?,
+                Step::Keys(f) => f.apply(b, &mut self.selection)?,
             };
         }
         if b.len == 0 {
