@@ -37,6 +37,17 @@ fn mix(x: u64) -> u64 {
     (m as u64) ^ ((m >> 64) as u64)
 }
 
+/// MurmurHash3's 64-bit finaliser: every input bit reaches every output bit, so the register
+/// index and the rank are independent even for sequential keys (a plain multiply leaves
+/// them correlated and overcounts).
+fn finish(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    h ^ (h >> 33)
+}
+
 /// A byte string's hash, eight bytes at a time.
 fn hash_bytes(b: &[u8]) -> u64 {
     let mut h = b.len() as u64;
@@ -109,6 +120,7 @@ impl Sketch {
 
     /// Count one value by its hash.
     fn add(&mut self, hash: u64) {
+        let hash = finish(hash);
         let index = (hash >> (64 - INDEX_BITS)) as usize;
         // The rank of the first set bit of the rest (a sentinel bit bounds it).
         let rest = (hash << INDEX_BITS) | (1 << (INDEX_BITS - 1));
