@@ -169,8 +169,15 @@ mod tests {
     fn picks_extremes_by_value() {
         let lo = pick(Some(Value::Int32(5)), &Some(Value::Int32(3)), true);
         let hi = pick(Some(Value::Int32(5)), &Some(Value::Int32(3)), false);
-        assert!(matches!((lo, hi), (Some(Value::Int32(3)), Some(Value::Int32(5)))));
-        let text = pick(Some(Value::Text("b".into())), &Some(Value::Text("a".into())), true);
+        assert!(matches!(
+            (lo, hi),
+            (Some(Value::Int32(3)), Some(Value::Int32(5)))
+        ));
+        let text = pick(
+            Some(Value::Text("b".into())),
+            &Some(Value::Text("a".into())),
+            true,
+        );
         assert!(matches!(text, Some(Value::Text(t)) if t == "a"));
         let first = pick(None, &Some(Value::Int32(1)), true);
         assert!(matches!(first, Some(Value::Int32(1))));

@@ -20,10 +20,24 @@ use std::sync::Arc;
 /// to build and probe than the rows it could remove.
 pub const MAX_FILTER_ROWS: usize = 1 << 20;
 
+/// A key range at most this many times the number of keys is held as a bitmap (one bit per
+/// value in the range: a test is one load), a sparser one as a hash set.
+const BITMAP_SPREAD: u64 = 64;
+/// The largest bitmap, in bits (32 MiB).
+const MAX_BITMAP_BITS: u64 = 1 << 28;
+
+/// How the keys are held.
+#[derive(Debug)]
+enum Members {
+    /// Bit `k - min` set for each key `k`.
+    Bits(Vec<u64>),
+    Hash(HashSet<i64>),
+}
+
 /// The integer keys one join input holds, with their range as a cheap first test.
 #[derive(Debug)]
 pub struct KeySet {
-    keys: HashSet<i64>,
+    members: Members,
     min: i64,
     max: i64,
 }
@@ -32,13 +46,13 @@ impl KeySet {
     /// The non-NULL integer keys of column `column` of `batches`; `None` when the column is not
     /// integer-like.
     pub fn of(batches: &[Batch], column: usize) -> Option<KeySet> {
-        let mut keys = HashSet::new();
+        let mut keys = Vec::new();
         for b in batches {
             let v = b.columns.get(column)?;
             let nulls = v.nulls();
             let mut add = |i: usize, k: i64| {
                 if nulls.is_none_or(|n| n.is_valid(i)) {
-                    keys.insert(k);
+                    keys.push(k);
                 }
             };
             match v {
@@ -52,17 +66,40 @@ impl KeySet {
         }
         let min = keys.iter().copied().min().unwrap_or(i64::MAX);
         let max = keys.iter().copied().max().unwrap_or(i64::MIN);
-        Some(KeySet { keys, min, max })
+        let span = (max as i128 - min as i128 + 1).max(0) as u64;
+        let members = if span <= MAX_BITMAP_BITS && span <= BITMAP_SPREAD * keys.len() as u64 {
+            let mut bits = vec![0u64; span.div_ceil(64) as usize];
+            for k in &keys {
+                let at = k.wrapping_sub(min) as u64;
+                bits[(at / 64) as usize] |= 1 << (at % 64);
+            }
+            Members::Bits(bits)
+        } else {
+            Members::Hash(keys.into_iter().collect())
+        };
+        Some(KeySet { members, min, max })
     }
 
     /// Bytes the set holds, for the statement's memory budget.
     pub fn memory_size(&self) -> usize {
-        self.keys.capacity() * (size_of::<i64>() + 1)
+        match &self.members {
+            Members::Bits(b) => b.len() * size_of::<u64>(),
+            Members::Hash(h) => h.capacity() * (size_of::<i64>() + 1),
+        }
     }
 
     #[inline]
     fn contains(&self, k: i64) -> bool {
-        k >= self.min && k <= self.max && self.keys.contains(&k)
+        if k < self.min || k > self.max {
+            return false;
+        }
+        match &self.members {
+            Members::Bits(b) => {
+                let at = k.wrapping_sub(self.min) as u64;
+                b[(at / 64) as usize] & (1 << (at % 64)) != 0
+            }
+            Members::Hash(h) => h.contains(&k),
+        }
     }
 }
 
@@ -156,6 +193,18 @@ mod tests {
             .map(|i| format!("{:?}", out.columns[1].value(i)))
             .collect();
         assert_eq!(seconds, ["Int64(1)", "Int64(4)"]);
+    }
+
+    #[test]
+    fn sparse_keys_are_held_in_a_hash_set() {
+        let build = from_rows(
+            &[vec![Value::Int64(-5)], vec![Value::Int64(1 << 40)]],
+            &[Kind::Int64],
+        )
+        .unwrap();
+        let keys = KeySet::of(&build, 0).unwrap();
+        assert!(matches!(keys.members, Members::Hash(_)));
+        assert!(keys.contains(-5) && keys.contains(1 << 40) && !keys.contains(0));
     }
 
     #[test]
