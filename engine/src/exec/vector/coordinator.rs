@@ -330,17 +330,17 @@ fn join_inputs<'a>(
     })
 }
 
-/// The key filter `batches` make for the other input of their join, charged to the budget.
+/// The key filters `batches` make for the other input of their join, charged to the budget.
 fn key_filter(
     x: &Executor,
     batches: &[Batch],
     pairs: &[(usize, usize)],
-) -> Result<Option<KeyFilter>, EngineError> {
-    let f = pass::from_side(batches, pairs);
-    if let Some(f) = &f {
+) -> Result<Vec<KeyFilter>, EngineError> {
+    let filters = pass::from_side(batches, pairs);
+    for f in &filters {
         x.env.memory.charge(f.keys.memory_size())?;
     }
-    Ok(f)
+    Ok(filters)
 }
 
 /// `exprs` over `b`, the ones not `needed` above left absent.

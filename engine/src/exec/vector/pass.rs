@@ -83,19 +83,23 @@ pub fn may_filter_right(kind: JoinKind) -> bool {
     )
 }
 
-/// A filter for the other input out of the first input's `batches`: the keys of the first
-/// `(this side's column, other side's column)` pair that is integer-like. `None` when the
-/// input is too large to be worth it.
-pub fn from_side(batches: &[Batch], pairs: &[(usize, usize)]) -> Option<KeyFilter> {
+/// Filters for the other input out of the first input's `batches`: the keys of every
+/// `(this side's column, other side's column)` pair that is integer-like (a multi-column key
+/// filters on each column: which one is selective is not known before). None when the input
+/// is too large to be worth it.
+pub fn from_side(batches: &[Batch], pairs: &[(usize, usize)]) -> Vec<KeyFilter> {
     let rows: usize = batches.iter().map(|b| b.len).sum();
     // No rows: no kind to tell the key column's type by (and nothing to gain).
     if rows == 0 || rows > MAX_FILTER_ROWS {
-        return None;
+        return Vec::new();
     }
-    pairs.iter().find_map(|&(mine, theirs)| {
-        KeySet::of(batches, mine).map(|keys| KeyFilter {
-            column: theirs,
-            keys: Arc::new(keys),
+    pairs
+        .iter()
+        .filter_map(|&(mine, theirs)| {
+            KeySet::of(batches, mine).map(|keys| KeyFilter {
+                column: theirs,
+                keys: Arc::new(keys),
+            })
         })
-    })
+        .collect()
 }

@@ -152,6 +152,20 @@ impl Build {
         build: &mut Vec<u32>,
     ) {
         keys.hashes(nulls.len(), &self.hasher, hashes);
+        // One integer key (the common case): compare the values without the general dispatch.
+        if let (KeyData::Ints(mine), KeyData::Ints(theirs)) = (&self.keys, keys)
+            && let ([mine], [theirs]) = (mine.as_slice(), theirs.as_slice())
+        {
+            for (i, null) in nulls.iter().enumerate() {
+                if *null {
+                    continue;
+                }
+                let k = theirs[i];
+                let found = self.table.find(hashes[i], |&r| mine[r as usize] == k);
+                self.chain(found.copied(), i, probe, build);
+            }
+            return;
+        }
         for (i, null) in nulls.iter().enumerate() {
             if *null {
                 continue;
@@ -159,14 +173,18 @@ impl Build {
             let found = self
                 .table
                 .find(hashes[i], |&r| self.keys.eq(r as usize, keys, i));
-            if let Some(&head) = found {
-                let mut r = head;
-                while r != END {
-                    probe.push(i as u32);
-                    build.push(r);
-                    r = self.next[r as usize];
-                }
-            }
+            self.chain(found.copied(), i, probe, build);
+        }
+    }
+
+    /// Pair probe row `i` with every build row of the chain starting at `head`.
+    #[inline]
+    fn chain(&self, head: Option<u32>, i: usize, probe: &mut Vec<u32>, build: &mut Vec<u32>) {
+        let mut r = head.unwrap_or(END);
+        while r != END {
+            probe.push(i as u32);
+            build.push(r);
+            r = self.next[r as usize];
         }
     }
 }
