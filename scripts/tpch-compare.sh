@@ -118,6 +118,15 @@ if [ -z "${REPORT_ONLY:-}" ]; then
     start_omendb
     "$bench" tpch --sf "$sf" --url "$omen_url" --load auto --load-only "${omendb_flags[@]}" \
       --omendb-commit "$omendb_commit" --out "$1"
+    # Resident memory once the load is done (issue 6: at most 1.5x the raw data).
+    sleep 2
+    omendb_memory "$1/memory-after-load.txt"
+  }
+
+  # The server's current and peak resident set (kB), from /proc.
+  omendb_memory() {
+    mkdir -p "$(dirname "$1")"
+    grep -E '^(VmRSS|VmHWM):' "/proc/$omendb_pid/status" >"$1" 2>/dev/null || true
   }
 
   # One OmenDB round, one query per harness call: a query that kills the server (e.g. at its memory
@@ -177,6 +186,7 @@ if [ -z "${REPORT_ONLY:-}" ]; then
 
     log "round $round: OmenDB ($SHARDS shards)"
     omendb_round "$out"
+    omendb_alive && omendb_memory "$out/memory-after-queries.txt"
 
     log "round $round: DuckDB $DUCKDB_VERSION ($DUCKDB_THREADS threads)"
     python3 "$PEERS/duckdb_tpch.py" "$tbl" "$queries" --threads "$DUCKDB_THREADS" --runs "$RUNS" \
@@ -304,6 +314,28 @@ for name, reps in (("OmenDB", omen), ("PostgreSQL", pg)):
         L.append(f"| {name} | {ld['method']} over the wire, {ld['connections']} connections | {ld['load_s']:.1f} | {note} |")
 if duck:
     L.append(f"| DuckDB | COPY from the .tbl files | {statistics.median(d['load_s'] for d in duck):.1f} | median over rounds |")
+L.append("")
+raw = sum(os.path.getsize(p) for p in glob.glob(os.path.join(work, "tbl-sf$sf", "*.tbl")))
+def kb(path, key):
+    if not os.path.exists(path):
+        return None
+    for line in open(path):
+        k, _, v = line.partition(":")
+        if k == key:
+            return int(v.split()[0]) * 1024
+    return None
+after_load = [kb(p, "VmRSS") for p in sorted(glob.glob(os.path.join(work, "round*", "**", "memory-after-load.txt"), recursive=True))]
+peaks = [kb(p, "VmHWM") for p in sorted(glob.glob(os.path.join(work, "round*", "memory-after-queries.txt")))]
+after_load = [x for x in after_load if x]
+peaks = [x for x in peaks if x]
+if raw and (after_load or peaks):
+    gib = lambda b: f"{b / 2**30:.2f} GiB"
+    L.append("")
+    L.append(f"OmenDB's memory (resident set of the server process, from /proc; raw data = the .tbl files, {gib(raw)}):")
+    if after_load:
+        L.append(f"after the load {gib(max(after_load))} = **{max(after_load) / raw:.2f}× the raw data**" + (";" if peaks else "."))
+    if peaks:
+        L.append(f"peak over the load and all queries {gib(max(peaks))} ({max(peaks) / raw:.2f}×).")
 L.append("")
 L.append("## Queries")
 L.append("")

@@ -7,10 +7,14 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use omendb_engine::exec::ops::{arithmetic, compare};
-use omendb_engine::exec::vector::kernels::Splat;
 use omendb_engine::exec::vector::kernels::arith::{ArithOp, int_arith, numeric_arith};
+use omendb_engine::exec::vector::kernels::bloom::Bloom;
 use omendb_engine::exec::vector::kernels::compare::{CmpOp, compare as compare_kernel};
+use omendb_engine::exec::vector::kernels::compare_const::{i32_const_on, i64_const_on};
+use omendb_engine::exec::vector::kernels::hash::{hash_i64, hash_i64_on};
 use omendb_engine::exec::vector::kernels::select::{selection, selection_scalar};
+use omendb_engine::exec::vector::kernels::sum::{sum_i64_masked_on, sum_i64_on};
+use omendb_engine::exec::vector::kernels::{Isa, Splat};
 use omendb_planner::BinOp;
 use omendb_storage::types::Value;
 use omendb_storage::types::datetime::TimeZone;
@@ -104,5 +108,76 @@ fn arithmetic_kernels(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, selection_vectors, comparisons, arithmetic_kernels);
+/// Each explicit SIMD kernel on every path this CPU has: scalar, AVX2, AVX-512.
+fn simd_paths(c: &mut Criterion) {
+    let isas = Isa::available();
+    let name = |isa: Isa| format!("{isa:?}").to_lowercase();
+
+    let v = ints();
+    let mut g = c.benchmark_group("simd/compare i32 < const");
+    for &isa in &isas {
+        g.bench_function(name(isa), |b| {
+            b.iter(|| i32_const_on(isa, CmpOp::Lt, black_box(&v), 1234))
+        });
+    }
+    g.finish();
+
+    let l = longs();
+    let mut g = c.benchmark_group("simd/compare i64 >= const");
+    for &isa in &isas {
+        g.bench_function(name(isa), |b| {
+            b.iter(|| i64_const_on(isa, CmpOp::GtEq, black_box(&l), 1234))
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("simd/sum i64 exact");
+    for &isa in &isas {
+        g.bench_function(name(isa), |b| b.iter(|| sum_i64_on(isa, black_box(&l))));
+    }
+    g.finish();
+
+    let m = mask(50);
+    let mut g = c.benchmark_group("simd/sum i64 under a 50% filter");
+    for &isa in &isas {
+        g.bench_function(name(isa), |b| {
+            b.iter(|| sum_i64_masked_on(isa, black_box(&l), &m))
+        });
+    }
+    g.finish();
+
+    let mut out = Vec::with_capacity(ROWS);
+    let mut g = c.benchmark_group("simd/hash i64 keys");
+    for &isa in &isas {
+        g.bench_function(name(isa), |b| {
+            b.iter(|| hash_i64_on(isa, black_box(&l), &mut out))
+        });
+    }
+    g.finish();
+
+    // 64 Ki keys: the filter (128 KiB) sits in L2; 4 Mi keys: 8 MiB, beyond it.
+    for build_keys in [1usize << 16, 1 << 22] {
+        let (build, probe) = join_keys(build_keys);
+        let mut hashes = Vec::new();
+        hash_i64(&build, &mut hashes);
+        let mut bloom = Bloom::with_capacity(build.len());
+        bloom.insert_all(&hashes);
+        hash_i64(&probe, &mut hashes);
+        let mut g = c.benchmark_group(format!("simd/bloom probe, {build_keys} keys"));
+        for &isa in &isas {
+            g.bench_function(name(isa), |b| {
+                b.iter(|| bloom.probe_on(isa, black_box(&hashes)))
+            });
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(
+    benches,
+    selection_vectors,
+    comparisons,
+    arithmetic_kernels,
+    simd_paths
+);
 criterion_main!(benches);

@@ -118,3 +118,44 @@ async fn the_budget_takes_postgres_units_and_rejects_nonsense() {
         .unwrap_err();
     assert_eq!(sqlstate(&e), "22023");
 }
+
+/// Regression: batches that are zero-copy slices of column segments were charged the whole
+/// underlying column each (Arrow's `get_array_memory_size` of a slice), so joins over bulk-loaded
+/// tables failed with 53200 at TPC-H SF 1 while holding a few MB. A join over segment tables
+/// whose held state is ~30MB must pass a 64MB budget (it was charged over a GB).
+#[tokio::test]
+async fn slices_of_column_segments_are_charged_their_own_rows_only() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    let (big, small) = (unique_name("mem_seg"), unique_name("mem_dim"));
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE {big} (id int PRIMARY KEY, k int, v numeric(15,2), s char(10));
+             INSERT INTO {big} SELECT g, g % 50, g * 1.25, 'mode' || (g % 7)
+               FROM generate_series(1, 300000) g;
+             CREATE TABLE {small} (k int PRIMARY KEY, name text);
+             INSERT INTO {small} SELECT g, 'n' || g FROM generate_series(0, 49) g;
+             SET omendb.query_memory = '64MB'"
+        ))
+        .await
+        .unwrap();
+    for mode in ["strict", "on"] {
+        client
+            .batch_execute(&format!("SET omendb.vectorize = {mode}"))
+            .await
+            .unwrap();
+        // The build side (50 rows) is hashed; the probe side streams 300,000 rows of slices.
+        let row = client
+            .query_one(
+                &format!(
+                    "SELECT count(*), sum(b.v)::text FROM {big} b JOIN {small} d ON b.k = d.k
+                     WHERE b.s <> 'mode9'"
+                ),
+                &[],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{mode}: {e:?}"));
+        assert_eq!(row.get::<_, i64>(0), 300_000, "{mode}");
+        assert_eq!(row.get::<_, String>(1), "56250187500.00", "{mode}");
+    }
+}

@@ -45,3 +45,19 @@ pub fn numeric_values(v: &[i128], scale: u8) -> Vec<Value> {
         .map(|m| Value::Numeric(Numeric::new(*m, scale)))
         .collect()
 }
+
+pub fn longs() -> Vec<i64> {
+    let mut r = xorshift(17);
+    (0..ROWS)
+        .map(|_| (r() % 2_000_000_000) as i64 - 1_000_000_000)
+        .collect()
+}
+
+/// `n` distinct join keys (what a build side inserts into a bloom filter), and as many keys
+/// of which about half are among them (what a probe side looks up).
+pub fn join_keys(n: usize) -> (Vec<i64>, Vec<i64>) {
+    let build: Vec<i64> = (0..n as i64).map(|i| i * 2).collect();
+    let mut r = xorshift(19);
+    let probe = (0..ROWS).map(|_| (r() % (4 * n as u64)) as i64).collect();
+    (build, probe)
+}

@@ -359,10 +359,25 @@ fn write_string_body<'a>(
     }
 }
 
+/// A string column as stored: plain, or a dictionary and each row's code into it (every code
+/// checked to be in range).
+pub(crate) enum Strings {
+    Plain(StringParts),
+    Dict { dict: StringParts, codes: Vec<u32> },
+}
+
 pub(crate) fn read_strings(r: &mut ByteReader<'_>, rows: usize) -> Result<StringParts, Bad> {
+    match read_strings_as_stored(r, rows)? {
+        Strings::Plain(parts) => Ok(parts),
+        Strings::Dict { dict, codes } => expand_dictionary(&dict, &codes)
+            .ok_or_else(|| Bad::at(r.position(), "expanded strings exceed 2 GiB")),
+    }
+}
+
+pub(crate) fn read_strings_as_stored(r: &mut ByteReader<'_>, rows: usize) -> Result<Strings, Bad> {
     let at = r.position();
     match r.u8()? {
-        STR_PLAIN => read_string_body(r, rows),
+        STR_PLAIN => Ok(Strings::Plain(read_string_body(r, rows)?)),
         STR_DICT => {
             let n = r.u32()? as usize;
             if n == 0 || n > rows {
@@ -374,8 +389,10 @@ pub(crate) fn read_strings(r: &mut ByteReader<'_>, rows: usize) -> Result<String
             let dict = read_string_body(r, n)?;
             let codes_at = r.position();
             let codes: Vec<u32> = read_ints(r, rows)?;
-            expand_dictionary(&dict, &codes)
-                .ok_or_else(|| Bad::at(codes_at, "dictionary code out of range"))
+            if codes.iter().any(|&c| c as usize >= n) {
+                return Err(Bad::at(codes_at, "dictionary code out of range"));
+            }
+            Ok(Strings::Dict { dict, codes })
         }
         e => Err(Bad::at(at, format!("string encoding {e}"))),
     }
@@ -405,24 +422,26 @@ fn read_string_body(r: &mut ByteReader<'_>, n: usize) -> Result<StringParts, Bad
     Ok(StringParts { offsets, bytes })
 }
 
-/// Each row's dictionary entry, copied out; `None` if a code is not in the dictionary.
-fn expand_dictionary(dict: &StringParts, codes: &[u32]) -> Option<StringParts> {
-    let entries = dict.offsets.len() - 1;
-    let span = |c: u32| -> Option<(usize, usize)> {
-        let c = Some(c as usize).filter(|&c| c < entries)?;
-        Some((dict.offsets[c] as usize, dict.offsets[c + 1] as usize))
+/// Each row's dictionary entry, copied out (codes already checked to be in range); `None` if
+/// the copies would not fit one Arrow array's i32 offsets.
+pub(crate) fn expand_dictionary(dict: &StringParts, codes: &[u32]) -> Option<StringParts> {
+    let span = |c: u32| {
+        (
+            dict.offsets[c as usize] as usize,
+            dict.offsets[c as usize + 1] as usize,
+        )
     };
     let mut offsets = Vec::with_capacity(codes.len() + 1);
     offsets.push(0i32);
     let mut end = 0i64;
     for &c in codes {
-        let (a, b) = span(c)?;
+        let (a, b) = span(c);
         end += (b - a) as i64;
         offsets.push(i32::try_from(end).ok()?);
     }
     let mut bytes = Vec::with_capacity(end as usize);
     for &c in codes {
-        let (a, b) = span(c)?;
+        let (a, b) = span(c);
         bytes.extend_from_slice(&dict.bytes[a..b]);
     }
     Some(StringParts { offsets, bytes })

@@ -5,10 +5,10 @@
 //! failure is a [`SegmentError`] naming the block, or the column and logical offset.
 
 use super::builder::{decimal_array, interval_column};
-use super::column::Column;
+use super::column::{Column, DICT_MAX_VALUES};
 use super::encoding::{
-    Bad, read_bitmap, read_ints, read_ints_as, read_plain, read_strings, write_bitmap, write_ints,
-    write_plain, write_strings,
+    Bad, StringParts, Strings, expand_dictionary, read_bitmap, read_ints, read_ints_as, read_plain,
+    read_strings, read_strings_as_stored, write_bitmap, write_ints, write_plain, write_strings,
 };
 use super::error::SegmentError;
 use super::zone::ZoneMap;
@@ -17,7 +17,7 @@ use crate::io::{BLOCK, ByteReader, ByteWriter, checksum, decode_value, encode_va
 use crate::types::{DataType, Value};
 use arrow_array::{
     Array, BinaryArray, BooleanArray, Date32Array, Float32Array, Float64Array, Int16Array,
-    Int32Array, Int64Array, StringArray, TimestampMicrosecondArray,
+    Int32Array, Int64Array, StringArray, TimestampMicrosecondArray, UInt16Array,
 };
 use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 use std::sync::Arc;
@@ -259,7 +259,19 @@ fn write_chunk(w: &mut ByteWriter, c: &Column) {
             scale,
             scales,
         } => write_numeric(w, mantissas.values(), *scale, scales.as_deref(), nulls),
+        Column::Numeric64 { mantissas, scale } => {
+            w.u8(SCALE_UNIFORM);
+            w.u8(*scale);
+            w.u8(MANTISSA_INTS);
+            write_ints(w, mantissas.values(), nulls);
+        }
         Column::Text(a) => write_strings(w, a.len(), |i| a.value(i).as_bytes(), nulls),
+        Column::TextDict { codes, values } => write_strings(
+            w,
+            codes.len(),
+            |i| values.value(usize::from(codes.value(i))).as_bytes(),
+            nulls,
+        ),
         Column::Bytea(a) => write_strings(w, a.len(), |i| a.value(i), nulls),
         Column::Interval {
             months,
@@ -334,12 +346,29 @@ fn read_chunk(r: &mut ByteReader<'_>, ty: DataType, rows: usize) -> Result<Colum
         DataType::Numeric { .. } => read_numeric(r, rows, nulls)?,
         DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown => {
             let at = r.position();
-            let s = read_strings(r, rows)?;
-            let offsets = OffsetBuffer::new(ScalarBuffer::from(s.offsets));
-            Column::Text(
+            let strings = |s: StringParts, nulls: Option<NullBuffer>| {
+                let offsets = OffsetBuffer::new(ScalarBuffer::from(s.offsets));
                 StringArray::try_new(offsets, s.bytes.into(), nulls)
-                    .map_err(|e| Bad::at(at, format!("strings: {e}")))?,
-            )
+                    .map_err(|e| Bad::at(at, format!("strings: {e}")))
+            };
+            match read_strings_as_stored(r, rows)? {
+                // A stored dictionary stays one in memory (codes checked in range on read).
+                Strings::Dict { dict, codes } if dict.offsets.len() - 1 <= DICT_MAX_VALUES => {
+                    Column::TextDict {
+                        codes: UInt16Array::new(
+                            codes.into_iter().map(|c| c as u16).collect(),
+                            nulls,
+                        ),
+                        values: strings(dict, None)?,
+                    }
+                }
+                Strings::Dict { dict, codes } => {
+                    let parts = expand_dictionary(&dict, &codes)
+                        .ok_or_else(|| Bad::at(at, "expanded strings exceed 2 GiB"))?;
+                    Column::Text(strings(parts, nulls)?)
+                }
+                Strings::Plain(parts) => Column::Text(strings(parts, nulls)?),
+            }
         }
         DataType::TextArray => return Err(Bad::at(at, "a text[] column".to_string())),
         DataType::Bytea => {
@@ -388,6 +417,13 @@ fn read_numeric(
     };
     let at = r.position();
     let mantissas: Vec<i128> = match r.u8()? {
+        // One scale and 64-bit mantissas: kept narrow in memory (`Column::Numeric64`).
+        MANTISSA_INTS if scales.is_none() => {
+            return Ok(Column::Numeric64 {
+                mantissas: Int64Array::new(ints(r, rows)?, nulls),
+                scale,
+            });
+        }
         MANTISSA_INTS => read_ints_as::<i64, i128>(r, rows, i128::from)?,
         MANTISSA_I128 => read_plain(r.take(rows * size_of::<i128>())?),
         e => return Err(Bad::at(at, format!("numeric mantissa encoding {e}"))),

@@ -209,6 +209,10 @@ fn encode_keys(columns: &[Column], pk: &[usize]) -> KeyBuffer {
 fn encode_key_part(column: &Column, row: usize, out: &mut Vec<u8>) {
     match column {
         Column::Text(a) => crate::row::key::encode_primary_key_bytes(a.value(row).as_bytes(), out),
+        Column::TextDict { codes, values } => crate::row::key::encode_primary_key_bytes(
+            values.value(usize::from(codes.value(row))).as_bytes(),
+            out,
+        ),
         Column::Bytea(a) => crate::row::key::encode_primary_key_bytes(a.value(row), out),
         Column::Int16(a) => encode_primary_key_int(a.value(row).into(), out),
         Column::Int32(a) => encode_primary_key_int(a.value(row).into(), out),

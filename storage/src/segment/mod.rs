@@ -74,6 +74,8 @@ impl Segment {
         columns: Vec<Column>,
     ) -> Result<Segment, SegmentError> {
         let rows = check_columns(types, &columns)?;
+        // Segments live in memory for good: the smallest form of each column.
+        let columns: Vec<Column> = columns.into_iter().map(Column::compact).collect();
         let zones = columns.iter().map(ZoneMap::of).collect();
         Segment::assemble(kind, types, primary_key, rows, columns, zones)
     }

@@ -62,6 +62,11 @@ fn hash_bytes(b: &[u8]) -> u64 {
     mix(h ^ u64::from_le_bytes(tail))
 }
 
+/// A numeric mantissa's bits (the same for both mantissa widths a segment may use).
+fn wide(v: i128) -> u64 {
+    (v as u64) ^ ((v >> 64) as u64)
+}
+
 fn valid(nulls: Option<&NullBuffer>, i: usize) -> bool {
     nulls.is_none_or(|n| n.is_valid(i))
 }
@@ -82,8 +87,21 @@ impl Sketch {
             Column::Timestamp(a) | Column::TimestampTz(a) => s.primitive(a, nulls, |v| v as u64),
             Column::Float32(a) => s.primitive(a, nulls, |v| u64::from(v.to_bits())),
             Column::Float64(a) => s.primitive(a, nulls, f64::to_bits),
-            Column::Numeric { mantissas, .. } => {
-                s.primitive(mantissas, nulls, |v| (v as u64) ^ ((v >> 64) as u64));
+            Column::Numeric { mantissas, .. } => s.primitive(mantissas, nulls, wide),
+            Column::Numeric64 { mantissas, .. } => {
+                s.primitive(mantissas, nulls, |v| wide(i128::from(v)));
+            }
+            Column::TextDict { codes, values } => {
+                let hashes: Vec<u64> = (0..values.len())
+                    .map(|v| hash_bytes(values.value(v).as_bytes()))
+                    .collect();
+                for (i, code) in codes.values().iter().enumerate() {
+                    if valid(nulls, i)
+                        && let Some(h) = hashes.get(usize::from(*code))
+                    {
+                        s.add(*h);
+                    }
+                }
             }
             Column::Text(a) => (0..a.len())
                 .filter(|&i| valid(nulls, i))

@@ -4,6 +4,7 @@
 use super::*;
 use crate::row::key::encode_primary_key;
 use crate::types::{Interval, Numeric};
+use arrow_array::Array;
 use omendb_learned::index::IndexKind;
 use proptest::prelude::*;
 
@@ -532,4 +533,107 @@ fn encodings_shrink_what_they_should() {
         .encode();
     // Plain would be 32 KiB of ints and ~20 KiB of strings.
     assert!(bytes.len() <= 3 * 4096, "{} bytes", bytes.len());
+}
+
+/// Numerics that fit 64 bits and low-cardinality text are held compactly in memory, with the
+/// same values, zone maps and key lookups as the plain forms, before and after a file round trip.
+#[test]
+fn compact_in_memory_forms_hold_the_same_values() {
+    let types = vec![
+        DataType::Int32,
+        DataType::Numeric {
+            precision: Some(15),
+            scale: Some(2),
+        },
+        DataType::Char(Some(10)),
+        DataType::Numeric {
+            precision: None,
+            scale: None,
+        },
+        DataType::Text,
+    ];
+    let modes = ["AIR       ", "MAIL      ", "SHIP      ", "TRUCK     "];
+    let rows: Vec<Vec<Value>> = (0..5000)
+        .map(|i| {
+            vec![
+                Value::Int32(i),
+                if i % 97 == 0 {
+                    Value::Null
+                } else {
+                    Value::Numeric(Numeric::new(i128::from(i) * 1_000_003 - 7, 2))
+                },
+                if i % 89 == 0 {
+                    Value::Null
+                } else {
+                    Value::Text(modes[(i % 4) as usize].into())
+                },
+                // Beyond 64 bits: stays 128-bit.
+                Value::Numeric(Numeric::new(i128::from(i) << 70, 0)),
+                // Every value distinct: stays plain.
+                Value::Text(format!("comment {i}")),
+            ]
+        })
+        .collect();
+    let bytes = round_trip(&types, Some(&[0]), &rows);
+    let kinds = |seg: &Segment| -> Vec<&'static str> {
+        seg.columns()
+            .iter()
+            .map(|c| match c {
+                Column::Numeric64 { .. } => "numeric64",
+                Column::TextDict { .. } => "dict",
+                Column::Numeric { .. } => "numeric",
+                Column::Text(_) => "text",
+                _ => "other",
+            })
+            .collect()
+    };
+    let want = ["other", "numeric64", "dict", "numeric", "text"];
+    let built = Segment::from_rows(&types, Some(&[0]), &refs(&rows)).unwrap();
+    assert_eq!(kinds(&built), want);
+    let back = Segment::decode(&types, Some(&[0]), &bytes).unwrap();
+    assert_eq!(kinds(&back), want);
+    for seg in [&built, &back] {
+        for c in seg.columns() {
+            assert!(c.is_consistent());
+        }
+        let dict = &seg.columns()[2];
+        let plain = dict.text_rows(10, 100).unwrap();
+        for i in 0..100 {
+            assert_eq!(plain.is_null(i), rows[10 + i][2].is_null());
+            if let Value::Text(s) = &rows[10 + i][2] {
+                assert_eq!(plain.value(i), s);
+            }
+        }
+        let taken = dict.take(&[88, 89, 90]).unwrap();
+        assert!(same(
+            &[taken.value(0), taken.value(1), taken.value(2)],
+            &[
+                rows[88][2].clone(),
+                rows[89][2].clone(),
+                rows[90][2].clone()
+            ]
+        ));
+        assert_eq!(
+            seg.find(&key_of(&rows[4321], &[0])),
+            Some(4321u32),
+            "key lookup over compact columns"
+        );
+    }
+}
+
+#[test]
+fn a_text_key_column_held_as_a_dictionary_is_found() {
+    // Few distinct key prefixes + a second key column: the first key column becomes a
+    // dictionary, and lookups encode keys from its codes.
+    let types = vec![DataType::Text, DataType::Int32];
+    let rows: Vec<Vec<Value>> = ["alpha", "beta", "gamma"]
+        .iter()
+        .flat_map(|s| (0..400).map(move |i| vec![Value::Text((*s).into()), Value::Int32(i)]))
+        .collect();
+    let seg = Segment::from_rows(&types, Some(&[0, 1]), &refs(&rows)).unwrap();
+    assert!(matches!(seg.columns()[0], Column::TextDict { .. }));
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(seg.find(&key_of(r, &[0, 1])), Some(i as u32));
+    }
+    round_trip(&types, Some(&[0, 1]), &rows);
 }

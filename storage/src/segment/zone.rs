@@ -53,9 +53,22 @@ impl ZoneMap {
                 Numeric::cmp,
             )
             .map(|(lo, hi)| (Value::Numeric(lo), Value::Numeric(hi))),
+            Column::Numeric64 { mantissas, scale } => extremes(
+                valid(mantissas.len(), nulls).map(|i| mantissas.value(i)),
+                i64::cmp,
+            )
+            .map(|(lo, hi)| {
+                let num = |m: i64| Value::Numeric(Numeric::new(i128::from(m), *scale));
+                (num(lo), num(hi))
+            }),
             Column::Text(a) => extremes(valid(a.len(), nulls).map(|i| a.value(i)), |x, y| {
                 x.as_bytes().cmp(y.as_bytes())
             })
+            .map(|(lo, hi)| (Value::Text(lo.into()), Value::Text(hi.into()))),
+            Column::TextDict { codes, values } => extremes(
+                valid(codes.len(), nulls).map(|i| values.value(usize::from(codes.value(i)))),
+                |x, y| x.as_bytes().cmp(y.as_bytes()),
+            )
             .map(|(lo, hi)| (Value::Text(lo.into()), Value::Text(hi.into()))),
             Column::Bytea(a) => {
                 extremes(valid(a.len(), nulls).map(|i| a.value(i)), |x, y| x.cmp(y))

@@ -10,9 +10,8 @@
 use crate::EngineError;
 use arrow_array::types::Decimal128Type;
 use arrow_array::{
-    Array, ArrowPrimitiveType, BooleanArray, Date32Array, Decimal128Array, Float32Array,
-    Float64Array, Int16Array, Int32Array, Int64Array, PrimitiveArray, StringArray,
-    TimestampMicrosecondArray,
+    Array, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, Int16Array,
+    Int32Array, Int64Array, PrimitiveArray, StringArray, TimestampMicrosecondArray,
 };
 use arrow_buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
 use omendb_storage::types::{DataType, Numeric, Value};
@@ -158,35 +157,27 @@ pub enum Vector {
 }
 
 impl Vector {
-    /// Bytes the vector's rows take, for the statement's memory budget. Counted over the
-    /// vector's own rows, not its buffers' capacity: a scan's vectors are zero-copy slices of
-    /// a segment's arrays, and charging each slice the whole segment would charge the segment
-    /// once per batch.
+    /// Bytes of this vector's rows, for the statement's memory budget: a slice counts its own
+    /// rows only, not the buffer it shares (a zero-copy slice of a column segment must not be
+    /// charged the whole segment column once per batch).
     pub fn memory_size(&self) -> usize {
-        fn sized<T: ArrowPrimitiveType>(a: &PrimitiveArray<T>) -> usize {
-            a.len() * size_of::<T::Native>() + validity_size(a.nulls())
-        }
         match self {
-            Vector::Bool(a) => a.len().div_ceil(8) + validity_size(a.nulls()),
-            Vector::Int16(a) => sized(a),
-            Vector::Int32(a) => sized(a),
-            Vector::Int64(a) => sized(a),
-            Vector::Float32(a) => sized(a),
-            Vector::Float64(a) => sized(a),
+            Vector::Bool(a) => slice_size(a),
+            Vector::Int16(a) => slice_size(a),
+            Vector::Int32(a) => slice_size(a),
+            Vector::Int64(a) => slice_size(a),
+            Vector::Float32(a) => slice_size(a),
+            Vector::Float64(a) => slice_size(a),
             Vector::Numeric(n) => {
                 let scales = match &n.scale {
                     Scale::Uniform(_) => 0,
                     Scale::PerRow(s) => s.len(),
                 };
-                sized(&n.array) + scales
+                slice_size(&n.array) + scales
             }
-            Vector::Text(a) => {
-                let offsets = a.value_offsets();
-                let bytes = (offsets[a.len()] - offsets[0]) as usize;
-                bytes + offsets.len() * size_of::<i32>() + validity_size(a.nulls())
-            }
-            Vector::Date(a) => sized(a),
-            Vector::Timestamp(a) | Vector::TimestampTz(a) => sized(a),
+            Vector::Text(a) => slice_size(a),
+            Vector::Date(a) => slice_size(a),
+            Vector::Timestamp(a) | Vector::TimestampTz(a) => slice_size(a),
             Vector::Absent(_) => 0,
         }
     }
@@ -264,11 +255,6 @@ impl Vector {
     }
 }
 
-/// Bytes a validity bitmap of a vector's rows takes.
-fn validity_size(nulls: Option<&NullBuffer>) -> usize {
-    nulls.map_or(0, |n| n.len().div_ceil(8))
-}
-
 /// Bytes `batches` hold, for the statement's memory budget.
 pub fn batches_size(batches: &[Batch]) -> usize {
     batches.iter().map(Batch::memory_size).sum()
@@ -304,4 +290,11 @@ impl Batch {
     pub fn row(&self, i: usize) -> Vec<Value> {
         self.columns.iter().map(|c| c.value(i)).collect()
     }
+}
+
+/// Bytes of the rows `a` covers (its own offsets, values and validity).
+fn slice_size(a: &dyn Array) -> usize {
+    a.to_data()
+        .get_slice_memory_size()
+        .unwrap_or_else(|_| a.get_array_memory_size())
 }

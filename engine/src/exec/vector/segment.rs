@@ -7,6 +7,7 @@
 use super::data::{NumericVector, Scale, Vector};
 use crate::EngineError;
 use crate::exec::ops::compare;
+use arrow_array::Array;
 use omendb_planner::{BinOp, Expr};
 use omendb_storage::segment::{Column, ZoneMap};
 use omendb_storage::types::{DataType, Value};
@@ -32,7 +33,21 @@ pub fn vector_of(col: &Column, offset: usize, len: usize) -> Result<Vector, Engi
                 Some(s) => Scale::PerRow(s[offset..offset + len].into()),
             },
         }),
-        Column::Text(a) => Vector::Text(a.slice(offset, len)),
+        Column::Numeric64 { mantissas, scale } => {
+            // Batches carry 128-bit mantissas; widening 2048 values is cheap next to holding
+            // every segment's mantissas at twice the size.
+            let wide: Vec<i128> = mantissas.values()[offset..offset + len]
+                .iter()
+                .map(|&m| i128::from(m))
+                .collect();
+            let nulls = mantissas.nulls().map(|n| n.slice(offset, len));
+            Vector::Numeric(NumericVector::new(wide, nulls, Scale::Uniform(*scale))?)
+        }
+        Column::Text(_) | Column::TextDict { .. } => {
+            Vector::Text(col.text_rows(offset, len).ok_or_else(|| {
+                EngineError::Internal(format!("text rows {offset}+{len} of a segment column"))
+            })?)
+        }
         Column::Date(a) => Vector::Date(a.slice(offset, len)),
         Column::Timestamp(a) => Vector::Timestamp(a.slice(offset, len)),
         Column::TimestampTz(a) => Vector::TimestampTz(a.slice(offset, len)),

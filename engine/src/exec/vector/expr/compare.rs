@@ -9,6 +9,7 @@ use super::{Operand, all_null};
 use crate::EngineError;
 use crate::exec::vector::data::{Kind, Vector};
 use crate::exec::vector::kernels::compare::{CmpOp, compare, f64_key};
+use crate::exec::vector::kernels::compare_const;
 use arrow_array::{Array, BooleanArray, StringArray};
 use arrow_buffer::BooleanBuffer;
 use omendb_planner::BinOp;
@@ -60,6 +61,25 @@ fn bits(
             }
         };
     }
+    // A column against a constant, the common filter: the explicit SIMD kernels.
+    macro_rules! try_const {
+        ($side:ident, $kernel:path) => {
+            match ($side(l), $side(r)) {
+                (Some(Side::Slice(a)), Some(Side::Const(c))) => {
+                    return Some($kernel(op, &a[..len], c))
+                }
+                (Some(Side::Const(c)), Some(Side::Slice(b))) => {
+                    return Some($kernel(op.flip(), &b[..len], c));
+                }
+                _ => {}
+            }
+        };
+    }
+    try_const!(i32_side, compare_const::i32_const);
+    try_const!(date_side, compare_const::i32_const);
+    try_const!(i64_side, compare_const::i64_const);
+    try_const!(ts_side, compare_const::i64_const);
+    try_const!(tstz_side, compare_const::i64_const);
     try_prim!(i32_side);
     try_prim!(date_side);
     try_prim!(i64_side);
