@@ -287,47 +287,45 @@ fn exec_node<'a>(
 
 /// A join's two inputs' batches. With equi keys, the input that may filter the other runs
 /// first, and when small its keys filter the other input at its scans (`pass`).
-fn join_inputs<'a>(
-    x: &'a Executor,
-    plan: &'a Plan,
-    needed: (&'a [bool], &'a [bool]),
-    filters: &'a [KeyFilter],
-) -> Pin<Box<dyn Future<Output = Result<(Vec<Batch>, Vec<Batch>), EngineError>> + 'a>> {
-    Box::pin(async move {
-        let Plan::Join {
-            left,
-            right,
-            kind,
-            on,
-        } = plan
-        else {
-            return Err(EngineError::Internal("join inputs of a non-join".into()));
-        };
-        let lw = left.column_types().len();
-        let (mut fl, mut fr) = pass::join(*kind, lw, filters);
-        let keys = on
-            .as_ref()
-            .map(|on| equi_keys(on, lw).0)
-            .unwrap_or_default();
-        if keys.is_empty() {
-            let l = exec(x, left, needed.0, &fl).await?;
-            return Ok((l, exec(x, right, needed.1, &fr).await?));
+async fn join_inputs(
+    x: &Executor,
+    plan: &Plan,
+    needed: (&[bool], &[bool]),
+    filters: &[KeyFilter],
+) -> Result<(Vec<Batch>, Vec<Batch>), EngineError> {
+    let Plan::Join {
+        left,
+        right,
+        kind,
+        on,
+    } = plan
+    else {
+        return Err(EngineError::Internal("join inputs of a non-join".into()));
+    };
+    let lw = left.column_types().len();
+    let (mut fl, mut fr) = pass::join(*kind, lw, filters);
+    let keys = on
+        .as_ref()
+        .map(|on| equi_keys(on, lw).0)
+        .unwrap_or_default();
+    if keys.is_empty() {
+        let l = exec(x, left, needed.0, &fl).await?;
+        return Ok((l, exec(x, right, needed.1, &fr).await?));
+    }
+    if pass::right_first(*kind) {
+        let r = exec(x, right, needed.1, &fr).await?;
+        let pairs: Vec<(usize, usize)> = keys.iter().map(|k| (k.1, k.0)).collect();
+        if pass::may_filter_left(*kind) {
+            fl.extend(key_filter(x, &r, &pairs)?);
         }
-        if pass::right_first(*kind) {
-            let r = exec(x, right, needed.1, &fr).await?;
-            let pairs: Vec<(usize, usize)> = keys.iter().map(|k| (k.1, k.0)).collect();
-            if pass::may_filter_left(*kind) {
-                fl.extend(key_filter(x, &r, &pairs)?);
-            }
-            Ok((exec(x, left, needed.0, &fl).await?, r))
-        } else {
-            let l = exec(x, left, needed.0, &fl).await?;
-            if pass::may_filter_right(*kind) {
-                fr.extend(key_filter(x, &l, &keys)?);
-            }
-            Ok((l, exec(x, right, needed.1, &fr).await?))
+        Ok((exec(x, left, needed.0, &fl).await?, r))
+    } else {
+        let l = exec(x, left, needed.0, &fl).await?;
+        if pass::may_filter_right(*kind) {
+            fr.extend(key_filter(x, &l, &keys)?);
         }
-    })
+        Ok((l, exec(x, right, needed.1, &fr).await?))
+    }
 }
 
 /// The key filters `batches` make for the other input of their join, charged to the budget.
