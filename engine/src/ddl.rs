@@ -105,6 +105,7 @@ pub(crate) async fn drop_tables(
                     .sequences
                     .retain(|s, _| !(s.starts_with(&prefix) && s.ends_with("_seq")));
                 catalog.row_counts.remove(&t.id);
+                catalog.stats.forget(t.id);
                 dropped.push(t.id);
             }
         }

@@ -390,6 +390,27 @@ impl ShardState {
         f(t)
     }
 
+    /// Tell the planner's statistics what this shard's segments of `table` now hold (after
+    /// they changed: a bulk load, a checkpoint, recovery).
+    pub fn publish_stats(&self, table: TableId) {
+        let tables = self.tables.borrow();
+        let Some(t) = tables.get(&table) else {
+            return;
+        };
+        let summary = crate::catalog::stats::summarize(t.cold(), t.schema().columns.len());
+        let shards = self.engine.shard_count();
+        self.engine
+            .catalog()
+            .stats
+            .publish(table, self.id, shards, summary);
+    }
+
+    /// [`ShardState::publish_stats`] for every table partition on this shard.
+    pub fn publish_all_stats(&self) {
+        let ids: Vec<TableId> = self.tables.borrow().keys().copied().collect();
+        ids.into_iter().for_each(|id| self.publish_stats(id));
+    }
+
     /// Bulk loads in progress on this shard.
     pub fn bulk_loads(&self) -> &RefCell<HashMap<WriterId, crate::copy::bulk::BulkLoad>> {
         &self.bulk
@@ -414,6 +435,10 @@ impl ShardState {
             let frozen = frozen
                 .map_err(|e| EngineError::Internal(format!("checkpoint of table {id}: {e}")))?;
             out.push((*id, frozen));
+        }
+        drop(tables);
+        for (id, _) in &out {
+            self.publish_stats(*id);
         }
         Ok(out)
     }
@@ -445,6 +470,11 @@ impl ShardState {
     /// Forget a dropped or truncated table's rows on this shard.
     pub fn drop_table(&self, id: TableId) {
         self.tables.borrow_mut().remove(&id);
+        let shards = self.engine.shard_count();
+        self.engine
+            .catalog()
+            .stats
+            .publish(id, self.id, shards, None);
     }
 
     /// Whether a transaction other than `except` has uncommitted writes on `table` here.

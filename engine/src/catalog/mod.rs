@@ -4,6 +4,7 @@
 //! Readers take a snapshot (`Arc<Catalog>`) once per statement and never lock. Must never hold
 //! table data.
 
+pub mod stats;
 mod types;
 
 pub use types::{BUILTIN_TYPES, BuiltinType, type_oid_by_name};
@@ -96,6 +97,9 @@ pub struct Catalog {
     pub row_counts: HashMap<TableId, Arc<AtomicI64>>,
     /// Views: name → defining query text.
     pub views: HashMap<String, String>,
+    /// Column statistics, kept by the shards as their segments change; shared by every
+    /// snapshot.
+    pub stats: Arc<stats::Statistics>,
 }
 
 impl omendb_planner::Catalog for Catalog {
@@ -117,5 +121,14 @@ impl omendb_planner::Catalog for Catalog {
 
     fn view(&self, name: &str) -> Option<String> {
         self.views.get(name).cloned()
+    }
+
+    fn column_stats(
+        &self,
+        table: &TableSchema,
+        column: usize,
+    ) -> Option<omendb_planner::catalog::ColumnStats> {
+        let rows = omendb_planner::Catalog::row_estimate(self, table);
+        self.stats.column(table.id, column, rows)
     }
 }

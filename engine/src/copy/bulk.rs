@@ -419,6 +419,7 @@ pub fn bulk_end(
             })
             .collect();
         state.with_table(&load.table, |t| t.end_bulk(writer, segments));
+        state.publish_stats(load.table.id);
         return Some((load.table.id, rows));
     }
     state.with_table(&load.table, |t| t.end_bulk(writer, Vec::new()));

@@ -86,6 +86,7 @@ pub async fn recover(shard: &ShardRef) -> Result<(), String> {
                     let catalog = sh.state().engine().catalog();
                     load_logged_segments(&sh, &catalog, &committed).await?;
                     sh.state().replay(&catalog, &committed);
+                    sh.state().publish_all_stats();
                     remove_orphan_segments(&sh).await?;
                     start_log(&sh, last, max_generation + 1).await
                 })

@@ -12,6 +12,7 @@ use super::BindContext;
 use super::expr::{ExprBinder, coerce_bool};
 use super::scope::{Scope, ScopeColumn};
 use super::select::{bind_factor, bind_join, bind_query, bind_select};
+use crate::catalog::Catalog;
 use crate::error::PlanError;
 use crate::expr::{BinOp, Expr};
 use crate::optimizer::join_order::{MAX_RELATIONS, Relation, and_all, order_joins};
@@ -37,10 +38,28 @@ pub(crate) enum PostJoin {
     Mark { inner: Plan, on: Option<Expr> },
 }
 
-/// Put the joins that replace subqueries on top of `plan`.
-pub(crate) fn apply_post_joins(mut plan: Plan, joins: Vec<PostJoin>) -> Plan {
+/// Put the joins that replace subqueries on top of `plan`; with a `catalog` to estimate by, a
+/// semi join may go further down (`optimizer::semi_join`).
+pub(crate) fn apply_post_joins(
+    mut plan: Plan,
+    joins: Vec<PostJoin>,
+    catalog: Option<&dyn Catalog>,
+) -> Plan {
     for join in joins {
         plan = match join {
+            PostJoin::Filtering {
+                kind: JoinKind::Semi,
+                inner,
+                on: Some(on),
+            } => match catalog {
+                Some(c) => crate::optimizer::semi_join::place(plan, inner, on, c),
+                None => Plan::Join {
+                    left: Box::new(plan),
+                    right: Box::new(inner),
+                    kind: JoinKind::Semi,
+                    on: Some(on),
+                },
+            },
             PostJoin::Filtering { kind, inner, on } => Plan::Join {
                 left: Box::new(plan),
                 right: Box::new(inner),
@@ -193,7 +212,7 @@ pub(crate) fn bind_from_where(
         }
     }
     let mut plan = order_joins(relations, predicates, ctx.catalog);
-    plan = apply_post_joins(plan, post);
+    plan = apply_post_joins(plan, post, Some(ctx.catalog));
     let mut filters = Vec::new();
     for part in &deferred {
         let bound = ExprBinder {

@@ -578,7 +578,7 @@ fn decorrelate_projection(
                 types: Vec::new(),
             },
         );
-        *plan = super::from_where::apply_post_joins(input, joins);
+        *plan = super::from_where::apply_post_joins(input, joins, None);
     }
     Ok(out)
 }

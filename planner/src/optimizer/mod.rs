@@ -6,3 +6,4 @@ pub mod estimate;
 pub mod join_graph;
 pub mod join_order;
 pub mod join_search;
+pub mod semi_join;

@@ -17,6 +17,7 @@ mod encoding;
 mod error;
 mod file;
 mod keys;
+mod sketch;
 mod zone;
 
 #[cfg(test)]
@@ -27,11 +28,13 @@ pub use column::Column;
 pub use deletes::DeleteVector;
 pub use error::SegmentError;
 pub use file::{MAGIC, VERSION};
+pub use sketch::Sketch;
 pub use zone::{ZoneMap, pg_float_cmp};
 
 use crate::types::{DataType, Value};
 use keys::KeyIndex;
 use omendb_learned::index::IndexKind;
+use std::sync::OnceLock;
 
 /// Target rows per segment: the engine cuts sorted runs into segments of this many rows.
 pub const SEGMENT_ROWS: usize = 65536;
@@ -46,6 +49,8 @@ pub struct Segment {
     zones: Vec<ZoneMap>,
     index: KeyIndex,
     kind: IndexKind,
+    /// Distinct-value sketches per column, built on first use (planner statistics only).
+    sketches: OnceLock<Vec<Sketch>>,
 }
 
 impl Segment {
@@ -112,6 +117,7 @@ impl Segment {
             zones,
             index,
             kind,
+            sketches: OnceLock::new(),
         })
     }
 
@@ -133,6 +139,12 @@ impl Segment {
 
     pub fn zones(&self) -> &[ZoneMap] {
         &self.zones
+    }
+
+    /// A distinct-value sketch per column (computed on the first call, then kept).
+    pub fn sketches(&self) -> &[Sketch] {
+        self.sketches
+            .get_or_init(|| self.columns.iter().map(Sketch::of).collect())
     }
 
     /// The kind of key index this segment was built with.

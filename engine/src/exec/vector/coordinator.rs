@@ -1,15 +1,22 @@
 //! Running a supported plan tree: scan fragments fan out to the shards (in parallel, the
 //! coordinator's own shard last so the others start first), operators above them run here.
 
+use super::data::Vector;
 use super::data::{Batch, Kind, batches_size};
+use super::expr;
 use super::operator::aggregate::{AggSpec, AggState};
+use super::operator::filter;
 use super::operator::join::{Sides, equi_keys, join, nested_loop};
+use super::operator::key_filter::KeyFilter;
 use super::operator::scan::{Fragment, Output, Step, run_fragment};
 use super::operator::sort::{limit, sort};
-use super::operator::{filter, project};
+use super::pass;
+use super::prune;
 use crate::EngineError;
+use crate::exec::eval::EvalEnv;
 use crate::exec::query::{Executor, limit_count};
 use crate::exec::route::{Target, target};
+use omendb_planner::Expr;
 use omendb_planner::{Access, Plan};
 use std::future::Future;
 use std::pin::Pin;
@@ -25,8 +32,14 @@ fn kinds(plan: &Plan) -> Result<Vec<Kind>, EngineError> {
         .collect()
 }
 
-/// A Project/Filter chain down to a scan, as a fragment (with its access path).
-fn fragment_of(plan: &Plan, aggregate: Option<AggSpec>) -> Option<(Fragment, &Access)> {
+/// A Project/Filter chain down to a scan, as a fragment (with its access path); `output` the
+/// columns read above it (`None`: all).
+fn fragment_of<'p>(
+    plan: &'p Plan,
+    aggregate: Option<AggSpec>,
+    output: Option<&[bool]>,
+    filters: &[KeyFilter],
+) -> Option<(Fragment, &'p Access)> {
     let mut steps = Vec::new();
     let mut node = plan;
     loop {
@@ -45,11 +58,13 @@ fn fragment_of(plan: &Plan, aggregate: Option<AggSpec>) -> Option<(Fragment, &Ac
                 access,
             } => {
                 steps.reverse();
+                steps.extend(filters.iter().cloned().map(Step::Keys));
                 let fragment = Fragment {
                     table: table.clone(),
                     filter: filter.clone(),
                     steps,
                     aggregate,
+                    output: output.map(<[bool]>::to_vec),
                 };
                 return Some((fragment, access));
             }
@@ -108,24 +123,44 @@ async fn on_shards(
     }
 }
 
-/// Every batch `plan` produces. What the node charged to the statement's memory budget while
-/// it ran (its inputs, its working state) is replaced by the size of its batches.
-pub fn exec<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
+/// Every batch `plan` produces, all columns materialised.
+pub fn exec_all<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
+    Box::pin(async move {
+        let needed = prune::all(plan.column_types().len());
+        exec(x, plan, &needed, &[]).await
+    })
+}
+
+/// Every batch `plan` produces; columns not `needed` above may be absent, and rows `filters`
+/// reject may be missing (a join above would drop them). What the node charged to the
+/// statement's memory budget while it ran (its inputs, its working state) is replaced by the
+/// size of its batches.
+fn exec<'a>(
+    x: &'a Executor,
+    plan: &'a Plan,
+    needed: &'a [bool],
+    filters: &'a [KeyFilter],
+) -> BatchesFuture<'a> {
     Box::pin(async move {
         let memory = &x.env.memory;
         let mark = memory.used();
-        let out = exec_node(x, plan).await?;
+        let out = exec_node(x, plan, needed, filters).await?;
         memory.release_to(mark);
         memory.charge(batches_size(&out))?;
         Ok(out)
     })
 }
 
-fn exec_node<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
+fn exec_node<'a>(
+    x: &'a Executor,
+    plan: &'a Plan,
+    needed: &'a [bool],
+    filters: &'a [KeyFilter],
+) -> BatchesFuture<'a> {
     Box::pin(async move {
         x.check_cancel()?;
         let env = &x.env;
-        if let Some((fragment, access)) = fragment_of(plan, None) {
+        if let Some((fragment, access)) = fragment_of(plan, None, Some(needed), filters) {
             let mut out = Vec::new();
             for part in on_shards(x, fragment, access).await? {
                 if let Output::Batches(b) = part {
@@ -146,10 +181,11 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
                     aggs: aggs.clone(),
                 };
                 let mut state = AggState::new(&spec)?;
+                let below = pass::aggregate(groups, filters);
                 let partial = if spec.order_sensitive() {
                     None
                 } else {
-                    fragment_of(input, Some(spec.clone()))
+                    fragment_of(input, Some(spec.clone()), None, &below)
                 };
                 if let Some((fragment, access)) = partial {
                     let finished = fragment.groups_stay_on_shards();
@@ -170,7 +206,9 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
                         return Ok(out);
                     }
                 } else {
-                    for b in exec(x, input).await? {
+                    let width = input.column_types().len();
+                    let wanted = prune::aggregate(groups, aggs, width);
+                    for b in exec(x, input, &wanted, &below).await? {
                         x.check_cancel()?;
                         state.update(&spec, &b, env, None)?;
                         state.charge_groups(&env.memory)?;
@@ -181,7 +219,8 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
             Plan::Filter { input, predicate } => {
                 let mut sel = Vec::new();
                 let mut out = Vec::new();
-                for b in exec(x, input).await? {
+                let wanted = prune::filter(predicate, needed);
+                for b in exec(x, input, &wanted, filters).await? {
                     let f = filter(b, predicate, env, &mut sel)?;
                     if f.len > 0 {
                         out.push(f);
@@ -189,22 +228,30 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
                 }
                 Ok(out)
             }
-            Plan::Project { input, exprs } => exec(x, input)
-                .await?
-                .iter()
-                .map(|b| project(b, exprs, env))
-                .collect(),
+            Plan::Project { input, exprs } => {
+                let wanted = prune::project(exprs, needed, input.column_types().len());
+                let below = pass::project(exprs, filters);
+                exec(x, input, &wanted, &below)
+                    .await?
+                    .iter()
+                    .map(|b| project_needed(b, exprs, needed, env))
+                    .collect()
+            }
             Plan::Join {
                 left,
                 right,
                 kind,
                 on,
             } => {
+                let (left_kinds, right_kinds) = (kinds(left)?, kinds(right)?);
+                let (lw, rw) = (left_kinds.len(), right_kinds.len());
+                let (wl, wr) = prune::join(*kind, on.as_ref(), needed, lw, rw);
+                let (left, right) = join_inputs(x, plan, (&wl, &wr), filters).await?;
                 let sides = Sides {
-                    left: exec(x, left).await?,
-                    right: exec(x, right).await?,
-                    left_kinds: kinds(left)?,
-                    right_kinds: kinds(right)?,
+                    left,
+                    right,
+                    left_kinds,
+                    right_kinds,
                 };
                 let width = sides.left_kinds.len();
                 let cancelled = || x.check_cancel();
@@ -217,7 +264,14 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
             }
             Plan::Sort { input, keys } => {
                 let width = input.column_types().len();
-                sort(&exec(x, input).await?, width, keys, None, env)
+                let wanted = prune::sort(keys, needed);
+                sort(
+                    &exec(x, input, &wanted, filters).await?,
+                    width,
+                    keys,
+                    None,
+                    env,
+                )
             }
             Plan::Limit {
                 input,
@@ -231,9 +285,16 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
                     Plan::Sort { input, keys } => {
                         let width = input.column_types().len();
                         let wanted = offset.saturating_add(count);
-                        sort(&exec(x, input).await?, width, keys, Some(wanted), env)?
+                        let columns = prune::sort(keys, needed);
+                        sort(
+                            &exec(x, input, &columns, &[]).await?,
+                            width,
+                            keys,
+                            Some(wanted),
+                            env,
+                        )?
                     }
-                    other => exec(x, other).await?,
+                    other => exec(x, other, needed, &[]).await?,
                 };
                 limit(rows, offset, count)
             }
@@ -243,6 +304,83 @@ fn exec_node<'a>(x: &'a Executor, plan: &'a Plan) -> BatchesFuture<'a> {
             ))),
         }
     })
+}
+
+/// A join's two inputs' batches. With equi keys, the input that may filter the other runs
+/// first, and when small its keys filter the other input at its scans (`pass`).
+async fn join_inputs(
+    x: &Executor,
+    plan: &Plan,
+    needed: (&[bool], &[bool]),
+    filters: &[KeyFilter],
+) -> Result<(Vec<Batch>, Vec<Batch>), EngineError> {
+    let Plan::Join {
+        left,
+        right,
+        kind,
+        on,
+    } = plan
+    else {
+        return Err(EngineError::Internal("join inputs of a non-join".into()));
+    };
+    let lw = left.column_types().len();
+    let (mut fl, mut fr) = pass::join(*kind, lw, filters);
+    let keys = on
+        .as_ref()
+        .map(|on| equi_keys(on, lw).0)
+        .unwrap_or_default();
+    if keys.is_empty() {
+        let l = exec(x, left, needed.0, &fl).await?;
+        return Ok((l, exec(x, right, needed.1, &fr).await?));
+    }
+    if pass::right_first(*kind) {
+        let r = exec(x, right, needed.1, &fr).await?;
+        let pairs: Vec<(usize, usize)> = keys.iter().map(|k| (k.1, k.0)).collect();
+        if pass::may_filter_left(*kind) {
+            fl.extend(key_filter(x, &r, &pairs)?);
+        }
+        Ok((exec(x, left, needed.0, &fl).await?, r))
+    } else {
+        let l = exec(x, left, needed.0, &fl).await?;
+        if pass::may_filter_right(*kind) {
+            fr.extend(key_filter(x, &l, &keys)?);
+        }
+        Ok((l, exec(x, right, needed.1, &fr).await?))
+    }
+}
+
+/// The key filters `batches` make for the other input of their join, charged to the budget.
+fn key_filter(
+    x: &Executor,
+    batches: &[Batch],
+    pairs: &[(usize, usize)],
+) -> Result<Vec<KeyFilter>, EngineError> {
+    let filters = pass::from_side(batches, pairs);
+    for f in &filters {
+        x.env.memory.charge(f.keys.memory_size())?;
+    }
+    Ok(filters)
+}
+
+/// `exprs` over `b`, the ones not `needed` above left absent.
+fn project_needed(
+    b: &Batch,
+    exprs: &[Expr],
+    needed: &[bool],
+    env: &EvalEnv,
+) -> Result<Batch, EngineError> {
+    let columns = exprs
+        .iter()
+        .zip(needed)
+        .map(|(e, n)| {
+            if *n {
+                expr::eval(e, b, env)
+            } else {
+                Ok(Vector::Absent(b.len))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Batch::new(columns, b.len))
 }
 
 fn node_name(plan: &Plan) -> &'static str {

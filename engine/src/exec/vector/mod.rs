@@ -25,6 +25,8 @@ pub mod gather;
 pub mod kernels;
 pub mod keys;
 pub mod operator;
+mod pass;
+mod prune;
 pub mod segment;
 
 use super::Row;
@@ -140,7 +142,7 @@ pub static VECTORIZED_PLANS: AtomicU64 = AtomicU64::new(0);
 
 /// Every row `plan` produces, computed over batches.
 pub async fn run(exec: &Executor, plan: &Plan) -> Result<Vec<Row>, EngineError> {
-    let batches = coordinator::exec(exec, plan).await?;
+    let batches = coordinator::exec_all(exec, plan).await?;
     VECTORIZED_PLANS.fetch_add(1, Ordering::Relaxed);
     Ok(build::to_rows(&batches))
 }

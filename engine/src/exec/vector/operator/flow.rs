@@ -13,7 +13,7 @@ use crate::EngineError;
 use crate::exec::eval::EvalEnv;
 use crate::exec::vector::data::{Batch, Vector};
 use crate::exec::vector::expr;
-use crate::exec::vector::gather::take;
+use crate::exec::vector::gather::{take, take_batch};
 use omendb_planner::{BinOp, Expr, UnaryOp};
 use omendb_storage::types::DataType;
 
@@ -54,7 +54,7 @@ impl Flow {
     pub fn new(steps: Vec<Step>, tail: Option<Vec<&Expr>>, width: usize) -> Flow {
         let out_width = steps.iter().fold(width, |w, s| match s {
             Step::Project(exprs) => exprs.len(),
-            Step::Filter(_) => w,
+            Step::Filter(_) | Step::Keys(_) => w,
         });
         let (mut needed, mut ok) = match &tail {
             Some(exprs) => {
@@ -97,6 +97,11 @@ impl Flow {
                     exprs.iter().for_each(|e| mark(e, &mut needed));
                     ok &= exprs.iter().all(infallible);
                 }
+                Step::Keys(f) => {
+                    if let Some(n) = needed.get_mut(f.column) {
+                        *n = true;
+                    }
+                }
             }
         }
         Flow { steps, after }
@@ -118,6 +123,17 @@ impl Flow {
         for (step, after) in self.steps.iter().zip(&self.after).skip(first) {
             match step {
                 Step::Project(exprs) => b = project(&b, exprs, env)?,
+                Step::Keys(f) => {
+                    // A join's key filter works on whole batches: drop the carried rows first.
+                    if carried {
+                        b = take_batch(&b, &bufs.selection)?;
+                        carried = false;
+                    }
+                    b = f.apply(b, &mut bufs.scratch)?;
+                    if b.len == 0 {
+                        return Ok(None);
+                    }
+                }
                 Step::Filter(p) => {
                     expr::select(p, &b, env, &mut bufs.scratch)?;
                     if carried {

@@ -6,17 +6,17 @@
 //! Candidate pairs then pass the whole `ON` predicate unless it is nothing but those
 //! equalities. Must not be used without at least one equi key (the row executor handles those).
 
+use super::join_keys::KeyData;
 use crate::EngineError;
 use crate::exec::eval::EvalEnv;
 use crate::exec::vector::data::{BATCH_SIZE, Batch, Kind, Vector, batches_size};
 use crate::exec::vector::expr;
 use crate::exec::vector::gather::{concat_batches, take_batch};
-use crate::exec::vector::keys::{self, Order};
+use crate::exec::vector::keys;
 use hashbrown::DefaultHashBuilder;
 use hashbrown::HashTable;
 use omendb_planner::{BinOp, Expr, JoinKind};
 use omendb_storage::types::Value;
-use std::hash::BuildHasher;
 
 /// Hash-join bytes per build row besides the row itself: its table slot, chain link and hash.
 const BUILD_ROW_OVERHEAD: usize = size_of::<u32>() + size_of::<u32>() + size_of::<u64>();
@@ -96,8 +96,9 @@ struct Build {
     batch: Batch,
     hasher: DefaultHashBuilder,
     table: HashTable<u32>,
-    keys: keys::Keys,
+    keys: KeyData,
     next: Vec<u32>,
+    nulls: Vec<bool>,
     has_null_key: bool,
 }
 
@@ -106,21 +107,20 @@ impl Build {
         let batch = concat_batches(batches, width)?;
         let cols: Vec<&Vector> = key_cols.iter().map(|c| &batch.columns[*c]).collect();
         let len = batch.len;
-        let keys = keys::encode(&cols, &vec![Order::default(); cols.len()], len);
+        let keys = KeyData::of(&cols, len);
         let nulls = keys::any_null(&cols, len);
         let hasher = DefaultHashBuilder::default();
+        let mut hashes = Vec::with_capacity(len);
+        keys.hashes(len, &hasher, &mut hashes);
         let mut table: HashTable<u32> = HashTable::with_capacity(len);
         let mut next = vec![END; len];
-        let mut hashes = vec![0u64; len];
         // Insert in reverse so each chain lists its rows in input order.
         for i in (0..len).rev() {
             if nulls[i] {
                 continue;
             }
-            let key = keys.get(i);
-            let h = hasher.hash_one(key);
-            hashes[i] = h;
-            match table.find_mut(h, |&r| keys.get(r as usize) == key) {
+            let h = hashes[i];
+            match table.find_mut(h, |&r| keys.eq(r as usize, &keys, i)) {
                 Some(head) => {
                     next[i] = *head;
                     *head = i as u32;
@@ -130,34 +130,69 @@ impl Build {
                 }
             }
         }
+        let has_null_key = nulls.iter().any(|n| *n);
         Ok(Build {
             batch,
             hasher,
             table,
             keys,
             next,
-            has_null_key: nulls.iter().any(|n| *n),
+            nulls,
+            has_null_key,
         })
     }
 
     /// Append every (probe row, build row) pair with equal keys.
-    fn probe(&self, keys: &keys::Keys, nulls: &[bool], probe: &mut Vec<u32>, build: &mut Vec<u32>) {
+    fn probe(
+        &self,
+        keys: &KeyData,
+        nulls: &[bool],
+        hashes: &mut Vec<u64>,
+        probe: &mut Vec<u32>,
+        build: &mut Vec<u32>,
+    ) {
+        keys.hashes(nulls.len(), &self.hasher, hashes);
+        // One integer key (the common case): compare the values without the general dispatch.
+        if let (KeyData::Ints(mine), KeyData::Ints(theirs)) = (&self.keys, keys)
+            && let ([mine], [theirs]) = (mine.as_slice(), theirs.as_slice())
+        {
+            for (i, null) in nulls.iter().enumerate() {
+                if *null {
+                    continue;
+                }
+                let k = theirs[i];
+                let found = self.table.find(hashes[i], |&r| mine[r as usize] == k);
+                self.chain(found.copied(), i, probe, build);
+            }
+            return;
+        }
         for (i, null) in nulls.iter().enumerate() {
             if *null {
                 continue;
             }
-            let key = keys.get(i);
-            let h = self.hasher.hash_one(key);
-            if let Some(&head) = self.table.find(h, |&r| self.keys.get(r as usize) == key) {
-                let mut r = head;
-                while r != END {
-                    probe.push(i as u32);
-                    build.push(r);
-                    r = self.next[r as usize];
-                }
-            }
+            let found = self
+                .table
+                .find(hashes[i], |&r| self.keys.eq(r as usize, keys, i));
+            self.chain(found.copied(), i, probe, build);
         }
     }
+
+    /// Pair probe row `i` with every build row of the chain starting at `head`.
+    #[inline]
+    fn chain(&self, head: Option<u32>, i: usize, probe: &mut Vec<u32>, build: &mut Vec<u32>) {
+        let mut r = head.unwrap_or(END);
+        while r != END {
+            probe.push(i as u32);
+            build.push(r);
+            r = self.next[r as usize];
+        }
+    }
+}
+
+/// A probe batch's keys and which of its rows have a NULL key.
+fn probe_keys(p: &Batch, key_cols: &[usize]) -> (KeyData, Vec<bool>) {
+    let cols: Vec<&Vector> = key_cols.iter().map(|c| &p.columns[*c]).collect();
+    (KeyData::of(&cols, p.len), keys::any_null(&cols, p.len))
 }
 
 /// All-NULL columns of the given kinds.
@@ -216,6 +251,75 @@ pub fn nested_loop(
     Ok(out)
 }
 
+/// A semi or anti join's plan part.
+struct SemiJoin<'a> {
+    kind: JoinKind,
+    on: &'a Expr,
+    only_keys: bool,
+    keys: &'a [(usize, usize)],
+}
+
+/// A semi or anti join whose left side is the smaller: the hash table holds the left rows,
+/// the right rows stream past it marking the left rows they match (each left row is tested
+/// against the rest of `ON` only until its first match), then the left rows whose mark is
+/// wanted leave in their input order.
+fn semi_by_left(
+    sides: Sides,
+    plan: &SemiJoin<'_>,
+    env: &EvalEnv,
+    cancelled: &dyn Fn() -> Result<(), EngineError>,
+) -> Result<Vec<Batch>, EngineError> {
+    let lw = sides.left_kinds.len();
+    let left_cols: Vec<usize> = plan.keys.iter().map(|k| k.0).collect();
+    let right_cols: Vec<usize> = plan.keys.iter().map(|k| k.1).collect();
+    let build = Build::new(&sides.left, lw, &left_cols)?;
+    env.memory
+        .charge(build.batch.memory_size() + build.batch.len * BUILD_ROW_OVERHEAD)?;
+    let mut matched = vec![false; build.batch.len];
+    let mut right_rows = 0;
+    let (mut pi, mut bi, mut sel, mut hashes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for p in &sides.right {
+        cancelled()?;
+        let (encoded, nulls) = probe_keys(p, &right_cols);
+        if plan.kind == JoinKind::AntiNullAware && nulls.iter().any(|n| *n) {
+            // x NOT IN (… NULL …) is never true.
+            return Ok(Vec::new());
+        }
+        right_rows += p.len;
+        pi.clear();
+        bi.clear();
+        build.probe(&encoded, &nulls, &mut hashes, &mut pi, &mut bi);
+        if plan.only_keys {
+            bi.iter().for_each(|&r| matched[r as usize] = true);
+            continue;
+        }
+        let open: Vec<usize> = (0..bi.len())
+            .filter(|&k| !matched[bi[k] as usize])
+            .collect();
+        if open.is_empty() {
+            continue;
+        }
+        let (opi, obi): (Vec<u32>, Vec<u32>) = open.iter().map(|&k| (pi[k], bi[k])).unzip();
+        let joined = glue(take_batch(&build.batch, &obi)?, take_batch(p, &opi)?);
+        expr::select(plan.on, &joined, env, &mut sel)?;
+        sel.iter()
+            .for_each(|&s| matched[obi[s as usize] as usize] = true);
+    }
+    let want = plan.kind == JoinKind::Semi;
+    let keep: Vec<u32> = (0..build.batch.len)
+        .filter(|&i| {
+            if plan.kind == JoinKind::AntiNullAware && build.nulls[i] && right_rows > 0 {
+                return false;
+            }
+            matched[i] == want
+        })
+        .map(|i| i as u32)
+        .collect();
+    keep.chunks(BATCH_SIZE)
+        .map(|rows| take_batch(&build.batch, rows))
+        .collect()
+}
+
 /// Run the join.
 pub fn join(
     sides: Sides,
@@ -230,6 +334,19 @@ pub fn join(
         return Err(EngineError::Internal("hash join without equi keys".into()));
     }
     let rows = |b: &[Batch]| b.iter().map(|x| x.len).sum::<usize>();
+    let filtering = matches!(
+        kind,
+        JoinKind::Semi | JoinKind::Anti | JoinKind::AntiNullAware
+    );
+    if filtering && rows(&sides.left) < rows(&sides.right) {
+        let plan = SemiJoin {
+            kind,
+            on,
+            only_keys,
+            keys: &keys,
+        };
+        return semi_by_left(sides, &plan, env, cancelled);
+    }
     // Which side is built: the right one, except for RIGHT joins and smaller-left inner joins.
     let build_left = match kind {
         JoinKind::Right => true,
@@ -245,7 +362,7 @@ pub fn join(
         .iter()
         .map(|k| if build_left { k.0 } else { k.1 })
         .collect();
-    let probe_keys: Vec<usize> = keys
+    let probe_cols: Vec<usize> = keys
         .iter()
         .map(|k| if build_left { k.1 } else { k.0 })
         .collect();
@@ -261,16 +378,15 @@ pub fn join(
     let mut out = Vec::new();
     let mut charged = 0;
     let (mut pi, mut bi, mut sel) = (Vec::new(), Vec::new(), Vec::new());
+    let mut hashes = Vec::new();
     for p in probe_batches {
         cancelled()?;
         env.memory.charge(batches_size(&out[charged..]))?;
         charged = out.len();
-        let cols: Vec<&Vector> = probe_keys.iter().map(|c| &p.columns[*c]).collect();
-        let encoded = keys::encode(&cols, &vec![Order::default(); cols.len()], p.len);
-        let nulls = keys::any_null(&cols, p.len);
+        let (encoded, nulls) = probe_keys(p, &probe_cols);
         pi.clear();
         bi.clear();
-        build.probe(&encoded, &nulls, &mut pi, &mut bi);
+        build.probe(&encoded, &nulls, &mut hashes, &mut pi, &mut bi);
         let pairs = |pi: &[u32], bi: &[u32]| -> Result<Batch, EngineError> {
             let pb = take_batch(p, pi)?;
             let bb = take_batch(&build.batch, bi)?;

@@ -3,6 +3,8 @@
 pub mod aggregate;
 mod flow;
 pub mod join;
+mod join_keys;
+pub mod key_filter;
 pub mod scan;
 pub mod sort;
 

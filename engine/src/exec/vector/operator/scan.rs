@@ -7,6 +7,7 @@
 
 use super::aggregate::{AggSpec, AggState};
 use super::flow::{Buffers, DENSE_FRACTION, Flow};
+use super::key_filter::KeyFilter;
 use crate::EngineError;
 use crate::exec::eval::EvalEnv;
 use crate::exec::vector::build::VectorBuilder;
@@ -17,8 +18,8 @@ use crate::exec::vector::segment::{may_match, vector_of};
 use crate::shard::ShardState;
 use omendb_planner::Expr;
 use omendb_storage::row::ColdSegment;
-use omendb_storage::segment::Column;
 use omendb_storage::schema::TableSchema;
+use omendb_storage::segment::Column;
 use omendb_storage::types::Value;
 use std::sync::Arc;
 
@@ -27,6 +28,8 @@ use std::sync::Arc;
 pub enum Step {
     Filter(Expr),
     Project(Vec<Expr>),
+    /// A join's key filter (`key_filter`): rows whose key the join would not match go.
+    Keys(KeyFilter),
 }
 
 /// What a shard runs for one scan of a plan.
@@ -36,6 +39,9 @@ pub struct Fragment {
     pub filter: Option<Expr>,
     pub steps: Vec<Step>,
     pub aggregate: Option<AggSpec>,
+    /// The output columns read above the fragment, when it ends in neither a projection nor an
+    /// aggregate (`None`: all); the others leave as absent vectors, never sliced or gathered.
+    pub output: Option<Vec<bool>>,
 }
 
 impl Fragment {
@@ -92,6 +98,11 @@ pub fn needed_columns(f: &Fragment) -> Vec<bool> {
     for step in &f.steps {
         match step {
             Step::Filter(p) => mark_columns(p, &mut needed),
+            Step::Keys(f) => {
+                if let Some(n) = needed.get_mut(f.column) {
+                    *n = true;
+                }
+            }
             Step::Project(exprs) => {
                 exprs.iter().for_each(|e| mark_columns(e, &mut needed));
                 return needed;
@@ -110,7 +121,13 @@ pub fn needed_columns(f: &Fragment) -> Vec<bool> {
             }
             needed
         }
-        None => vec![true; width],
+        None => match &f.output {
+            Some(output) => {
+                needed.iter_mut().zip(output).for_each(|(n, o)| *n |= *o);
+                needed
+            }
+            None => vec![true; width],
+        },
     }
 }
 
