@@ -60,9 +60,16 @@ fn one_warehouse_two_terminals_stay_consistent() {
         );
     }
     for t in &report.transactions {
-        assert!(t.completed > 0, "no {} completed", t.name);
+        // New-Order and Payment are 88% of the deck: some always complete. The three 4%
+        // transactions may not be dealt at all in a short run on a busy CI machine (a run of
+        // 19 transactions dealt no Order-Status), so only their errors are checked here.
+        if matches!(t.name.as_str(), "New-Order" | "Payment") {
+            assert!(t.completed > 0, "no {} completed", t.name);
+        }
         assert_eq!(t.errors, 0, "{} failed: {:?}", t.name, t.error_samples);
     }
+    let all: u64 = report.transactions.iter().map(|t| t.completed).sum();
+    assert!(all >= 10, "only {all} transactions completed");
     assert!(report.tpmc > 0.0);
     let paths = report.write(&out).unwrap();
     assert!(paths.iter().all(|p| p.exists()));
