@@ -5,6 +5,7 @@
 //! Owns the load. It must never report a load as done unless every statement succeeded, and
 //! never hide that an index could not be created.
 
+use crate::tpch::tables::split_statements;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -143,21 +144,6 @@ async fn execute(client: &Client, statement: &str) -> Result<()> {
         .batch_execute(statement)
         .await
         .map_err(|e| anyhow!("{statement}: {}", describe(&e)))
-}
-
-/// The statements of a SQL file: split at semicolons, `--` comments dropped.
-pub fn split_statements(sql: &str) -> Vec<String> {
-    let without_comments: String = sql
-        .lines()
-        .map(|line| line.split("--").next().unwrap_or(""))
-        .collect::<Vec<_>>()
-        .join("\n");
-    without_comments
-        .split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 async fn generate(unit: Unit, seed: u64, now: &'static str) -> Result<Vec<TableRows>> {
