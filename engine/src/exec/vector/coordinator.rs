@@ -131,7 +131,7 @@ const PARALLEL_PROBE_ROWS: usize = 32 * 1024;
 /// one per shard, in parallel; the output keeps the batches' order.
 async fn probe_on_shards(
     x: &Executor,
-    probe: Probe,
+    probe: Box<Probe>,
     batches: Vec<Batch>,
 ) -> Result<Vec<Batch>, EngineError> {
     let shards = x.shard.count();
@@ -152,7 +152,7 @@ async fn probe_on_shards(
             last.push(b);
         }
     }
-    let probe = std::sync::Arc::new(probe);
+    let probe: std::sync::Arc<Probe> = std::sync::Arc::from(probe);
     let me = x.shard.id();
     // Part i runs on shard (me + i) % shards: part 0 here, last, so the others start first.
     let mut runs = Vec::with_capacity(parts.len());

@@ -338,7 +338,7 @@ pub enum Prepared {
     /// The join's rows already (a semi/anti join by its smaller left side, `NOT IN` over a NULL).
     Done(Vec<Batch>),
     /// Probe these batches against the build side.
-    Probe(Probe, Vec<Batch>),
+    Probe(Box<Probe>, Vec<Batch>),
 }
 
 /// Run the join on this core.
@@ -418,7 +418,7 @@ pub fn prepare(
     }
     let build_empty = build.batch.len == 0;
     Ok(Prepared::Probe(
-        Probe {
+        Box::new(Probe {
             build,
             kind,
             on: on.clone(),
@@ -427,7 +427,7 @@ pub fn prepare(
             probe_cols,
             pad_kinds,
             build_empty,
-        },
+        }),
         probe_batches,
     ))
 }
