@@ -137,7 +137,9 @@ async fn probe_on_shards(
     let shards = x.shard.count();
     let total: usize = batches.iter().map(|b| b.len).sum();
     if shards < 2 || total < PARALLEL_PROBE_ROWS {
-        return probe.run(&batches, &x.env, &|| x.check_cancel());
+        let (mut out, matched) = probe.run(&batches, &x.env, &|| x.check_cancel())?;
+        out.extend(probe.unmatched(&matched)?);
+        return Ok(out);
     }
     let per_part = total.div_ceil(shards);
     let mut parts: Vec<Vec<Batch>> = vec![Vec::new()];
@@ -177,10 +179,18 @@ async fn probe_on_shards(
     }
     let results = crate::runtime::join_all(runs).await;
     let mut out = Vec::new();
+    let mut matched: Vec<bool> = Vec::new();
     for part in results.into_iter().rev() {
-        out.extend(part?);
+        let (batches, marks) = part?;
+        out.extend(batches);
+        if matched.is_empty() {
+            matched = marks;
+        } else {
+            matched.iter_mut().zip(marks).for_each(|(m, k)| *m |= k);
+        }
     }
     x.check_cancel()?;
+    out.extend(probe.unmatched(&matched)?);
     Ok(out)
 }
 

@@ -330,6 +330,11 @@ pub struct Probe {
     probe_cols: Vec<usize>,
     /// The build side's column kinds, for null-extending unmatched probe rows.
     pad_kinds: Vec<Kind>,
+    /// The probe side's column kinds, for null-extending unmatched build rows.
+    probe_kinds: Vec<Kind>,
+    /// An outer join built on its preserved side (it is the smaller): build rows no probe row
+    /// matched leave null-extended after every probe ([`Probe::unmatched`]).
+    preserve_build: bool,
     build_empty: bool,
 }
 
@@ -351,7 +356,11 @@ pub fn join(
 ) -> Result<Vec<Batch>, EngineError> {
     match prepare(sides, kind, on, env, cancelled)? {
         Prepared::Done(out) => Ok(out),
-        Prepared::Probe(probe, batches) => probe.run(&batches, env, cancelled),
+        Prepared::Probe(probe, batches) => {
+            let (mut out, matched) = probe.run(&batches, env, cancelled)?;
+            out.extend(probe.unmatched(&matched)?);
+            Ok(out)
+        }
     }
 }
 
@@ -382,10 +391,16 @@ pub fn prepare(
         };
         return semi_by_left(sides, &plan, env, cancelled).map(Prepared::Done);
     }
-    // Which side is built: the right one, except for RIGHT joins and smaller-left inner joins.
+    // The smaller side is built, except that a semi or anti join probes with its left rows.
+    // An outer join built on its preserved side emits that side's unmatched rows at the end.
+    let left_smaller = rows(&sides.left) < rows(&sides.right);
     let build_left = match kind {
-        JoinKind::Right => true,
-        JoinKind::Inner => rows(&sides.left) < rows(&sides.right),
+        JoinKind::Inner | JoinKind::Left | JoinKind::Right => left_smaller,
+        _ => false,
+    };
+    let preserve_build = match kind {
+        JoinKind::Left => build_left,
+        JoinKind::Right => !build_left,
         _ => false,
     };
     let Sides {
@@ -394,10 +409,10 @@ pub fn prepare(
         left_kinds,
         right_kinds,
     } = sides;
-    let (build_batches, probe_batches, build_width, pad_kinds) = if build_left {
-        (left, right, lw, left_kinds)
+    let (build_batches, probe_batches, build_width, pad_kinds, probe_kinds) = if build_left {
+        (left, right, lw, left_kinds, right_kinds)
     } else {
-        (right, left, right_kinds.len(), right_kinds)
+        (right, left, right_kinds.len(), right_kinds, left_kinds)
     };
     let build_keys: Vec<usize> = keys
         .iter()
@@ -426,6 +441,8 @@ pub fn prepare(
             build_left,
             probe_cols,
             pad_kinds,
+            probe_kinds,
+            preserve_build,
             build_empty,
         }),
         probe_batches,
@@ -433,14 +450,20 @@ pub fn prepare(
 }
 
 impl Probe {
-    /// The join's rows for these probe batches, in their order.
+    /// The join's rows for these probe batches, in their order, and (when the build side is
+    /// preserved) which build rows they matched.
     pub fn run(
         &self,
         probe_batches: &[Batch],
         env: &EvalEnv,
         cancelled: &dyn Fn() -> Result<(), EngineError>,
-    ) -> Result<Vec<Batch>, EngineError> {
+    ) -> Result<(Vec<Batch>, Vec<bool>), EngineError> {
         let (build, kind, on, build_left) = (&self.build, self.kind, &self.on, self.build_left);
+        let mut build_matched = if self.preserve_build {
+            vec![false; build.batch.len]
+        } else {
+            Vec::new()
+        };
         let mut out = Vec::new();
         let mut charged = 0;
         let (mut pi, mut bi, mut sel) = (Vec::new(), Vec::new(), Vec::new());
@@ -478,6 +501,14 @@ impl Probe {
             }
             match kind {
                 JoinKind::Inner => {
+                    if joined.len > 0 {
+                        out.push(joined);
+                    }
+                }
+                JoinKind::Left | JoinKind::Right if self.preserve_build => {
+                    for &r in &bi {
+                        build_matched[r as usize] = true;
+                    }
                     if joined.len > 0 {
                         out.push(joined);
                     }
@@ -522,6 +553,29 @@ impl Probe {
                 }
             }
         }
-        Ok(out)
+        Ok((out, build_matched))
+    }
+
+    /// When the build side is preserved: its rows no probe matched (`matched`: the OR of every
+    /// probe run's marks), null-extended; nothing otherwise.
+    pub fn unmatched(&self, matched: &[bool]) -> Result<Vec<Batch>, EngineError> {
+        if !self.preserve_build {
+            return Ok(Vec::new());
+        }
+        let lonely: Vec<u32> = (0..self.build.batch.len as u32)
+            .filter(|&r| !matched.get(r as usize).copied().unwrap_or(false))
+            .collect();
+        lonely
+            .chunks(BATCH_SIZE)
+            .map(|rows| {
+                let build_part = take_batch(&self.build.batch, rows)?;
+                let pad = Batch::new(nulls_of(&self.probe_kinds, rows.len())?, rows.len());
+                Ok(if self.build_left {
+                    glue(build_part, pad)
+                } else {
+                    glue(pad, build_part)
+                })
+            })
+            .collect()
     }
 }
