@@ -322,7 +322,6 @@ impl Batch {
     }
 }
 
-/// Bytes of the rows `a` covers (its own offsets, values and validity).
 // Sizes from lengths alone: `ArrayData::get_slice_memory_size` built an `ArrayData` (buffer
 // list and all) per call, and the budget asks for every batch (3% of Q9's time).
 
@@ -341,5 +340,5 @@ fn text_size(a: &StringArray) -> usize {
         (Some(&first), Some(&last)) => usize::try_from(last - first).unwrap_or(0),
         _ => 0,
     };
-    offsets.len() * size_of::<i32>() + bytes + null_bytes(a)
+    size_of_val(offsets) + bytes + null_bytes(a)
 }
