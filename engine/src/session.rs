@@ -995,6 +995,16 @@ impl Session {
                 table,
                 source,
                 returning,
+                on_conflict: Some(on),
+            } => {
+                let rows = exec.insert_on_conflict(table, source, on, touched).await?;
+                returning_outcome(exec, returning.as_ref(), rows, |n| format!("INSERT 0 {n}"))
+            }
+            Statement::Insert {
+                table,
+                source,
+                returning,
+                on_conflict: None,
             } => {
                 if returning.is_none() && self.bulk_allowed(table) {
                     let n = exec.insert_select_bulk(table, source, touched).await?;

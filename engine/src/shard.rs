@@ -517,6 +517,37 @@ impl ShardState {
         Ok(())
     }
 
+    /// Whether `writer` could reserve the unique key (`Busy` or a violation if not).
+    pub fn check_key(&self, writer: WriterId, constraint: u64, key: &[u8]) -> Result<(), RowError> {
+        self.unique.borrow().check(constraint, key, writer)
+    }
+
+    /// Reserve a unique key for `writer`; returns the writer's pending change of it before,
+    /// for `restore_key`.
+    pub fn reserve_key(
+        &self,
+        writer: WriterId,
+        constraint: u64,
+        key: &[u8],
+    ) -> Result<Option<bool>, RowError> {
+        let mut unique = self.unique.borrow_mut();
+        let before = unique.pending_change(constraint, key, writer);
+        unique.reserve(constraint, key, writer)?;
+        self.touched
+            .borrow_mut()
+            .entry(writer)
+            .or_default()
+            .push(Touch::Key(constraint, key.into()));
+        Ok(before)
+    }
+
+    /// Undo a `reserve_key` (an INSERT … ON CONFLICT row that lost a race).
+    pub fn restore_key(&self, writer: WriterId, constraint: u64, key: &[u8], before: Option<bool>) {
+        self.unique
+            .borrow_mut()
+            .restore(constraint, key, writer, before);
+    }
+
     pub fn log(&self) -> Option<&Rc<ShardLog>> {
         self.log.as_ref()
     }

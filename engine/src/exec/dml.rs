@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 const CANCEL_CHECK: Duration = Duration::from_millis(50);
 
 /// A write to apply on one shard.
-enum Write {
+pub(super) enum Write {
     Update(RowId, Row),
     Delete(RowId),
 }
@@ -183,12 +183,16 @@ pub(crate) fn unique_violation(
 }
 
 /// Id of a UNIQUE constraint across the engine: table id and its position.
-fn constraint_id(table: &TableSchema, position: usize) -> u64 {
+pub(super) fn constraint_id(table: &TableSchema, position: usize) -> u64 {
     (u64::from(table.id) << 16) | position as u64
 }
 
 /// A unique key's encoding and owning shard; `None` when a column is NULL (NULLs never clash).
-fn unique_key(c: &UniqueConstraint, row: &[Value], shards: usize) -> Option<(usize, Vec<u8>)> {
+pub(super) fn unique_key(
+    c: &UniqueConstraint,
+    row: &[Value],
+    shards: usize,
+) -> Option<(usize, Vec<u8>)> {
     let mut key = Vec::new();
     for &col in &c.columns {
         if row[col].is_null() {
@@ -200,7 +204,7 @@ fn unique_key(c: &UniqueConstraint, row: &[Value], shards: usize) -> Option<(usi
 }
 
 /// One reservation or release of a unique key.
-struct KeyChange {
+pub(super) struct KeyChange {
     shard: usize,
     constraint: usize,
     key: Vec<u8>,
@@ -208,7 +212,7 @@ struct KeyChange {
     row: usize,
 }
 
-fn key_changes(
+pub(super) fn key_changes(
     table: &TableSchema,
     old: Option<&[Value]>,
     new: Option<&[Value]>,
@@ -245,7 +249,7 @@ fn key_changes(
 
 impl Executor {
     /// Reserve and release unique keys on their owning shards, waiting out other writers.
-    async fn apply_key_changes(
+    pub(super) async fn apply_key_changes(
         &self,
         table: &Arc<TableSchema>,
         changes: Vec<KeyChange>,
@@ -302,7 +306,7 @@ impl Executor {
     }
 
     /// Insert prepared rows on their shards, waiting out other writers of the same keys.
-    async fn insert_rows(
+    pub(super) async fn insert_rows(
         &self,
         table: &Arc<TableSchema>,
         rows: Vec<Row>,
@@ -442,7 +446,7 @@ impl Executor {
         Ok(out)
     }
 
-    async fn write_on(
+    pub(super) async fn write_on(
         &self,
         table: &Arc<TableSchema>,
         shard: usize,
@@ -574,7 +578,7 @@ impl Executor {
     }
 }
 
-fn primary_key_changed(table: &TableSchema, old: &[Value], new: &[Value]) -> bool {
+pub(super) fn primary_key_changed(table: &TableSchema, old: &[Value], new: &[Value]) -> bool {
     let Some(pk) = &table.primary_key else {
         return false;
     };
