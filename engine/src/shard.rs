@@ -12,7 +12,9 @@ use crate::runtime::Shard;
 use crate::runtime::event::{Awaited, Fire, event};
 use arc_swap::ArcSwap;
 use omendb_learned::index::IndexKind;
-use omendb_storage::row::{Change, RowError, RowId, RowTable, Ts, UniqueKeys, WriterId};
+use omendb_storage::row::{
+    Change, RowError, RowId, RowTable, SavedIntent, Ts, UniqueKeys, WriterId,
+};
 use omendb_storage::schema::{TableId, TableSchema};
 use omendb_storage::wal::Record;
 use std::cell::RefCell;
@@ -206,6 +208,7 @@ impl Engine {
             recovered_segments: RefCell::new(HashMap::new()),
             snapshots: RefCell::new(Vec::new()),
             prepared: RefCell::new(Vec::new()),
+            undo: RefCell::new(HashMap::new()),
         }
     }
 
@@ -332,6 +335,21 @@ enum Touch {
     Key(u64, Box<[u8]>),
 }
 
+/// A change a transaction made here while a savepoint was open, with what it replaced.
+#[derive(Debug)]
+enum Undo {
+    Row {
+        table: TableId,
+        id: RowId,
+        before: SavedIntent,
+    },
+    Key {
+        constraint: u64,
+        key: Box<[u8]>,
+        before: Option<bool>,
+    },
+}
+
 /// One shard's state.
 pub struct ShardState {
     id: usize,
@@ -359,6 +377,9 @@ pub struct ShardState {
     /// Multi-shard transactions prepared here whose commit timestamp may already be drawn:
     /// readers wait for them to end here (see `prepared_in_way`).
     prepared: RefCell<Vec<WriterId>>,
+    /// Per transaction with an open savepoint: its changes here since the savepoint, each
+    /// tagged with the number of the innermost savepoint open when it was made, oldest first.
+    undo: RefCell<HashMap<WriterId, Vec<(u32, Undo)>>>,
 }
 
 /// A snapshot a session holds: it reads at `at`; `pin` (<= `at`) is what garbage collection
@@ -496,18 +517,22 @@ impl ShardState {
     }
 
     /// Reserve (`true`) or release unique keys for `writer`; stops at the first refusal.
+    /// `savepoint` is the innermost open savepoint's number (0: none).
     pub fn change_keys(
         &self,
         writer: WriterId,
+        savepoint: u32,
         keys: &[(u64, Vec<u8>, bool)],
     ) -> Result<(), RowError> {
         let mut unique = self.unique.borrow_mut();
         for (constraint, key, reserve) in keys {
+            let before = unique.pending_change(*constraint, key, writer);
             if *reserve {
                 unique.reserve(*constraint, key, writer)?;
             } else {
                 unique.release(*constraint, key, writer)?;
             }
+            self.remember_key(writer, savepoint, *constraint, key, before);
             self.touched
                 .borrow_mut()
                 .entry(writer)
@@ -527,12 +552,14 @@ impl ShardState {
     pub fn reserve_key(
         &self,
         writer: WriterId,
+        savepoint: u32,
         constraint: u64,
         key: &[u8],
     ) -> Result<Option<bool>, RowError> {
         let mut unique = self.unique.borrow_mut();
         let before = unique.pending_change(constraint, key, writer);
         unique.reserve(constraint, key, writer)?;
+        self.remember_key(writer, savepoint, constraint, key, before);
         self.touched
             .borrow_mut()
             .entry(writer)
@@ -546,6 +573,92 @@ impl ShardState {
         self.unique
             .borrow_mut()
             .restore(constraint, key, writer, before);
+    }
+
+    /// Under an open savepoint (`savepoint` > 0): `writer`'s intent on a row was `before`
+    /// until the change just made.
+    pub fn remember_row(
+        &self,
+        writer: WriterId,
+        savepoint: u32,
+        table: TableId,
+        id: RowId,
+        before: SavedIntent,
+    ) {
+        if savepoint > 0 {
+            let undo = Undo::Row { table, id, before };
+            self.undo
+                .borrow_mut()
+                .entry(writer)
+                .or_default()
+                .push((savepoint, undo));
+        }
+    }
+
+    fn remember_key(
+        &self,
+        writer: WriterId,
+        savepoint: u32,
+        constraint: u64,
+        key: &[u8],
+        before: Option<bool>,
+    ) {
+        if savepoint > 0 {
+            let undo = Undo::Key {
+                constraint,
+                key: key.into(),
+                before,
+            };
+            self.undo
+                .borrow_mut()
+                .entry(writer)
+                .or_default()
+                .push((savepoint, undo));
+        }
+    }
+
+    /// ROLLBACK TO SAVEPOINT number `savepoint`: undo, newest first, every change `writer`
+    /// made here under it or a savepoint opened after it.
+    pub fn rollback_to(&self, writer: WriterId, savepoint: u32) -> Result<(), RowError> {
+        let undone: Vec<(u32, Undo)> = {
+            let mut undo = self.undo.borrow_mut();
+            let Some(log) = undo.get_mut(&writer) else {
+                return Ok(());
+            };
+            let keep = log
+                .iter()
+                .position(|(n, _)| *n >= savepoint)
+                .unwrap_or(log.len());
+            log.split_off(keep)
+        };
+        for (_, change) in undone.into_iter().rev() {
+            match change {
+                Undo::Row { table, id, before } => {
+                    let moved = match self.tables.borrow_mut().get_mut(&table) {
+                        Some(t) => t.restore_intent(id, writer, before)?,
+                        None => None,
+                    };
+                    if let Some(id) = moved {
+                        self.record_row(writer, table, id);
+                    }
+                }
+                Undo::Key {
+                    constraint,
+                    key,
+                    before,
+                } => self
+                    .unique
+                    .borrow_mut()
+                    .restore(constraint, &key, writer, before),
+            }
+        }
+        // Statements waiting for rows or keys given back may take them now; the others find
+        // the transaction still in their way and wait again.
+        let waiting = self.waiters.borrow_mut().remove(&writer);
+        for fire in waiting.into_iter().flatten() {
+            fire.fire();
+        }
+        Ok(())
     }
 
     pub fn log(&self) -> Option<&Rc<ShardLog>> {
@@ -830,6 +943,7 @@ impl ShardState {
     /// Commit (at timestamp `ts`) or roll back (`None`) everything `writer` has pending on
     /// this shard, then wake the statements waiting for it.
     pub fn finish(&self, writer: WriterId, ts: Option<Ts>) {
+        self.undo.borrow_mut().remove(&writer);
         self.end_pending(writer, ts);
         self.prepared.borrow_mut().retain(|w| *w != writer);
         let waiting = self.waiters.borrow_mut().remove(&writer);

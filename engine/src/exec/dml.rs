@@ -17,7 +17,7 @@ use crate::runtime::event::{Awaited, Waited};
 use crate::shard::ShardState;
 use omendb_planner::{Access, Expr, Plan};
 use omendb_storage::row::key::{encode_value, shard_hash};
-use omendb_storage::row::{RowError, RowId, WriterId};
+use omendb_storage::row::{RowError, RowId, SavedIntent, WriterId};
 use omendb_storage::schema::{TableSchema, UniqueConstraint};
 use omendb_storage::types::Value;
 use omendb_storage::types::datetime::TimeZone;
@@ -256,7 +256,7 @@ impl Executor {
         rows: &[Row],
         touched: &mut Touched,
     ) -> Result<(), EngineError> {
-        let writer = self.env.reader;
+        let (writer, savepoint) = (self.env.reader, self.env.savepoint);
         for (shard, touched_shard) in touched.iter_mut().enumerate() {
             let mine: Vec<&KeyChange> = changes.iter().filter(|c| c.shard == shard).collect();
             if mine.is_empty() {
@@ -276,7 +276,7 @@ impl Executor {
                         let mut applied = 0;
                         for change in &batch {
                             s.state()
-                                .change_keys(writer, std::slice::from_ref(change))
+                                .change_keys(writer, savepoint, std::slice::from_ref(change))
                                 .map_err(|e| (applied, refused(s.state(), e)))?;
                             applied += 1;
                         }
@@ -319,7 +319,7 @@ impl Executor {
             let s = shard_of_row(table, &row, shards).unwrap_or(spread);
             by_shard[s].push(row);
         }
-        let writer = self.env.reader;
+        let (writer, savepoint) = (self.env.reader, self.env.savepoint);
         for (shard, rows) in by_shard.into_iter().enumerate() {
             if rows.is_empty() {
                 continue;
@@ -332,7 +332,7 @@ impl Executor {
                 let result = self
                     .shard
                     .run_on(shard, move |s| async move {
-                        insert_on_shard(s.state(), &t, &batch, writer)
+                        insert_on_shard(s.state(), &t, &batch, writer, savepoint)
                     })
                     .await
                     .map_err(shard_error)?;
@@ -455,16 +455,20 @@ impl Executor {
         if writes.is_empty() {
             return Ok(());
         }
-        let (t, writer) = (table.clone(), self.env.reader);
+        let (t, writer, savepoint) = (table.clone(), self.env.reader, self.env.savepoint);
         self.shard
             .run_on(shard, move |s| async move {
-                s.state().with_table(&t, |rt| {
+                let s = s.state();
+                s.with_table(&t, |rt| {
                     for w in writes {
-                        match w {
-                            Write::Update(id, row) => {
-                                rt.write(id, writer, Some(row.into_boxed_slice()))?
-                            }
-                            Write::Delete(id) => rt.write(id, writer, None)?,
+                        let (id, row) = match w {
+                            Write::Update(id, row) => (id, Some(row.into_boxed_slice())),
+                            Write::Delete(id) => (id, None),
+                        };
+                        let before = (savepoint > 0).then(|| rt.save_intent(id, writer));
+                        rt.write(id, writer, row)?;
+                        if let Some(before) = before {
+                            s.remember_row(writer, savepoint, t.id, id, before);
                         }
                     }
                     Ok::<(), RowError>(())
@@ -597,6 +601,7 @@ fn insert_on_shard(
     table: &Arc<TableSchema>,
     rows: &[Row],
     writer: WriterId,
+    savepoint: u32,
 ) -> Result<(), (usize, Refused)> {
     shard
         .with_table(table, |t| {
@@ -609,10 +614,37 @@ fn insert_on_shard(
         })
         .map_err(|(i, e)| (i, refused(shard, e)))?;
     for (i, row) in rows.iter().enumerate() {
-        let id = shard
-            .with_table(table, |t| t.insert(row.clone().into_boxed_slice(), writer))
+        insert_one_on_shard(shard, table, row.clone(), writer, savepoint)
             .map_err(|e| (i, refused(shard, e)))?;
-        shard.record_row(writer, table.id, id);
     }
     Ok(())
+}
+
+/// Insert one row as `writer`'s pending write, recorded for the transaction's end and, under
+/// an open savepoint, with what it replaced.
+pub(super) fn insert_one_on_shard(
+    shard: &ShardState,
+    table: &Arc<TableSchema>,
+    row: Row,
+    writer: WriterId,
+    savepoint: u32,
+) -> Result<RowId, RowError> {
+    let (id, before) = shard.with_table(table, |t| {
+        let before = if savepoint > 0 {
+            t.save_intent_of_key(&row, writer)
+        } else {
+            None
+        };
+        t.insert(row.into_boxed_slice(), writer)
+            .map(|id| (id, before))
+    })?;
+    shard.record_row(writer, table.id, id);
+    if savepoint > 0 {
+        let before = match before {
+            Some((slot, saved)) if slot == id => saved,
+            _ => SavedIntent::none(),
+        };
+        shard.remember_row(writer, savepoint, table.id, id, before);
+    }
+    Ok(id)
 }

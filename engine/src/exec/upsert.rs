@@ -15,8 +15,8 @@
 
 use super::Row;
 use super::dml::{
-    LockWait, Refused, Touched, Write, constraint_id, key_changes, prepare_row,
-    primary_key_changed, refused, shard_error, unique_key, unique_violation,
+    LockWait, Refused, Touched, Write, constraint_id, insert_one_on_shard, key_changes,
+    prepare_row, primary_key_changed, refused, shard_error, unique_key, unique_violation,
 };
 use super::eval::{eval, eval_predicate};
 use super::query::Executor;
@@ -27,7 +27,7 @@ use crate::shard::ShardState;
 use omendb_planner::Plan;
 use omendb_planner::plan::{Arbiter, ConflictAction, OnConflict};
 use omendb_storage::row::key::encode_value;
-use omendb_storage::row::{Lock, ReadView, RowError, RowId, WriterId};
+use omendb_storage::row::{Lock, ReadView, RowError, RowId, SavedIntent, WriterId};
 use omendb_storage::schema::{TableSchema, UniqueConstraint};
 use omendb_storage::types::Value;
 use std::sync::Arc;
@@ -224,7 +224,7 @@ impl Executor {
         touched: &mut Touched,
     ) -> Result<Inserted, EngineError> {
         let shards = self.shard.count();
-        let writer = self.env.reader;
+        let (writer, savepoint) = (self.env.reader, self.env.savepoint);
         let mut reserved: Vec<(usize, u64, Vec<u8>, Option<bool>)> = Vec::new();
         for (i, c) in table.unique.iter().enumerate() {
             let Some((shard, key)) = unique_key(c, row, shards) else {
@@ -236,7 +236,8 @@ impl Executor {
                 .shard
                 .run_on(shard, move |s| async move {
                     let s = s.state();
-                    s.reserve_key(writer, cid, &k).map_err(|e| refused(s, e))
+                    s.reserve_key(writer, savepoint, cid, &k)
+                        .map_err(|e| refused(s, e))
                 })
                 .await
                 .map_err(shard_error)?;
@@ -257,7 +258,8 @@ impl Executor {
         let result = self
             .shard
             .run_on(shard, move |s| async move {
-                insert_checked(s.state(), &t, r, writer)
+                let s = s.state();
+                insert_one_on_shard(s, &t, r, writer, savepoint).map_err(|e| refused(s, e))
             })
             .await
             .map_err(shard_error)?;
@@ -352,11 +354,18 @@ impl Executor {
         };
         touched[shard] = true;
         let (t, writer, at) = (table.clone(), self.env.reader, self.env.snapshot);
+        let savepoint = self.env.savepoint;
         let repeatable = self.env.isolation.snapshot_per_transaction();
         let found = self
             .shard
             .run_on(shard, move |s| async move {
-                lock_conflicting(s.state(), &t, candidate, writer, at, repeatable)
+                let lock = LockFor {
+                    writer,
+                    at,
+                    repeatable,
+                    savepoint,
+                };
+                lock_conflicting(s.state(), &t, candidate, lock)
             })
             .await
             .map_err(shard_error)?;
@@ -465,21 +474,6 @@ struct ConflictUpdate<'a> {
     filter: Option<&'a omendb_planner::Expr>,
 }
 
-/// The shard side of inserting one row (a refusal leaves nothing behind): insert, and record
-/// it for the transaction's end.
-fn insert_checked(
-    shard: &ShardState,
-    table: &Arc<TableSchema>,
-    row: Row,
-    writer: WriterId,
-) -> Result<RowId, Refused> {
-    let id = shard
-        .with_table(table, |t| t.insert(row.into_boxed_slice(), writer))
-        .map_err(|e| refused(shard, e))?;
-    shard.record_row(writer, table.id, id);
-    Ok(id)
-}
-
 /// The row with `row`'s primary key, if `view` sees it.
 fn find_by_key(
     shard: &ShardState,
@@ -526,16 +520,33 @@ fn find_by_columns(
     found
 }
 
-/// Lock the conflicting row's newest version for `writer` (statement snapshot `at`).
+/// Who locks a conflicting row, with what snapshot and savepoint.
+struct LockFor {
+    writer: WriterId,
+    /// The statement's snapshot.
+    at: omendb_storage::row::Ts,
+    repeatable: bool,
+    savepoint: u32,
+}
+
+/// Lock the conflicting row's newest version.
 fn lock_conflicting(
     shard: &ShardState,
     table: &Arc<TableSchema>,
     id: RowId,
-    writer: WriterId,
-    at: omendb_storage::row::Ts,
-    repeatable: bool,
+    lock: LockFor,
 ) -> Found {
-    let id = match shard.with_table(table, |t| t.lock(id, writer, at)) {
+    let LockFor {
+        writer,
+        at,
+        repeatable,
+        savepoint,
+    } = lock;
+    let locked = shard.with_table(table, |t| t.lock(id, writer, at));
+    if let Ok(Lock::Locked(id) | Lock::Updated(id)) = locked {
+        shard.remember_row(writer, savepoint, table.id, id, SavedIntent::none());
+    }
+    let id = match locked {
         Ok(Lock::Mine(id) | Lock::Locked(id)) => id,
         Ok(Lock::Updated(id)) => {
             shard.record_row(writer, table.id, id);
