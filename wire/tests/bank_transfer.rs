@@ -3,7 +3,8 @@
 //! Accounts spread over the shards of a real `omendb` server. Transfer clients move money
 //! between random accounts (often on different shards) in transactions that also log the
 //! transfer in a `transfers` table — half through the simple protocol (`BEGIN; UPDATE; UPDATE;
-//! INSERT; COMMIT`), half through the extended protocol with parameters. Analytic readers run
+//! INSERT; COMMIT`, every other one after a bogus transfer undone with ROLLBACK TO SAVEPOINT),
+//! half through the extended protocol with parameters. Analytic readers run
 //! continuously: `sum(balance), count(*)`, a `GROUP BY branch`, and a REPEATABLE READ
 //! transaction that checks every balance against the transfer log. A checkpointer runs
 //! CHECKPOINT now and then, and the server is SIGKILLed and restarted several times on the
@@ -96,8 +97,21 @@ enum Attempt {
 }
 
 async fn transfer_simple(client: &Client, id: i64, from: i32, to: i32, amount: i64) -> Attempt {
+    // Every other transfer first makes a bogus move (and logs it under a negative id) after a
+    // savepoint, and rolls back to it: none of that may ever be seen or survive.
+    let bogus = if id % 2 == 0 {
+        format!(
+            "SAVEPOINT before_transfer;\
+             UPDATE accounts SET balance = balance + 1000000 WHERE id = {from};\
+             INSERT INTO transfers VALUES ({}, {from}, {to}, 1000000);\
+             ROLLBACK TO SAVEPOINT before_transfer;",
+            -id
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
-        "BEGIN;\
+        "BEGIN;{bogus}\
          UPDATE accounts SET balance = balance - {amount} WHERE id = {from};\
          UPDATE accounts SET balance = balance + {amount} WHERE id = {to};\
          INSERT INTO transfers VALUES ({id}, {from}, {to}, {amount});"
