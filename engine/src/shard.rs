@@ -9,7 +9,7 @@ use crate::EngineError;
 use crate::catalog::{Catalog, Sequence};
 use crate::durable::{CommitGate, ShardLog, StorageConfig};
 use crate::runtime::Shard;
-use crate::runtime::event::{Awaited, Fire, event};
+use crate::runtime::event::{Awaited, Fire, end_of};
 use arc_swap::ArcSwap;
 use omendb_learned::index::IndexKind;
 use omendb_storage::row::{
@@ -58,6 +58,10 @@ pub struct Engine {
     /// Per shard, the oldest snapshot its sessions hold (`Ts::MAX`: none), for the garbage
     /// collection horizon.
     oldest_snapshot: Box<[AtomicU64]>,
+    /// The wait-for graph: each transaction waiting for a row or key, and the transaction it
+    /// waits for (a statement waits for one at a time). Locked only by waits that outlast
+    /// the deadlock timeout, and at their start and end.
+    waits: Mutex<HashMap<WriterId, WriterId>>,
 }
 
 /// A running checkpoint's claim; released on drop.
@@ -105,6 +109,7 @@ impl Engine {
             oldest_snapshot: (0..shards.max(1))
                 .map(|_| AtomicU64::new(Ts::MAX))
                 .collect(),
+            waits: Mutex::new(HashMap::new()),
         })
     }
 
@@ -227,6 +232,42 @@ impl Engine {
 
     pub fn shard_count(&self) -> usize {
         self.shards
+    }
+
+    /// `waiter` now waits for `holder` to end.
+    pub fn wait_begins(&self, waiter: WriterId, holder: WriterId) {
+        if let Ok(mut waits) = self.waits.lock() {
+            waits.insert(waiter, holder);
+        }
+    }
+
+    /// `waiter` no longer waits.
+    pub fn wait_ends(&self, waiter: WriterId) {
+        if let Ok(mut waits) = self.waits.lock() {
+            waits.remove(&waiter);
+        }
+    }
+
+    /// Whether `waiter`'s wait closes a cycle of waits: then it is the one to give up (its
+    /// edge leaves the graph at once, so the others of the cycle, checking later, go on).
+    pub fn deadlocked(&self, waiter: WriterId) -> bool {
+        let Ok(mut waits) = self.waits.lock() else {
+            return false;
+        };
+        let mut at = waiter;
+        // Each transaction waits for at most one other: following the edges either comes
+        // back to the waiter or ends within as many steps as there are waiters.
+        for _ in 0..=waits.len() {
+            match waits.get(&at) {
+                Some(&next) if next == waiter => {
+                    waits.remove(&waiter);
+                    return true;
+                }
+                Some(&next) => at = next,
+                None => return false,
+            }
+        }
+        false
     }
 
     /// The current catalog snapshot.
@@ -869,7 +910,7 @@ impl ShardState {
     /// same shard job that found `writer` in the way (`Busy`), so the end cannot slip in
     /// between and be missed.
     pub fn when_ended(&self, writer: WriterId) -> Awaited {
-        let (fire, awaited) = event();
+        let (fire, awaited) = end_of(writer);
         self.waiters
             .borrow_mut()
             .entry(writer)

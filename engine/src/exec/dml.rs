@@ -37,12 +37,41 @@ pub(super) enum Write {
 /// The shards a transaction has touched (they must commit or roll back).
 pub type Touched = Vec<bool>;
 
+/// How long a wait lasts before it looks for a deadlock (PostgreSQL's `deadlock_timeout`
+/// default): most waits end sooner, and never pay for the check.
+const DEADLOCK_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// A statement's wait for the transactions in its way: each wait lasts until the transaction
 /// named by `Busy` ends on the shard that refused (its `finish` fires the event), and all of a
 /// statement's waits on one shard together last at most the session's lock wait (55P03 after).
-/// A deadlock is broken only by that limit.
+/// A wait still going after `DEADLOCK_TIMEOUT` checks the engine's wait-for graph: if it
+/// closes a cycle, the statement fails with 40P01 and its transaction's rows are freed when
+/// the client rolls back.
 pub(super) struct LockWait {
     deadline: Instant,
+}
+
+/// A transaction's edge in the wait-for graph, removed however the wait ends.
+struct WaitEdge<'a> {
+    engine: &'a crate::shard::Engine,
+    waiter: WriterId,
+}
+
+impl Drop for WaitEdge<'_> {
+    fn drop(&mut self) {
+        self.engine.wait_ends(self.waiter);
+    }
+}
+
+fn deadlock_detected(waiter: WriterId, holder: u64) -> EngineError {
+    EngineError::Sql {
+        sqlstate: "40P01",
+        message: "deadlock detected".into(),
+        detail: Some(format!(
+            "Transaction {waiter} waits for transaction {holder}, which waits for it."
+        )),
+        hint: Some("See server log for query details.".into()),
+    }
 }
 
 impl LockWait {
@@ -59,8 +88,22 @@ impl LockWait {
         table: &TableSchema,
         mut ended: Awaited,
     ) -> Result<(), EngineError> {
+        let (waiter, holder) = (exec.env.reader, ended.txn());
+        let engine = &exec.env.engine;
+        if holder != 0 {
+            engine.wait_begins(waiter, holder);
+        }
+        let _edge = WaitEdge { engine, waiter };
+        let check_at = Instant::now() + DEADLOCK_TIMEOUT;
+        let mut checked = holder == 0;
         loop {
             exec.check_cancel()?;
+            if !checked && Instant::now() >= check_at {
+                checked = true;
+                if engine.deadlocked(waiter) {
+                    return Err(deadlock_detected(waiter, holder));
+                }
+            }
             let left = self.deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(EngineError::sql(
@@ -71,7 +114,11 @@ impl LockWait {
                     ),
                 ));
             }
-            if ended.wait(left.min(CANCEL_CHECK)).await == Waited::Fired {
+            let step = match check_at.checked_duration_since(Instant::now()) {
+                Some(to_check) if !checked => left.min(CANCEL_CHECK).min(to_check),
+                _ => left.min(CANCEL_CHECK),
+            };
+            if ended.wait(step).await == Waited::Fired {
                 return Ok(());
             }
         }
