@@ -78,3 +78,174 @@ async fn a_key_inserted_after_the_savepoint_is_released() {
     let sql = "INSERT INTO {t} VALUES (100, 2)";
     assert_eq!(released_by_rollback_to(held, sql).await, 1);
 }
+
+/// A table of (k primary key, u UNIQUE, v) as a model: the committed state plus, inside a
+/// transaction, its state and one saved state per open savepoint.
+type Rows = std::collections::BTreeMap<i64, (i64, i64)>;
+
+/// What a random step did to the model: `Ok` if it must succeed, `Err` if it must fail.
+fn apply_model(rows: &mut Rows, step: &Step) -> Result<(), ()> {
+    match *step {
+        Step::Insert(k, u, v) => {
+            if rows.contains_key(&k) || rows.values().any(|r| r.0 == u) {
+                return Err(());
+            }
+            rows.insert(k, (u, v));
+        }
+        Step::SetV(k, v) => {
+            if let Some(r) = rows.get_mut(&k) {
+                r.1 = v;
+            }
+        }
+        Step::SetU(k, u) => {
+            if rows.iter().any(|(other, r)| *other != k && r.0 == u) && rows.contains_key(&k) {
+                return Err(());
+            }
+            if let Some(r) = rows.get_mut(&k) {
+                r.0 = u;
+            }
+        }
+        Step::Delete(k) => {
+            rows.remove(&k);
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Insert(i64, i64, i64),
+    SetV(i64, i64),
+    SetU(i64, i64),
+    Delete(i64),
+}
+
+impl Step {
+    fn sql(&self, table: &str) -> String {
+        match *self {
+            Step::Insert(k, u, v) => format!("INSERT INTO {table} VALUES ({k}, {u}, {v})"),
+            Step::SetV(k, v) => format!("UPDATE {table} SET v = {v} WHERE k = {k}"),
+            Step::SetU(k, u) => format!("UPDATE {table} SET u = {u} WHERE k = {k}"),
+            Step::Delete(k) => format!("DELETE FROM {table} WHERE k = {k}"),
+        }
+    }
+}
+
+async fn contents(client: &tokio_postgres::Client, table: &str) -> Rows {
+    client
+        .query(&format!("SELECT k, u, v FROM {table}"), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .collect()
+}
+
+/// Random writes, savepoints, rollbacks to them and releases, errors included, checkpoints
+/// by another session in between, against the model above: after every step the transaction sees exactly the model's rows, and after
+/// COMMIT (or ROLLBACK) everyone does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_savepoint_sequences_match_a_model() {
+    use rand::{Rng, SeedableRng};
+    const TRANSACTIONS: usize = 40;
+    const STEPS: usize = 30;
+    const SPACE: i64 = 12;
+    let server = TestServer::start();
+    let table = unique_name("spmodel");
+    let client = server.connect().await;
+    let other = server.connect().await;
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE {table} (k bigint PRIMARY KEY, u bigint UNIQUE, v bigint)"
+        ))
+        .await
+        .unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut committed = Rows::new();
+    for t in 0..TRANSACTIONS {
+        client.batch_execute("BEGIN").await.unwrap();
+        let mut now = committed.clone();
+        // (name, state at the savepoint)
+        let mut savepoints: Vec<(String, Rows)> = Vec::new();
+        let mut failed = false;
+        let mut log = Vec::new();
+        for s in 0..STEPS {
+            let roll = rng.random_range(0..100);
+            if failed || (roll < 15 && !savepoints.is_empty()) {
+                if savepoints.is_empty() {
+                    break;
+                }
+                let i = rng.random_range(0..savepoints.len());
+                let name = savepoints[i].0.clone();
+                log.push(format!("ROLLBACK TO {name}"));
+                client
+                    .batch_execute(&format!("ROLLBACK TO SAVEPOINT {name}"))
+                    .await
+                    .unwrap();
+                savepoints.truncate(i + 1);
+                now = savepoints[i].1.clone();
+                failed = false;
+            } else if roll < 30 {
+                let name = format!("s{t}_{s}");
+                log.push(format!("SAVEPOINT {name}"));
+                client
+                    .batch_execute(&format!("SAVEPOINT {name}"))
+                    .await
+                    .unwrap();
+                savepoints.push((name, now.clone()));
+            } else if roll < 33 {
+                // Rows move into column segments while the transaction has writes pending.
+                log.push("CHECKPOINT (other session)".into());
+                other.batch_execute("CHECKPOINT").await.unwrap();
+            } else if roll < 38 && !savepoints.is_empty() {
+                let i = rng.random_range(0..savepoints.len());
+                let name = savepoints[i].0.clone();
+                log.push(format!("RELEASE {name}"));
+                client
+                    .batch_execute(&format!("RELEASE SAVEPOINT {name}"))
+                    .await
+                    .unwrap();
+                savepoints.truncate(i);
+            } else {
+                let (k, u, v) = (
+                    rng.random_range(0..SPACE),
+                    rng.random_range(0..SPACE),
+                    rng.random_range(0..1000),
+                );
+                let step = match rng.random_range(0..4) {
+                    0 | 1 => Step::Insert(k, u, v),
+                    2 => Step::SetV(k, v),
+                    _ if roll % 2 == 0 => Step::SetU(k, u),
+                    _ => Step::Delete(k),
+                };
+                log.push(step.sql(&table));
+                let expected = apply_model(&mut now, &step);
+                let got = client.batch_execute(&step.sql(&table)).await;
+                assert_eq!(
+                    got.is_ok(),
+                    expected.is_ok(),
+                    "transaction {t}: {step:?} gave {got:?}; steps: {log:#?}"
+                );
+                failed = got.is_err();
+            }
+            if !failed {
+                assert_eq!(
+                    contents(&client, &table).await,
+                    now,
+                    "transaction {t} after {log:#?}"
+                );
+            }
+        }
+        if failed || rng.random_bool(0.2) {
+            client.batch_execute("ROLLBACK").await.unwrap();
+        } else {
+            client.batch_execute("COMMIT").await.unwrap();
+            committed = now;
+        }
+        assert_eq!(
+            contents(&other, &table).await,
+            committed,
+            "after transaction {t}: {log:#?}"
+        );
+    }
+}
