@@ -74,8 +74,25 @@ enum Found {
     Changed,
 }
 
-/// A statement's rows inserted or updated so far, by (shard, slot).
-type Affected = Vec<(usize, RowId)>;
+/// A statement's rows inserted or updated so far, by `identity`.
+type Affected = std::collections::HashSet<Vec<u8>>;
+
+/// What makes a row the same row within one statement: its primary key (which DO UPDATE may
+/// change: the row then goes by its new key), or for a table without one, where it is stored.
+fn identity(table: &TableSchema, shard: usize, id: RowId, row: &[Value]) -> Vec<u8> {
+    let mut out = Vec::new();
+    match table.primary_key.as_ref() {
+        Some(pk) => pk
+            .columns
+            .iter()
+            .for_each(|&c| encode_value(&row[c], &mut out)),
+        None => {
+            out.extend_from_slice(&(shard as u64).to_be_bytes());
+            out.extend_from_slice(&id.to_be_bytes());
+        }
+    }
+    out
+}
 
 impl Executor {
     /// INSERT … ON CONFLICT: returns the rows inserted or updated (for RETURNING and the count).
@@ -121,7 +138,7 @@ impl Executor {
                 }
                 Probe::Free => match self.insert_one(table, on, &row, touched).await? {
                     Inserted::Done(shard, id) => {
-                        affected.push((shard, id));
+                        affected.insert(identity(table, shard, id, &row));
                         return Ok(Some(row));
                     }
                     Inserted::Raced => continue,
@@ -380,7 +397,7 @@ impl Executor {
                 ));
             }
         };
-        if affected.contains(&(shard, id)) {
+        if affected.contains(&identity(table, shard, id, &existing)) {
             return Err(EngineError::Sql {
                 sqlstate: "21000",
                 message: "ON CONFLICT DO UPDATE command cannot affect row a second time".into(),
@@ -422,8 +439,8 @@ impl Executor {
         } else {
             self.write_on(table, shard, vec![Write::Update(id, new.clone())])
                 .await?;
-            affected.push((shard, id));
         }
+        affected.insert(identity(table, shard, id, &new));
         Ok(Updated::Row(new))
     }
 
