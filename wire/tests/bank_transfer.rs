@@ -2,7 +2,8 @@
 //!
 //! Accounts spread over the shards of a real `omendb` server. Transfer clients move money
 //! between random accounts (often on different shards) in transactions that also log the
-//! transfer in a `transfers` table — half through the simple protocol (`BEGIN; UPDATE; UPDATE;
+//! transfer in a `transfers` table and add it to the client's totals with INSERT … ON CONFLICT
+//! DO UPDATE — half through the simple protocol (`BEGIN; UPDATE; UPDATE;
 //! INSERT; COMMIT`, every other one after a bogus transfer undone with ROLLBACK TO SAVEPOINT),
 //! half through the extended protocol with parameters. Analytic readers run
 //! continuously: `sum(balance), count(*)`, a `GROUP BY branch`, and a REPEATABLE READ
@@ -13,7 +14,8 @@
 //!   load and after every restart;
 //! * after every restart, every acknowledged transfer is in the log, nothing is in the log that
 //!   was never sent or was refused, and every balance equals its initial amount plus the
-//!   transfers in the log (no transfer is half applied, none applied without its log row).
+//!   transfers in the log (no transfer is half applied, none applied without its log row);
+//!   the upserted per-client totals equal the log's.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -115,7 +117,10 @@ async fn transfer_simple(client: &Client, id: i64, from: i32, to: i32, amount: i
         "BEGIN;{bogus}\
          UPDATE accounts SET balance = balance - {amount} WHERE id = {from};\
          UPDATE accounts SET balance = balance + {amount} WHERE id = {to};\
-         INSERT INTO transfers VALUES ({id}, {from}, {to}, {amount});"
+         INSERT INTO transfers VALUES ({id}, {from}, {to}, {amount});\
+         INSERT INTO client_totals VALUES ({}, {amount}, 1) ON CONFLICT (client) DO UPDATE \
+             SET moved = client_totals.moved + excluded.moved, n = client_totals.n + 1;",
+        id / ID_SPACE
     );
     match client.batch_execute(&body).await {
         Ok(()) => {}
@@ -155,6 +160,12 @@ async fn transfer_extended(
         tx.execute(
             "INSERT INTO transfers VALUES ($1, $2, $3, $4)",
             &[&id, &from, &to, &amount],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO client_totals VALUES ($1, $2, 1) ON CONFLICT (client) DO UPDATE \
+             SET moved = client_totals.moved + excluded.moved, n = client_totals.n + 1",
+            &[&(id / ID_SPACE), &amount],
         )
         .await
     };
@@ -344,6 +355,25 @@ async fn verify(client: &Client, ledger: &Ledger, round: usize) {
         );
         present.insert(id);
     }
+    // The per-client totals, kept with INSERT … ON CONFLICT DO UPDATE in the same
+    // transactions, agree with the log.
+    let mut totals: HashMap<i64, (i64, i64)> = HashMap::new();
+    for r in &rows {
+        let total = totals.entry(r.get::<_, i64>(0) / ID_SPACE).or_default();
+        total.0 += r.get::<_, i64>(3);
+        total.1 += 1;
+    }
+    let kept: HashMap<i64, (i64, i64)> = client
+        .query("SELECT client, moved, n FROM client_totals", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .collect();
+    assert_eq!(
+        kept, totals,
+        "round {round}: upserted totals disagree with the log"
+    );
     let lost: Vec<&i64> = ledger.acked.difference(&present).collect();
     assert!(
         lost.is_empty(),
@@ -370,7 +400,9 @@ async fn setup(port: u16) {
     c.batch_execute(
         "CREATE TABLE accounts (id int PRIMARY KEY, branch int NOT NULL, balance bigint NOT NULL);\
          CREATE TABLE transfers (id bigint PRIMARY KEY, src int NOT NULL, dst int NOT NULL, \
-                                 amount bigint NOT NULL);",
+                                 amount bigint NOT NULL);\
+         CREATE TABLE client_totals (client bigint PRIMARY KEY, moved bigint NOT NULL, \
+                                     n bigint NOT NULL);",
     )
     .await
     .unwrap();
