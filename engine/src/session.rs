@@ -11,7 +11,7 @@ use crate::exec::eval::EvalEnv;
 use crate::exec::memory::MemoryBudget;
 use crate::exec::query::Executor;
 use crate::settings::Settings;
-use crate::shard::{Engine, Pinned, ShardRef};
+use crate::shard::{Engine, Pinned, Savepoints, ShardRef};
 use omendb_planner::parse::{Parsed, parse};
 use omendb_planner::{BindContext, IsolationLevel, OutputColumn, PlanError, Statement, bind};
 use omendb_storage::row::{Ts, WriterId};
@@ -958,8 +958,10 @@ impl Session {
             savepoint: self
                 .txn
                 .as_ref()
-                .and_then(|t| t.savepoints.last())
-                .map_or(0, |s| s.2),
+                .map_or_else(Default::default, |t| Savepoints {
+                    innermost: t.savepoints.last().map_or(0, |s| s.2),
+                    outermost: t.savepoints.first().map_or(0, |s| s.2),
+                }),
             user: self.user.clone(),
             database: self.database.clone(),
             backend_pid: self.key.0,

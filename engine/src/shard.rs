@@ -391,6 +391,22 @@ enum Undo {
     },
 }
 
+/// The savepoints a transaction has open when it writes: the numbers of the innermost and
+/// the outermost (0: none). Numbers only grow within a transaction, so a change made under
+/// savepoint n is undone by a rollback to any savepoint numbered n or less.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Savepoints {
+    pub innermost: u32,
+    pub outermost: u32,
+}
+
+impl Savepoints {
+    /// Whether any savepoint is open (else nothing needs to be kept for undo).
+    pub fn open(&self) -> bool {
+        self.innermost > 0
+    }
+}
+
 /// One shard's state.
 pub struct ShardState {
     id: usize,
@@ -562,18 +578,23 @@ impl ShardState {
     pub fn change_keys(
         &self,
         writer: WriterId,
-        savepoint: u32,
+        savepoint: Savepoints,
         keys: &[(u64, Vec<u8>, bool)],
     ) -> Result<(), RowError> {
         let mut unique = self.unique.borrow_mut();
         for (constraint, key, reserve) in keys {
-            let before = unique.pending_change(*constraint, key, writer);
+            // Only an open savepoint needs the state before (the lookup allocates).
+            let before = savepoint
+                .open()
+                .then(|| unique.pending_change(*constraint, key, writer));
             if *reserve {
                 unique.reserve(*constraint, key, writer)?;
             } else {
                 unique.release(*constraint, key, writer)?;
             }
-            self.remember_key(writer, savepoint, *constraint, key, before);
+            if let Some(before) = before {
+                self.remember_key(writer, savepoint, *constraint, key, before);
+            }
             self.touched
                 .borrow_mut()
                 .entry(writer)
@@ -593,7 +614,7 @@ impl ShardState {
     pub fn reserve_key(
         &self,
         writer: WriterId,
-        savepoint: u32,
+        savepoint: Savepoints,
         constraint: u64,
         key: &[u8],
     ) -> Result<Option<bool>, RowError> {
@@ -621,41 +642,48 @@ impl ShardState {
     pub fn remember_row(
         &self,
         writer: WriterId,
-        savepoint: u32,
+        savepoint: Savepoints,
         table: TableId,
         id: RowId,
         before: SavedIntent,
     ) {
-        if savepoint > 0 {
+        if savepoint.open() {
             let undo = Undo::Row { table, id, before };
-            self.undo
-                .borrow_mut()
-                .entry(writer)
-                .or_default()
-                .push((savepoint, undo));
+            self.log_undo(writer, savepoint, undo);
         }
     }
 
     fn remember_key(
         &self,
         writer: WriterId,
-        savepoint: u32,
+        savepoint: Savepoints,
         constraint: u64,
         key: &[u8],
         before: Option<bool>,
     ) {
-        if savepoint > 0 {
+        if savepoint.open() {
             let undo = Undo::Key {
                 constraint,
                 key: key.into(),
                 before,
             };
-            self.undo
-                .borrow_mut()
-                .entry(writer)
-                .or_default()
-                .push((savepoint, undo));
+            self.log_undo(writer, savepoint, undo);
         }
+    }
+
+    /// Add to `writer`'s undo log, first dropping what only savepoints released before the
+    /// outermost open one was made under (no rollback can reach it any more).
+    fn log_undo(&self, writer: WriterId, savepoint: Savepoints, undo: Undo) {
+        let mut logs = self.undo.borrow_mut();
+        let log = logs.entry(writer).or_default();
+        if log.first().is_some_and(|(n, _)| *n < savepoint.outermost) {
+            let stale = log
+                .iter()
+                .position(|(n, _)| *n >= savepoint.outermost)
+                .unwrap_or(log.len());
+            log.drain(..stale);
+        }
+        log.push((savepoint.innermost, undo));
     }
 
     /// ROLLBACK TO SAVEPOINT number `savepoint`: undo, newest first, every change `writer`

@@ -14,7 +14,7 @@ use super::route::{Target, shard_of_row, target};
 use super::scan::{Locked, lock_rows};
 use crate::EngineError;
 use crate::runtime::event::{Awaited, Waited};
-use crate::shard::ShardState;
+use crate::shard::{Savepoints, ShardState};
 use omendb_planner::{Access, Expr, Plan};
 use omendb_storage::row::key::{encode_value, shard_hash};
 use omendb_storage::row::{RowError, RowId, SavedIntent, WriterId};
@@ -512,7 +512,7 @@ impl Executor {
                             Write::Update(id, row) => (id, Some(row.into_boxed_slice())),
                             Write::Delete(id) => (id, None),
                         };
-                        let before = (savepoint > 0).then(|| rt.save_intent(id, writer));
+                        let before = savepoint.open().then(|| rt.save_intent(id, writer));
                         rt.write(id, writer, row)?;
                         if let Some(before) = before {
                             s.remember_row(writer, savepoint, t.id, id, before);
@@ -648,7 +648,7 @@ fn insert_on_shard(
     table: &Arc<TableSchema>,
     rows: &[Row],
     writer: WriterId,
-    savepoint: u32,
+    savepoint: Savepoints,
 ) -> Result<(), (usize, Refused)> {
     shard
         .with_table(table, |t| {
@@ -674,10 +674,10 @@ pub(super) fn insert_one_on_shard(
     table: &Arc<TableSchema>,
     row: Row,
     writer: WriterId,
-    savepoint: u32,
+    savepoint: Savepoints,
 ) -> Result<RowId, RowError> {
     let (id, before) = shard.with_table(table, |t| {
-        let before = if savepoint > 0 {
+        let before = if savepoint.open() {
             t.save_intent_of_key(&row, writer)
         } else {
             None
@@ -686,7 +686,7 @@ pub(super) fn insert_one_on_shard(
             .map(|id| (id, before))
     })?;
     shard.record_row(writer, table.id, id);
-    if savepoint > 0 {
+    if savepoint.open() {
         let before = match before {
             Some((slot, saved)) if slot == id => saved,
             _ => SavedIntent::none(),

@@ -26,9 +26,9 @@ pub struct EvalEnv {
     pub snapshot: Ts,
     /// How writes treat rows changed after the snapshot.
     pub isolation: IsolationLevel,
-    /// The number of the transaction's innermost open savepoint (0: none): the shards keep
-    /// what the statement's writes replace under it, for ROLLBACK TO SAVEPOINT.
-    pub savepoint: u32,
+    /// The transaction's open savepoints: while there are any, the shards keep what the
+    /// statement's writes replace, for ROLLBACK TO SAVEPOINT.
+    pub savepoint: crate::shard::Savepoints,
     pub user: String,
     pub database: String,
     pub backend_pid: i32,

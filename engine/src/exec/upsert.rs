@@ -23,7 +23,7 @@ use super::query::Executor;
 use super::route::shard_of_row;
 use crate::EngineError;
 use crate::runtime::event::Awaited;
-use crate::shard::ShardState;
+use crate::shard::{Savepoints, ShardState};
 use omendb_planner::Plan;
 use omendb_planner::plan::{Arbiter, ConflictAction, OnConflict};
 use omendb_storage::row::key::encode_value;
@@ -543,7 +543,7 @@ struct LockFor {
     /// The statement's snapshot.
     at: omendb_storage::row::Ts,
     repeatable: bool,
-    savepoint: u32,
+    savepoint: Savepoints,
 }
 
 /// Lock the conflicting row's newest version.
