@@ -231,3 +231,38 @@ async fn concurrent_upserts_lose_no_increment() {
         .collect();
     assert_eq!(got, want);
 }
+
+/// Parameters in VALUES, SET and WHERE of a prepared upsert, their types inferred.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_upsert_with_parameters_everywhere() {
+    let server = TestServer::start();
+    let table = counter_table(&server).await;
+    let client = server.connect().await;
+    let upsert = client
+        .prepare(&format!(
+            "INSERT INTO {table} VALUES ($1, $2, $3) ON CONFLICT (k) DO UPDATE \
+             SET n = {table}.n + $4, name = excluded.name WHERE {table}.n < $5 \
+             RETURNING k, name, n"
+        ))
+        .await
+        .unwrap();
+    let run = |k: i64, name: &'static str, n: i64, add: i64, limit: i64| {
+        let (client, upsert) = (&client, &upsert);
+        async move {
+            client
+                .query(upsert, &[&k, &name, &n, &add, &limit])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect::<Vec<(i64, String, i64)>>()
+        }
+    };
+    assert_eq!(run(1, "a", 5, 0, 0).await, vec![(1, "a".to_string(), 5)]);
+    assert_eq!(
+        run(1, "b", 0, 10, 100).await,
+        vec![(1, "b".to_string(), 15)]
+    );
+    assert_eq!(run(1, "c", 0, 10, 15).await, vec![]);
+    assert_eq!(run(2, "c", 7, 0, 0).await, vec![(2, "c".to_string(), 7)]);
+}
