@@ -163,6 +163,18 @@ impl Pipeline<'_> {
         match (&mut self.partial, &self.fragment.aggregate) {
             (Some(state), Some(spec)) => state.update(spec, &b, self.env, selection),
             _ => {
+                let mut b = b;
+                // Columns only the filter read leave as absent: neither gathered here nor
+                // copied again by the joins and concatenations above (Q13's o_comment).
+                if let Some(output) = &self.fragment.output
+                    && output.len() == b.columns.len()
+                {
+                    for (v, &read) in b.columns.iter_mut().zip(output) {
+                        if !read && !matches!(v, Vector::Absent(_)) {
+                            *v = Vector::Absent(v.len());
+                        }
+                    }
+                }
                 self.batches.push(match selection {
                     Some(s) => take_batch(&b, s)?,
                     None => b,
