@@ -36,9 +36,18 @@ use std::time::Duration;
 /// How long a row whose conflicting row is not yet visible (its multi-shard commit is being
 /// applied) waits before it probes again.
 const REPROBE_PAUSE: Duration = Duration::from_millis(1);
-/// Probes a row may make that find a conflict but no conflicting row (10 s at the pause):
-/// past it, the key and the rows disagree, which is an engine bug, reported.
+/// Probes a row may repeat without waiting for anyone (10 s at the pause when the
+/// conflicting row is not found): past it, the keys and the rows disagree (`disagree`).
 const MAX_REPROBES: u32 = 10_000;
+
+/// A row kept finding a conflict that was not there (or the reverse) without waiting for
+/// anyone: the keys and the rows disagree, an engine bug, reported rather than looping.
+fn disagree(table: &TableSchema) -> EngineError {
+    EngineError::Internal(format!(
+        "ON CONFLICT: the keys of \"{}\" and its rows disagree",
+        table.name
+    ))
+}
 
 /// What probing the arbiters found.
 enum Probe {
@@ -141,7 +150,11 @@ impl Executor {
                         affected.insert(identity(table, shard, id, &row));
                         return Ok(Some(row));
                     }
-                    Inserted::Raced => continue,
+                    Inserted::Raced if reprobes < MAX_REPROBES => {
+                        reprobes += 1;
+                        continue;
+                    }
+                    Inserted::Raced => return Err(disagree(table)),
                     Inserted::Wait(ended) => {
                         lock_wait.wait(self, table, ended).await?;
                         continue;
@@ -173,12 +186,7 @@ impl Executor {
                     reprobes += 1;
                     crate::runtime::sleep(REPROBE_PAUSE).await;
                 }
-                Updated::Gone => {
-                    return Err(EngineError::Internal(format!(
-                        "ON CONFLICT: a key of \"{}\" conflicts but no row holds it",
-                        table.name
-                    )));
-                }
+                Updated::Gone => return Err(disagree(table)),
                 Updated::Wait(ended) => lock_wait.wait(self, table, ended).await?,
             }
         }
