@@ -138,9 +138,24 @@ impl Executor {
     ) -> Result<Option<Row>, EngineError> {
         let lock_wait = LockWait::new(self);
         let mut reprobes = 0;
+        // Without UNIQUE constraints the only arbiter is the primary key, and inserting the
+        // row is one shard job that either succeeds or finds the conflict: no probe first.
+        let insert_first = table.unique.is_empty();
         loop {
             self.check_cancel()?;
-            let arbiter = match self.probe(table, on, &row).await? {
+            let probe = if insert_first {
+                match self.insert_one(table, on, &row, touched).await? {
+                    Inserted::Done(shard, id) => {
+                        affected.insert(identity(table, shard, id, &row));
+                        return Ok(Some(row));
+                    }
+                    Inserted::Raced => Probe::Conflict(Arbiter::PrimaryKey),
+                    Inserted::Wait(ended) => Probe::Wait(ended),
+                }
+            } else {
+                self.probe(table, on, &row).await?
+            };
+            let arbiter = match probe {
                 Probe::Wait(ended) => {
                     lock_wait.wait(self, table, ended).await?;
                     continue;
@@ -371,26 +386,37 @@ impl Executor {
         touched: &mut Touched,
     ) -> Result<Updated, EngineError> {
         let newest = ReadView::latest(self.env.reader);
-        let Some((shard, candidate)) = self
-            .find_conflicting(table, update.arbiter, update.excluded, newest)
-            .await?
-        else {
-            return Ok(Updated::Gone);
+        // A primary-key conflict's row is on the row's shard: found and locked in one job.
+        let (shard, candidate) = match update.arbiter {
+            Arbiter::PrimaryKey => (
+                shard_of_row(table, update.excluded, self.shard.count()).unwrap_or(0),
+                None,
+            ),
+            Arbiter::Unique(_) => match self
+                .find_conflicting(table, update.arbiter, update.excluded, newest)
+                .await?
+            {
+                Some((shard, id)) => (shard, Some(id)),
+                None => return Ok(Updated::Gone),
+            },
         };
         touched[shard] = true;
-        let (t, writer, at) = (table.clone(), self.env.reader, self.env.snapshot);
-        let savepoint = self.env.savepoint;
-        let repeatable = self.env.isolation.snapshot_per_transaction();
+        let lock = LockFor {
+            writer: self.env.reader,
+            at: self.env.snapshot,
+            repeatable: self.env.isolation.snapshot_per_transaction(),
+            savepoint: self.env.savepoint,
+        };
+        let (t, excluded) = (table.clone(), update.excluded.clone());
         let found = self
             .shard
             .run_on(shard, move |s| async move {
-                let lock = LockFor {
-                    writer,
-                    at,
-                    repeatable,
-                    savepoint,
-                };
-                lock_conflicting(s.state(), &t, candidate, lock)
+                let s = s.state();
+                let candidate = candidate.or_else(|| find_by_key(s, &t, &excluded, newest));
+                match candidate {
+                    Some(id) => lock_conflicting(s, &t, id, lock),
+                    None => Found::Gone,
+                }
             })
             .await
             .map_err(shard_error)?;
