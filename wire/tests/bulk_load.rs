@@ -589,6 +589,11 @@ fn joins_probed_on_every_shard_match_the_row_executor() {
         "SELECT count(*), sum(amount) FROM po WHERE ck IN (SELECT ck FROM pc WHERE tier = 3)",
         "SELECT count(*), sum(amount) FROM po o WHERE NOT EXISTS (SELECT 1 FROM pc c WHERE c.ck = o.ck)",
         "SELECT count(*) FROM po WHERE ck NOT IN (SELECT ck FROM pc WHERE tier <> 1)",
+        "SELECT count(*), sum(tier) FROM pc c WHERE EXISTS (SELECT 1 FROM po o WHERE o.ck = c.ck AND o.amount > 900)",
+        "SELECT count(*), sum(tier) FROM pc c WHERE NOT EXISTS (SELECT 1 FROM po o WHERE o.ck = c.ck AND o.amount < 100 AND o.ok <> c.ck)",
+        "SELECT count(*) FROM pc WHERE ck NOT IN (SELECT ck FROM po)",
+        "SELECT count(*) FROM pc WHERE ck NOT IN (SELECT ck FROM po WHERE ck IS NOT NULL)",
+        "SELECT count(*) FROM pc WHERE ck IN (SELECT ck FROM po WHERE amount = 7)",
         "SELECT o.ok, c.tier FROM po o JOIN pc c ON c.ck = o.ck AND o.amount < c.tier * 100 ORDER BY o.ok LIMIT 7",
     ];
     for sql in queries {
