@@ -12,11 +12,13 @@
 
 mod cold;
 pub mod key;
+mod range;
 mod table;
 mod unique;
 mod version;
 
 pub use cold::{COLD, Cold, ColdSegment};
+pub use range::KeyRange;
 pub use table::{Change, Frozen, FrozenSegment, Lock, RowId, RowTable, WriterId};
 pub use unique::UniqueKeys;
 pub use version::{ReadView, Ts};

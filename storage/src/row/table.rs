@@ -4,6 +4,7 @@
 use super::RowError;
 use super::cold::{COLD, Cold, ColdSegment};
 use super::key::{encode_primary_key, encode_value};
+use super::range::KeyRange;
 use super::version::{Intent, Pending, Pruned, ReadView, Slot, Ts, Version};
 use crate::schema::TableSchema;
 use crate::segment::{DeleteVector, SEGMENT_ROWS, Segment, SegmentError};
@@ -650,6 +651,20 @@ impl RowTable {
     pub fn scan(&self, view: ReadView, mut visit: impl FnMut(RowId, &[Value]) -> bool) {
         if self.cold.scan(view.at, &mut visit) {
             self.scan_hot(view, visit);
+        }
+    }
+
+    /// Visit the rows visible to `view` whose primary key lies in `range` (in key order when
+    /// the range asks for one) until `visit` returns false. Segment rows keep their cold ids:
+    /// nothing moves into the row store for a read. A table without a primary key has no range.
+    pub fn scan_range(
+        &self,
+        range: &KeyRange,
+        view: ReadView,
+        mut visit: impl FnMut(RowId, &[Value]) -> bool,
+    ) {
+        if let Some(index) = self.primary.as_deref() {
+            super::range::visit_range(index, &self.slots, &self.cold, range, view, &mut visit);
         }
     }
 
