@@ -363,11 +363,11 @@ fn key_range_text(
 ) -> String {
     let name = |c: usize| table.columns[c].name.clone();
     let bound: Vec<String> = r.columns[..r.eq.len()].iter().map(|&c| name(c)).collect();
-    let mut out = format!(
-        "primary key range ({}) = ({})",
-        bound.join(", "),
-        list(&r.eq)
-    );
+    let index = match &r.index {
+        Some(name) => format!("index {name}"),
+        None => "primary key".to_string(),
+    };
+    let mut out = format!("{index} range ({}) = ({})", bound.join(", "), list(&r.eq));
     if let Some(&next) = r.columns.get(r.eq.len()) {
         let mut side = |b: &Option<crate::plan::RangeBound>, strict: &str, loose: &str| {
             if let Some(b) = b {

@@ -20,10 +20,12 @@ pub enum Access {
     KeyRange(Box<KeyRange>),
 }
 
-/// A key range of an ordered index (the primary key): the scan's filter still holds every
+/// A key range of an ordered index (the primary key or a secondary index): the scan's filter still holds every
 /// condition, so the range only narrows which rows are read, never which qualify.
 #[derive(Debug, Clone)]
 pub struct KeyRange {
+    /// The secondary index read, by name; `None` for the primary key.
+    pub index: Option<String>,
     /// The index's key columns (table column numbers), in key order.
     pub columns: Vec<usize>,
     /// Values of the leading `eq.len()` key columns.
@@ -371,6 +373,17 @@ pub enum Statement {
         or_replace: bool,
     },
     DropView {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+    /// `CREATE INDEX name ON table (columns)` (column positions).
+    CreateIndex {
+        name: String,
+        table: String,
+        columns: Vec<usize>,
+        if_not_exists: bool,
+    },
+    DropIndex {
         names: Vec<String>,
         if_exists: bool,
     },

@@ -37,6 +37,8 @@ pub enum Target {
 /// A key range with its row budget, evaluated for one statement execution.
 #[derive(Debug, Clone)]
 pub struct RangeProbe {
+    /// The secondary index to read; `None` for the primary key.
+    pub index: Option<String>,
     pub range: KeyRange,
     /// Stop after this many rows that pass the filter (in key order).
     pub limit: Option<usize>,
@@ -102,8 +104,20 @@ pub fn target(
             if limit == Some(0) {
                 return Ok(Target::Nothing);
             }
-            let range = encode_range(&values, lower, upper, r.descending);
-            Ok(Target::Range(shard, Box::new(RangeProbe { range, limit })))
+            // Secondary-index entries encode values with NULL tags (their columns may be NULL).
+            let encode: fn(&Value, &mut Vec<u8>) = match r.index {
+                Some(_) => encode_value,
+                None => |v, out| encode_primary_key(&[v], out),
+            };
+            let range = encode_range(encode, &values, lower, upper, r.descending);
+            Ok(Target::Range(
+                shard,
+                Box::new(RangeProbe {
+                    index: r.index.clone(),
+                    range,
+                    limit,
+                }),
+            ))
         }
         Access::PrimaryKey(values) => {
             let Some(pk) = &table.primary_key else {
@@ -124,18 +138,19 @@ pub fn target(
     }
 }
 
-/// The byte range of primary keys with these leading values and bounds on the next column.
+/// The byte range of index keys with these leading values and bounds on the next column.
 fn encode_range(
+    encode: fn(&Value, &mut Vec<u8>),
     values: &[Value],
     lower: Option<(Value, bool)>,
     upper: Option<(Value, bool)>,
     descending: Option<bool>,
 ) -> KeyRange {
     let mut prefix = Vec::with_capacity(16 * (values.len() + 1));
-    encode_primary_key(&values.iter().collect::<Vec<_>>(), &mut prefix);
+    values.iter().for_each(|v| encode(v, &mut prefix));
     let with = |v: &Value| {
         let mut k = prefix.clone();
-        encode_primary_key(&[v], &mut k);
+        encode(v, &mut k);
         k
     };
     // An exclusive lower bound still starts at the bound's keys: the filter drops them.

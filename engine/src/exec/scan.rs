@@ -66,6 +66,7 @@ pub fn scan_rows(
     if let Some(wait) = prepared_wait(shard, table) {
         return Ok(wait);
     }
+    let probe = effective(shard, table, probe);
     let mut out = Vec::new();
     let limit = match probe {
         Probe::Range(r) => r.limit,
@@ -76,6 +77,18 @@ pub fn scan_rows(
         limit.is_none_or(|n| out.len() < n)
     })?;
     Ok(Read::Done(out))
+}
+
+/// The probe to run here: a range over a secondary index this partition does not have (dropped
+/// after the statement was planned) becomes a scan, unlimited and unordered; the filter still
+/// holds every condition, and the Sort and Limit above the scan still apply.
+fn effective<'a>(shard: &ShardState, table: &Arc<TableSchema>, probe: Probe<'a>) -> Probe<'a> {
+    match probe {
+        Probe::Range(RangeProbe {
+            index: Some(name), ..
+        }) if !shard.with_table(table, |t| t.has_index(name)) => Probe::Scan,
+        other => other,
+    }
 }
 
 /// Visit the rows visible to the statement that match `filter` (those `probe` selects) until
@@ -108,7 +121,13 @@ fn visit_matching(
                     visit(id, row);
                 }
             }
-            Probe::Range(r) => t.scan_range(&r.range, view, &mut visit),
+            Probe::Range(r) => match &r.index {
+                None => t.scan_range(&r.range, view, &mut visit),
+                Some(name) => {
+                    // `effective` turned a range over a missing index into a scan.
+                    t.scan_index(name, &r.range, view, &mut visit);
+                }
+            },
             Probe::Scan => t.scan(view, &mut visit),
         }
         error.map_or(Ok(()), Err)
@@ -146,6 +165,7 @@ pub fn lock_rows(
     if let Some(Read::Wait(w)) = prepared_wait::<()>(shard, table) {
         return Ok(Locked::Wait(w));
     }
+    let probe = effective(shard, table, probe);
     let writer = env.reader;
     let mut matches: Vec<RowId> = Vec::new();
     // Every candidate, in order: a limited range locks the first `limit` that still qualify

@@ -832,7 +832,17 @@ pub(crate) fn choose_access(table: &TableSchema, predicate: &Expr) -> Access {
         if let Some(values) = values {
             return Access::PrimaryKey(values);
         }
-        if let Some(range) = key_range(table, &pk.columns, &conditions) {
+        // The range binding the most columns; the primary key wins a tie (no indirection).
+        let primary = key_range(table, None, &pk.columns, &conditions);
+        let best = table
+            .indexes
+            .iter()
+            .filter_map(|i| key_range(table, Some(&i.name), &i.columns, &conditions))
+            .fold(primary, |best, r| match &best {
+                Some(b) if bound_columns(b) >= bound_columns(&r) => best,
+                _ => Some(r),
+            });
+        if let Some(range) = best {
             return Access::KeyRange(Box::new(range));
         }
     }
@@ -847,11 +857,18 @@ pub(crate) fn choose_access(table: &TableSchema, predicate: &Expr) -> Access {
 /// vectorized scan reads faster than row-by-row index probes.
 const MIN_RANGE_COLUMNS: usize = 2;
 
+/// Key columns a range binds (its equalities, and its range column counted once).
+fn bound_columns(r: &KeyRange) -> usize {
+    r.eq.len() + usize::from(r.lower.is_some() || r.upper.is_some())
+}
+
 /// The key range of index `columns` the conditions bind: equalities on a prefix, then bounds
 /// on the next column when its type matches theirs exactly (so encoding the bound keeps its
-/// order).
+/// order). An index led by the shard column needs [`MIN_RANGE_COLUMNS`] bound columns, another
+/// one.
 fn key_range(
     table: &TableSchema,
+    index: Option<&String>,
     columns: &[usize],
     conds: &[KeyCondition<'_>],
 ) -> Option<KeyRange> {
@@ -881,7 +898,13 @@ fn key_range(
         }
     }
     let bound = eq.len() + usize::from(lower.is_some() || upper.is_some());
-    (bound >= MIN_RANGE_COLUMNS).then(|| KeyRange {
+    let needed = if columns.first() == table.shard_column().as_ref() {
+        MIN_RANGE_COLUMNS
+    } else {
+        1
+    };
+    (bound >= needed).then(|| KeyRange {
+        index: index.cloned(),
         columns: columns.to_vec(),
         eq,
         lower,

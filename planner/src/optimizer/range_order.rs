@@ -31,6 +31,7 @@ pub fn push_limit_into_range(plan: &mut Plan) {
     };
     let Some(Plan::Scan {
         access: Access::KeyRange(range),
+        table,
         ..
     }) = below_projects(input)
     else {
@@ -52,7 +53,11 @@ pub fn push_limit_into_range(plan: &mut Plan) {
             .iter()
             .zip(&range.columns[range.eq.len()..])
             .all(|(&(c, d), &k)| c == k && d == descending);
-    if follows_key {
+    // Secondary-index entries sort NULL first, PostgreSQL's ascending order puts it last:
+    // only columns that hold no NULL can take the index's order.
+    let no_nulls =
+        range.index.is_none() || ordered.iter().all(|&(c, _)| !table.columns[c].nullable);
+    if follows_key && no_nulls {
         range.descending = Some(descending);
         range.limit = Some(limit);
     }

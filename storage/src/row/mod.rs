@@ -13,6 +13,7 @@
 mod cold;
 pub mod key;
 mod range;
+mod secondary;
 mod table;
 mod unique;
 mod version;

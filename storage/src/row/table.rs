@@ -5,6 +5,7 @@ use super::RowError;
 use super::cold::{COLD, Cold, ColdSegment};
 use super::key::{encode_primary_key, encode_value};
 use super::range::KeyRange;
+use super::secondary::Secondary;
 use super::version::{Intent, Pending, Pruned, ReadView, Slot, Ts, Version};
 use crate::schema::TableSchema;
 use crate::segment::{DeleteVector, SEGMENT_ROWS, Segment, SegmentError};
@@ -65,6 +66,8 @@ pub struct RowTable {
     /// Slots a commit left with versions some snapshot may outlive, by that commit's
     /// timestamp (about ascending): `collect` prunes them once the horizon passes it.
     garbage: VecDeque<(Ts, RowId)>,
+    /// Secondary indexes (`secondary.rs`): every row version entering the partition adds to them.
+    secondary: Vec<Secondary>,
 }
 
 /// What a checkpoint froze of one table partition: every segment with the deletes of the
@@ -92,6 +95,7 @@ impl RowTable {
     /// An empty table partition whose primary-key index is of `kind`.
     pub fn new(schema: Arc<TableSchema>, kind: IndexKind) -> RowTable {
         let primary: Option<KeyIndex> = schema.primary_key.as_ref().map(|_| kind.build::<RowId>());
+        let secondary = schema.indexes.iter().map(Secondary::new).collect();
         RowTable {
             schema,
             slots: Vec::new(),
@@ -103,7 +107,120 @@ impl RowTable {
             bulk_writers: Vec::new(),
             kind,
             garbage: VecDeque::new(),
+            secondary,
         }
+    }
+
+    /// Take `schema` (same table, changed secondary indexes): build the indexes it adds from
+    /// every row version here, drop the ones it removes.
+    pub fn set_schema(&mut self, schema: Arc<TableSchema>) {
+        self.secondary
+            .retain(|s| schema.indexes.iter().any(|d| d.name == s.name));
+        let new: Vec<Secondary> = schema
+            .indexes
+            .iter()
+            .filter(|d| !self.secondary.iter().any(|s| s.name == d.name))
+            .map(Secondary::new)
+            .collect();
+        self.schema = schema;
+        let from = self.secondary.len();
+        self.secondary.extend(new);
+        self.fill_indexes(from);
+    }
+
+    /// Add every row version of the partition to the secondary indexes from `from` on.
+    fn fill_indexes(&mut self, from: usize) {
+        if from >= self.secondary.len() {
+            return;
+        }
+        let mut buf = Vec::new();
+        let (schema, indexes) = (&self.schema, &mut self.secondary[from..]);
+        for slot in &self.slots {
+            for row in slot.all_rows() {
+                indexes
+                    .iter_mut()
+                    .for_each(|i| i.add(schema, row, &mut buf));
+            }
+        }
+        for c in self.cold.segments() {
+            for r in 0..c.segment.rows() {
+                if !c.deletes.is_deleted(r as u32) {
+                    let row = c.segment.row(r);
+                    indexes
+                        .iter_mut()
+                        .for_each(|i| i.add(schema, &row, &mut buf));
+                }
+            }
+        }
+    }
+
+    /// Add a row version to every secondary index.
+    fn index_row(&mut self, row: &[Value]) {
+        if self.secondary.is_empty() {
+            return;
+        }
+        let mut buf = std::mem::take(&mut self.key_buf);
+        for i in &mut self.secondary {
+            i.add(&self.schema, row, &mut buf);
+        }
+        self.key_buf = buf;
+    }
+
+    /// Add a segment's live rows to every secondary index.
+    fn index_segment(&mut self, c: &ColdSegment) {
+        if self.secondary.is_empty() {
+            return;
+        }
+        let mut buf = Vec::new();
+        for r in 0..c.segment.rows() {
+            if !c.deletes.is_deleted(r as u32) {
+                let row = c.segment.row(r);
+                for i in &mut self.secondary {
+                    i.add(&self.schema, &row, &mut buf);
+                }
+            }
+        }
+    }
+
+    /// Whether the partition has the secondary index `name`.
+    pub fn has_index(&self, name: &str) -> bool {
+        self.secondary.iter().any(|s| s.name == name)
+    }
+
+    /// Entries in secondary index `name` (stale ones included), for tests and monitoring.
+    pub fn index_len(&self, name: &str) -> Option<usize> {
+        self.secondary
+            .iter()
+            .find(|s| s.name == name)
+            .map(Secondary::len)
+    }
+
+    /// Visit the rows visible to `view` whose entries in secondary index `name` lie in `range`
+    /// (in entry order when the range asks for one) until `visit` returns false. Returns false,
+    /// visiting nothing, when the partition has no such index.
+    pub fn scan_index(
+        &self,
+        name: &str,
+        range: &KeyRange,
+        view: ReadView,
+        mut visit: impl FnMut(RowId, &[Value]) -> bool,
+    ) -> bool {
+        let (Some(index), Some(primary)) = (
+            self.secondary.iter().find(|s| s.name == name),
+            self.primary.as_deref(),
+        ) else {
+            return false;
+        };
+        index.visit(
+            &self.schema,
+            primary,
+            &self.slots,
+            &self.cold,
+            range,
+            view,
+            &mut visit,
+        );
+        true
     }
 
     /// The kind of primary-key index this partition uses (segments built for it use it too).
@@ -127,6 +244,7 @@ impl RowTable {
 
     /// Recovery: add a checkpointed segment.
     pub fn install_segment(&mut self, segment: ColdSegment) {
+        self.index_segment(&segment);
         self.cold.push(segment);
     }
 
@@ -207,6 +325,7 @@ impl RowTable {
     pub fn end_bulk(&mut self, writer: WriterId, segments: Vec<ColdSegment>) {
         self.bulk_writers.retain(|&w| w != writer);
         for s in segments {
+            self.index_segment(&s);
             self.cold.push(s);
         }
     }
@@ -275,6 +394,7 @@ impl RowTable {
     /// committed versions (as PostgreSQL's unique indexes do), not the writer's snapshot.
     pub fn insert(&mut self, row: Box<[Value]>, writer: WriterId) -> Result<RowId, RowError> {
         self.bulk_guard(writer)?;
+        self.index_row(&row);
         if self.primary.is_some() {
             let key = primary_key_bytes(&self.schema, &row, &mut self.key_buf).to_vec();
             if let Some(id) = self.slot_of_key(&key)? {
@@ -431,6 +551,9 @@ impl RowTable {
         writer: WriterId,
         row: Option<Box<[Value]>>,
     ) -> Result<(), RowError> {
+        if let Some(r) = &row {
+            self.index_row(r);
+        }
         let slot = self
             .slots
             .get_mut(id as usize)
@@ -526,6 +649,7 @@ impl RowTable {
     /// Recovery: make `row` committed, replacing the row with the same primary key (tables
     /// without a key just gain the row).
     pub fn replay_put(&mut self, row: Box<[Value]>) {
+        self.index_row(&row);
         let version = |row| {
             Some(Version {
                 ts: 0,
@@ -906,6 +1030,7 @@ mod tests {
                     columns: vec![0],
                 }),
                 unique: Vec::new(),
+                indexes: Vec::new(),
             }),
             kind,
         )
