@@ -15,7 +15,7 @@ use super::vector;
 use crate::EngineError;
 use crate::runtime::event::{Awaited, Waited};
 use crate::shard::ShardRef;
-use omendb_planner::{Access, BinOp, Expr, Plan};
+use omendb_planner::{Access, BinOp, Expr, JoinKind, Plan};
 use omendb_storage::schema::TableSchema;
 use omendb_storage::types::{DataType, Value};
 use std::future::Future;
@@ -340,8 +340,14 @@ impl Executor {
                     kind,
                     on,
                 } => {
-                    let l = self.run(left).await?;
-                    let r = self.run(right).await?;
+                    let looked_up = match kind {
+                        JoinKind::Inner => self.lookup_join(left, right, on.as_ref()).await?,
+                        _ => None,
+                    };
+                    let (l, r) = match looked_up {
+                        Some(sides) => sides,
+                        None => (self.run(left).await?, self.run(right).await?),
+                    };
                     let widths = (left.column_types().len(), right.column_types().len());
                     join(l, r, widths, *kind, on.as_ref(), env)
                 }
@@ -451,7 +457,7 @@ impl Executor {
         Ok(out)
     }
 
-    async fn scan_on(
+    pub(super) async fn scan_on(
         &self,
         shard: usize,
         table: &Arc<TableSchema>,

@@ -36,6 +36,8 @@ pub enum Probe<'a> {
     Key(&'a [u8]),
     /// The rows in a primary-key range (in its order, up to its limit).
     Range(&'a RangeProbe),
+    /// The rows with these encoded primary keys (a lookup join's batch).
+    Keys(&'a [Vec<u8>]),
 }
 
 /// An owned [`Probe`] to send to a shard (`None` is a scan).
@@ -43,6 +45,7 @@ pub enum Probe<'a> {
 pub enum Scope {
     Key(Vec<u8>),
     Range(Box<RangeProbe>),
+    Keys(Vec<Vec<u8>>),
 }
 
 impl Scope {
@@ -51,6 +54,7 @@ impl Scope {
             None => Probe::Scan,
             Some(Scope::Key(k)) => Probe::Key(k),
             Some(Scope::Range(r)) => Probe::Range(r),
+            Some(Scope::Keys(k)) => Probe::Keys(k),
         }
     }
 }
@@ -128,6 +132,16 @@ fn visit_matching(
                     t.scan_index(name, &r.range, view, &mut visit);
                 }
             },
+            Probe::Keys(keys) => {
+                for k in keys {
+                    if let Some(id) = t.lookup(k, view)
+                        && let Some(row) = t.get(id, view)
+                        && !visit(id, row)
+                    {
+                        break;
+                    }
+                }
+            }
             Probe::Scan => t.scan(view, &mut visit),
         }
         error.map_or(Ok(()), Err)
