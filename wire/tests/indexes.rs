@@ -143,6 +143,31 @@ fn psql(port: u16, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// `COPY table FROM STDIN` with `data` (text format).
+fn copy_in(port: u16, table: &str, data: &str) {
+    use std::io::Write;
+    let mut child = Command::new("psql")
+        .args(["-X", "-A", "-t", "-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"])
+        .args(["-c", &format!("COPY {table} FROM STDIN")])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(data.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn start(data: &Path) -> (std::process::Child, u16) {
     common::durable::start(data, &data.with_extension("log"), 2, "warn")
 }
@@ -175,6 +200,19 @@ fn index_over_checkpointed_rows_survives_restarts() {
     let (server, port) = start(&data);
     psql(port, &INDEX.replace("{t}", "ix_cold"));
     check_queries(port, "ix_cold");
+    // A bulk load into the indexed table (segments written directly) is indexed too.
+    let copied: String = (1000..1100)
+        .map(|o| format!("1\t1\t{o}\t3\tcopied\n"))
+        .collect();
+    copy_in(port, "ix_cold", &copied);
+    let by_index = "SELECT count(*) FROM ix_cold WHERE w = 1 AND d = 1 AND c = 3";
+    assert!(psql(port, &format!("EXPLAIN {by_index}")).contains("index"));
+    let expected = psql(
+        port,
+        "SELECT count(*) FROM ix_cold WHERE w + 0 = 1 AND d + 0 = 1 AND c + 0 = 3",
+    );
+    assert_eq!(psql(port, by_index), expected);
+    assert!(expected.parse::<i64>().unwrap() >= 100);
     psql(
         port,
         "UPDATE ix_cold SET c = 99 WHERE w = 2 AND d = 3 AND o = 10",
