@@ -477,11 +477,11 @@ pub(crate) fn bind_select(
         keys.push(sort_key(expr, &o.options));
     }
     if let Some(state) = agg_state {
-        plan = Plan::Aggregate {
-            input: Box::new(plan),
-            groups: state.groups.into_iter().map(|(e, _)| e).collect(),
-            aggs: state.aggs,
-        };
+        plan = crate::optimizer::distinct_agg::aggregate(
+            plan,
+            state.groups.into_iter().map(|(e, _)| e).collect(),
+            state.aggs,
+        );
     }
     if let Some(h) = having {
         plan = Plan::Filter {
