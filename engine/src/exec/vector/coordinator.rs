@@ -106,7 +106,10 @@ async fn on_shards(
     match target(&fragment.table, access, &x.env, shards)? {
         Target::Nothing => Ok(Vec::new()),
         Target::One(s, key) => Ok(vec![run(s, key).await?]),
-        Target::All => {
+        // Key ranges run on the row executor (`supported`); should one get here, the
+        // fragment's filter holds every condition of the range, so a scan is exact.
+        Target::Range(Some(s), _) => Ok(vec![run(s, None).await?]),
+        Target::All | Target::Range(None, _) => {
             // The coordinator's own shard runs in place when polled: start the others first.
             // Results keep shard order, as the row executor's scans do.
             let me = x.shard.id();
