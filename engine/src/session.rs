@@ -11,7 +11,7 @@ use crate::exec::eval::EvalEnv;
 use crate::exec::memory::MemoryBudget;
 use crate::exec::query::Executor;
 use crate::settings::Settings;
-use crate::shard::{Engine, Pinned, ShardRef};
+use crate::shard::{Engine, Pinned, Savepoints, ShardRef};
 use omendb_planner::parse::{Parsed, parse};
 use omendb_planner::{BindContext, IsolationLevel, OutputColumn, PlanError, Statement, bind};
 use omendb_storage::row::{Ts, WriterId};
@@ -81,7 +81,11 @@ struct Txn {
     failed: bool,
     /// Statements that wrote rows so far; a savepoint remembers the count at its creation.
     writes: u64,
-    savepoints: Vec<(String, u64)>,
+    /// Open savepoints, oldest first: (name, `writes` at its creation, its number).
+    savepoints: Vec<(String, u64, u32)>,
+    /// The number of the last savepoint opened (numbers only grow within a transaction: the
+    /// shards tag what writes replace with the innermost open savepoint's number).
+    savepoint_seq: u32,
     isolation: IsolationLevel,
     /// REPEATABLE READ: the transaction's snapshot, taken by its first statement that reads.
     snapshot: Option<Pinned>,
@@ -635,9 +639,19 @@ impl Session {
             }
             Statement::Commit => return self.commit_block().await,
             Statement::Rollback => return self.rollback_block().await,
-            Statement::Savepoint { name } => return self.savepoint(name),
-            Statement::ReleaseSavepoint { name } => return self.release_savepoint(name),
-            Statement::RollbackToSavepoint { name } => return self.rollback_to_savepoint(name),
+            // A failed savepoint command fails the block, as any error in one does.
+            Statement::Savepoint { name } => {
+                let result = self.savepoint(name);
+                return self.failing_block(result);
+            }
+            Statement::ReleaseSavepoint { name } => {
+                let result = self.release_savepoint(name);
+                return self.failing_block(result);
+            }
+            Statement::RollbackToSavepoint { name } => {
+                let result = self.rollback_to_savepoint(name).await;
+                return self.failing_block(result);
+            }
             _ => {}
         }
         if self.txn.as_ref().is_some_and(|t| t.failed) {
@@ -653,6 +667,17 @@ impl Session {
         result
     }
 
+    /// An error of a statement inside a block leaves the block failed.
+    fn failing_block(
+        &mut self,
+        result: Result<Outcome, EngineError>,
+    ) -> Result<Outcome, EngineError> {
+        if result.is_err() {
+            self.fail_transaction();
+        }
+        result
+    }
+
     fn new_txn(&self, explicit: bool) -> Txn {
         Txn {
             id: self.engine.begin_transaction(),
@@ -662,6 +687,7 @@ impl Session {
             failed: false,
             writes: 0,
             savepoints: Vec::new(),
+            savepoint_seq: 0,
             isolation: self.default_isolation(),
             snapshot: None,
             statement: None,
@@ -815,7 +841,9 @@ impl Session {
             return Err(EngineError::InFailedTransaction);
         }
         let writes = txn.writes;
-        txn.savepoints.push((name.to_string(), writes));
+        txn.savepoint_seq += 1;
+        let number = txn.savepoint_seq;
+        txn.savepoints.push((name.to_string(), writes, number));
         Ok(Outcome::Command {
             tag: "SAVEPOINT".into(),
         })
@@ -824,7 +852,7 @@ impl Session {
     fn find_savepoint(txn: &Txn, name: &str) -> Result<usize, EngineError> {
         txn.savepoints
             .iter()
-            .rposition(|(n, _)| n == name)
+            .rposition(|(n, _, _)| n == name)
             .ok_or_else(|| {
                 EngineError::sql("3B001", format!("savepoint \"{name}\" does not exist"))
             })
@@ -842,19 +870,37 @@ impl Session {
         })
     }
 
-    /// Rolling back to a savepoint is supported when nothing was written since it (what drivers
-    /// do around catalog probes); undoing writes to a savepoint comes with MVCC version chains.
-    fn rollback_to_savepoint(&mut self, name: &str) -> Result<Outcome, EngineError> {
+    /// ROLLBACK TO SAVEPOINT: every shard the transaction wrote undoes what it changed since
+    /// the savepoint (rows' intents and unique keys, newest first); the savepoint stays open
+    /// and the transaction, failed or not, goes on.
+    async fn rollback_to_savepoint(&mut self, name: &str) -> Result<Outcome, EngineError> {
         let txn = self.block("ROLLBACK TO SAVEPOINT")?;
         let at = Self::find_savepoint(txn, name)?;
-        if txn.writes > txn.savepoints[at].1 {
-            txn.failed = true;
-            return Err(EngineError::sql(
-                "0A000",
-                "ROLLBACK TO SAVEPOINT after rows were written since the savepoint is not supported yet",
-            ));
+        let (_, writes, number) = txn.savepoints[at];
+        let (writer, touched) = (txn.id, txn.touched.clone());
+        if txn.writes > writes {
+            for (s, _) in touched.iter().enumerate().filter(|(_, t)| **t) {
+                let undone = self
+                    .shard
+                    .run_on(s, move |sh| async move {
+                        sh.state().rollback_to(writer, number)
+                    })
+                    .await
+                    .map_err(|e| EngineError::Internal(e.to_string()))
+                    .and_then(|r| r.map_err(|e| EngineError::sql("40001", e.to_string())));
+                if let Err(e) = undone {
+                    self.fail_transaction();
+                    return Err(e);
+                }
+            }
         }
+        let Some(txn) = self.txn.as_mut() else {
+            return Err(EngineError::Internal(
+                "savepoint without a transaction".into(),
+            ));
+        };
         txn.savepoints.truncate(at + 1);
+        txn.writes = writes;
         txn.failed = false;
         Ok(Outcome::Command {
             tag: "ROLLBACK".into(),
@@ -909,6 +955,13 @@ impl Session {
             reader: txn_id,
             snapshot,
             isolation,
+            savepoint: self
+                .txn
+                .as_ref()
+                .map_or_else(Default::default, |t| Savepoints {
+                    innermost: t.savepoints.last().map_or(0, |s| s.2),
+                    outermost: t.savepoints.first().map_or(0, |s| s.2),
+                }),
             user: self.user.clone(),
             database: self.database.clone(),
             backend_pid: self.key.0,
@@ -995,6 +1048,16 @@ impl Session {
                 table,
                 source,
                 returning,
+                on_conflict: Some(on),
+            } => {
+                let rows = exec.insert_on_conflict(table, source, on, touched).await?;
+                returning_outcome(exec, returning.as_ref(), rows, |n| format!("INSERT 0 {n}"))
+            }
+            Statement::Insert {
+                table,
+                source,
+                returning,
+                on_conflict: None,
             } => {
                 if returning.is_none() && self.bulk_allowed(table) {
                     let n = exec.insert_select_bulk(table, source, touched).await?;

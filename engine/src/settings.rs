@@ -48,7 +48,8 @@ const KNOWN: &[(&str, &str, bool)] = &[
 ];
 
 /// The longest a statement waits for rows and keys other transactions hold, whatever
-/// `lock_timeout` says: OmenDB detects no deadlocks, this limit breaks them (55P03).
+/// `lock_timeout` says (55P03 after): deadlocks are detected after a second (40P01), this
+/// bounds any wait the wait-for graph cannot see.
 pub const LOCK_WAIT_LIMIT: Duration = Duration::from_secs(10);
 
 /// The session setting that turns COPY's bulk path off.

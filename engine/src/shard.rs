@@ -9,10 +9,12 @@ use crate::EngineError;
 use crate::catalog::{Catalog, Sequence};
 use crate::durable::{CommitGate, ShardLog, StorageConfig};
 use crate::runtime::Shard;
-use crate::runtime::event::{Awaited, Fire, event};
+use crate::runtime::event::{Awaited, Fire, end_of};
 use arc_swap::ArcSwap;
 use omendb_learned::index::IndexKind;
-use omendb_storage::row::{Change, RowError, RowId, RowTable, Ts, UniqueKeys, WriterId};
+use omendb_storage::row::{
+    Change, RowError, RowId, RowTable, SavedIntent, Ts, UniqueKeys, WriterId,
+};
 use omendb_storage::schema::{TableId, TableSchema};
 use omendb_storage::wal::Record;
 use std::cell::RefCell;
@@ -56,6 +58,10 @@ pub struct Engine {
     /// Per shard, the oldest snapshot its sessions hold (`Ts::MAX`: none), for the garbage
     /// collection horizon.
     oldest_snapshot: Box<[AtomicU64]>,
+    /// The wait-for graph: each transaction waiting for a row or key, and the transaction it
+    /// waits for (a statement waits for one at a time). Locked only by waits that outlast
+    /// the deadlock timeout, and at their start and end.
+    waits: Mutex<HashMap<WriterId, WriterId>>,
 }
 
 /// A running checkpoint's claim; released on drop.
@@ -103,6 +109,7 @@ impl Engine {
             oldest_snapshot: (0..shards.max(1))
                 .map(|_| AtomicU64::new(Ts::MAX))
                 .collect(),
+            waits: Mutex::new(HashMap::new()),
         })
     }
 
@@ -206,6 +213,7 @@ impl Engine {
             recovered_segments: RefCell::new(HashMap::new()),
             snapshots: RefCell::new(Vec::new()),
             prepared: RefCell::new(Vec::new()),
+            undo: RefCell::new(HashMap::new()),
         }
     }
 
@@ -224,6 +232,42 @@ impl Engine {
 
     pub fn shard_count(&self) -> usize {
         self.shards
+    }
+
+    /// `waiter` now waits for `holder` to end.
+    pub fn wait_begins(&self, waiter: WriterId, holder: WriterId) {
+        if let Ok(mut waits) = self.waits.lock() {
+            waits.insert(waiter, holder);
+        }
+    }
+
+    /// `waiter` no longer waits.
+    pub fn wait_ends(&self, waiter: WriterId) {
+        if let Ok(mut waits) = self.waits.lock() {
+            waits.remove(&waiter);
+        }
+    }
+
+    /// Whether `waiter`'s wait closes a cycle of waits: then it is the one to give up (its
+    /// edge leaves the graph at once, so the others of the cycle, checking later, go on).
+    pub fn deadlocked(&self, waiter: WriterId) -> bool {
+        let Ok(mut waits) = self.waits.lock() else {
+            return false;
+        };
+        let mut at = waiter;
+        // Each transaction waits for at most one other: following the edges either comes
+        // back to the waiter or ends within as many steps as there are waiters.
+        for _ in 0..=waits.len() {
+            match waits.get(&at) {
+                Some(&next) if next == waiter => {
+                    waits.remove(&waiter);
+                    return true;
+                }
+                Some(&next) => at = next,
+                None => return false,
+            }
+        }
+        false
     }
 
     /// The current catalog snapshot.
@@ -332,6 +376,37 @@ enum Touch {
     Key(u64, Box<[u8]>),
 }
 
+/// A change a transaction made here while a savepoint was open, with what it replaced.
+#[derive(Debug)]
+enum Undo {
+    Row {
+        table: TableId,
+        id: RowId,
+        before: SavedIntent,
+    },
+    Key {
+        constraint: u64,
+        key: Box<[u8]>,
+        before: Option<bool>,
+    },
+}
+
+/// The savepoints a transaction has open when it writes: the numbers of the innermost and
+/// the outermost (0: none). Numbers only grow within a transaction, so a change made under
+/// savepoint n is undone by a rollback to any savepoint numbered n or less.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Savepoints {
+    pub innermost: u32,
+    pub outermost: u32,
+}
+
+impl Savepoints {
+    /// Whether any savepoint is open (else nothing needs to be kept for undo).
+    pub fn open(&self) -> bool {
+        self.innermost > 0
+    }
+}
+
 /// One shard's state.
 pub struct ShardState {
     id: usize,
@@ -359,6 +434,9 @@ pub struct ShardState {
     /// Multi-shard transactions prepared here whose commit timestamp may already be drawn:
     /// readers wait for them to end here (see `prepared_in_way`).
     prepared: RefCell<Vec<WriterId>>,
+    /// Per transaction with an open savepoint: its changes here since the savepoint, each
+    /// tagged with the number of the innermost savepoint open when it was made, oldest first.
+    undo: RefCell<HashMap<WriterId, Vec<(u32, Undo)>>>,
 }
 
 /// A snapshot a session holds: it reads at `at`; `pin` (<= `at`) is what garbage collection
@@ -496,23 +574,158 @@ impl ShardState {
     }
 
     /// Reserve (`true`) or release unique keys for `writer`; stops at the first refusal.
+    /// `savepoint` is the innermost open savepoint's number (0: none).
     pub fn change_keys(
         &self,
         writer: WriterId,
+        savepoint: Savepoints,
         keys: &[(u64, Vec<u8>, bool)],
     ) -> Result<(), RowError> {
         let mut unique = self.unique.borrow_mut();
         for (constraint, key, reserve) in keys {
+            // Only an open savepoint needs the state before (the lookup allocates).
+            let before = savepoint
+                .open()
+                .then(|| unique.pending_change(*constraint, key, writer));
             if *reserve {
                 unique.reserve(*constraint, key, writer)?;
             } else {
                 unique.release(*constraint, key, writer)?;
+            }
+            if let Some(before) = before {
+                self.remember_key(writer, savepoint, *constraint, key, before);
             }
             self.touched
                 .borrow_mut()
                 .entry(writer)
                 .or_default()
                 .push(Touch::Key(*constraint, key.clone().into_boxed_slice()));
+        }
+        Ok(())
+    }
+
+    /// Whether `writer` could reserve the unique key (`Busy` or a violation if not).
+    pub fn check_key(&self, writer: WriterId, constraint: u64, key: &[u8]) -> Result<(), RowError> {
+        self.unique.borrow().check(constraint, key, writer)
+    }
+
+    /// Reserve a unique key for `writer`; returns the writer's pending change of it before,
+    /// for `restore_key`.
+    pub fn reserve_key(
+        &self,
+        writer: WriterId,
+        savepoint: Savepoints,
+        constraint: u64,
+        key: &[u8],
+    ) -> Result<Option<bool>, RowError> {
+        let mut unique = self.unique.borrow_mut();
+        let before = unique.pending_change(constraint, key, writer);
+        unique.reserve(constraint, key, writer)?;
+        self.remember_key(writer, savepoint, constraint, key, before);
+        self.touched
+            .borrow_mut()
+            .entry(writer)
+            .or_default()
+            .push(Touch::Key(constraint, key.into()));
+        Ok(before)
+    }
+
+    /// Undo a `reserve_key` (an INSERT … ON CONFLICT row that lost a race).
+    pub fn restore_key(&self, writer: WriterId, constraint: u64, key: &[u8], before: Option<bool>) {
+        self.unique
+            .borrow_mut()
+            .restore(constraint, key, writer, before);
+    }
+
+    /// Under an open savepoint (`savepoint` > 0): `writer`'s intent on a row was `before`
+    /// until the change just made.
+    pub fn remember_row(
+        &self,
+        writer: WriterId,
+        savepoint: Savepoints,
+        table: TableId,
+        id: RowId,
+        before: SavedIntent,
+    ) {
+        if savepoint.open() {
+            let undo = Undo::Row { table, id, before };
+            self.log_undo(writer, savepoint, undo);
+        }
+    }
+
+    fn remember_key(
+        &self,
+        writer: WriterId,
+        savepoint: Savepoints,
+        constraint: u64,
+        key: &[u8],
+        before: Option<bool>,
+    ) {
+        if savepoint.open() {
+            let undo = Undo::Key {
+                constraint,
+                key: key.into(),
+                before,
+            };
+            self.log_undo(writer, savepoint, undo);
+        }
+    }
+
+    /// Add to `writer`'s undo log, first dropping what only savepoints released before the
+    /// outermost open one was made under (no rollback can reach it any more).
+    fn log_undo(&self, writer: WriterId, savepoint: Savepoints, undo: Undo) {
+        let mut logs = self.undo.borrow_mut();
+        let log = logs.entry(writer).or_default();
+        if log.first().is_some_and(|(n, _)| *n < savepoint.outermost) {
+            let stale = log
+                .iter()
+                .position(|(n, _)| *n >= savepoint.outermost)
+                .unwrap_or(log.len());
+            log.drain(..stale);
+        }
+        log.push((savepoint.innermost, undo));
+    }
+
+    /// ROLLBACK TO SAVEPOINT number `savepoint`: undo, newest first, every change `writer`
+    /// made here under it or a savepoint opened after it.
+    pub fn rollback_to(&self, writer: WriterId, savepoint: u32) -> Result<(), RowError> {
+        let undone: Vec<(u32, Undo)> = {
+            let mut undo = self.undo.borrow_mut();
+            let Some(log) = undo.get_mut(&writer) else {
+                return Ok(());
+            };
+            let keep = log
+                .iter()
+                .position(|(n, _)| *n >= savepoint)
+                .unwrap_or(log.len());
+            log.split_off(keep)
+        };
+        for (_, change) in undone.into_iter().rev() {
+            match change {
+                Undo::Row { table, id, before } => {
+                    let moved = match self.tables.borrow_mut().get_mut(&table) {
+                        Some(t) => t.restore_intent(id, writer, before)?,
+                        None => None,
+                    };
+                    if let Some(id) = moved {
+                        self.record_row(writer, table, id);
+                    }
+                }
+                Undo::Key {
+                    constraint,
+                    key,
+                    before,
+                } => self
+                    .unique
+                    .borrow_mut()
+                    .restore(constraint, &key, writer, before),
+            }
+        }
+        // Statements waiting for rows or keys given back may take them now; the others find
+        // the transaction still in their way and wait again.
+        let waiting = self.waiters.borrow_mut().remove(&writer);
+        for fire in waiting.into_iter().flatten() {
+            fire.fire();
         }
         Ok(())
     }
@@ -725,7 +938,7 @@ impl ShardState {
     /// same shard job that found `writer` in the way (`Busy`), so the end cannot slip in
     /// between and be missed.
     pub fn when_ended(&self, writer: WriterId) -> Awaited {
-        let (fire, awaited) = event();
+        let (fire, awaited) = end_of(writer);
         self.waiters
             .borrow_mut()
             .entry(writer)
@@ -799,6 +1012,7 @@ impl ShardState {
     /// Commit (at timestamp `ts`) or roll back (`None`) everything `writer` has pending on
     /// this shard, then wake the statements waiting for it.
     pub fn finish(&self, writer: WriterId, ts: Option<Ts>) {
+        self.undo.borrow_mut().remove(&writer);
         self.end_pending(writer, ts);
         self.prepared.borrow_mut().retain(|w| *w != writer);
         let waiting = self.waiters.borrow_mut().remove(&writer);

@@ -40,6 +40,9 @@ pub enum PlanError {
     UndefinedParameter(String),
     #[error("{0}")]
     InvalidTableDefinition(String),
+    /// A named object other than a relation, type or setting (a constraint) is missing.
+    #[error("{0}")]
+    UndefinedObject(String),
     #[error("unrecognized configuration parameter \"{0}\"")]
     UndefinedSetting(String),
     #[error("{0}")]
@@ -68,6 +71,7 @@ impl PlanError {
             PlanError::UndefinedParameter(_) => "42P02",
             PlanError::InvalidTableDefinition(_) => "42P16",
             PlanError::UndefinedSetting(_) => "42704",
+            PlanError::UndefinedObject(_) => "42704",
             PlanError::NotSupported(_) => "0A000",
             PlanError::Type(e) => e.sqlstate(),
         }

@@ -276,6 +276,36 @@ pub struct Returning {
     pub columns: Vec<OutputColumn>,
 }
 
+/// `INSERT … ON CONFLICT`: the unique constraints that arbitrate, and what a conflict on one
+/// of them does instead of an error.
+#[derive(Debug, Clone)]
+pub struct OnConflict {
+    /// Conflicts on these constraints take the action; a conflict on any other is 23505.
+    pub arbiters: Vec<Arbiter>,
+    pub action: ConflictAction,
+}
+
+/// A unique constraint of the target table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arbiter {
+    PrimaryKey,
+    /// `table.unique[i]`.
+    Unique(usize),
+}
+
+/// What a conflicting row does.
+#[derive(Debug, Clone)]
+pub enum ConflictAction {
+    /// Skip the proposed row.
+    Nothing,
+    /// Update the existing row. The expressions read the existing row's columns followed by
+    /// the proposed (`EXCLUDED`) row's: positions `0..n` and `n..2n`.
+    Update {
+        assignments: Vec<(usize, Expr)>,
+        filter: Option<Expr>,
+    },
+}
+
 /// A new sequence created by `serial` columns.
 #[derive(Debug, Clone)]
 pub struct SequenceDef {
@@ -301,6 +331,7 @@ pub enum Statement {
         /// Source rows, one value per table column (defaults and casts already applied in the plan).
         source: Plan,
         returning: Option<Returning>,
+        on_conflict: Option<OnConflict>,
     },
     Update {
         table: Arc<TableSchema>,

@@ -14,10 +14,10 @@ use super::route::{Target, shard_of_row, target};
 use super::scan::{Locked, lock_rows};
 use crate::EngineError;
 use crate::runtime::event::{Awaited, Waited};
-use crate::shard::ShardState;
+use crate::shard::{Savepoints, ShardState};
 use omendb_planner::{Access, Expr, Plan};
 use omendb_storage::row::key::{encode_value, shard_hash};
-use omendb_storage::row::{RowError, RowId, WriterId};
+use omendb_storage::row::{RowError, RowId, SavedIntent, WriterId};
 use omendb_storage::schema::{TableSchema, UniqueConstraint};
 use omendb_storage::types::Value;
 use omendb_storage::types::datetime::TimeZone;
@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 const CANCEL_CHECK: Duration = Duration::from_millis(50);
 
 /// A write to apply on one shard.
-enum Write {
+pub(super) enum Write {
     Update(RowId, Row),
     Delete(RowId),
 }
@@ -37,12 +37,41 @@ enum Write {
 /// The shards a transaction has touched (they must commit or roll back).
 pub type Touched = Vec<bool>;
 
+/// How long a wait lasts before it looks for a deadlock (PostgreSQL's `deadlock_timeout`
+/// default): most waits end sooner, and never pay for the check.
+const DEADLOCK_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// A statement's wait for the transactions in its way: each wait lasts until the transaction
 /// named by `Busy` ends on the shard that refused (its `finish` fires the event), and all of a
 /// statement's waits on one shard together last at most the session's lock wait (55P03 after).
-/// A deadlock is broken only by that limit.
+/// A wait still going after `DEADLOCK_TIMEOUT` checks the engine's wait-for graph: if it
+/// closes a cycle, the statement fails with 40P01 and its transaction's rows are freed when
+/// the client rolls back.
 pub(super) struct LockWait {
     deadline: Instant,
+}
+
+/// A transaction's edge in the wait-for graph, removed however the wait ends.
+struct WaitEdge<'a> {
+    engine: &'a crate::shard::Engine,
+    waiter: WriterId,
+}
+
+impl Drop for WaitEdge<'_> {
+    fn drop(&mut self) {
+        self.engine.wait_ends(self.waiter);
+    }
+}
+
+fn deadlock_detected(waiter: WriterId, holder: u64) -> EngineError {
+    EngineError::Sql {
+        sqlstate: "40P01",
+        message: "deadlock detected".into(),
+        detail: Some(format!(
+            "Transaction {waiter} waits for transaction {holder}, which waits for it."
+        )),
+        hint: Some("See server log for query details.".into()),
+    }
 }
 
 impl LockWait {
@@ -59,8 +88,22 @@ impl LockWait {
         table: &TableSchema,
         mut ended: Awaited,
     ) -> Result<(), EngineError> {
+        let (waiter, holder) = (exec.env.reader, ended.txn());
+        let engine = &exec.env.engine;
+        if holder != 0 {
+            engine.wait_begins(waiter, holder);
+        }
+        let _edge = WaitEdge { engine, waiter };
+        let check_at = Instant::now() + DEADLOCK_TIMEOUT;
+        let mut checked = holder == 0;
         loop {
             exec.check_cancel()?;
+            if !checked && Instant::now() >= check_at {
+                checked = true;
+                if engine.deadlocked(waiter) {
+                    return Err(deadlock_detected(waiter, holder));
+                }
+            }
             let left = self.deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(EngineError::sql(
@@ -71,7 +114,11 @@ impl LockWait {
                     ),
                 ));
             }
-            if ended.wait(left.min(CANCEL_CHECK)).await == Waited::Fired {
+            let step = match check_at.checked_duration_since(Instant::now()) {
+                Some(to_check) if !checked => left.min(CANCEL_CHECK).min(to_check),
+                _ => left.min(CANCEL_CHECK),
+            };
+            if ended.wait(step).await == Waited::Fired {
                 return Ok(());
             }
         }
@@ -183,12 +230,16 @@ pub(crate) fn unique_violation(
 }
 
 /// Id of a UNIQUE constraint across the engine: table id and its position.
-fn constraint_id(table: &TableSchema, position: usize) -> u64 {
+pub(super) fn constraint_id(table: &TableSchema, position: usize) -> u64 {
     (u64::from(table.id) << 16) | position as u64
 }
 
 /// A unique key's encoding and owning shard; `None` when a column is NULL (NULLs never clash).
-fn unique_key(c: &UniqueConstraint, row: &[Value], shards: usize) -> Option<(usize, Vec<u8>)> {
+pub(super) fn unique_key(
+    c: &UniqueConstraint,
+    row: &[Value],
+    shards: usize,
+) -> Option<(usize, Vec<u8>)> {
     let mut key = Vec::new();
     for &col in &c.columns {
         if row[col].is_null() {
@@ -200,7 +251,7 @@ fn unique_key(c: &UniqueConstraint, row: &[Value], shards: usize) -> Option<(usi
 }
 
 /// One reservation or release of a unique key.
-struct KeyChange {
+pub(super) struct KeyChange {
     shard: usize,
     constraint: usize,
     key: Vec<u8>,
@@ -208,7 +259,7 @@ struct KeyChange {
     row: usize,
 }
 
-fn key_changes(
+pub(super) fn key_changes(
     table: &TableSchema,
     old: Option<&[Value]>,
     new: Option<&[Value]>,
@@ -245,14 +296,14 @@ fn key_changes(
 
 impl Executor {
     /// Reserve and release unique keys on their owning shards, waiting out other writers.
-    async fn apply_key_changes(
+    pub(super) async fn apply_key_changes(
         &self,
         table: &Arc<TableSchema>,
         changes: Vec<KeyChange>,
         rows: &[Row],
         touched: &mut Touched,
     ) -> Result<(), EngineError> {
-        let writer = self.env.reader;
+        let (writer, savepoint) = (self.env.reader, self.env.savepoint);
         for (shard, touched_shard) in touched.iter_mut().enumerate() {
             let mine: Vec<&KeyChange> = changes.iter().filter(|c| c.shard == shard).collect();
             if mine.is_empty() {
@@ -272,7 +323,7 @@ impl Executor {
                         let mut applied = 0;
                         for change in &batch {
                             s.state()
-                                .change_keys(writer, std::slice::from_ref(change))
+                                .change_keys(writer, savepoint, std::slice::from_ref(change))
                                 .map_err(|e| (applied, refused(s.state(), e)))?;
                             applied += 1;
                         }
@@ -302,7 +353,7 @@ impl Executor {
     }
 
     /// Insert prepared rows on their shards, waiting out other writers of the same keys.
-    async fn insert_rows(
+    pub(super) async fn insert_rows(
         &self,
         table: &Arc<TableSchema>,
         rows: Vec<Row>,
@@ -315,7 +366,7 @@ impl Executor {
             let s = shard_of_row(table, &row, shards).unwrap_or(spread);
             by_shard[s].push(row);
         }
-        let writer = self.env.reader;
+        let (writer, savepoint) = (self.env.reader, self.env.savepoint);
         for (shard, rows) in by_shard.into_iter().enumerate() {
             if rows.is_empty() {
                 continue;
@@ -328,7 +379,7 @@ impl Executor {
                 let result = self
                     .shard
                     .run_on(shard, move |s| async move {
-                        insert_on_shard(s.state(), &t, &batch, writer)
+                        insert_on_shard(s.state(), &t, &batch, writer, savepoint)
                     })
                     .await
                     .map_err(shard_error)?;
@@ -442,7 +493,7 @@ impl Executor {
         Ok(out)
     }
 
-    async fn write_on(
+    pub(super) async fn write_on(
         &self,
         table: &Arc<TableSchema>,
         shard: usize,
@@ -451,16 +502,20 @@ impl Executor {
         if writes.is_empty() {
             return Ok(());
         }
-        let (t, writer) = (table.clone(), self.env.reader);
+        let (t, writer, savepoint) = (table.clone(), self.env.reader, self.env.savepoint);
         self.shard
             .run_on(shard, move |s| async move {
-                s.state().with_table(&t, |rt| {
+                let s = s.state();
+                s.with_table(&t, |rt| {
                     for w in writes {
-                        match w {
-                            Write::Update(id, row) => {
-                                rt.write(id, writer, Some(row.into_boxed_slice()))?
-                            }
-                            Write::Delete(id) => rt.write(id, writer, None)?,
+                        let (id, row) = match w {
+                            Write::Update(id, row) => (id, Some(row.into_boxed_slice())),
+                            Write::Delete(id) => (id, None),
+                        };
+                        let before = savepoint.open().then(|| rt.save_intent(id, writer));
+                        rt.write(id, writer, row)?;
+                        if let Some(before) = before {
+                            s.remember_row(writer, savepoint, t.id, id, before);
                         }
                     }
                     Ok::<(), RowError>(())
@@ -574,7 +629,7 @@ impl Executor {
     }
 }
 
-fn primary_key_changed(table: &TableSchema, old: &[Value], new: &[Value]) -> bool {
+pub(super) fn primary_key_changed(table: &TableSchema, old: &[Value], new: &[Value]) -> bool {
     let Some(pk) = &table.primary_key else {
         return false;
     };
@@ -593,6 +648,7 @@ fn insert_on_shard(
     table: &Arc<TableSchema>,
     rows: &[Row],
     writer: WriterId,
+    savepoint: Savepoints,
 ) -> Result<(), (usize, Refused)> {
     shard
         .with_table(table, |t| {
@@ -605,10 +661,37 @@ fn insert_on_shard(
         })
         .map_err(|(i, e)| (i, refused(shard, e)))?;
     for (i, row) in rows.iter().enumerate() {
-        let id = shard
-            .with_table(table, |t| t.insert(row.clone().into_boxed_slice(), writer))
+        insert_one_on_shard(shard, table, row.clone(), writer, savepoint)
             .map_err(|e| (i, refused(shard, e)))?;
-        shard.record_row(writer, table.id, id);
     }
     Ok(())
+}
+
+/// Insert one row as `writer`'s pending write, recorded for the transaction's end and, under
+/// an open savepoint, with what it replaced.
+pub(super) fn insert_one_on_shard(
+    shard: &ShardState,
+    table: &Arc<TableSchema>,
+    row: Row,
+    writer: WriterId,
+    savepoint: Savepoints,
+) -> Result<RowId, RowError> {
+    let (id, before) = shard.with_table(table, |t| {
+        let before = if savepoint.open() {
+            t.save_intent_of_key(&row, writer)
+        } else {
+            None
+        };
+        t.insert(row.into_boxed_slice(), writer)
+            .map(|id| (id, before))
+    })?;
+    shard.record_row(writer, table.id, id);
+    if savepoint.open() {
+        let before = match before {
+            Some((slot, saved)) if slot == id => saved,
+            _ => SavedIntent::none(),
+        };
+        shard.remember_row(writer, savepoint, table.id, id, before);
+    }
+    Ok(id)
 }

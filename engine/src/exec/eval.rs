@@ -26,6 +26,9 @@ pub struct EvalEnv {
     pub snapshot: Ts,
     /// How writes treat rows changed after the snapshot.
     pub isolation: IsolationLevel,
+    /// The transaction's open savepoints: while there are any, the shards keep what the
+    /// statement's writes replace, for ROLLBACK TO SAVEPOINT.
+    pub savepoint: crate::shard::Savepoints,
     pub user: String,
     pub database: String,
     pub backend_pid: i32,

@@ -19,6 +19,7 @@ mod scan;
 mod series;
 mod sort;
 mod system;
+mod upsert;
 pub mod vector;
 
 /// One result row.

@@ -543,6 +543,7 @@ mod tests {
             reader: 1,
             snapshot: omendb_storage::row::Ts::MAX,
             isolation: omendb_planner::IsolationLevel::ReadCommitted,
+            savepoint: crate::shard::Savepoints::default(),
             user: "test".into(),
             database: "test".into(),
             backend_pid: 1,

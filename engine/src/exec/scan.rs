@@ -7,7 +7,7 @@ use crate::EngineError;
 use crate::runtime::event::Awaited;
 use crate::shard::ShardState;
 use omendb_planner::Expr;
-use omendb_storage::row::{Lock, ReadView, RowError, RowId};
+use omendb_storage::row::{Lock, ReadView, RowError, RowId, SavedIntent};
 use omendb_storage::schema::TableSchema;
 use omendb_storage::types::Value;
 use std::sync::Arc;
@@ -121,6 +121,9 @@ pub fn lock_rows(
     let mut rows = Vec::with_capacity(matches.len());
     for id in matches {
         let locked = shard.with_table(table, |t| t.lock(id, writer, env.snapshot));
+        if let Ok(Lock::Locked(id) | Lock::Updated(id)) = locked {
+            shard.remember_row(writer, env.savepoint, table.id, id, SavedIntent::none());
+        }
         let id = match locked {
             Ok(Lock::Mine(id) | Lock::Locked(id)) => id,
             Ok(Lock::Updated(id)) if repeatable => {

@@ -11,13 +11,20 @@ use std::time::Duration;
 /// The side that fires (kept where the awaited thing happens).
 pub struct Fire(oneshot::Sender<()>);
 
-/// The side that waits (may be sent to another shard).
-pub struct Awaited(oneshot::Receiver<()>);
+/// The side that waits (may be sent to another shard), with what it waits for: a
+/// transaction id (0: not a transaction), for deadlock detection.
+pub struct Awaited(oneshot::Receiver<()>, u64);
 
 /// A new, unfired event.
 pub fn event() -> (Fire, Awaited) {
     let (tx, rx) = oneshot::channel();
-    (Fire(tx), Awaited(rx))
+    (Fire(tx), Awaited(rx, 0))
+}
+
+/// A new, unfired event that fires when transaction `txn` ends.
+pub fn end_of(txn: u64) -> (Fire, Awaited) {
+    let (tx, rx) = oneshot::channel();
+    (Fire(tx), Awaited(rx, txn))
 }
 
 impl Fire {
@@ -37,6 +44,11 @@ pub enum Waited {
 }
 
 impl Awaited {
+    /// The transaction whose end fires the event (0: not a transaction's end).
+    pub fn txn(&self) -> u64 {
+        self.1
+    }
+
     /// Wait for the event, at most `limit`. Usable again after `TimedOut`.
     pub async fn wait(&mut self, limit: Duration) -> Waited {
         use futures_lite::FutureExt;

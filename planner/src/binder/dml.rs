@@ -32,12 +32,12 @@ pub(crate) fn bind_insert(
     let ast::TableObject::TableName(name) = &insert.table else {
         return Err(PlanError::not_supported("INSERT INTO a table function"));
     };
-    if insert.on.is_some() {
-        return Err(PlanError::not_supported(
-            "INSERT ... ON CONFLICT is not supported yet",
-        ));
-    }
     let table = lookup_table(ctx, name)?;
+    let qualifier = insert
+        .table_alias
+        .as_ref()
+        .map(|a| ident_name(&a.alias))
+        .unwrap_or_else(|| table.name.clone());
     let targets: Vec<usize> = if insert.columns.is_empty() {
         // Without a column list, values fill the leading columns; the rest take defaults.
         let given = match insert.source.as_deref().map(|q| q.body.as_ref()) {
@@ -72,11 +72,18 @@ pub(crate) fn bind_insert(
         }
         _ => insert_select(ctx, &table, &targets, source)?,
     };
-    let returning = bind_returning(ctx, &table, insert.returning.as_deref())?;
+    let on_conflict = match &insert.on {
+        Some(on) => Some(super::on_conflict::bind_on_conflict(
+            ctx, &table, &qualifier, on,
+        )?),
+        None => None,
+    };
+    let returning = bind_returning(ctx, &table, &qualifier, insert.returning.as_deref())?;
     Ok(Statement::Insert {
         table,
         source,
         returning,
+        on_conflict,
     })
 }
 
@@ -151,7 +158,7 @@ fn insert_select(
 }
 
 /// `DEFAULT` in a VALUES row (sqlparser reads it as an identifier).
-fn is_default_keyword(e: &ast::Expr) -> bool {
+pub(super) fn is_default_keyword(e: &ast::Expr) -> bool {
     matches!(e, ast::Expr::Identifier(id) if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("default"))
 }
 
@@ -217,15 +224,17 @@ pub(crate) fn assign(
     Ok(e)
 }
 
+/// RETURNING items over the affected row, its table named `qualifier` (the alias, if any).
 fn bind_returning(
     ctx: &mut BindContext<'_>,
     table: &Arc<TableSchema>,
+    qualifier: &str,
     items: Option<&[ast::SelectItem]>,
 ) -> Result<Option<Returning>, PlanError> {
     let Some(items) = items else {
         return Ok(None);
     };
-    let scope = table_scope(table, table.name.clone());
+    let scope = table_scope(table, qualifier.to_string());
     let (plan, columns) = super::select::bind_projection(ctx, &scope, items)?;
     Ok(Some(Returning {
         exprs: plan,
@@ -253,7 +262,7 @@ pub(crate) fn bind_update(
         .as_ref()
         .map(|a| ident_name(&a.name))
         .unwrap_or_else(|| table.name.clone());
-    let scope = table_scope(&table, qualifier);
+    let scope = table_scope(&table, qualifier.clone());
     let mut assignments = Vec::with_capacity(update.assignments.len());
     for a in &update.assignments {
         let ast::AssignmentTarget::ColumnName(col) = &a.target else {
@@ -285,7 +294,7 @@ pub(crate) fn bind_update(
         assignments.push((index, value));
     }
     let (filter, access) = bind_where(ctx, &table, &scope, update.selection.as_ref())?;
-    let returning = bind_returning(ctx, &table, update.returning.as_deref())?;
+    let returning = bind_returning(ctx, &table, &qualifier, update.returning.as_deref())?;
     Ok(Statement::Update {
         table,
         filter,
@@ -318,9 +327,9 @@ pub(crate) fn bind_delete(
         .as_ref()
         .map(|a| ident_name(&a.name))
         .unwrap_or_else(|| table.name.clone());
-    let scope = table_scope(&table, qualifier);
+    let scope = table_scope(&table, qualifier.clone());
     let (filter, access) = bind_where(ctx, &table, &scope, delete.selection.as_ref())?;
-    let returning = bind_returning(ctx, &table, delete.returning.as_deref())?;
+    let returning = bind_returning(ctx, &table, &qualifier, delete.returning.as_deref())?;
     Ok(Statement::Delete {
         table,
         filter,

@@ -12,6 +12,7 @@ mod expr;
 mod from_where;
 mod lateral;
 mod locking;
+mod on_conflict;
 mod row_value;
 mod scope;
 mod select;

@@ -475,11 +475,11 @@ pub(crate) fn bind_select(
         keys.push(sort_key(expr, &o.options));
     }
     if let Some(state) = agg_state {
-        plan = Plan::Aggregate {
-            input: Box::new(plan),
-            groups: state.groups.into_iter().map(|(e, _)| e).collect(),
-            aggs: state.aggs,
-        };
+        plan = crate::optimizer::distinct_agg::aggregate(
+            plan,
+            state.groups.into_iter().map(|(e, _)| e).collect(),
+            state.aggs,
+        );
     }
     if let Some(h) = having {
         plan = Plan::Filter {
@@ -944,6 +944,7 @@ pub(crate) fn bind_join(
             "syntax error: JOIN requires an ON or USING condition",
         ));
     }
+    let (left, right, on) = push_outer_join_conditions(kind, left, right, on, left_width);
     let join = Plan::Join {
         left: Box::new(left),
         right: Box::new(right),
@@ -954,6 +955,67 @@ pub(crate) fn bind_join(
         return Ok((join, scope));
     }
     merge_using_columns(ctx, join, scope, kind, &using_pairs)
+}
+
+/// An outer join's ON conjuncts that read only the side whose rows may be null-extended decide
+/// nothing but which of its rows can match, so they filter that side before the join (TPC-H Q13:
+/// `o_comment NOT LIKE …` is evaluated once per order rather than per match, and reaches the
+/// scan). Conjuncts with subqueries or volatile calls stay in the join.
+fn push_outer_join_conditions(
+    kind: JoinKind,
+    left: Plan,
+    right: Plan,
+    on: Option<Expr>,
+    left_width: usize,
+) -> (Plan, Plan, Option<Expr>) {
+    use crate::optimizer::join_order::{and_all, conjuncts, push_filter};
+    let pushes_right = match kind {
+        JoinKind::Left => true,
+        JoinKind::Right => false,
+        _ => return (left, right, on),
+    };
+    let Some(on) = on else {
+        return (left, right, None);
+    };
+    let mut parts = Vec::new();
+    conjuncts(on, &mut parts);
+    let (mut pushed, mut kept) = (Vec::new(), Vec::new());
+    for part in parts {
+        let (mut reads_left, mut reads_right, mut opaque) = (false, false, false);
+        part.walk(&mut |e| match e {
+            Expr::Column { index, .. } if *index < left_width => reads_left = true,
+            Expr::Column { .. } => reads_right = true,
+            Expr::ScalarSubquery { .. }
+            | Expr::InSubquery { .. }
+            | Expr::Exists { .. }
+            | Expr::Quantified { .. } => opaque = true,
+            Expr::Call { func, .. } if func.is_volatile() => opaque = true,
+            _ => {}
+        });
+        let one_sided = if pushes_right {
+            reads_right && !reads_left
+        } else {
+            reads_left && !reads_right
+        };
+        if one_sided && !opaque {
+            pushed.push(part);
+        } else {
+            kept.push(part);
+        }
+    }
+    let (mut left, mut right) = (left, right);
+    if let Some(mut filter) = and_all(pushed) {
+        if pushes_right {
+            filter.remap_columns(&|c| c - left_width);
+            right = push_filter(right, filter);
+        } else {
+            left = push_filter(left, filter);
+        }
+    }
+    // An outer join keeps a condition even when every conjunct moved: it still pairs every
+    // left row with every remaining right row.
+    let on = and_all(kept).unwrap_or_else(|| Expr::literal(Value::Bool(true)));
+    (left, right, Some(on))
 }
 
 /// `JOIN … USING (k)`: one merged `k` first (the left side's, the right side's for RIGHT JOIN,

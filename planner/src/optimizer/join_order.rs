@@ -136,6 +136,64 @@ fn or_all(mut exprs: Vec<Expr>) -> Expr {
     })
 }
 
+/// Filters a multi-relation disjunction implies on single relations: if every branch of
+/// `(a1 AND b1) OR (a2 AND b2)` has conjuncts over relation R alone (`a1`, `a2`), then
+/// `a1 OR a2` holds for every R row that can pass, so R is filtered before the join while the
+/// whole disjunction still applies above it (TPC-H Q19: 200k parts shrink to a few hundred).
+fn implied_filters(e: &Expr, rels: RelSet, rel_of: &dyn Fn(usize) -> usize) -> Vec<(usize, Expr)> {
+    if !matches!(e, Expr::Binary { op: BinOp::Or, .. }) {
+        return Vec::new();
+    }
+    let mut branches = Vec::new();
+    disjuncts(e.clone(), &mut branches);
+    let branch_parts: Vec<Vec<(RelSet, Expr)>> = branches
+        .into_iter()
+        .map(|b| {
+            let mut parts = Vec::new();
+            conjuncts(b, &mut parts);
+            parts
+                .into_iter()
+                .map(|p| {
+                    let mut set: RelSet = 0;
+                    let mut opaque = false;
+                    p.walk(&mut |x| match x {
+                        Expr::Column { index, .. } => set |= 1 << rel_of(*index),
+                        Expr::ScalarSubquery { .. }
+                        | Expr::InSubquery { .. }
+                        | Expr::Exists { .. }
+                        | Expr::Quantified { .. } => opaque = true,
+                        Expr::Call { func, .. } if func.is_volatile() => opaque = true,
+                        _ => {}
+                    });
+                    // An opaque part is never moved; marking it as reading no relation keeps it
+                    // out of every per-relation filter.
+                    (if opaque { 0 } else { set }, p)
+                })
+                .collect()
+        })
+        .collect();
+    let mut out = Vec::new();
+    for r in (0..MAX_RELATIONS).filter(|&r| rels & (1 << r) != 0) {
+        let bit: RelSet = 1 << r;
+        let per_branch: Option<Vec<Expr>> = branch_parts
+            .iter()
+            .map(|parts| {
+                and_all(
+                    parts
+                        .iter()
+                        .filter(|(set, _)| *set == bit)
+                        .map(|(_, p)| p.clone())
+                        .collect(),
+                )
+            })
+            .collect();
+        if let Some(branches) = per_branch {
+            out.push((r, or_all(branches)));
+        }
+    }
+    out
+}
+
 /// Put `predicate` on `plan`: into a table scan (re-choosing its access path), else a Filter.
 pub fn push_filter(plan: Plan, predicate: Expr) -> Plan {
     match plan {
@@ -205,11 +263,19 @@ pub fn order_joins(relations: Vec<Relation>, predicates: Vec<Expr>, catalog: &dy
                     let plan = std::mem::replace(&mut plans[r], placeholder());
                     plans[r] = push_filter(plan, local);
                 }
-                _ => conjs.push(Conjunct {
-                    expr: e,
-                    rels,
-                    applied: false,
-                }),
+                _ => {
+                    for (r, mut implied) in implied_filters(&e, rels, &rel_of) {
+                        let offset = offsets[r];
+                        implied.remap_columns(&|c| c - offset);
+                        let plan = std::mem::replace(&mut plans[r], placeholder());
+                        plans[r] = push_filter(plan, implied);
+                    }
+                    conjs.push(Conjunct {
+                        expr: e,
+                        rels,
+                        applied: false,
+                    })
+                }
             }
         }
     }

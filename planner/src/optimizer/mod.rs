@@ -2,6 +2,7 @@
 //!
 //! Must never change a query's result, only how it is computed.
 
+pub mod distinct_agg;
 pub mod estimate;
 pub mod join_graph;
 pub mod join_order;

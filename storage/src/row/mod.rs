@@ -17,7 +17,7 @@ mod unique;
 mod version;
 
 pub use cold::{COLD, Cold, ColdSegment};
-pub use table::{Change, Frozen, FrozenSegment, Lock, RowId, RowTable, WriterId};
+pub use table::{Change, Frozen, FrozenSegment, Lock, RowId, RowTable, SavedIntent, WriterId};
 pub use unique::UniqueKeys;
 pub use version::{ReadView, Ts};
 

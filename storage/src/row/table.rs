@@ -42,6 +42,18 @@ pub enum Lock {
     Deleted,
 }
 
+/// A transaction's pending intent on a row as it was before a change (`None`: it had none),
+/// kept by a savepoint to put back on ROLLBACK TO SAVEPOINT.
+#[derive(Debug, Clone)]
+pub struct SavedIntent(Option<Intent>);
+
+impl SavedIntent {
+    /// No intent: what a row had before its transaction first locked or inserted it.
+    pub fn none() -> SavedIntent {
+        SavedIntent(None)
+    }
+}
+
 /// The primary-key index implementation, chosen per table.
 type KeyIndex = Box<dyn OrderedIndex<RowId>>;
 
@@ -830,6 +842,65 @@ impl RowTable {
         }
     }
 
+    /// `writer`'s pending intent on the row, to put back with `restore_intent`.
+    pub fn save_intent(&self, id: RowId, writer: WriterId) -> SavedIntent {
+        SavedIntent(
+            self.slots
+                .get(id as usize)
+                .and_then(|s| s.pending_of(writer))
+                .map(|p| p.intent.clone()),
+        )
+    }
+
+    /// Before `insert` of `row`: the slot it will land in if its key has one, and `writer`'s
+    /// intent there (a fresh slot has none).
+    pub fn save_intent_of_key(
+        &mut self,
+        row: &[Value],
+        writer: WriterId,
+    ) -> Option<(RowId, SavedIntent)> {
+        self.primary.as_ref()?;
+        let key = primary_key_bytes(&self.schema, row, &mut self.key_buf).to_vec();
+        let id = self.primary.as_ref().and_then(|index| index.get(&key))?;
+        Some((id, self.save_intent(id, writer)))
+    }
+
+    /// Put `writer`'s intent on the row back as `saved` (savepoint rollback). A row this
+    /// transaction inserted and then deleted has left its slot: it is inserted again, and the
+    /// slot it now occupies returned (`Busy` if another transaction took its key meanwhile).
+    pub fn restore_intent(
+        &mut self,
+        id: RowId,
+        writer: WriterId,
+        saved: SavedIntent,
+    ) -> Result<Option<RowId>, RowError> {
+        let Some(slot) = self.slots.get_mut(id as usize) else {
+            return Err(RowError::Missing(id));
+        };
+        let mine = slot.pending_of(writer).is_some();
+        match saved.0 {
+            None => {
+                if mine {
+                    self.rollback(id, writer);
+                }
+                Ok(None)
+            }
+            Some(intent) if mine => {
+                if let Some(p) = slot.pending.as_mut() {
+                    p.intent = intent;
+                }
+                Ok(None)
+            }
+            Some(Intent::Put(row)) => self.insert(row, writer).map(Some),
+            // A locked or deleted row holds a committed version: its slot stays.
+            Some(intent) if slot.pending.is_none() && slot.head.is_some() => {
+                slot.pending = Some(Pending { writer, intent });
+                Ok(None)
+            }
+            Some(_) => Err(RowError::Missing(id)),
+        }
+    }
+
     /// Encode a row's primary key (empty for tables without one).
     pub fn primary_key_of(&self, row: &[Value], out: &mut Vec<u8>) {
         out.clear();
@@ -974,6 +1045,39 @@ mod tests {
             t.commit(id, 6, 6);
             assert_eq!(t.lookup(&key(1), ReadView::latest(7)), None);
             assert_eq!(t.committed_len(), 0);
+        }
+    }
+
+    #[test]
+    fn restored_intents_undo_inserts_updates_and_deletes() {
+        for kind in IndexKind::ALL {
+            let mut t = table_of(kind);
+            let id = t.insert(row(1, 10), 1).unwrap();
+            t.commit(id, 1, 1);
+            // An update: lock, then write; restoring the lock's image gives the old row back.
+            let before_lock = t.save_intent(id, 2);
+            locked(&mut t, id, 2);
+            let before_write = t.save_intent(id, 2);
+            t.write(id, 2, Some(row(1, 20))).unwrap();
+            assert_eq!(t.restore_intent(id, 2, before_write), Ok(None));
+            assert_eq!(v(&t, id, 2), Some(10));
+            assert_eq!(t.restore_intent(id, 2, before_lock), Ok(None));
+            assert_eq!(t.lock(id, 3, Ts::MAX), Ok(Lock::Locked(id)));
+            t.unlock(id, 3);
+            // An insert into a fresh slot: restoring "nothing" frees the key.
+            let fresh = t.insert(row(2, 5), 2).unwrap();
+            t.restore_intent(fresh, 2, SavedIntent(None)).unwrap();
+            assert_eq!(t.lookup(&key(2), ReadView::latest(2)), None);
+            // An insert the transaction then deleted left its slot; restoring brings it back.
+            let again = t.insert(row(3, 7), 2).unwrap();
+            let saved = t.save_intent(again, 2);
+            t.write(again, 2, None).unwrap();
+            assert_eq!(t.lookup(&key(3), ReadView::latest(2)), None);
+            let back = t.restore_intent(again, 2, saved).unwrap().unwrap();
+            assert_eq!(v(&t, back, 2), Some(7));
+            assert_eq!(v(&t, back, 4), None);
+            t.commit(back, 2, 2);
+            assert_eq!(v(&t, back, 4), Some(7));
         }
     }
 

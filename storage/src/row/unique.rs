@@ -50,6 +50,36 @@ impl UniqueKeys {
         }
     }
 
+    /// Whether `reserve` would succeed, without changing anything (INSERT … ON CONFLICT's
+    /// probe for a conflicting key).
+    pub fn check(&self, constraint: u64, key: &[u8], writer: WriterId) -> Result<(), RowError> {
+        let Some(state) = self.keys.get(&(constraint, Box::from(key))) else {
+            return Ok(());
+        };
+        match state.pending {
+            Some((w, _)) if w != writer => Err(RowError::Busy(w)),
+            Some((_, true)) => Err(duplicate()),
+            Some((_, false)) => Ok(()),
+            None if state.committed => Err(duplicate()),
+            None => Ok(()),
+        }
+    }
+
+    /// Undo `writer`'s last change of `key`: its pending change goes back to `before` (what
+    /// `pending_change` said before that change; `None`: no change at all).
+    pub fn restore(&mut self, constraint: u64, key: &[u8], writer: WriterId, before: Option<bool>) {
+        match before {
+            None => self.rollback(constraint, key, writer),
+            Some(present) => {
+                if let Some(state) = self.keys.get_mut(&(constraint, Box::from(key)))
+                    && matches!(state.pending, Some((w, _)) if w == writer)
+                {
+                    state.pending = Some((writer, present));
+                }
+            }
+        }
+    }
+
     /// Give up `key` (its row is deleted or its value changed) when `writer` commits.
     pub fn release(
         &mut self,
@@ -166,6 +196,28 @@ mod tests {
             u.reserve(1, b"a", 13),
             Err(RowError::UniqueViolation { .. })
         ));
+    }
+
+    #[test]
+    fn check_agrees_with_reserve_and_restore_undoes_a_reservation() {
+        let mut u = UniqueKeys::default();
+        assert_eq!(u.check(1, b"a", 10), Ok(()));
+        u.reserve(1, b"a", 10).unwrap();
+        assert_eq!(u.check(1, b"a", 11), Err(RowError::Busy(10)));
+        assert!(u.check(1, b"a", 10).is_err());
+        u.restore(1, b"a", 10, None);
+        assert_eq!(u.check(1, b"a", 11), Ok(()));
+        // A key the writer released goes back to released, not to reserved.
+        u.reserve(1, b"b", 10).unwrap();
+        u.commit(1, b"b", 10);
+        u.release(1, b"b", 11).unwrap();
+        let before = u.pending_change(1, b"b", 11);
+        assert_eq!(u.check(1, b"b", 11), Ok(()));
+        u.reserve(1, b"b", 11).unwrap();
+        u.restore(1, b"b", 11, before);
+        assert_eq!(u.pending_change(1, b"b", 11), Some(false));
+        u.commit(1, b"b", 11);
+        assert_eq!(u.check(1, b"b", 12), Ok(()));
     }
 
     #[test]

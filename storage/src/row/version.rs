@@ -39,7 +39,7 @@ pub(super) struct Version {
 }
 
 /// What an uncommitted transaction will do to the row at commit.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) enum Intent {
     /// Locked (an UPDATE's target before its new row, or a row re-checked and skipped):
     /// commits as no change.

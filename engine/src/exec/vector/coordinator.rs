@@ -6,7 +6,7 @@ use super::data::{Batch, Kind, batches_size};
 use super::expr;
 use super::operator::aggregate::{AggSpec, AggState};
 use super::operator::filter;
-use super::operator::join::{Sides, equi_keys, join, nested_loop};
+use super::operator::join::{Prepared, Probe, Sides, equi_keys, nested_loop, prepare};
 use super::operator::key_filter::KeyFilter;
 use super::operator::scan::{Fragment, Output, Step, run_fragment};
 use super::operator::sort::{limit, sort};
@@ -121,6 +121,77 @@ async fn on_shards(
             Ok(by_shard.into_iter().map(|(_, p)| p).collect())
         }
     }
+}
+
+/// Probe rows below which a join's probe stays on the coordinator: sending the build side's
+/// handle and a share of the batches to another core costs more than probing them.
+const PARALLEL_PROBE_ROWS: usize = 32 * 1024;
+
+/// Probe `batches` against a built hash join, split into contiguous runs of about equal rows,
+/// one per shard, in parallel; the output keeps the batches' order.
+async fn probe_on_shards(
+    x: &Executor,
+    probe: Box<Probe>,
+    batches: Vec<Batch>,
+) -> Result<Vec<Batch>, EngineError> {
+    let shards = x.shard.count();
+    let total: usize = batches.iter().map(|b| b.len).sum();
+    if shards < 2 || total < PARALLEL_PROBE_ROWS {
+        let (mut out, matched) = probe.run(&batches, &x.env, &|| x.check_cancel())?;
+        out.extend(probe.unmatched(&matched)?);
+        return Ok(out);
+    }
+    let per_part = total.div_ceil(shards);
+    let mut parts: Vec<Vec<Batch>> = vec![Vec::new()];
+    let mut rows = 0;
+    for b in batches {
+        if rows >= per_part && parts.len() < shards {
+            parts.push(Vec::new());
+            rows = 0;
+        }
+        rows += b.len;
+        if let Some(last) = parts.last_mut() {
+            last.push(b);
+        }
+    }
+    let probe: std::sync::Arc<Probe> = std::sync::Arc::from(probe);
+    let me = x.shard.id();
+    // Part i runs on shard (me + i) % shards: part 0 here, last, so the others start first.
+    let mut runs = Vec::with_capacity(parts.len());
+    for (i, part) in parts.into_iter().enumerate().rev() {
+        let (probe, env, cancel) = (probe.clone(), x.env.clone(), x.cancel.clone());
+        let target = (me + i) % shards;
+        runs.push(async move {
+            x.shard
+                .run_on(target, move |_| async move {
+                    let cancelled = || {
+                        if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                            Err(EngineError::Cancelled)
+                        } else {
+                            Ok(())
+                        }
+                    };
+                    probe.run(&part, &env, &cancelled)
+                })
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))?
+        });
+    }
+    let results = crate::runtime::join_all(runs).await;
+    let mut out = Vec::new();
+    let mut matched: Vec<bool> = Vec::new();
+    for part in results.into_iter().rev() {
+        let (batches, marks) = part?;
+        out.extend(batches);
+        if matched.is_empty() {
+            matched = marks;
+        } else {
+            matched.iter_mut().zip(marks).for_each(|(m, k)| *m |= k);
+        }
+    }
+    x.check_cancel()?;
+    out.extend(probe.unmatched(&matched)?);
+    Ok(out)
 }
 
 /// Every batch `plan` produces, all columns materialised.
@@ -257,7 +328,12 @@ fn exec_node<'a>(
                 let cancelled = || x.check_cancel();
                 match on {
                     Some(on) if !equi_keys(on, width).0.is_empty() => {
-                        join(sides, *kind, on, env, &cancelled)
+                        match prepare(sides, *kind, on, env, &cancelled)? {
+                            Prepared::Done(out) => Ok(out),
+                            Prepared::Probe(probe, batches) => {
+                                probe_on_shards(x, probe, batches).await
+                            }
+                        }
                     }
                     _ => nested_loop(sides, on.as_ref(), env, &cancelled),
                 }

@@ -8,6 +8,7 @@ use crate::exec::ops::like;
 use crate::exec::vector::data::{Kind, Vector};
 use arrow_array::{Array, BooleanArray, StringArray};
 use arrow_buffer::BooleanBuffer;
+use memchr::memmem;
 use omendb_storage::types::Value;
 
 /// How a pattern of literal pieces separated by `%` matches.
@@ -18,6 +19,9 @@ pub struct Pieces<'a> {
     /// The text must end with the last piece.
     anchored_end: bool,
     pieces: Vec<&'a str>,
+    /// A searcher per piece, built once per pattern (SIMD substring search; `str::find`
+    /// rebuilt its searcher for every row).
+    finders: Vec<memmem::Finder<'a>>,
 }
 
 impl<'a> Pieces<'a> {
@@ -26,15 +30,17 @@ impl<'a> Pieces<'a> {
         if pattern.contains(['_', '\\']) {
             return None;
         }
+        let pieces: Vec<&str> = pattern.split('%').filter(|p| !p.is_empty()).collect();
         Some(Pieces {
             anchored_start: !pattern.starts_with('%'),
             anchored_end: !pattern.ends_with('%'),
-            pieces: pattern.split('%').filter(|p| !p.is_empty()).collect(),
+            finders: pieces.iter().map(|&p| memmem::Finder::new(p)).collect(),
+            pieces,
         })
     }
 
     pub fn matches(&self, text: &str) -> bool {
-        let (mut rest, mut pieces) = (text, &self.pieces[..]);
+        let (mut rest, mut pieces, mut finders) = (text, &self.pieces[..], &self.finders[..]);
         if self.pieces.is_empty() {
             // Only `%`s (any text), or the empty pattern (only the empty text).
             return !(self.anchored_start && self.anchored_end) || text.is_empty();
@@ -45,6 +51,7 @@ impl<'a> Pieces<'a> {
             };
             rest = r;
             pieces = &pieces[1..];
+            finders = &finders[1..];
             if pieces.is_empty() {
                 return !self.anchored_end || rest.is_empty();
             }
@@ -54,14 +61,15 @@ impl<'a> Pieces<'a> {
                 Some(x) => x,
                 None => return true,
             };
-            pieces = init;
+            finders = &finders[..init.len()];
             Some(*l)
         } else {
             None
         };
-        for p in pieces {
-            match rest.find(p) {
-                Some(at) => rest = &rest[at + p.len()..],
+        for f in finders {
+            match f.find(rest.as_bytes()) {
+                // The piece is whole UTF-8, so the bytes after it start a character.
+                Some(at) => rest = rest.get(at + f.needle().len()..).unwrap_or(""),
                 None => return false,
             }
         }

@@ -320,7 +320,33 @@ fn semi_by_left(
         .collect()
 }
 
-/// Run the join.
+/// A hash join with its build side ready: what any number of probe batches, on any core, need.
+pub struct Probe {
+    build: Build,
+    kind: JoinKind,
+    on: Expr,
+    only_keys: bool,
+    build_left: bool,
+    probe_cols: Vec<usize>,
+    /// The build side's column kinds, for null-extending unmatched probe rows.
+    pad_kinds: Vec<Kind>,
+    /// The probe side's column kinds, for null-extending unmatched build rows.
+    probe_kinds: Vec<Kind>,
+    /// An outer join built on its preserved side (it is the smaller): build rows no probe row
+    /// matched leave null-extended after every probe ([`Probe::unmatched`]).
+    preserve_build: bool,
+    build_empty: bool,
+}
+
+/// What preparing a join left to do.
+pub enum Prepared {
+    /// The join's rows already (a semi/anti join by its smaller left side, `NOT IN` over a NULL).
+    Done(Vec<Batch>),
+    /// Probe these batches against the build side.
+    Probe(Box<Probe>, Vec<Batch>),
+}
+
+/// Run the join on this core.
 pub fn join(
     sides: Sides,
     kind: JoinKind,
@@ -328,7 +354,25 @@ pub fn join(
     env: &EvalEnv,
     cancelled: &dyn Fn() -> Result<(), EngineError>,
 ) -> Result<Vec<Batch>, EngineError> {
-    let (lw, rw) = (sides.left_kinds.len(), sides.right_kinds.len());
+    match prepare(sides, kind, on, env, cancelled)? {
+        Prepared::Done(out) => Ok(out),
+        Prepared::Probe(probe, batches) => {
+            let (mut out, matched) = probe.run(&batches, env, cancelled)?;
+            out.extend(probe.unmatched(&matched)?);
+            Ok(out)
+        }
+    }
+}
+
+/// Build the hash table (or finish a join that needs no probe pass).
+pub fn prepare(
+    sides: Sides,
+    kind: JoinKind,
+    on: &Expr,
+    env: &EvalEnv,
+    cancelled: &dyn Fn() -> Result<(), EngineError>,
+) -> Result<Prepared, EngineError> {
+    let lw = sides.left_kinds.len();
     let (keys, only_keys) = equi_keys(on, lw);
     if keys.is_empty() {
         return Err(EngineError::Internal("hash join without equi keys".into()));
@@ -345,18 +389,30 @@ pub fn join(
             only_keys,
             keys: &keys,
         };
-        return semi_by_left(sides, &plan, env, cancelled);
+        return semi_by_left(sides, &plan, env, cancelled).map(Prepared::Done);
     }
-    // Which side is built: the right one, except for RIGHT joins and smaller-left inner joins.
+    // The smaller side is built, except that a semi or anti join probes with its left rows.
+    // An outer join built on its preserved side emits that side's unmatched rows at the end.
+    let left_smaller = rows(&sides.left) < rows(&sides.right);
     let build_left = match kind {
-        JoinKind::Right => true,
-        JoinKind::Inner => rows(&sides.left) < rows(&sides.right),
+        JoinKind::Inner | JoinKind::Left | JoinKind::Right => left_smaller,
         _ => false,
     };
-    let (build_batches, probe_batches, build_width) = if build_left {
-        (&sides.left, &sides.right, lw)
+    let preserve_build = match kind {
+        JoinKind::Left => build_left,
+        JoinKind::Right => !build_left,
+        _ => false,
+    };
+    let Sides {
+        left,
+        right,
+        left_kinds,
+        right_kinds,
+    } = sides;
+    let (build_batches, probe_batches, build_width, pad_kinds, probe_kinds) = if build_left {
+        (left, right, lw, left_kinds, right_kinds)
     } else {
-        (&sides.right, &sides.left, rw)
+        (right, left, right_kinds.len(), right_kinds, left_kinds)
     };
     let build_keys: Vec<usize> = keys
         .iter()
@@ -366,99 +422,160 @@ pub fn join(
         .iter()
         .map(|k| if build_left { k.1 } else { k.0 })
         .collect();
-    let build = Build::new(build_batches, build_width, &build_keys)?;
+    let build = Build::new(&build_batches, build_width, &build_keys)?;
+    drop(build_batches);
     // The build side's copy of its rows and its hash table (encoded keys not counted).
     env.memory
         .charge(build.batch.memory_size() + build.batch.len * BUILD_ROW_OVERHEAD)?;
     if kind == JoinKind::AntiNullAware && build.has_null_key {
         // x NOT IN (… NULL …) is never true.
-        return Ok(Vec::new());
+        return Ok(Prepared::Done(Vec::new()));
     }
     let build_empty = build.batch.len == 0;
-    let mut out = Vec::new();
-    let mut charged = 0;
-    let (mut pi, mut bi, mut sel) = (Vec::new(), Vec::new(), Vec::new());
-    let mut hashes = Vec::new();
-    for p in probe_batches {
-        cancelled()?;
-        env.memory.charge(batches_size(&out[charged..]))?;
-        charged = out.len();
-        let (encoded, nulls) = probe_keys(p, &probe_cols);
-        pi.clear();
-        bi.clear();
-        build.probe(&encoded, &nulls, &mut hashes, &mut pi, &mut bi);
-        let pairs = |pi: &[u32], bi: &[u32]| -> Result<Batch, EngineError> {
-            let pb = take_batch(p, pi)?;
-            let bb = take_batch(&build.batch, bi)?;
-            Ok(if build_left {
-                glue(bb, pb)
-            } else {
-                glue(pb, bb)
-            })
+    Ok(Prepared::Probe(
+        Box::new(Probe {
+            build,
+            kind,
+            on: on.clone(),
+            only_keys,
+            build_left,
+            probe_cols,
+            pad_kinds,
+            probe_kinds,
+            preserve_build,
+            build_empty,
+        }),
+        probe_batches,
+    ))
+}
+
+impl Probe {
+    /// The join's rows for these probe batches, in their order, and (when the build side is
+    /// preserved) which build rows they matched.
+    pub fn run(
+        &self,
+        probe_batches: &[Batch],
+        env: &EvalEnv,
+        cancelled: &dyn Fn() -> Result<(), EngineError>,
+    ) -> Result<(Vec<Batch>, Vec<bool>), EngineError> {
+        let (build, kind, on, build_left) = (&self.build, self.kind, &self.on, self.build_left);
+        let mut build_matched = if self.preserve_build {
+            vec![false; build.batch.len]
+        } else {
+            Vec::new()
         };
-        let mut joined = pairs(&pi, &bi)?;
-        if !only_keys && joined.len > 0 {
-            expr::select(on, &joined, env, &mut sel)?;
-            if sel.len() != joined.len {
-                let keep = |v: &[u32]| sel.iter().map(|&s| v[s as usize]).collect::<Vec<_>>();
-                let (npi, nbi) = (keep(&pi), keep(&bi));
-                (pi, bi) = (npi, nbi);
-                joined = pairs(&pi, &bi)?;
+        let mut out = Vec::new();
+        let mut charged = 0;
+        let (mut pi, mut bi, mut sel) = (Vec::new(), Vec::new(), Vec::new());
+        let mut hashes = Vec::new();
+        for p in probe_batches {
+            cancelled()?;
+            env.memory.charge(batches_size(&out[charged..]))?;
+            charged = out.len();
+            let (encoded, nulls) = probe_keys(p, &self.probe_cols);
+            pi.clear();
+            bi.clear();
+            build.probe(&encoded, &nulls, &mut hashes, &mut pi, &mut bi);
+            let pairs = |pi: &[u32], bi: &[u32]| -> Result<Batch, EngineError> {
+                let pb = take_batch(p, pi)?;
+                let bb = take_batch(&build.batch, bi)?;
+                Ok(if build_left {
+                    glue(bb, pb)
+                } else {
+                    glue(pb, bb)
+                })
+            };
+            let mut joined = pairs(&pi, &bi)?;
+            if !self.only_keys && joined.len > 0 {
+                expr::select(on, &joined, env, &mut sel)?;
+                if sel.len() != joined.len {
+                    let keep = |v: &[u32]| sel.iter().map(|&s| v[s as usize]).collect::<Vec<_>>();
+                    let (npi, nbi) = (keep(&pi), keep(&bi));
+                    (pi, bi) = (npi, nbi);
+                    joined = pairs(&pi, &bi)?;
+                }
+            }
+            let mut matched = vec![false; p.len];
+            for &i in &pi {
+                matched[i as usize] = true;
+            }
+            match kind {
+                JoinKind::Inner => {
+                    if joined.len > 0 {
+                        out.push(joined);
+                    }
+                }
+                JoinKind::Left | JoinKind::Right if self.preserve_build => {
+                    for &r in &bi {
+                        build_matched[r as usize] = true;
+                    }
+                    if joined.len > 0 {
+                        out.push(joined);
+                    }
+                }
+                JoinKind::Left | JoinKind::Right => {
+                    if joined.len > 0 {
+                        out.push(joined);
+                    }
+                    let lonely: Vec<u32> = (0..p.len as u32)
+                        .filter(|&i| !matched[i as usize])
+                        .collect();
+                    if !lonely.is_empty() {
+                        let probe_part = take_batch(p, &lonely)?;
+                        let pad =
+                            Batch::new(nulls_of(&self.pad_kinds, lonely.len())?, lonely.len());
+                        out.push(if build_left {
+                            glue(pad, probe_part)
+                        } else {
+                            glue(probe_part, pad)
+                        });
+                    }
+                }
+                JoinKind::Semi | JoinKind::Anti | JoinKind::AntiNullAware => {
+                    let want = kind == JoinKind::Semi;
+                    let keep: Vec<u32> = (0..p.len as u32)
+                        .filter(|&i| {
+                            let i = i as usize;
+                            if kind == JoinKind::AntiNullAware && nulls[i] && !self.build_empty {
+                                return false;
+                            }
+                            matched[i] == want
+                        })
+                        .collect();
+                    if !keep.is_empty() {
+                        out.push(take_batch(p, &keep)?);
+                    }
+                }
+                JoinKind::Full | JoinKind::Cross | JoinKind::Mark => {
+                    return Err(EngineError::Internal(format!(
+                        "{kind:?} join reached the vectorized hash join"
+                    )));
+                }
             }
         }
-        let mut matched = vec![false; p.len];
-        for &i in &pi {
-            matched[i as usize] = true;
-        }
-        match kind {
-            JoinKind::Inner => {
-                if joined.len > 0 {
-                    out.push(joined);
-                }
-            }
-            JoinKind::Left | JoinKind::Right => {
-                if joined.len > 0 {
-                    out.push(joined);
-                }
-                let lonely: Vec<u32> = (0..p.len as u32)
-                    .filter(|&i| !matched[i as usize])
-                    .collect();
-                if !lonely.is_empty() {
-                    let probe_part = take_batch(p, &lonely)?;
-                    let kinds = if build_left {
-                        &sides.left_kinds
-                    } else {
-                        &sides.right_kinds
-                    };
-                    let pad = Batch::new(nulls_of(kinds, lonely.len())?, lonely.len());
-                    out.push(if build_left {
-                        glue(pad, probe_part)
-                    } else {
-                        glue(probe_part, pad)
-                    });
-                }
-            }
-            JoinKind::Semi | JoinKind::Anti | JoinKind::AntiNullAware => {
-                let want = kind == JoinKind::Semi;
-                let keep: Vec<u32> = (0..p.len as u32)
-                    .filter(|&i| {
-                        let i = i as usize;
-                        if kind == JoinKind::AntiNullAware && nulls[i] && !build_empty {
-                            return false;
-                        }
-                        matched[i] == want
-                    })
-                    .collect();
-                if !keep.is_empty() {
-                    out.push(take_batch(p, &keep)?);
-                }
-            }
-            JoinKind::Full | JoinKind::Cross | JoinKind::Mark => {
-                return Err(EngineError::Internal(format!(
-                    "{kind:?} join reached the vectorized hash join"
-                )));
-            }
-        }
+        Ok((out, build_matched))
     }
-    Ok(out)
+
+    /// When the build side is preserved: its rows no probe matched (`matched`: the OR of every
+    /// probe run's marks), null-extended; nothing otherwise.
+    pub fn unmatched(&self, matched: &[bool]) -> Result<Vec<Batch>, EngineError> {
+        if !self.preserve_build {
+            return Ok(Vec::new());
+        }
+        let lonely: Vec<u32> = (0..self.build.batch.len as u32)
+            .filter(|&r| !matched.get(r as usize).copied().unwrap_or(false))
+            .collect();
+        lonely
+            .chunks(BATCH_SIZE)
+            .map(|rows| {
+                let build_part = take_batch(&self.build.batch, rows)?;
+                let pad = Batch::new(nulls_of(&self.probe_kinds, rows.len())?, rows.len());
+                Ok(if self.build_left {
+                    glue(build_part, pad)
+                } else {
+                    glue(pad, build_part)
+                })
+            })
+            .collect()
+    }
 }

@@ -1,6 +1,7 @@
 //! Vectorized operators: each consumes and produces batches; one operator per file.
 
 pub mod aggregate;
+mod dict_filter;
 mod flow;
 pub mod join;
 mod join_keys;

@@ -6,6 +6,7 @@
 //! await or reach another shard.
 
 use super::aggregate::{AggSpec, AggState};
+use super::dict_filter::{SegmentFilter, SplitFilter};
 use super::flow::{Buffers, DENSE_FRACTION, Flow};
 use super::key_filter::KeyFilter;
 use crate::EngineError;
@@ -139,6 +140,8 @@ struct Pipeline<'a> {
     batches: Vec<Batch>,
     partial: Option<AggState>,
     buffers: Buffers,
+    /// The scan filter's conjuncts, for testing dictionary columns on their codes.
+    split: Option<SplitFilter>,
 }
 
 impl Pipeline<'_> {
@@ -160,6 +163,18 @@ impl Pipeline<'_> {
         match (&mut self.partial, &self.fragment.aggregate) {
             (Some(state), Some(spec)) => state.update(spec, &b, self.env, selection),
             _ => {
+                let mut b = b;
+                // Columns only the filter read leave as absent: neither gathered here nor
+                // copied again by the joins and concatenations above (Q13's o_comment).
+                if let Some(output) = &self.fragment.output
+                    && output.len() == b.columns.len()
+                {
+                    for (v, &read) in b.columns.iter_mut().zip(output) {
+                        if !read && !matches!(v, Vector::Absent(_)) {
+                            *v = Vector::Absent(v.len());
+                        }
+                    }
+                }
                 self.batches.push(match selection {
                     Some(s) => take_batch(&b, s)?,
                     None => b,
@@ -268,6 +283,12 @@ fn scan_segment(
         mark_columns(f, &mut in_filter);
     }
     let columns = segment.columns();
+    if let Some(split) = &pipeline.split {
+        let bound = split.bind(columns, needed.len(), pipeline.env);
+        if !bound.tests.is_empty() {
+            return scan_segment_by_codes(c, needed, &bound, pipeline);
+        }
+    }
     let rows = segment.rows();
     let mut live = Vec::new();
     let mut kept = Vec::new();
@@ -359,6 +380,82 @@ fn scan_segment(
     Ok(())
 }
 
+/// [`scan_segment`] for a filter with conjuncts tested on dictionary codes: those pick the
+/// candidate rows without expanding a string, the remaining conjuncts run over the candidates
+/// only, and the needed columns are read for the survivors.
+fn scan_segment_by_codes(
+    c: &ColdSegment,
+    needed: &[bool],
+    filter: &SegmentFilter<'_>,
+    pipeline: &mut Pipeline<'_>,
+) -> Result<(), EngineError> {
+    let columns = c.segment.columns();
+    let rows = c.segment.rows();
+    let mut in_rest = vec![false; needed.len()];
+    if let Some(rest) = &filter.rest {
+        mark_columns(rest, &mut in_rest);
+    }
+    let has_deletes = c.deletes.count() > 0;
+    let mut kept = Vec::with_capacity(BATCH_SIZE);
+    let mut survivors = Vec::with_capacity(BATCH_SIZE);
+    let mut selection = Vec::with_capacity(BATCH_SIZE);
+    let mut start = 0;
+    while start < rows {
+        let len = BATCH_SIZE.min(rows - start);
+        let (first, others) = filter
+            .tests
+            .split_first()
+            .ok_or_else(|| EngineError::Internal("no dictionary test to scan by".into()))?;
+        first.collect(start, len, &mut kept);
+        for t in others {
+            if kept.is_empty() {
+                break;
+            }
+            t.retain(&mut kept);
+        }
+        if has_deletes {
+            kept.retain(|&r| !c.deletes.is_deleted(r));
+        }
+        if let (Some(rest), false) = (&filter.rest, kept.is_empty()) {
+            let narrow = read_rows(columns, &|i| in_rest[i], start, len, &kept)?;
+            expr::select(rest, &narrow, pipeline.env, &mut selection)?;
+            if selection.len() < kept.len() {
+                survivors.clear();
+                survivors.extend(selection.iter().map(|&s| kept[s as usize]));
+                std::mem::swap(&mut kept, &mut survivors);
+            }
+        }
+        if !kept.is_empty() {
+            let batch = read_rows(columns, &|i| needed[i], start, len, &kept)?;
+            pipeline.push_from(batch, true)?;
+        }
+        start += len;
+    }
+    Ok(())
+}
+
+/// The `wanted` columns of segment rows `rows` (ascending, within `start..start + len`): zero-
+/// copy slices when every row of the range is there, gathered otherwise.
+fn read_rows(
+    columns: &[Column],
+    wanted: &dyn Fn(usize) -> bool,
+    start: usize,
+    len: usize,
+    rows: &[u32],
+) -> Result<Batch, EngineError> {
+    let all = rows.len() == len;
+    let vectors = columns
+        .iter()
+        .enumerate()
+        .map(|(i, col)| match (wanted(i), all) {
+            (false, _) => Ok(Vector::Absent(rows.len())),
+            (true, true) => vector_of(col, start, len),
+            (true, false) => rows_of(col, rows),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Batch::new(vectors, rows.len()))
+}
+
 /// The segment rows `rows` (ascending) of one column as a vector.
 fn rows_of(col: &Column, rows: &[u32]) -> Result<Vector, EngineError> {
     let taken = col
@@ -383,6 +480,11 @@ pub fn run_fragment(
         batches: Vec::new(),
         partial: fragment.aggregate.as_ref().map(AggState::new).transpose()?,
         buffers: Buffers::default(),
+        split: fragment
+            .filter
+            .as_ref()
+            .map(SplitFilter::new)
+            .filter(SplitFilter::has_column_tests),
     };
     shard.with_table(&fragment.table, |t| -> Result<(), EngineError> {
         if key.is_none() {

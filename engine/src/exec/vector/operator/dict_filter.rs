@@ -1,0 +1,197 @@
+//! A scan filter's conjuncts over one dictionary-encoded text column, evaluated once per
+//! dictionary entry instead of once per row.
+//!
+//! A segment holds low-cardinality text (`l_shipmode`, `p_brand`, …) as u16 codes into a
+//! small dictionary. A conjunct that reads only such a column (`=`, `IN`, `LIKE`, anything
+//! deterministic) has one answer per distinct value, so it is evaluated over the dictionary
+//! (plus one NULL) and rows are tested by looking their code up: no string is expanded or
+//! compared per row. The other conjuncts stay for the rows that pass.
+//!
+//! Must never change which rows a filter keeps: only conjuncts that read a single column and
+//! nothing row-dependent otherwise (no subqueries, no volatile calls) are moved.
+
+use crate::EngineError;
+use crate::exec::eval::EvalEnv;
+use crate::exec::vector::data::{Batch, Vector};
+use crate::exec::vector::expr;
+use arrow_array::{Array, StringArray, UInt16Array};
+use omendb_planner::Expr;
+use omendb_storage::segment::Column;
+
+/// How many distinct u16 codes there are.
+const CODES: usize = 1 << 16;
+
+/// One conjunct of a fragment's filter, with the single column it reads, if it reads one.
+#[derive(Debug, Clone)]
+struct Conjunct {
+    expr: Expr,
+    column: Option<usize>,
+}
+
+/// A fragment's filter split into conjuncts, once per scan.
+#[derive(Debug, Clone)]
+pub struct SplitFilter {
+    conjuncts: Vec<Conjunct>,
+}
+
+/// A dictionary test bound to one segment: which codes pass, and whether a NULL row does.
+pub struct CodeTest<'a> {
+    codes: &'a UInt16Array,
+    pass: Vec<bool>,
+    null_passes: bool,
+}
+
+impl CodeTest<'_> {
+    /// Keep the rows of `rows` (segment row numbers) whose code passes.
+    pub fn retain(&self, rows: &mut Vec<u32>) {
+        let codes = self.codes.values();
+        match self.codes.nulls().filter(|n| n.null_count() > 0) {
+            None => rows.retain(|&r| self.pass[usize::from(codes[r as usize])]),
+            Some(nulls) => rows.retain(|&r| {
+                if nulls.is_null(r as usize) {
+                    self.null_passes
+                } else {
+                    self.pass[usize::from(codes[r as usize])]
+                }
+            }),
+        }
+    }
+
+    /// The segment rows `start..start + len` whose code passes, into `out`.
+    pub fn collect(&self, start: usize, len: usize, out: &mut Vec<u32>) {
+        out.clear();
+        let codes = &self.codes.values()[start..start + len];
+        match self.codes.nulls().filter(|n| n.null_count() > 0) {
+            None => {
+                for (i, &c) in codes.iter().enumerate() {
+                    if self.pass[usize::from(c)] {
+                        out.push((start + i) as u32);
+                    }
+                }
+            }
+            Some(nulls) => {
+                for (i, &c) in codes.iter().enumerate() {
+                    let keep = if nulls.is_null(start + i) {
+                        self.null_passes
+                    } else {
+                        self.pass[usize::from(c)]
+                    };
+                    if keep {
+                        out.push((start + i) as u32);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A filter as it applies to one segment: tests on dictionary codes, and what remains.
+pub struct SegmentFilter<'a> {
+    pub tests: Vec<CodeTest<'a>>,
+    pub rest: Option<Expr>,
+}
+
+impl SplitFilter {
+    pub fn new(filter: &Expr) -> SplitFilter {
+        let mut parts = Vec::new();
+        omendb_planner::optimizer::join_order::conjuncts(filter.clone(), &mut parts);
+        let conjuncts = parts
+            .into_iter()
+            .map(|expr| {
+                let column = single_column(&expr);
+                Conjunct { expr, column }
+            })
+            .collect();
+        SplitFilter { conjuncts }
+    }
+
+    /// Whether some conjunct could be tested on codes at all.
+    pub fn has_column_tests(&self) -> bool {
+        self.conjuncts.iter().any(|c| c.column.is_some())
+    }
+
+    /// Bind to a segment's columns: conjuncts over one dictionary column become code tests.
+    pub fn bind<'a>(
+        &self,
+        columns: &'a [Column],
+        width: usize,
+        env: &EvalEnv,
+    ) -> SegmentFilter<'a> {
+        let mut tests = Vec::new();
+        let mut rest = Vec::new();
+        for c in &self.conjuncts {
+            match c.column.and_then(|i| Some((i, columns.get(i)?))) {
+                Some((i, Column::TextDict { codes, values })) => {
+                    // A value no visible row has may make the conjunct fail (a cast, say):
+                    // such a conjunct stays a row filter, where it sees only real rows.
+                    match code_test(&c.expr, i, codes, values, width, env) {
+                        Ok(t) => tests.push(t),
+                        Err(_) => rest.push(c.expr.clone()),
+                    }
+                }
+                _ => rest.push(c.expr.clone()),
+            }
+        }
+        SegmentFilter {
+            tests,
+            rest: omendb_planner::optimizer::join_order::and_all(rest),
+        }
+    }
+}
+
+/// The one column `e` reads, when it reads exactly one and nothing opaque.
+fn single_column(e: &Expr) -> Option<usize> {
+    let mut column: Option<usize> = None;
+    let mut ok = true;
+    e.walk(&mut |x| match x {
+        Expr::Column { index, .. } => match column {
+            None => column = Some(*index),
+            Some(c) if c == *index => {}
+            Some(_) => ok = false,
+        },
+        Expr::ScalarSubquery { .. }
+        | Expr::InSubquery { .. }
+        | Expr::Exists { .. }
+        | Expr::Quantified { .. } => ok = false,
+        Expr::Call { func, .. } if func.is_volatile() => ok = false,
+        _ => {}
+    });
+    column.filter(|_| ok)
+}
+
+/// Evaluate `e` over every dictionary value and a NULL, as a batch where only column `column`
+/// is present.
+fn code_test<'a>(
+    e: &Expr,
+    column: usize,
+    codes: &'a UInt16Array,
+    values: &StringArray,
+    width: usize,
+    env: &EvalEnv,
+) -> Result<CodeTest<'a>, EngineError> {
+    let n = values.len();
+    let with_null: StringArray = values
+        .iter()
+        .chain(std::iter::once(None))
+        .collect::<StringArray>();
+    let mut vectors: Vec<Vector> = (0..width).map(|_| Vector::Absent(n + 1)).collect();
+    vectors[column] = Vector::Text(with_null);
+    let batch = Batch::new(vectors, n + 1);
+    let mut selected = Vec::new();
+    expr::select(e, &batch, env, &mut selected)?;
+    // One entry per possible code, so a code beyond the dictionary (a damaged file) reads
+    // `false` instead of indexing out of bounds in the per-row loop.
+    let mut pass = vec![false; CODES];
+    let mut null_passes = false;
+    for s in selected {
+        match (s as usize).cmp(&n) {
+            std::cmp::Ordering::Less => pass[s as usize] = true,
+            _ => null_passes = true,
+        }
+    }
+    Ok(CodeTest {
+        codes,
+        pass,
+        null_passes,
+    })
+}
