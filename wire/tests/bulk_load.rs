@@ -287,6 +287,65 @@ fn a_duplicate_key_fails_the_whole_copy() {
     let _ = std::fs::remove_file(&log);
 }
 
+/// Rows are routed to their shard by the key field alone; a key written with escapes takes
+/// the whole-line parse and must still land on its own shard (a point lookup finds it), and a
+/// malformed or NULL key deep in the stream fails the COPY with its line number.
+#[test]
+fn rows_route_by_key_even_when_the_key_is_escaped_or_malformed() {
+    let (dir, log) = scratch("route");
+    let (child, port) = start(&dir, &log);
+    query(
+        port,
+        "CREATE TABLE items (k bigint PRIMARY KEY, t text, amount numeric(12,2), d date)",
+    );
+    // 7\x30 is 70 and \061\0613 is 113 once unescaped.
+    let mut data = rows(0..70);
+    data.push_str("7\\x30\tescaped\t1.00\t2024-01-01\n");
+    data.push_str(&rows(71..113));
+    data.push_str("\\061\\0613\tescaped too\t2.00\t2024-01-02\n");
+    data.push_str(&rows(114..ROWS));
+    assert_eq!(copy(port, "items", &data).unwrap(), format!("COPY {ROWS}"));
+    for k in [70, 113, 5, ROWS - 1] {
+        let found = query(port, &format!("SELECT k, t FROM items WHERE k = {k}"));
+        assert!(found.starts_with(&format!("{k}|")), "k = {k}: {found:?}");
+    }
+    assert_eq!(summary(port), expected_summary_except(0..ROWS, &[70, 113]));
+    // A malformed key and a NULL key past the first chunks: 22P02 / 23502 naming the line.
+    for (bad, what) in [("x1", "invalid input syntax"), ("\\N", "null value")] {
+        query(port, "DELETE FROM items");
+        let mut data = rows(200_000..260_000);
+        data.push_str(&format!("{bad}\tbad key\t1.00\t2024-01-01\n"));
+        data.push_str(&rows(260_001..270_000));
+        let err = copy(port, "items", &data).unwrap_err();
+        assert!(err.contains(what) && err.contains("line 60001"), "{err}");
+        assert_eq!(query(port, "SELECT count(*) FROM items"), "0");
+    }
+    kill(child);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&log);
+}
+
+/// `summary` of the rows `keys` as `rows` writes them, except that the rows of `escaped`
+/// carry the texts, amounts and dates of the escaped lines above.
+fn expected_summary_except(keys: std::ops::Range<i64>, escaped: &[i64]) -> String {
+    let plain = keys.clone().filter(|k| !escaped.contains(k));
+    let count = keys.clone().count();
+    let sum: i64 = keys.clone().sum();
+    let nulls = plain.clone().filter(|k| k % 7 == 0).count();
+    let cents: i64 = plain
+        .clone()
+        .map(|k| (k / 100) * 100 + k % 100)
+        .sum::<i64>()
+        + 100
+        + 200;
+    let max_day = plain.map(|k| k % 28 + 1).max().unwrap();
+    format!(
+        "{count}|{sum}|{nulls}|{}.{:02}|2024-01-{max_day:02}",
+        cents / 100,
+        cents % 100
+    )
+}
+
 #[test]
 fn copy_in_a_transaction_block_is_visible_to_it_and_rolls_back() {
     let (dir, log) = scratch("txn");

@@ -10,9 +10,14 @@ use omendb_storage::types::Value;
 
 /// The shard of a row with this shard-key value.
 pub fn shard_of_value(v: &Value, shards: usize) -> usize {
-    let mut key = Vec::with_capacity(16);
-    encode_value(v, &mut key);
-    (shard_hash(&key) % shards as u64) as usize
+    shard_of_value_in(v, shards, &mut Vec::with_capacity(16))
+}
+
+/// [`shard_of_value`] encoding into `buf` (cleared first), so a loop over rows allocates once.
+pub fn shard_of_value_in(v: &Value, shards: usize, buf: &mut Vec<u8>) -> usize {
+    buf.clear();
+    encode_value(v, buf);
+    (shard_hash(buf) % shards as u64) as usize
 }
 
 /// The shard a full row belongs on (`None` for tables without a shard key).
