@@ -605,6 +605,10 @@ fn dictionary_column_filters_match_the_row_executor() {
         "SELECT mode, kind, count(*) FROM df WHERE coalesce(kind, 'none') <> 'small box' GROUP BY mode, kind ORDER BY mode, kind",
         "SELECT k, mode, kind FROM df WHERE mode = 'AIR3' AND kind = 'large case' ORDER BY k LIMIT 5",
         "SELECT count(*) FROM df WHERE mode = 'NOPE'",
+        "SELECT substring(CAST(mode AS text), 2, 3) AS s, count(*) FROM df GROUP BY s ORDER BY s",
+        "SELECT count(*) FROM df WHERE substring(kind, 3) IN ('all box', 'rge case')",
+        "SELECT substring(kind FROM 7), substring(kind, 0, 3), substring(kind, -1), count(*) FROM df GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        "SELECT CAST(mode AS text) || '|', count(*) FROM df GROUP BY 1 ORDER BY 1",
     ];
     for sql in queries {
         let vector = query(port, &format!("SET omendb.vectorize = strict; {sql}"));

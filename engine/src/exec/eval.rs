@@ -566,6 +566,12 @@ fn bad_arg(func: &str, v: &Value) -> EngineError {
     )
 }
 
+/// The row evaluator's substring, for the vector kernel's tests to compare against.
+#[cfg(test)]
+pub(crate) fn substring_for_tests(s: &str, start: i64, count: Option<i64>) -> Value {
+    substring(s, start, count).unwrap_or(Value::Null)
+}
+
 /// PostgreSQL's substring(s from start for count): 1-based, clamped, negative count is an error.
 fn substring(s: &str, start: i64, count: Option<i64>) -> Result<Value, EngineError> {
     let chars: Vec<char> = s.chars().collect();

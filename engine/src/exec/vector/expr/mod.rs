@@ -16,14 +16,15 @@ mod like;
 mod logic;
 pub mod same;
 pub(crate) mod side;
+mod text;
 
 use super::build::VectorBuilder;
 use super::data::{Batch, Kind, Vector};
 use crate::EngineError;
 use crate::exec::eval::{EvalEnv, eval as row_eval};
 use arrow_array::Array;
-use omendb_planner::{BinOp, Expr, UnaryOp};
-use omendb_storage::types::Value;
+use omendb_planner::{BinOp, Expr, Func, UnaryOp};
+use omendb_storage::types::{DataType, Value};
 
 /// An evaluated child: a vector, or one value for every row.
 #[derive(Debug, Clone)]
@@ -220,7 +221,16 @@ fn apply(e: &Expr, ops: &[Operand], len: usize, env: &EvalEnv) -> Result<Operand
         Expr::Case {
             operand: None, ty, ..
         } => logic::case(*ty, ops, len)?,
+        Expr::Cast { expr, ty }
+            if matches!(expr.ty(), DataType::Char(_)) && *ty == DataType::Text =>
+        {
+            text::char_to_text(&ops[0])
+        }
         Expr::Cast { expr, ty } => cast::kernel(expr.ty(), *ty, &ops[0], len)?,
+        Expr::Call {
+            func: Func::Substring,
+            ..
+        } => text::substring(ops)?,
         _ => None,
     };
     match fast {
