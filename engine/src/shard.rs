@@ -761,19 +761,27 @@ impl ShardState {
         Ok(any)
     }
 
-    /// Log `writer`'s commit decision with sequence marks; durable on return. `participants`:
-    /// none for a transaction without records (only the marks matter), else the shards whose
-    /// `Prepared` records the decision needs (logged meanwhile, see `durable::commit`).
+    /// Log `writer`'s commit decision with sequence marks; durable on return.
     pub async fn log_decision(
+        &self,
+        writer: WriterId,
+        marks: &[(String, i64)],
+    ) -> Result<(), EngineError> {
+        let ticket = self.append_decision(writer, &[], marks);
+        self.wait_logged(ticket).await
+    }
+
+    /// Append `writer`'s commit decision with sequence marks, without waiting; the ticket to
+    /// wait for (none without a WAL). `participants`: none for a `Commit` record, else the
+    /// shards whose `Prepared` markers the `Decision` needs (see `durable::commit`).
+    pub fn append_decision(
         &self,
         writer: WriterId,
         participants: &[u32],
         marks: &[(String, i64)],
-    ) -> Result<(), EngineError> {
-        let Some(log) = self.log.as_ref() else {
-            return Ok(());
-        };
-        let ticket = log.append(|a| {
+    ) -> Option<crate::durable::log::Ticket> {
+        let log = self.log.as_ref()?;
+        Some(log.append(|a| {
             for (name, mark) in marks {
                 a.sequence(name, *mark);
             }
@@ -782,8 +790,18 @@ impl ShardState {
             } else {
                 a.decision(writer, participants);
             }
-        });
-        log.wait(ticket).await.map_err(io_error)
+        }))
+    }
+
+    /// Wait until an appended `ticket` is durable.
+    pub async fn wait_logged(
+        &self,
+        ticket: Option<crate::durable::log::Ticket>,
+    ) -> Result<(), EngineError> {
+        match (self.log.as_ref(), ticket) {
+            (Some(log), Some(ticket)) => log.wait(ticket).await.map_err(io_error),
+            _ => Ok(()),
+        }
     }
 
     /// Log `writer`'s records here followed by its `Prepared` marker (a participant of a

@@ -47,7 +47,7 @@ pub async fn commit(
         [] => {
             // Read-only: nothing to apply, but sequence marks may still need logging.
             if !marks.is_empty() {
-                shard.state().log_decision(writer, &[], &marks).await?;
+                shard.state().log_decision(writer, &marks).await?;
             }
             confirm(&catalog, &marks);
             Ok(())
@@ -134,13 +134,15 @@ async fn log_two_phase(
             })
         })
         .collect();
+    // The decision goes into this shard's buffer before any participant waits: when this
+    // shard is a participant (it runs in place, below), its records and the decision then
+    // share one flush instead of the decision waiting for the records' flush to end.
     let listed: Vec<u32> = participants.iter().map(|&p| p as u32).collect();
-    let decision = shard.state().log_decision(writer, &listed, marks);
-    let (prepared, decided) = futures_lite::future::zip(join_all(prepares), decision).await;
-    for r in prepared {
+    let decision = shard.state().append_decision(writer, &listed, marks);
+    for r in join_all(prepares).await {
         r.map_err(gone)??;
     }
-    decided
+    shard.state().wait_logged(decision).await
 }
 
 /// Apply `writer`'s changes at `ts` (or roll them back: `None`) on every participant.
