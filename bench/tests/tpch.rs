@@ -156,6 +156,7 @@ async fn load_sf(url: &str) -> load::LoadReport {
         mode: LoadMode::Auto,
         connections: 2,
         pregenerate: false,
+        tbl_dir: None,
         pg_indexes: false,
     };
     load::load(url, &options, &ProgressBar::hidden())

@@ -3,7 +3,9 @@
 //! DDL takes effect immediately and is not undone by ROLLBACK (transactional DDL comes with
 //! MVCC). Must never run concurrently with itself: `Engine::change_catalog` serialises it.
 
+mod index;
 mod primary_key;
+pub(crate) use index::{CreateIndex, create_index, drop_indexes};
 pub(crate) use primary_key::{AddPrimaryKey, add_primary_key};
 
 use crate::EngineError;
@@ -62,6 +64,7 @@ pub(crate) fn create_table(
             columns: columns.clone(),
             primary_key: primary_key.clone(),
             unique: unique.clone(),
+            indexes: Vec::new(),
         };
         catalog
             .row_counts

@@ -1130,6 +1130,35 @@ impl Session {
                     tag: "DROP VIEW".into(),
                 })
             }
+            Statement::CreateIndex {
+                name,
+                table,
+                columns,
+                if_not_exists,
+            } => {
+                let stmt = crate::ddl::CreateIndex {
+                    name,
+                    table,
+                    columns,
+                    if_not_exists: *if_not_exists,
+                };
+                if let Some(n) = crate::ddl::create_index(&self.shard, &self.engine, stmt).await? {
+                    self.notices.push(("NOTICE", "00000", n));
+                }
+                Ok(Outcome::Command {
+                    tag: "CREATE INDEX".into(),
+                })
+            }
+            Statement::DropIndex { names, if_exists } => {
+                let notices =
+                    crate::ddl::drop_indexes(&self.shard, &self.engine, names, *if_exists).await?;
+                for n in notices {
+                    self.notices.push(("NOTICE", "00000", n));
+                }
+                Ok(Outcome::Command {
+                    tag: "DROP INDEX".into(),
+                })
+            }
             Statement::Truncate { tables } => {
                 crate::ddl::truncate(&self.shard, tables).await?;
                 Ok(Outcome::Command {

@@ -239,6 +239,7 @@ impl Plan {
                     Access::Full => "full scan".to_string(),
                     Access::PrimaryKey(v) => format!("primary key = ({})", list(v)),
                     Access::ShardKey(v) => format!("shard key = {v}"),
+                    Access::KeyRange(r) => key_range_text(table, r),
                 };
                 let filter = filter
                     .as_ref()
@@ -353,4 +354,37 @@ fn system_name(t: SystemTable) -> &'static str {
         SystemTable::InformationSchemaTables => "information_schema.tables",
         SystemTable::InformationSchemaColumns => "information_schema.columns",
     }
+}
+
+/// `primary key range (a, b) = (1, 2), c >= 3, c < 9, order asc, limit 1`.
+fn key_range_text(
+    table: &omendb_storage::schema::TableSchema,
+    r: &crate::plan::KeyRange,
+) -> String {
+    let name = |c: usize| table.columns[c].name.clone();
+    let bound: Vec<String> = r.columns[..r.eq.len()].iter().map(|&c| name(c)).collect();
+    let index = match &r.index {
+        Some(name) => format!("index {name}"),
+        None => "primary key".to_string(),
+    };
+    let mut out = format!("{index} range ({}) = ({})", bound.join(", "), list(&r.eq));
+    if let Some(&next) = r.columns.get(r.eq.len()) {
+        let mut side = |b: &Option<crate::plan::RangeBound>, strict: &str, loose: &str| {
+            if let Some(b) = b {
+                let op = if b.inclusive { loose } else { strict };
+                out.push_str(&format!(", {} {op} {}", name(next), b.value));
+            }
+        };
+        side(&r.lower, ">", ">=");
+        side(&r.upper, "<", "<=");
+    }
+    match r.descending {
+        Some(true) => out.push_str(", order desc"),
+        Some(false) => out.push_str(", order asc"),
+        None => {}
+    }
+    if let Some(l) = &r.limit {
+        out.push_str(&format!(", limit {l}"));
+    }
+    out
 }

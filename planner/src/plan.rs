@@ -15,6 +15,47 @@ pub enum Access {
     PrimaryKey(Vec<Expr>),
     /// Rows whose shard column equals this value: one shard, filtered scan.
     ShardKey(Expr),
+    /// Rows in a key range of the primary key: equalities on a prefix of its columns, maybe
+    /// a range on the next one; one shard when the shard column is among the equalities.
+    KeyRange(Box<KeyRange>),
+}
+
+/// A key range of an ordered index (the primary key or a secondary index): the scan's filter still holds every
+/// condition, so the range only narrows which rows are read, never which qualify.
+#[derive(Debug, Clone)]
+pub struct KeyRange {
+    /// The secondary index read, by name; `None` for the primary key.
+    pub index: Option<String>,
+    /// The index's key columns (table column numbers), in key order.
+    pub columns: Vec<usize>,
+    /// Values of the leading `eq.len()` key columns.
+    pub eq: Vec<Expr>,
+    /// Bounds on the key column after the equalities.
+    pub lower: Option<RangeBound>,
+    pub upper: Option<RangeBound>,
+    /// Rows must come in key order, ascending (`Some(false)`) or descending (`Some(true)`).
+    pub descending: Option<bool>,
+    /// At most this many rows that pass the filter (taken in key order), when `descending` is set.
+    pub limit: Option<Expr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RangeBound {
+    pub value: Expr,
+    pub inclusive: bool,
+}
+
+impl KeyRange {
+    /// Every expression of the range (for parameter substitution and the like).
+    pub fn exprs_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
+        self.eq.iter_mut().for_each(&mut *f);
+        for b in self.lower.iter_mut().chain(self.upper.iter_mut()) {
+            f(&mut b.value);
+        }
+        if let Some(l) = &mut self.limit {
+            f(l);
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,6 +232,7 @@ impl Plan {
                     Access::Full => {}
                     Access::PrimaryKey(values) => values.iter_mut().for_each(&mut *f),
                     Access::ShardKey(e) => f(e),
+                    Access::KeyRange(r) => r.exprs_mut(f),
                 }
             }
             Plan::System { .. } => {}
@@ -362,6 +404,17 @@ pub enum Statement {
         or_replace: bool,
     },
     DropView {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+    /// `CREATE INDEX name ON table (columns)` (column positions).
+    CreateIndex {
+        name: String,
+        table: String,
+        columns: Vec<usize>,
+        if_not_exists: bool,
+    },
+    DropIndex {
         names: Vec<String>,
         if_exists: bool,
     },

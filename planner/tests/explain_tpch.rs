@@ -84,6 +84,7 @@ fn tpch_catalog() -> TestCatalog {
                 columns,
                 primary_key,
                 unique,
+                indexes: Vec::new(),
             };
             catalog.tables.insert(name, Arc::new(table));
         }

@@ -57,6 +57,7 @@ fn catalog() -> TestCatalog {
         columns,
         primary_key,
         unique,
+        indexes: Vec::new(),
     };
     catalog.tables.insert(name, Arc::new(table));
     catalog

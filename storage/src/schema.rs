@@ -33,6 +33,15 @@ pub struct TableSchema {
     pub primary_key: Option<UniqueConstraint>,
     /// UNIQUE constraints other than the primary key.
     pub unique: Vec<UniqueConstraint>,
+    /// Secondary indexes (`CREATE INDEX`), each partition keeps its own.
+    pub indexes: Vec<IndexSchema>,
+}
+
+/// A secondary index over column positions (`CREATE INDEX name ON t (cols)`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexSchema {
+    pub name: String,
+    pub columns: Vec<usize>,
 }
 
 impl TableSchema {

@@ -20,6 +20,7 @@ use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
 use super::client;
+use super::files::{self, FilePart};
 use super::generate::{Chunk, Format, generate_chunks};
 use super::tables::{self, Table};
 
@@ -48,6 +49,8 @@ pub struct LoadOptions {
     /// Generate everything into memory before the clock starts, so the load time excludes
     /// generation (needs about the raw data size in memory).
     pub pregenerate: bool,
+    /// Send these existing `.tbl` files instead of generating (COPY only; generation excluded).
+    pub tbl_dir: Option<std::path::PathBuf>,
     /// Afterwards create `pg_indexes.sql`'s indexes and ANALYZE (for PostgreSQL).
     pub pg_indexes: bool,
 }
@@ -62,8 +65,11 @@ pub struct LoadReport {
     /// Seconds from the first row sent to the last statement acknowledged (schema creation
     /// excluded).
     pub load_s: f64,
-    /// Whether `load_s` includes generating the data (it overlaps with sending unless pregenerated).
+    /// Whether `load_s` includes generating the data (it overlaps with sending unless
+    /// pregenerated or read from files).
     pub generation_included: bool,
+    /// Whether the rows were read from existing `.tbl` files.
+    pub from_files: bool,
     /// Seconds for pg_indexes.sql plus ANALYZE, when asked for.
     pub indexes_and_analyze_s: Option<f64>,
 }
@@ -75,6 +81,8 @@ struct Item {
     parts: usize,
     /// Chunks generated before the clock started, and their format.
     pregenerated: Option<(Format, Vec<Chunk>)>,
+    /// The part of an existing `.tbl` file to send instead of generating.
+    file: Option<FilePart>,
 }
 
 /// Drops and recreates the TPC-H tables on `url`, loads the data, and (if asked) indexes and
@@ -89,8 +97,11 @@ pub async fn load(url: &str, options: &LoadOptions, progress: &ProgressBar) -> R
     progress.set_length(total);
     progress.set_position(0);
 
-    let mut items = work_items(options);
-    if options.pregenerate {
+    if options.tbl_dir.is_some() && options.mode == LoadMode::Insert {
+        bail!("loading from .tbl files needs COPY");
+    }
+    let mut items = work_items(options)?;
+    if options.pregenerate && options.tbl_dir.is_none() {
         progress.set_message("generating");
         pregenerate(&mut items, options, progress).await?;
         progress.set_position(0);
@@ -113,11 +124,15 @@ pub async fn load(url: &str, options: &LoadOptions, progress: &ProgressBar) -> R
                 }
                 Err(e) if copy_unsupported(&e) => {
                     progress.println(format!("server refused COPY ({e:#}); loading with INSERT"));
+                    if options.tbl_dir.is_some() {
+                        bail!("the server refused COPY, and .tbl files load only by COPY");
+                    }
                     items.push_front(Item {
                         table: Table::Region,
                         part: 1,
                         parts: 1,
                         pregenerated: None,
+                        file: None,
                     });
                     Format::Insert
                 }
@@ -144,7 +159,8 @@ pub async fn load(url: &str, options: &LoadOptions, progress: &ProgressBar) -> R
         rows,
         connections: options.connections,
         load_s,
-        generation_included: !options.pregenerate,
+        generation_included: !options.pregenerate && options.tbl_dir.is_none(),
+        from_files: options.tbl_dir.is_some(),
         indexes_and_analyze_s,
     })
 }
@@ -178,26 +194,40 @@ async fn index_and_analyze(client: &Client) -> Result<f64> {
 }
 
 /// The table parts to load, largest tables first so the small ones fill the gaps at the end;
-/// region first of all when the load starts by probing COPY with it.
-fn work_items(options: &LoadOptions) -> VecDeque<Item> {
+/// region first of all when the load starts by probing COPY with it. From `.tbl` files, a
+/// table's parts are byte ranges of its file.
+fn work_items(options: &LoadOptions) -> Result<VecDeque<Item>> {
     let mut order = Table::ALL.to_vec();
     order.sort_by_key(|t| std::cmp::Reverse(t.estimated_rows(options.sf)));
     if options.mode == LoadMode::Auto {
         order.retain(|&t| t != Table::Region);
         order.insert(0, Table::Region);
     }
-    order
-        .into_iter()
-        .flat_map(|table| {
-            let parts = table.parts(options.sf, options.connections);
-            (1..=parts).map(move |part| Item {
+    let mut items = VecDeque::new();
+    for table in order {
+        let parts = table.parts(options.sf, options.connections);
+        match &options.tbl_dir {
+            Some(dir) => {
+                let ranges = files::split(&files::table_file(dir, table), parts)?;
+                let parts = ranges.len();
+                items.extend(ranges.into_iter().enumerate().map(|(i, file)| Item {
+                    table,
+                    part: i + 1,
+                    parts,
+                    pregenerated: None,
+                    file: Some(file),
+                }));
+            }
+            None => items.extend((1..=parts).map(|part| Item {
                 table,
                 part,
                 parts,
                 pregenerated: None,
-            })
-        })
-        .collect()
+                file: None,
+            })),
+        }
+    }
+    Ok(items)
 }
 
 /// Generates every item into memory, on as many threads as there are connections.
@@ -284,17 +314,31 @@ async fn load_item(
 ) -> Result<u64> {
     let table = item.table;
     progress.set_message(format!("{table}"));
-    let chunks = chunk_source(item, format, sf);
+    let (chunks, reader) = chunk_source(item, format, sf);
     let loaded = match format {
         Format::Copy => copy_chunks(client, table, chunks, progress).await,
         Format::Insert => insert_chunks(client, chunks, progress).await,
     };
-    loaded.with_context(|| format!("load {table}"))
+    let loaded = loaded.with_context(|| format!("load {table}"))?;
+    if let Some(reader) = reader {
+        reader.await.context("a file reader panicked")??;
+    }
+    Ok(loaded)
 }
 
-/// The item's chunks: pregenerated ones (when their format fits), or a generator thread's.
-fn chunk_source(item: Item, format: Format, sf: f64) -> mpsc::Receiver<Chunk> {
+/// A thread reading a `.tbl` file part; its error (an unreadable file) ends the load.
+type Reader = tokio::task::JoinHandle<Result<bool>>;
+
+/// The item's chunks: a file part's, pregenerated ones (when their format fits), or a
+/// generator thread's.
+fn chunk_source(item: Item, format: Format, sf: f64) -> (mpsc::Receiver<Chunk>, Option<Reader>) {
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+    if let Some(file) = item.file {
+        let reader = tokio::task::spawn_blocking(move || {
+            files::read_chunks(&file, |chunk| tx.blocking_send(chunk).is_ok())
+        });
+        return (rx, Some(reader));
+    }
     match item.pregenerated {
         Some((generated, chunks)) if generated == format => {
             tokio::spawn(async move {
@@ -314,7 +358,7 @@ fn chunk_source(item: Item, format: Format, sf: f64) -> mpsc::Receiver<Chunk> {
             });
         }
     }
-    rx
+    (rx, None)
 }
 
 async fn copy_chunks(

@@ -13,6 +13,7 @@
 pub mod answer;
 pub mod check;
 pub mod client;
+pub mod files;
 pub mod generate;
 pub mod load;
 pub mod queries;
@@ -49,6 +50,11 @@ pub struct TpchArgs {
     /// Generate all data in memory before loading, so the load time excludes generation.
     #[arg(long)]
     pub pregenerate: bool,
+    /// Load by COPY from the existing dbgen `.tbl` files in this directory (as written by
+    /// --write-tbl) instead of generating: the load time excludes generation, like DuckDB's
+    /// COPY from the same files.
+    #[arg(long, conflicts_with = "pregenerate")]
+    pub from_tbl: Option<PathBuf>,
     /// After loading, create bench/tpch/pg_indexes.sql's foreign-key indexes and ANALYZE
     /// (what a DBA gives PostgreSQL).
     #[arg(long)]
@@ -193,6 +199,7 @@ fn load_options(args: &TpchArgs, mode: LoadMode) -> LoadOptions {
         mode,
         connections: args.connections.max(1),
         pregenerate: args.pregenerate,
+        tbl_dir: args.from_tbl.clone(),
         pg_indexes: args.pg_indexes,
     }
 }
@@ -279,6 +286,8 @@ async fn load_with_progress(url: &str, options: &LoadOptions) -> Result<load::Lo
     let report = load::load(url, options, &progress).await?;
     let generation = if report.generation_included {
         "generation included"
+    } else if report.from_files {
+        "generation excluded: read from .tbl files"
     } else {
         "generation excluded"
     };

@@ -15,7 +15,7 @@ use crate::copy::CopyParser;
 use crate::durable::checkpoint::{SEGMENT_DIR, segment_file, write_new_file};
 use crate::exec::Row;
 use crate::exec::dml::{check_not_null, unique_violation};
-use crate::exec::route::shard_of_row;
+use crate::exec::route::shard_of_value_in;
 use crate::runtime::file::{create_dir_all, remove_file, sync_dir};
 use crate::shard::ShardRef;
 use crate::shard::ShardState;
@@ -32,6 +32,10 @@ use std::sync::Arc;
 /// Rows a load's column builders make room for up front: every shard's load is begun even
 /// for a COPY of a few rows, so they start small and grow (by doubling) to a segment's size.
 const BUFFER_START_ROWS: usize = 4096;
+
+/// A chunk's lines for another shard are reserved its even share plus 1/`REMOTE_MARGIN` of
+/// the chunk, enough for the usual imbalance of hashed keys.
+const REMOTE_MARGIN: usize = 8;
 
 /// One transaction's load of one table on one shard.
 pub struct BulkLoad {
@@ -230,11 +234,19 @@ fn load_lines(
 ) -> Result<(usize, Vec<LineBatch>), EngineError> {
     let shards = state.engine().shard_count();
     let here = state.id();
-    let keyed = table.primary_key.is_some();
+    // Rows are routed by their shard column when the chunk is this shard's to split.
+    let shard_column = table.shard_column().filter(|_| route && shards > 1);
     let pk = table.primary_key.as_ref().map(|k| k.columns.clone());
+    // Each other shard gets about its share of the lines: room for that (and a margin) up
+    // front instead of growing by copies.
+    let share = if shard_column.is_some() {
+        lines.bytes.len() / shards + lines.bytes.len() / REMOTE_MARGIN
+    } else {
+        0
+    };
     let mut remote: Vec<LineBatch> = (0..shards)
-        .map(|_| LineBatch {
-            bytes: Vec::new(),
+        .map(|s| LineBatch {
+            bytes: Vec::with_capacity(if s == here { 0 } else { share }),
             numbers: Some(Vec::new()),
             first: 0,
         })
@@ -246,6 +258,7 @@ fn load_lines(
         return Err(EngineError::Internal("the bulk load ended".into()));
     };
     let mut row = Vec::new();
+    let mut key_buf = Vec::new();
     let mut loaded = 0;
     let mut result = Ok(());
     let body = lines.bytes.strip_suffix(b"\n").unwrap_or(&lines.bytes);
@@ -254,22 +267,30 @@ fn load_lines(
             Some(n) => n.get(i).copied().unwrap_or(0),
             None => lines.first + 1 + i as u64,
         };
+        // Whether the row is known to be this shard's from its key field alone.
+        let mut routed = false;
+        if let Some(col) = shard_column
+            && let Some(key) = parser.column_value(line, col)
+        {
+            let owner = shard_of_value_in(&key, shards, &mut key_buf);
+            if owner != here {
+                // Another shard's row: only its key field is parsed here.
+                send_line(&mut remote[owner], line, number);
+                continue;
+            }
+            routed = true;
+        }
         let step = parser
             .parse_line_into(line, number, &mut row)
             .and_then(|()| {
-                if route && keyed && shards > 1 {
-                    let owner = shard_of_row(table, &row, shards).unwrap_or(here);
+                if let Some(col) = shard_column.filter(|_| !routed) {
+                    let owner = shard_of_value_in(&row[col], shards, &mut key_buf);
                     if owner != here {
-                        let batch = &mut remote[owner];
-                        batch.bytes.extend_from_slice(line);
-                        batch.bytes.push(b'\n');
-                        if let Some(n) = batch.numbers.as_mut() {
-                            n.push(number);
-                        }
+                        send_line(&mut remote[owner], line, number);
                         return Ok(false);
                     }
                 }
-                check_not_null(table, &row, &tz)?;
+                check_not_null(table, &row, &tz).map_err(|e| at_line(e, table, number))?;
                 Ok(true)
             })
             .and_then(|local| {
@@ -295,6 +316,34 @@ fn load_lines(
     }
     loads.insert(writer, load);
     result.map(|()| (loaded, remote))
+}
+
+/// `e` naming the COPY line it is about, as the parse errors do (PostgreSQL says it in the
+/// error's context).
+fn at_line(e: EngineError, table: &TableSchema, line: u64) -> EngineError {
+    match e {
+        EngineError::Sql {
+            sqlstate,
+            message,
+            detail,
+            hint,
+        } => EngineError::Sql {
+            sqlstate,
+            message: format!("{message} (COPY {}, line {line})", table.name),
+            detail,
+            hint,
+        },
+        other => other,
+    }
+}
+
+/// Add `line` (numbered `number`) to the lines another shard is to load.
+fn send_line(batch: &mut LineBatch, line: &[u8], number: u64) {
+    batch.bytes.extend_from_slice(line);
+    batch.bytes.push(b'\n');
+    if let Some(n) = batch.numbers.as_mut() {
+        n.push(number);
+    }
 }
 
 /// The client's error for a refused row.

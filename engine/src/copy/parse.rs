@@ -76,7 +76,15 @@ impl CopyParser {
         if end == 0 || (end < min && !last) {
             return None;
         }
-        let mut chunk: Vec<u8> = self.carry.drain(..end).collect();
+        // The chunk takes the carried buffer itself when it is all whole lines (the usual case:
+        // clients send whole lines); otherwise its lines are copied out once.
+        let mut chunk = if end == self.carry.len() {
+            std::mem::take(&mut self.carry)
+        } else {
+            let head = self.carry[..end].to_vec();
+            self.carry.drain(..end);
+            head
+        };
         if last && !chunk.ends_with(b"\n") {
             chunk.push(b'\n');
         }
@@ -116,7 +124,9 @@ impl CopyParser {
         }
         let first = self.line;
         self.line += lines;
-        let chunk = chunk.split_off(start);
+        if start > 0 {
+            chunk.drain(..start);
+        }
         (!chunk.is_empty()).then_some((chunk, first))
     }
 
@@ -164,11 +174,10 @@ impl CopyParser {
                 }
             }
         }
-        let delimiter = self.stmt.delimiter as char;
         // One memchr for the line instead of one per field.
         let escaped = raw.contains(&b'\\');
         let mut n = 0;
-        for field in text.split(delimiter) {
+        for field in Fields::new(text, self.stmt.delimiter) {
             let Some(&(col, ty)) = self.targets.get(n) else {
                 return Err(bad_copy(
                     "22P04",
@@ -179,7 +188,7 @@ impl CopyParser {
                 ));
             };
             let slot = &mut row[col];
-            if field == self.stmt.null {
+            if is_null(field, &self.stmt.null) {
                 *slot = Value::Null;
             } else if escaped && field.contains('\\') {
                 *slot = self.convert(n, &unescape_text(field))?;
@@ -189,6 +198,29 @@ impl CopyParser {
             n += 1;
         }
         self.check_count(n)
+    }
+
+    /// Text format: the value of table column `col` in line `raw` (without its newline) alone,
+    /// exactly as `parse_line_into` would store it, so a row's owning shard is known without
+    /// parsing the whole line. `None` when that takes more than the plain case — the column is
+    /// not listed, the field is missing, escaped or not valid — and the whole line must be parsed
+    /// (which reports any error).
+    pub fn column_value(&self, raw: &[u8], col: usize) -> Option<Value> {
+        let n = self.targets.iter().position(|&(c, _)| c == col)?;
+        let field = raw.split(|&b| b == self.stmt.delimiter).nth(n)?;
+        let field = if n + 1 == self.targets.len() {
+            field.strip_suffix(b"\r").unwrap_or(field)
+        } else {
+            field
+        };
+        let field = std::str::from_utf8(field).ok()?;
+        if field == self.stmt.null {
+            return Some(Value::Null);
+        }
+        if field.contains('\\') {
+            return None;
+        }
+        self.convert(n, field).ok()
     }
 
     /// A parser for one chunk from `split_lines`, numbering lines after `line`.
@@ -297,10 +329,9 @@ impl CopyParser {
     }
 
     fn text_fields(&mut self, line: &str, row: &mut [Value]) -> Result<(), EngineError> {
-        let delimiter = self.stmt.delimiter as char;
         let mut n = 0;
-        for raw in line.split(delimiter) {
-            let value = if raw == self.stmt.null {
+        for raw in Fields::new(line, self.stmt.delimiter) {
+            let value = if is_null(raw, &self.stmt.null) {
                 Value::Null
             } else if raw.contains('\\') {
                 let unescaped = unescape_text(raw);
@@ -429,7 +460,57 @@ impl CopyParser {
     }
 }
 
-/// Undo text-format backslash escapes: \b \f \n \r \t \v, \NNN octal, \xHH hex, \c = c.
+/// The fields of a text-format line, split at an ASCII delimiter byte: a plain byte loop,
+/// cheaper than a `memchr` call per field for fields a few bytes long.
+struct Fields<'a> {
+    text: &'a str,
+    at: usize,
+    delimiter: u8,
+    done: bool,
+}
+
+impl<'a> Fields<'a> {
+    fn new(text: &'a str, delimiter: u8) -> Fields<'a> {
+        debug_assert!(
+            delimiter.is_ascii(),
+            "COPY checks the delimiter is one byte"
+        );
+        Fields {
+            text,
+            at: 0,
+            delimiter,
+            done: false,
+        }
+    }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.done {
+            return None;
+        }
+        let bytes = self.text.as_bytes();
+        let start = self.at;
+        let mut i = start;
+        while i < bytes.len() && bytes[i] != self.delimiter {
+            i += 1;
+        }
+        if i == bytes.len() {
+            self.done = true;
+        }
+        self.at = i + 1;
+        // An ASCII delimiter always sits on a character boundary.
+        self.text.get(start..i)
+    }
+}
+
+/// Whether `field` is the COPY's NULL string (lengths first: most fields are not).
+fn is_null(field: &str, null: &str) -> bool {
+    field.len() == null.len() && field.bytes().zip(null.bytes()).all(|(a, b)| a == b)
+}
+
 /// Store an ASCII `field` of a text column in the string `slot` already holds (padding
 /// `char(n)`); false when the fast path does not apply (not ASCII, too long, not text, no
 /// string to reuse) and the general conversion must run.
@@ -449,11 +530,20 @@ fn reuse_text(slot: &mut Value, field: &str, ty: DataType) -> bool {
     s.clear();
     s.push_str(field);
     if pad {
-        s.extend(std::iter::repeat_n(' ', limit - field.len()));
+        let mut missing = limit - field.len();
+        while missing > 0 {
+            let n = missing.min(SPACES.len());
+            s.push_str(&SPACES[..n]);
+            missing -= n;
+        }
     }
     true
 }
 
+/// Blanks that pad `char(n)` values a slice at a time rather than a character at a time.
+const SPACES: &str = "                                                                ";
+
+/// Undo text-format backslash escapes: \b \f \n \r \t \v, \NNN octal, \xHH hex, \c = c.
 fn unescape_text(raw: &str) -> String {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -585,6 +675,85 @@ mod tests {
                 .to_string();
             assert_eq!(split, whole);
         }
+    }
+
+    fn text_parser(sql: &str) -> CopyParser {
+        let stmt = parse_copy(sql).unwrap().unwrap();
+        let targets = vec![
+            (0, DataType::Int32),
+            (1, DataType::Text),
+            (2, DataType::Date),
+        ];
+        CopyParser::new(stmt, targets, 3, TimeZone::utc())
+    }
+
+    #[test]
+    fn column_value_is_what_the_whole_line_parses_to_or_none() {
+        let mut p = text_parser("copy t from stdin");
+        let lines: [&[u8]; 5] = [
+            b"17\tabc\t2024-01-02",
+            b"\\N\tx\t2024-01-02",
+            b"-3\t\t\\N\r",
+            b"8\tmissing date",
+            b"9\tone\t2024-01-01\textra",
+        ];
+        for line in lines {
+            let mut row = Vec::new();
+            let whole = p.parse_line_into(line, 1, &mut row).map(|()| row);
+            for col in 0..3 {
+                let alone = p.column_value(line, col);
+                if let (Some(v), Ok(row)) = (&alone, &whole) {
+                    assert_eq!(show(&[vec![v.clone()]]), show(&[vec![row[col].clone()]]));
+                }
+            }
+        }
+        assert!(p.column_value(b"17\tabc\t2024-01-02", 0).is_some());
+        assert!(p.column_value(b"\\N\tx\t2024-01-02", 0).unwrap().is_null());
+        assert!(p.column_value(b"-3\t\t\\N\r", 2).unwrap().is_null());
+        // Escaped, malformed or missing fields are left to the whole-line parse.
+        assert!(p.column_value(b"1\\x37\tabc\t2024-01-02", 0).is_none());
+        assert!(p.column_value(b"zz\tabc\t2024-01-02", 0).is_none());
+        assert!(p.column_value(b"1\tabc", 2).is_none());
+        assert!(p.column_value(b"1\tabc\t2024-13-45", 2).is_none());
+        assert!(p.column_value(&[b'1', b'\t', 0xff, b'\t'], 1).is_none());
+    }
+
+    #[test]
+    fn reused_char_values_are_padded_to_their_length() {
+        let stmt = parse_copy("copy t from stdin").unwrap().unwrap();
+        let targets = vec![(0, DataType::Char(Some(100))), (1, DataType::Char(Some(3)))];
+        let mut p = CopyParser::new(stmt, targets, 2, TimeZone::utc());
+        let mut row = Vec::new();
+        for (n, line) in [&b"first\tab"[..], b"x\tyz", b"\\N\tq"].iter().enumerate() {
+            p.parse_line_into(&line[..], n as u64 + 1, &mut row)
+                .unwrap();
+        }
+        // The second and third lines reuse the strings of the first.
+        assert!(row[0].is_null());
+        assert_eq!(
+            show(&[vec![row[1].clone()]]),
+            show(&[vec![Value::Text("q  ".into())]])
+        );
+        p.parse_line_into(b"x\tyz", 4, &mut row).unwrap();
+        p.parse_line_into(b"pad me\tyz", 5, &mut row).unwrap();
+        let expected = format!("pad me{}", " ".repeat(94));
+        assert_eq!(
+            show(&[vec![row[0].clone()]]),
+            show(&[vec![Value::Text(expected)]])
+        );
+        let e = p.parse_line_into(b"x\tlong", 6, &mut row).unwrap_err();
+        assert!(e.to_string().contains("line 6"), "{e}");
+    }
+
+    #[test]
+    fn fields_split_like_str_split() {
+        for line in ["", "a", "a|b", "|", "a||b|", "||", "é|ü|", "x|y|z"] {
+            let ours: Vec<&str> = Fields::new(line, b'|').collect();
+            let std: Vec<&str> = line.split('|').collect();
+            assert_eq!(ours, std, "{line:?}");
+        }
+        assert!(is_null("\\N", "\\N") && !is_null("\\n", "\\N") && !is_null("", "\\N"));
+        assert!(is_null("", ""));
     }
 
     fn show(rows: &[Vec<Value>]) -> String {

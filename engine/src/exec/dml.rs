@@ -11,7 +11,7 @@ use super::Row;
 use super::eval::eval;
 use super::query::Executor;
 use super::route::{Target, shard_of_row, target};
-use super::scan::{Locked, lock_rows};
+use super::scan::{Locked, Scope, lock_rows};
 use crate::EngineError;
 use crate::runtime::event::{Awaited, Waited};
 use crate::shard::{Savepoints, ShardState};
@@ -457,11 +457,13 @@ impl Executor {
         touched: &mut Touched,
     ) -> Result<Vec<(usize, RowId, Row)>, EngineError> {
         let shards = self.shard.count();
-        let (targets, key): (Vec<usize>, Option<Vec<u8>>) =
+        let (targets, key): (Vec<usize>, Option<Scope>) =
             match target(table, access, &self.env, shards)? {
                 Target::Nothing => return Ok(Vec::new()),
                 Target::All => ((0..shards).collect(), None),
-                Target::One(s, key) => (vec![s], key),
+                Target::One(s, key) => (vec![s], key.map(Scope::Key)),
+                Target::Range(Some(s), r) => (vec![s], Some(Scope::Range(r))),
+                Target::Range(None, r) => ((0..shards).collect(), Some(Scope::Range(r))),
             };
         let mut out = Vec::new();
         for shard in targets {
@@ -477,7 +479,7 @@ impl Executor {
                 let locked = self
                     .shard
                     .run_on(shard, move |s| async move {
-                        lock_rows(s.state(), &t, k.as_deref(), f.as_ref(), &env)
+                        lock_rows(s.state(), &t, Scope::probe(k.as_ref()), f.as_ref(), &env)
                     })
                     .await
                     .map_err(shard_error)??;

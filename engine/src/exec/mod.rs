@@ -11,6 +11,7 @@ pub mod dml;
 pub mod eval;
 mod join;
 mod locking;
+mod lookup_join;
 pub mod memory;
 pub mod ops;
 pub mod query;

@@ -7,7 +7,7 @@ use super::eval::{EvalEnv, eval, eval_predicate};
 use super::join::join;
 use super::memory::{is_out_of_memory, rows_bytes};
 use super::route::{Target, target};
-use super::scan::{Read, scan_rows};
+use super::scan::{Read, Scope, scan_rows};
 use super::series::{SERIES_BATCH, SeriesCursor};
 use super::sort::{distinct, set_operation, sort};
 use super::system::system_rows;
@@ -15,7 +15,7 @@ use super::vector;
 use crate::EngineError;
 use crate::runtime::event::{Awaited, Waited};
 use crate::shard::ShardRef;
-use omendb_planner::{Access, BinOp, Expr, Plan};
+use omendb_planner::{Access, BinOp, Expr, JoinKind, Plan};
 use omendb_storage::schema::TableSchema;
 use omendb_storage::types::{DataType, Value};
 use std::future::Future;
@@ -340,8 +340,14 @@ impl Executor {
                     kind,
                     on,
                 } => {
-                    let l = self.run(left).await?;
-                    let r = self.run(right).await?;
+                    let looked_up = match kind {
+                        JoinKind::Inner => self.lookup_join(left, right, on.as_ref()).await?,
+                        _ => None,
+                    };
+                    let (l, r) = match looked_up {
+                        Some(sides) => sides,
+                        None => (self.run(left).await?, self.run(right).await?),
+                    };
                     let widths = (left.column_types().len(), right.column_types().len());
                     join(l, r, widths, *kind, on.as_ref(), env)
                 }
@@ -420,25 +426,42 @@ impl Executor {
         let shards = self.shard.count();
         match target(table, access, &self.env, shards)? {
             Target::Nothing => Ok(Vec::new()),
-            Target::One(s, key) => self.scan_on(s, table, key, filter).await,
-            Target::All => {
-                let scans: Vec<_> = (0..shards)
-                    .map(|s| self.scan_on(s, table, None, filter))
-                    .collect();
-                let mut out = Vec::new();
-                for part in crate::runtime::join_all(scans).await {
-                    out.extend(part?);
-                }
-                Ok(out)
+            Target::One(s, key) => self.scan_on(s, table, key.map(Scope::Key), filter).await,
+            Target::Range(Some(s), range) => {
+                self.scan_on(s, table, Some(Scope::Range(range)), filter)
+                    .await
+            }
+            Target::All => self.scan_every(shards, table, None, filter).await,
+            Target::Range(None, range) => {
+                self.scan_every(shards, table, Some(Scope::Range(range)), filter)
+                    .await
             }
         }
     }
 
-    async fn scan_on(
+    /// Scan every shard's partition, in shard order.
+    async fn scan_every(
+        &self,
+        shards: usize,
+        table: &Arc<TableSchema>,
+        scope: Option<Scope>,
+        filter: Option<&Expr>,
+    ) -> Result<Vec<Row>, EngineError> {
+        let scans: Vec<_> = (0..shards)
+            .map(|s| self.scan_on(s, table, scope.clone(), filter))
+            .collect();
+        let mut out = Vec::new();
+        for part in crate::runtime::join_all(scans).await {
+            out.extend(part?);
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn scan_on(
         &self,
         shard: usize,
         table: &Arc<TableSchema>,
-        key: Option<Vec<u8>>,
+        scope: Option<Scope>,
         filter: Option<&Expr>,
     ) -> Result<Vec<Row>, EngineError> {
         loop {
@@ -446,12 +469,12 @@ impl Executor {
                 table.clone(),
                 filter.cloned(),
                 self.env.clone(),
-                key.clone(),
+                scope.clone(),
             );
             let read = self
                 .shard
                 .run_on(shard, move |s| async move {
-                    scan_rows(s.state(), &t, k.as_deref(), f.as_ref(), &env)
+                    scan_rows(s.state(), &t, Scope::probe(k.as_ref()), f.as_ref(), &env)
                 })
                 .await
                 .map_err(|e| EngineError::Internal(e.to_string()))??;

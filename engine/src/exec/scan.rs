@@ -3,6 +3,7 @@
 
 use super::Row;
 use super::eval::{EvalEnv, eval_predicate};
+use super::route::RangeProbe;
 use crate::EngineError;
 use crate::runtime::event::Awaited;
 use crate::shard::ShardState;
@@ -26,32 +27,83 @@ pub fn prepared_wait<T>(shard: &ShardState, table: &TableSchema) -> Option<Read<
         .map(|w| Read::Wait(shard.when_ended(w)))
 }
 
+/// Which of a table partition's rows a read looks at.
+#[derive(Clone, Copy)]
+pub enum Probe<'a> {
+    /// Every row.
+    Scan,
+    /// The row with this encoded primary key.
+    Key(&'a [u8]),
+    /// The rows in a primary-key range (in its order, up to its limit).
+    Range(&'a RangeProbe),
+    /// The rows with these encoded primary keys (a lookup join's batch).
+    Keys(&'a [Vec<u8>]),
+}
+
+/// An owned [`Probe`] to send to a shard (`None` is a scan).
+#[derive(Clone)]
+pub enum Scope {
+    Key(Vec<u8>),
+    Range(Box<RangeProbe>),
+    Keys(Vec<Vec<u8>>),
+}
+
+impl Scope {
+    pub fn probe(scope: Option<&Scope>) -> Probe<'_> {
+        match scope {
+            None => Probe::Scan,
+            Some(Scope::Key(k)) => Probe::Key(k),
+            Some(Scope::Range(r)) => Probe::Range(r),
+            Some(Scope::Keys(k)) => Probe::Keys(k),
+        }
+    }
+}
+
 /// Rows of `table` on this shard visible to the statement, filtered.
 pub fn scan_rows(
     shard: &ShardState,
     table: &Arc<TableSchema>,
-    key: Option<&[u8]>,
+    probe: Probe<'_>,
     filter: Option<&Expr>,
     env: &EvalEnv,
 ) -> Result<Read<Vec<Row>>, EngineError> {
     if let Some(wait) = prepared_wait(shard, table) {
         return Ok(wait);
     }
+    let probe = effective(shard, table, probe);
     let mut out = Vec::new();
-    visit_matching(shard, table, key, filter, env, |_, row| {
-        out.push(row.to_vec())
+    let limit = match probe {
+        Probe::Range(r) => r.limit,
+        _ => None,
+    };
+    visit_matching(shard, table, probe, filter, env, |_, row| {
+        out.push(row.to_vec());
+        limit.is_none_or(|n| out.len() < n)
     })?;
     Ok(Read::Done(out))
 }
 
-/// Visit the rows visible to the statement that match `filter` (the one with `key`, if given).
+/// The probe to run here: a range over a secondary index this partition does not have (dropped
+/// after the statement was planned) becomes a scan, unlimited and unordered; the filter still
+/// holds every condition, and the Sort and Limit above the scan still apply.
+fn effective<'a>(shard: &ShardState, table: &Arc<TableSchema>, probe: Probe<'a>) -> Probe<'a> {
+    match probe {
+        Probe::Range(RangeProbe {
+            index: Some(name), ..
+        }) if !shard.with_table(table, |t| t.has_index(name)) => Probe::Scan,
+        other => other,
+    }
+}
+
+/// Visit the rows visible to the statement that match `filter` (those `probe` selects) until
+/// `found` returns false.
 fn visit_matching(
     shard: &ShardState,
     table: &Arc<TableSchema>,
-    key: Option<&[u8]>,
+    probe: Probe<'_>,
     filter: Option<&Expr>,
     env: &EvalEnv,
-    mut found: impl FnMut(RowId, &[Value]),
+    mut found: impl FnMut(RowId, &[Value]) -> bool,
 ) -> Result<(), EngineError> {
     let view = env.view();
     shard.with_table(table, |t| {
@@ -63,20 +115,34 @@ fn visit_matching(
                 false
             }
             Some(Ok(false)) => true,
-            _ => {
-                found(id, row);
-                true
-            }
+            _ => found(id, row),
         };
-        match key {
-            Some(k) => {
+        match probe {
+            Probe::Key(k) => {
                 if let Some(id) = t.lookup(k, view)
                     && let Some(row) = t.get(id, view)
                 {
                     visit(id, row);
                 }
             }
-            None => t.scan(view, &mut visit),
+            Probe::Range(r) => match &r.index {
+                None => t.scan_range(&r.range, view, &mut visit),
+                Some(name) => {
+                    // `effective` turned a range over a missing index into a scan.
+                    t.scan_index(name, &r.range, view, &mut visit);
+                }
+            },
+            Probe::Keys(keys) => {
+                for k in keys {
+                    if let Some(id) = t.lookup(k, view)
+                        && let Some(row) = t.get(id, view)
+                        && !visit(id, row)
+                    {
+                        break;
+                    }
+                }
+            }
+            Probe::Scan => t.scan(view, &mut visit),
         }
         error.map_or(Ok(()), Err)
     })
@@ -106,20 +172,33 @@ fn serialization_failure(what: &str) -> EngineError {
 pub fn lock_rows(
     shard: &ShardState,
     table: &Arc<TableSchema>,
-    key: Option<&[u8]>,
+    probe: Probe<'_>,
     filter: Option<&Expr>,
     env: &EvalEnv,
 ) -> Result<Locked, EngineError> {
     if let Some(Read::Wait(w)) = prepared_wait::<()>(shard, table) {
         return Ok(Locked::Wait(w));
     }
+    let probe = effective(shard, table, probe);
     let writer = env.reader;
     let mut matches: Vec<RowId> = Vec::new();
-    visit_matching(shard, table, key, filter, env, |id, _| matches.push(id))?;
+    // Every candidate, in order: a limited range locks the first `limit` that still qualify
+    // once locked (a row deleted meanwhile gives way to the next, as in PostgreSQL).
+    visit_matching(shard, table, probe, filter, env, |id, _| {
+        matches.push(id);
+        true
+    })?;
+    let limit = match probe {
+        Probe::Range(r) => r.limit.unwrap_or(usize::MAX),
+        _ => usize::MAX,
+    };
     let repeatable = env.isolation.snapshot_per_transaction();
     let newest = ReadView::latest(writer);
-    let mut rows = Vec::with_capacity(matches.len());
+    let mut rows = Vec::with_capacity(matches.len().min(limit));
     for id in matches {
+        if rows.len() >= limit {
+            break;
+        }
         let locked = shard.with_table(table, |t| t.lock(id, writer, env.snapshot));
         if let Ok(Lock::Locked(id) | Lock::Updated(id)) = locked {
             shard.remember_row(writer, env.savepoint, table.id, id, SavedIntent::none());

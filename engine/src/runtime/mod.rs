@@ -143,7 +143,9 @@ where
             None
         };
         if shard.id == 0 {
-            signals::forward_to(signals, shard.mesh.clone(), shutdown.clone());
+            let ready = ready.clone();
+            let recovered = move || ready.load(std::sync::atomic::Ordering::SeqCst) == READY;
+            signals::forward_to(signals, shard.mesh.clone(), shutdown.clone(), recovered);
         }
         let ready = ready.clone();
         async move {

@@ -29,10 +29,16 @@ pub(super) fn block_termination() -> Option<Blocked> {
 }
 
 /// Start the thread that waits for a signal and runs `shutdown` on shard 0 of `mesh`.
+///
+/// `recovered` tells whether start-up recovery has finished: a signal before that stops the
+/// shards without the shutdown work, as a crash would (the next start recovers again). The
+/// shutdown work checkpoints, and a checkpoint of a half-recovered state would record it as
+/// the whole database.
 pub(super) fn forward_to<S, D, DFut>(
     blocked: Option<Blocked>,
     mesh: Arc<Mesh<S>>,
     shutdown: Arc<Mutex<Option<D>>>,
+    recovered: impl Fn() -> bool + Send + 'static,
 ) where
     S: 'static,
     D: FnOnce(Rc<Shard<S>>) -> DFut + Send + 'static,
@@ -57,7 +63,14 @@ pub(super) fn forward_to<S, D, DFut>(
             let stop_all = mesh.clone();
             let job: Job<S> = Box::new(move |shard| {
                 Box::pin(async move {
-                    work(shard).await;
+                    // Checked on shard 0, where recovery runs: it cannot finish in between.
+                    if recovered() {
+                        work(shard).await;
+                    } else {
+                        tracing::warn!(
+                            "signal during start-up recovery: stopping without a checkpoint"
+                        );
+                    }
                     for inbox in &stop_all.inboxes {
                         let _ = inbox.send(Message::Stop);
                     }

@@ -10,6 +10,7 @@ pub(crate) use select::choose_access;
 mod dml;
 mod expr;
 mod from_where;
+mod index;
 mod lateral;
 mod locking;
 mod on_conflict;
@@ -135,6 +136,13 @@ pub fn bind(ctx: &mut BindContext<'_>, stmt: &ast::Statement) -> Result<Statemen
             names: names.iter().map(object_name).collect(),
             if_exists: *if_exists,
         }),
+        ast::Statement::CreateIndex(create) => index::bind_create_index(ctx, create),
+        ast::Statement::Drop {
+            object_type: ast::ObjectType::Index,
+            if_exists,
+            names,
+            ..
+        } => Ok(index::bind_drop_index(names, *if_exists)),
         ast::Statement::Truncate(t) => ddl::bind_truncate(ctx, t),
         ast::Statement::AlterTable(a) => alter::bind_alter_table(ctx, a),
         ast::Statement::StartTransaction { modes, .. } => {

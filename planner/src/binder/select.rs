@@ -6,7 +6,7 @@ use super::scope::{Scope, ScopeColumn};
 use super::{BindContext, ident_name, object_name, system, table_name};
 use crate::error::PlanError;
 use crate::expr::{BinOp, Expr};
-use crate::plan::{Access, JoinKind, OutputColumn, Plan, SetOpKind, SortKey};
+use crate::plan::{Access, JoinKind, KeyRange, OutputColumn, Plan, RangeBound, SetOpKind, SortKey};
 use crate::types::common_type;
 use omendb_storage::schema::TableSchema;
 use omendb_storage::types::{DataType, Value};
@@ -373,11 +373,13 @@ fn bind_limit(ctx: &mut BindContext<'_>, plan: Plan, q: &ast::Query) -> Result<P
     };
     let limit = limit.map(&mut bind_count).transpose()?.flatten();
     let offset = offset.map(&mut bind_count).transpose()?.flatten();
-    Ok(Plan::Limit {
+    let mut plan = Plan::Limit {
         input: Box::new(plan),
         limit,
         offset,
-    })
+    };
+    crate::optimizer::range_order::push_limit_into_range(&mut plan);
+    Ok(plan)
 }
 
 /// One SELECT block with the ORDER BY that belongs to it.
@@ -813,20 +815,35 @@ fn pg_type_name(sql: &str) -> String {
     .to_string()
 }
 
-/// A primary-key or shard-key equality in the predicate's conjuncts narrows the scan to one shard.
+/// A primary-key or shard-key equality in the predicate's conjuncts narrows the scan to one
+/// shard; equalities on a prefix of the primary key (and a range on the next key column) read
+/// a key range instead of the whole partition.
 pub(crate) fn choose_access(table: &TableSchema, predicate: &Expr) -> Access {
-    let mut equalities: Vec<(usize, &Expr)> = Vec::new();
-    collect_key_equalities(predicate, &mut equalities);
+    let mut conditions: Vec<KeyCondition<'_>> = Vec::new();
+    collect_key_conditions(predicate, &mut conditions);
     let value_of = |col: usize| {
-        equalities
+        conditions
             .iter()
-            .find(|(c, _)| *c == col)
-            .map(|(_, e)| (*e).clone())
+            .find(|k| k.column == col && k.op == BinOp::Eq)
+            .map(|k| k.value.clone())
     };
     if let Some(pk) = &table.primary_key {
         let values: Option<Vec<Expr>> = pk.columns.iter().map(|&c| value_of(c)).collect();
         if let Some(values) = values {
             return Access::PrimaryKey(values);
+        }
+        // The range binding the most columns; the primary key wins a tie (no indirection).
+        let primary = key_range(table, None, &pk.columns, &conditions);
+        let best = table
+            .indexes
+            .iter()
+            .filter_map(|i| key_range(table, Some(&i.name), &i.columns, &conditions))
+            .fold(primary, |best, r| match &best {
+                Some(b) if bound_columns(b) >= bound_columns(&r) => best,
+                _ => Some(r),
+            });
+        if let Some(range) = best {
+            return Access::KeyRange(Box::new(range));
         }
     }
     match table.shard_column().and_then(value_of) {
@@ -835,7 +852,76 @@ pub(crate) fn choose_access(table: &TableSchema, predicate: &Expr) -> Access {
     }
 }
 
-fn collect_key_equalities<'e>(e: &'e Expr, out: &mut Vec<(usize, &'e Expr)>) {
+/// Fewest key columns a range must bind to be read through the index rather than scanned: one
+/// bound column (the shard column alone) selects a whole warehouse-sized share, which the
+/// vectorized scan reads faster than row-by-row index probes.
+const MIN_RANGE_COLUMNS: usize = 2;
+
+/// Key columns a range binds (its equalities, and its range column counted once).
+fn bound_columns(r: &KeyRange) -> usize {
+    r.eq.len() + usize::from(r.lower.is_some() || r.upper.is_some())
+}
+
+/// The key range of index `columns` the conditions bind: equalities on a prefix, then bounds
+/// on the next column when its type matches theirs exactly (so encoding the bound keeps its
+/// order). An index led by the shard column needs [`MIN_RANGE_COLUMNS`] bound columns, another
+/// one.
+fn key_range(
+    table: &TableSchema,
+    index: Option<&String>,
+    columns: &[usize],
+    conds: &[KeyCondition<'_>],
+) -> Option<KeyRange> {
+    let mut eq = Vec::new();
+    for &c in columns {
+        match conds.iter().find(|k| k.column == c && k.op == BinOp::Eq) {
+            Some(k) => eq.push(k.value.clone()),
+            None => break,
+        }
+    }
+    let (mut lower, mut upper) = (None, None);
+    if let Some(&next) = columns.get(eq.len()) {
+        let ty = table.columns[next].ty;
+        for k in conds
+            .iter()
+            .filter(|k| k.column == next && k.value.ty() == ty)
+        {
+            let bound = Some(RangeBound {
+                value: k.value.clone(),
+                inclusive: matches!(k.op, BinOp::LtEq | BinOp::GtEq),
+            });
+            match k.op {
+                BinOp::Gt | BinOp::GtEq if lower.is_none() => lower = bound,
+                BinOp::Lt | BinOp::LtEq if upper.is_none() => upper = bound,
+                _ => {}
+            }
+        }
+    }
+    let bound = eq.len() + usize::from(lower.is_some() || upper.is_some());
+    let needed = if columns.first() == table.shard_column().as_ref() {
+        MIN_RANGE_COLUMNS
+    } else {
+        1
+    };
+    (bound >= needed).then(|| KeyRange {
+        index: index.cloned(),
+        columns: columns.to_vec(),
+        eq,
+        lower,
+        upper,
+        descending: None,
+        limit: None,
+    })
+}
+
+/// `column op value` with a value that does not depend on the row.
+struct KeyCondition<'e> {
+    column: usize,
+    op: BinOp,
+    value: &'e Expr,
+}
+
+fn collect_key_conditions<'e>(e: &'e Expr, out: &mut Vec<KeyCondition<'e>>) {
     match e {
         Expr::Binary {
             op: BinOp::And,
@@ -843,22 +929,34 @@ fn collect_key_equalities<'e>(e: &'e Expr, out: &mut Vec<(usize, &'e Expr)>) {
             right,
             ..
         } => {
-            collect_key_equalities(left, out);
-            collect_key_equalities(right, out);
+            collect_key_conditions(left, out);
+            collect_key_conditions(right, out);
         }
         Expr::Binary {
-            op: BinOp::Eq,
-            left,
-            right,
-            ..
-        } => match (left.as_ref(), right.as_ref()) {
-            (Expr::Column { index, .. }, v) | (v, Expr::Column { index, .. })
-                if v.is_row_independent() =>
-            {
-                out.push((*index, v));
+            op, left, right, ..
+        } if matches!(
+            op,
+            BinOp::Eq | BinOp::Lt | BinOp::LtEq | BinOp::Gt | BinOp::GtEq
+        ) =>
+        {
+            match (left.as_ref(), right.as_ref()) {
+                (Expr::Column { index, .. }, v) if v.is_row_independent() => {
+                    out.push(KeyCondition {
+                        column: *index,
+                        op: *op,
+                        value: v,
+                    });
+                }
+                (v, Expr::Column { index, .. }) if v.is_row_independent() => {
+                    out.push(KeyCondition {
+                        column: *index,
+                        op: op.flipped(),
+                        value: v,
+                    });
+                }
+                _ => {}
             }
-            _ => {}
-        },
+        }
         _ => {}
     }
 }

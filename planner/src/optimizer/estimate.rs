@@ -243,6 +243,7 @@ pub fn rows(plan: &Plan, catalog: &dyn Catalog) -> f64 {
             let stats = |c: usize| catalog.column_stats(table, c);
             match access {
                 Access::PrimaryKey(_) => 1.0,
+                Access::KeyRange(r) if r.limit.is_some() => 1.0,
                 _ => base * filter.as_ref().map_or(1.0, |f| selectivity_with(f, &stats)),
             }
         }

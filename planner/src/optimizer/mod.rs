@@ -7,4 +7,5 @@ pub mod estimate;
 pub mod join_graph;
 pub mod join_order;
 pub mod join_search;
+pub mod range_order;
 pub mod semi_join;

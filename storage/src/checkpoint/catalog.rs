@@ -3,7 +3,7 @@
 
 use super::{open_envelope, seal_envelope};
 use crate::io::{ByteReader, ByteWriter, IoFormatError};
-use crate::schema::{ColumnSchema, TableSchema, UniqueConstraint};
+use crate::schema::{ColumnSchema, IndexSchema, TableSchema, UniqueConstraint};
 use crate::types::DataType;
 
 const MAGIC: &[u8; 8] = b"OMENCAT\0";
@@ -42,6 +42,7 @@ pub fn encode_catalog(image: &CatalogImage) -> Vec<u8> {
         w.str(name);
         w.str(sql);
     }
+    encode_indexes(&image.tables, &mut w);
     seal_envelope(MAGIC, VERSION, &w.buf)
 }
 
@@ -67,6 +68,7 @@ pub fn decode_catalog(data: &[u8]) -> Result<CatalogImage, IoFormatError> {
         let name = r.str()?.to_string();
         views.push((name, r.str()?.to_string()));
     }
+    decode_indexes(&mut r, &mut tables)?;
     Ok(CatalogImage {
         shards,
         next_oid,
@@ -74,6 +76,50 @@ pub fn decode_catalog(data: &[u8]) -> Result<CatalogImage, IoFormatError> {
         sequences,
         views,
     })
+}
+
+/// Secondary indexes come last, after the views, so catalogs written before indexes existed
+/// (which end there) still decode: (table id, name, column count, columns) per index.
+fn encode_indexes(tables: &[TableSchema], w: &mut ByteWriter) {
+    let all: Vec<(u32, &IndexSchema)> = tables
+        .iter()
+        .flat_map(|t| t.indexes.iter().map(move |i| (t.id, i)))
+        .collect();
+    w.u32(all.len() as u32);
+    for (table, index) in all {
+        w.u32(table);
+        w.str(&index.name);
+        w.u16(index.columns.len() as u16);
+        for &c in &index.columns {
+            w.u16(c as u16);
+        }
+    }
+}
+
+fn decode_indexes(r: &mut ByteReader<'_>, tables: &mut [TableSchema]) -> Result<(), IoFormatError> {
+    if r.remaining() == 0 {
+        return Ok(());
+    }
+    for _ in 0..r.u32()? {
+        let table = r.u32()?;
+        let name = r.str()?.to_string();
+        let mut columns = Vec::new();
+        for _ in 0..r.u16()? {
+            columns.push(usize::from(r.u16()?));
+        }
+        let owner = tables.iter_mut().find(|t| t.id == table);
+        match owner {
+            Some(t) if columns.iter().all(|&c| c < t.columns.len()) => {
+                t.indexes.push(IndexSchema { name, columns });
+            }
+            _ => {
+                return Err(IoFormatError::Invalid(format!(
+                    "index {name} of unknown table or column"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn encode_table(t: &TableSchema, w: &mut ByteWriter) {
@@ -140,6 +186,7 @@ fn decode_table(r: &mut ByteReader<'_>) -> Result<TableSchema, IoFormatError> {
         columns,
         primary_key,
         unique,
+        indexes: Vec::new(),
     })
 }
 
@@ -280,6 +327,10 @@ mod tests {
                 unique: vec![UniqueConstraint {
                     name: "t_name_key".into(),
                     columns: vec![2],
+                }],
+                indexes: vec![IndexSchema {
+                    name: "t_name_price".into(),
+                    columns: vec![2, 1],
                 }],
             }],
             sequences: vec![("t_id_seq".into(), 1025)],

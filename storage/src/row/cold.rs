@@ -56,7 +56,7 @@ pub fn split(id: RowId) -> Option<(usize, u32)> {
     (id & COLD != 0).then_some((((id & !COLD) >> ROW_BITS) as usize, id & ROW_MASK))
 }
 
-fn join(segment: usize, row: u32) -> RowId {
+pub(super) fn join(segment: usize, row: u32) -> RowId {
     COLD | ((segment as RowId) << ROW_BITS) | row
 }
 

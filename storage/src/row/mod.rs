@@ -12,11 +12,14 @@
 
 mod cold;
 pub mod key;
+mod range;
+mod secondary;
 mod table;
 mod unique;
 mod version;
 
 pub use cold::{COLD, Cold, ColdSegment};
+pub use range::KeyRange;
 pub use table::{Change, Frozen, FrozenSegment, Lock, RowId, RowTable, SavedIntent, WriterId};
 pub use unique::UniqueKeys;
 pub use version::{ReadView, Ts};

@@ -4,6 +4,8 @@
 use super::RowError;
 use super::cold::{COLD, Cold, ColdSegment};
 use super::key::{encode_primary_key, encode_value};
+use super::range::KeyRange;
+use super::secondary::Secondary;
 use super::version::{Intent, Pending, Pruned, ReadView, Slot, Ts, Version};
 use crate::schema::TableSchema;
 use crate::segment::{DeleteVector, SEGMENT_ROWS, Segment, SegmentError};
@@ -76,6 +78,8 @@ pub struct RowTable {
     /// Slots a commit left with versions some snapshot may outlive, by that commit's
     /// timestamp (about ascending): `collect` prunes them once the horizon passes it.
     garbage: VecDeque<(Ts, RowId)>,
+    /// Secondary indexes (`secondary.rs`): every row version entering the partition adds to them.
+    secondary: Vec<Secondary>,
 }
 
 /// What a checkpoint froze of one table partition: every segment with the deletes of the
@@ -103,6 +107,7 @@ impl RowTable {
     /// An empty table partition whose primary-key index is of `kind`.
     pub fn new(schema: Arc<TableSchema>, kind: IndexKind) -> RowTable {
         let primary: Option<KeyIndex> = schema.primary_key.as_ref().map(|_| kind.build::<RowId>());
+        let secondary = schema.indexes.iter().map(Secondary::new).collect();
         RowTable {
             schema,
             slots: Vec::new(),
@@ -114,7 +119,120 @@ impl RowTable {
             bulk_writers: Vec::new(),
             kind,
             garbage: VecDeque::new(),
+            secondary,
         }
+    }
+
+    /// Take `schema` (same table, changed secondary indexes): build the indexes it adds from
+    /// every row version here, drop the ones it removes.
+    pub fn set_schema(&mut self, schema: Arc<TableSchema>) {
+        self.secondary
+            .retain(|s| schema.indexes.iter().any(|d| d.name == s.name));
+        let new: Vec<Secondary> = schema
+            .indexes
+            .iter()
+            .filter(|d| !self.secondary.iter().any(|s| s.name == d.name))
+            .map(Secondary::new)
+            .collect();
+        self.schema = schema;
+        let from = self.secondary.len();
+        self.secondary.extend(new);
+        self.fill_indexes(from);
+    }
+
+    /// Add every row version of the partition to the secondary indexes from `from` on.
+    fn fill_indexes(&mut self, from: usize) {
+        if from >= self.secondary.len() {
+            return;
+        }
+        let mut buf = Vec::new();
+        let (schema, indexes) = (&self.schema, &mut self.secondary[from..]);
+        for slot in &self.slots {
+            for row in slot.all_rows() {
+                indexes
+                    .iter_mut()
+                    .for_each(|i| i.add(schema, row, &mut buf));
+            }
+        }
+        for c in self.cold.segments() {
+            for r in 0..c.segment.rows() {
+                if !c.deletes.is_deleted(r as u32) {
+                    let row = c.segment.row(r);
+                    indexes
+                        .iter_mut()
+                        .for_each(|i| i.add(schema, &row, &mut buf));
+                }
+            }
+        }
+    }
+
+    /// Add a row version to every secondary index.
+    fn index_row(&mut self, row: &[Value]) {
+        if self.secondary.is_empty() {
+            return;
+        }
+        let mut buf = std::mem::take(&mut self.key_buf);
+        for i in &mut self.secondary {
+            i.add(&self.schema, row, &mut buf);
+        }
+        self.key_buf = buf;
+    }
+
+    /// Add a segment's live rows to every secondary index.
+    fn index_segment(&mut self, c: &ColdSegment) {
+        if self.secondary.is_empty() {
+            return;
+        }
+        let mut buf = Vec::new();
+        for r in 0..c.segment.rows() {
+            if !c.deletes.is_deleted(r as u32) {
+                let row = c.segment.row(r);
+                for i in &mut self.secondary {
+                    i.add(&self.schema, &row, &mut buf);
+                }
+            }
+        }
+    }
+
+    /// Whether the partition has the secondary index `name`.
+    pub fn has_index(&self, name: &str) -> bool {
+        self.secondary.iter().any(|s| s.name == name)
+    }
+
+    /// Entries in secondary index `name` (stale ones included), for tests and monitoring.
+    pub fn index_len(&self, name: &str) -> Option<usize> {
+        self.secondary
+            .iter()
+            .find(|s| s.name == name)
+            .map(Secondary::len)
+    }
+
+    /// Visit the rows visible to `view` whose entries in secondary index `name` lie in `range`
+    /// (in entry order when the range asks for one) until `visit` returns false. Returns false,
+    /// visiting nothing, when the partition has no such index.
+    pub fn scan_index(
+        &self,
+        name: &str,
+        range: &KeyRange,
+        view: ReadView,
+        mut visit: impl FnMut(RowId, &[Value]) -> bool,
+    ) -> bool {
+        let (Some(index), Some(primary)) = (
+            self.secondary.iter().find(|s| s.name == name),
+            self.primary.as_deref(),
+        ) else {
+            return false;
+        };
+        index.visit(
+            &self.schema,
+            primary,
+            &self.slots,
+            &self.cold,
+            range,
+            view,
+            &mut visit,
+        );
+        true
     }
 
     /// The kind of primary-key index this partition uses (segments built for it use it too).
@@ -138,6 +256,7 @@ impl RowTable {
 
     /// Recovery: add a checkpointed segment.
     pub fn install_segment(&mut self, segment: ColdSegment) {
+        self.index_segment(&segment);
         self.cold.push(segment);
     }
 
@@ -218,6 +337,7 @@ impl RowTable {
     pub fn end_bulk(&mut self, writer: WriterId, segments: Vec<ColdSegment>) {
         self.bulk_writers.retain(|&w| w != writer);
         for s in segments {
+            self.index_segment(&s);
             self.cold.push(s);
         }
     }
@@ -286,6 +406,7 @@ impl RowTable {
     /// committed versions (as PostgreSQL's unique indexes do), not the writer's snapshot.
     pub fn insert(&mut self, row: Box<[Value]>, writer: WriterId) -> Result<RowId, RowError> {
         self.bulk_guard(writer)?;
+        self.index_row(&row);
         if self.primary.is_some() {
             let key = primary_key_bytes(&self.schema, &row, &mut self.key_buf).to_vec();
             if let Some(id) = self.slot_of_key(&key)? {
@@ -442,6 +563,9 @@ impl RowTable {
         writer: WriterId,
         row: Option<Box<[Value]>>,
     ) -> Result<(), RowError> {
+        if let Some(r) = &row {
+            self.index_row(r);
+        }
         let slot = self
             .slots
             .get_mut(id as usize)
@@ -537,6 +661,7 @@ impl RowTable {
     /// Recovery: make `row` committed, replacing the row with the same primary key (tables
     /// without a key just gain the row).
     pub fn replay_put(&mut self, row: Box<[Value]>) {
+        self.index_row(&row);
         let version = |row| {
             Some(Version {
                 ts: 0,
@@ -662,6 +787,20 @@ impl RowTable {
     pub fn scan(&self, view: ReadView, mut visit: impl FnMut(RowId, &[Value]) -> bool) {
         if self.cold.scan(view.at, &mut visit) {
             self.scan_hot(view, visit);
+        }
+    }
+
+    /// Visit the rows visible to `view` whose primary key lies in `range` (in key order when
+    /// the range asks for one) until `visit` returns false. Segment rows keep their cold ids:
+    /// nothing moves into the row store for a read. A table without a primary key has no range.
+    pub fn scan_range(
+        &self,
+        range: &KeyRange,
+        view: ReadView,
+        mut visit: impl FnMut(RowId, &[Value]) -> bool,
+    ) {
+        if let Some(index) = self.primary.as_deref() {
+            super::range::visit_range(index, &self.slots, &self.cold, range, view, &mut visit);
         }
     }
 
@@ -962,6 +1101,7 @@ mod tests {
                     columns: vec![0],
                 }),
                 unique: Vec::new(),
+                indexes: Vec::new(),
             }),
             kind,
         )
@@ -1365,6 +1505,111 @@ mod tests {
             let id = t.insert(row(3, 3), 4).unwrap();
             t.commit(id, 4, ts + 2);
             assert_eq!(at(&t, ts + 2), vec![(3, 3)]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    use super::*;
+    use crate::row::key::encode_value;
+    use crate::schema::{ColumnSchema, IndexSchema, UniqueConstraint};
+    use crate::types::DataType;
+
+    /// `t (k PRIMARY KEY, v)` with secondary index `t_v` on `v`.
+    fn indexed(kind: IndexKind) -> RowTable {
+        let col = |name: &str| ColumnSchema {
+            name: name.into(),
+            ty: DataType::Int32,
+            nullable: false,
+            default: None,
+        };
+        let schema = TableSchema {
+            id: 1,
+            name: "t".into(),
+            columns: vec![col("k"), col("v")],
+            primary_key: Some(UniqueConstraint {
+                name: "t_pkey".into(),
+                columns: vec![0],
+            }),
+            unique: Vec::new(),
+            indexes: Vec::new(),
+        };
+        let mut t = RowTable::new(Arc::new(schema.clone()), kind);
+        for k in 0..10 {
+            let id = t
+                .insert(vec![Value::Int32(k), Value::Int32(k % 3)].into(), 1)
+                .unwrap();
+            t.commit(id, 1, 1);
+        }
+        // Built over existing rows, like CREATE INDEX on a loaded table.
+        let mut with_index = schema;
+        with_index.indexes.push(IndexSchema {
+            name: "t_v".into(),
+            columns: vec![1],
+        });
+        t.set_schema(Arc::new(with_index));
+        t
+    }
+
+    fn equal_to(v: i32) -> KeyRange {
+        let mut prefix = Vec::new();
+        encode_value(&Value::Int32(v), &mut prefix);
+        KeyRange {
+            start: prefix.clone(),
+            prefix,
+            stop: None,
+            descending: Some(false),
+        }
+    }
+
+    fn keys(t: &RowTable, v: i32, view: ReadView) -> Vec<i32> {
+        let mut out = Vec::new();
+        assert!(t.scan_index("t_v", &equal_to(v), view, |_, row| {
+            if let Value::Int32(k) = row[0] {
+                out.push(k);
+            }
+            true
+        }));
+        out
+    }
+
+    #[test]
+    fn index_finds_rows_by_value_at_each_snapshot() {
+        for kind in IndexKind::ALL {
+            let mut t = indexed(kind);
+            let at = |ts| ReadView { at: ts, txn: 0 };
+            assert_eq!(keys(&t, 1, at(5)), vec![1, 4, 7]);
+            // Move row 4 from v = 1 to v = 2, uncommitted: only its writer sees the move.
+            let id = t
+                .lookup(
+                    &{
+                        let mut k = Vec::new();
+                        encode_primary_key(&[&Value::Int32(4)], &mut k);
+                        k
+                    },
+                    at(5),
+                )
+                .unwrap();
+            assert!(matches!(t.lock(id, 9, 5), Ok(Lock::Locked(_))));
+            t.write(id, 9, Some(vec![Value::Int32(4), Value::Int32(2)].into()))
+                .unwrap();
+            assert_eq!(keys(&t, 1, at(5)), vec![1, 4, 7]);
+            assert_eq!(keys(&t, 2, ReadView::latest(9)), vec![2, 4, 5, 8]);
+            assert_eq!(keys(&t, 1, ReadView::latest(9)), vec![1, 7]);
+            t.commit(id, 9, 6);
+            // Old snapshots keep the old value; new ones see only the new.
+            assert_eq!(keys(&t, 1, at(5)), vec![1, 4, 7]);
+            assert_eq!(keys(&t, 1, at(6)), vec![1, 7]);
+            assert_eq!(keys(&t, 2, at(6)), vec![2, 4, 5, 8]);
+            // A rolled-back insert leaves an entry that never yields a row.
+            let ghost = t
+                .insert(vec![Value::Int32(50), Value::Int32(1)].into(), 11)
+                .unwrap();
+            t.rollback(ghost, 11);
+            assert_eq!(keys(&t, 1, ReadView::latest(12)), vec![1, 7]);
+            assert!(t.index_len("t_v").unwrap() >= 12);
+            assert!(!t.scan_index("nope", &equal_to(1), at(6), |_, _| true));
         }
     }
 }

@@ -78,6 +78,19 @@ impl Slot {
         self.head.as_ref().and_then(|v| v.row.as_deref())
     }
 
+    /// Every row this slot holds: committed versions and a pending put.
+    pub fn all_rows(&self) -> impl Iterator<Item = &[Value]> {
+        let pending = match self.pending.as_ref().map(|p| &p.intent) {
+            Some(Intent::Put(row)) => Some(&row[..]),
+            _ => None,
+        };
+        self.head
+            .iter()
+            .chain(self.older.iter())
+            .filter_map(|v| v.row.as_deref())
+            .chain(pending)
+    }
+
     /// The row `view` sees.
     pub fn visible(&self, view: ReadView) -> Option<&[Value]> {
         if let Some(p) = &self.pending

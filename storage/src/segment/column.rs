@@ -354,6 +354,12 @@ impl Column {
     }
 }
 
+/// Values looked at before giving up on a dictionary for a column whose values never repeat.
+/// A dictionary is kept only with at most about half the rows distinct (see `dictionary`); a
+/// segment's 65,536 rows with at most 32,768 distinct values in no particular order show a
+/// repeat among their first 1,024 with near certainty (birthday bound: about 16 expected).
+const DICT_SAMPLE: usize = 1024;
+
 /// A text dictionary stays addressable by 16-bit codes.
 pub const DICT_MAX_VALUES: usize = 1 << 16;
 
@@ -387,6 +393,11 @@ fn dictionary(a: &StringArray) -> Option<(UInt16Array, StringArray)> {
         if a.is_null(i) {
             codes.push(0);
             continue;
+        }
+        // A sample without a single repeat means a (nearly) unique column, which no dictionary
+        // makes smaller: stop before hashing half the segment to find that out.
+        if codes.len() == DICT_SAMPLE && distinct.len() == DICT_SAMPLE {
+            return None;
         }
         let s = a.value(i);
         let code = match ids.get(s) {

@@ -6,7 +6,7 @@ use super::data::{Batch, Kind, batches_size};
 use super::expr;
 use super::operator::aggregate::{AggSpec, AggState};
 use super::operator::filter;
-use super::operator::join::{Prepared, Probe, Sides, equi_keys, nested_loop, prepare};
+use super::operator::join::{Prepared, Probe, SemiProbe, Sides, equi_keys, nested_loop, prepare};
 use super::operator::key_filter::KeyFilter;
 use super::operator::scan::{Fragment, Output, Step, run_fragment};
 use super::operator::sort::{limit, sort};
@@ -106,7 +106,10 @@ async fn on_shards(
     match target(&fragment.table, access, &x.env, shards)? {
         Target::Nothing => Ok(Vec::new()),
         Target::One(s, key) => Ok(vec![run(s, key).await?]),
-        Target::All => {
+        // Key ranges run on the row executor (`supported`); should one get here, the
+        // fragment's filter holds every condition of the range, so a scan is exact.
+        Target::Range(Some(s), _) => Ok(vec![run(s, None).await?]),
+        Target::All | Target::Range(None, _) => {
             // The coordinator's own shard runs in place when polled: start the others first.
             // Results keep shard order, as the row executor's scans do.
             let me = x.shard.id();
@@ -127,21 +130,10 @@ async fn on_shards(
 /// handle and a share of the batches to another core costs more than probing them.
 const PARALLEL_PROBE_ROWS: usize = 32 * 1024;
 
-/// Probe `batches` against a built hash join, split into contiguous runs of about equal rows,
-/// one per shard, in parallel; the output keeps the batches' order.
-async fn probe_on_shards(
-    x: &Executor,
-    probe: Box<Probe>,
-    batches: Vec<Batch>,
-) -> Result<Vec<Batch>, EngineError> {
-    let shards = x.shard.count();
+/// `batches` in contiguous runs of about equal rows, one per shard at most.
+fn split_runs(batches: Vec<Batch>, shards: usize) -> Vec<Vec<Batch>> {
     let total: usize = batches.iter().map(|b| b.len).sum();
-    if shards < 2 || total < PARALLEL_PROBE_ROWS {
-        let (mut out, matched) = probe.run(&batches, &x.env, &|| x.check_cancel())?;
-        out.extend(probe.unmatched(&matched)?);
-        return Ok(out);
-    }
-    let per_part = total.div_ceil(shards);
+    let per_part = total.div_ceil(shards.max(1));
     let mut parts: Vec<Vec<Batch>> = vec![Vec::new()];
     let mut rows = 0;
     for b in batches {
@@ -154,16 +146,33 @@ async fn probe_on_shards(
             last.push(b);
         }
     }
-    let probe: std::sync::Arc<Probe> = std::sync::Arc::from(probe);
+    parts
+}
+
+/// Run `work` over each of `parts` on its own shard, in parallel: part i on shard
+/// (me + i) % shards, part 0 here and last, so the others start first. Results in part order.
+async fn on_every_shard<T, W>(
+    x: &Executor,
+    parts: Vec<Vec<Batch>>,
+    work: std::sync::Arc<W>,
+) -> Result<Vec<T>, EngineError>
+where
+    T: Send + 'static,
+    W: Fn(&[Batch], &EvalEnv, &dyn Fn() -> Result<(), EngineError>) -> Result<T, EngineError>
+        + Send
+        + Sync
+        + 'static,
+{
+    let shards = x.shard.count();
     let me = x.shard.id();
-    // Part i runs on shard (me + i) % shards: part 0 here, last, so the others start first.
     let mut runs = Vec::with_capacity(parts.len());
     for (i, part) in parts.into_iter().enumerate().rev() {
-        let (probe, env, cancel) = (probe.clone(), x.env.clone(), x.cancel.clone());
+        let (work, env, cancel) = (work.clone(), x.env.clone(), x.cancel.clone());
         let target = (me + i) % shards;
         runs.push(async move {
             x.shard
                 .run_on(target, move |_| async move {
+                    // Only the coordinator consumes the cancel flag; runs just look at it.
                     let cancelled = || {
                         if cancel.load(std::sync::atomic::Ordering::Relaxed) {
                             Err(EngineError::Cancelled)
@@ -171,17 +180,49 @@ async fn probe_on_shards(
                             Ok(())
                         }
                     };
-                    probe.run(&part, &env, &cancelled)
+                    work(&part, &env, &cancelled)
                 })
                 .await
                 .map_err(|e| EngineError::Internal(e.to_string()))?
         });
     }
-    let results = crate::runtime::join_all(runs).await;
+    let mut results = crate::runtime::join_all(runs)
+        .await
+        .into_iter()
+        .collect::<Result<Vec<T>, EngineError>>()?;
+    results.reverse();
+    x.check_cancel()?;
+    Ok(results)
+}
+
+/// Whether probe work of this many rows is worth spreading over the shards.
+fn spread(x: &Executor, batches: &[Batch]) -> bool {
+    x.shard.count() >= 2 && batches.iter().map(|b| b.len).sum::<usize>() >= PARALLEL_PROBE_ROWS
+}
+
+/// Probe `batches` against a built hash join, in runs on every shard; the output keeps the
+/// batches' order.
+async fn probe_on_shards(
+    x: &Executor,
+    probe: Box<Probe>,
+    batches: Vec<Batch>,
+) -> Result<Vec<Batch>, EngineError> {
+    if !spread(x, &batches) {
+        let (mut out, matched) = probe.run(&batches, &x.env, &|| x.check_cancel())?;
+        out.extend(probe.unmatched(&matched)?);
+        return Ok(out);
+    }
+    let probe: std::sync::Arc<Probe> = std::sync::Arc::from(probe);
+    let parts = split_runs(batches, x.shard.count());
+    let shared = probe.clone();
+    let work = std::sync::Arc::new(
+        move |part: &[Batch], env: &EvalEnv, cancelled: &dyn Fn() -> Result<(), EngineError>| {
+            shared.run(part, env, cancelled)
+        },
+    );
     let mut out = Vec::new();
     let mut matched: Vec<bool> = Vec::new();
-    for part in results.into_iter().rev() {
-        let (batches, marks) = part?;
+    for (batches, marks) in on_every_shard(x, parts, work).await? {
         out.extend(batches);
         if matched.is_empty() {
             matched = marks;
@@ -189,9 +230,34 @@ async fn probe_on_shards(
             matched.iter_mut().zip(marks).for_each(|(m, k)| *m |= k);
         }
     }
-    x.check_cancel()?;
     out.extend(probe.unmatched(&matched)?);
     Ok(out)
+}
+
+/// Stream a semi or anti join's right batches past its built left side, in runs on every
+/// shard; the marks of all runs decide which left rows leave.
+async fn semi_on_shards(
+    x: &Executor,
+    semi: Box<SemiProbe>,
+    right: Vec<Batch>,
+) -> Result<Vec<Batch>, EngineError> {
+    if !spread(x, &right) {
+        return semi.finish(&semi.run(&right, &x.env, &|| x.check_cancel())?);
+    }
+    let semi: std::sync::Arc<SemiProbe> = std::sync::Arc::from(semi);
+    let parts = split_runs(right, x.shard.count());
+    let shared = semi.clone();
+    let work = std::sync::Arc::new(
+        move |part: &[Batch], env: &EvalEnv, cancelled: &dyn Fn() -> Result<(), EngineError>| {
+            shared.run(part, env, cancelled)
+        },
+    );
+    let mut runs = on_every_shard(x, parts, work).await?.into_iter();
+    let Some(mut marks) = runs.next() else {
+        return semi.finish(&semi.run(&[], &x.env, &|| x.check_cancel())?);
+    };
+    runs.for_each(|m| marks.absorb(m));
+    semi.finish(&marks)
 }
 
 /// Every batch `plan` produces, all columns materialised.
@@ -332,6 +398,9 @@ fn exec_node<'a>(
                             Prepared::Done(out) => Ok(out),
                             Prepared::Probe(probe, batches) => {
                                 probe_on_shards(x, probe, batches).await
+                            }
+                            Prepared::SemiByLeft(semi, right) => {
+                                semi_on_shards(x, semi, right).await
                             }
                         }
                     }

@@ -251,73 +251,109 @@ pub fn nested_loop(
     Ok(out)
 }
 
-/// A semi or anti join's plan part.
-struct SemiJoin<'a> {
+/// A semi or anti join whose left side is the smaller, with that side built: the hash table
+/// holds the left rows, the right rows stream past it marking the left rows they match (each
+/// left row is tested against the rest of `ON` only until its first match, per probe run),
+/// then the left rows whose mark is wanted leave in their input order ([`SemiProbe::finish`]).
+pub struct SemiProbe {
+    build: Build,
     kind: JoinKind,
-    on: &'a Expr,
+    on: Expr,
     only_keys: bool,
-    keys: &'a [(usize, usize)],
+    right_cols: Vec<usize>,
 }
 
-/// A semi or anti join whose left side is the smaller: the hash table holds the left rows,
-/// the right rows stream past it marking the left rows they match (each left row is tested
-/// against the rest of `ON` only until its first match), then the left rows whose mark is
-/// wanted leave in their input order.
-fn semi_by_left(
-    sides: Sides,
-    plan: &SemiJoin<'_>,
-    env: &EvalEnv,
-    cancelled: &dyn Fn() -> Result<(), EngineError>,
-) -> Result<Vec<Batch>, EngineError> {
-    let lw = sides.left_kinds.len();
-    let left_cols: Vec<usize> = plan.keys.iter().map(|k| k.0).collect();
-    let right_cols: Vec<usize> = plan.keys.iter().map(|k| k.1).collect();
-    let build = Build::new(&sides.left, lw, &left_cols)?;
-    env.memory
-        .charge(build.batch.memory_size() + build.batch.len * BUILD_ROW_OVERHEAD)?;
-    let mut matched = vec![false; build.batch.len];
-    let mut right_rows = 0;
-    let (mut pi, mut bi, mut sel, mut hashes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for p in &sides.right {
-        cancelled()?;
-        let (encoded, nulls) = probe_keys(p, &right_cols);
-        if plan.kind == JoinKind::AntiNullAware && nulls.iter().any(|n| *n) {
-            // x NOT IN (… NULL …) is never true.
+/// What one run of right batches found: the left rows they matched, how many right rows
+/// there were, and whether one had a NULL key.
+pub struct SemiMarks {
+    pub matched: Vec<bool>,
+    pub right_rows: usize,
+    pub null_key: bool,
+}
+
+impl SemiMarks {
+    /// Fold another run's marks in.
+    pub fn absorb(&mut self, other: SemiMarks) {
+        if self.matched.is_empty() {
+            self.matched = other.matched;
+        } else {
+            self.matched
+                .iter_mut()
+                .zip(other.matched)
+                .for_each(|(m, o)| *m |= o);
+        }
+        self.right_rows += other.right_rows;
+        self.null_key |= other.null_key;
+    }
+}
+
+impl SemiProbe {
+    /// Stream `right` batches past the left rows.
+    pub fn run(
+        &self,
+        right: &[Batch],
+        env: &EvalEnv,
+        cancelled: &dyn Fn() -> Result<(), EngineError>,
+    ) -> Result<SemiMarks, EngineError> {
+        let build = &self.build;
+        let mut marks = SemiMarks {
+            matched: vec![false; build.batch.len],
+            right_rows: 0,
+            null_key: false,
+        };
+        let (mut pi, mut bi, mut sel, mut hashes) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for p in right {
+            cancelled()?;
+            let (encoded, nulls) = probe_keys(p, &self.right_cols);
+            if self.kind == JoinKind::AntiNullAware && nulls.iter().any(|n| *n) {
+                // x NOT IN (… NULL …) is never true: nothing else matters.
+                marks.null_key = true;
+                return Ok(marks);
+            }
+            marks.right_rows += p.len;
+            pi.clear();
+            bi.clear();
+            build.probe(&encoded, &nulls, &mut hashes, &mut pi, &mut bi);
+            if self.only_keys {
+                bi.iter().for_each(|&r| marks.matched[r as usize] = true);
+                continue;
+            }
+            let open: Vec<usize> = (0..bi.len())
+                .filter(|&k| !marks.matched[bi[k] as usize])
+                .collect();
+            if open.is_empty() {
+                continue;
+            }
+            let (opi, obi): (Vec<u32>, Vec<u32>) = open.iter().map(|&k| (pi[k], bi[k])).unzip();
+            let joined = glue(take_batch(&build.batch, &obi)?, take_batch(p, &opi)?);
+            expr::select(&self.on, &joined, env, &mut sel)?;
+            sel.iter()
+                .for_each(|&s| marks.matched[obi[s as usize] as usize] = true);
+        }
+        Ok(marks)
+    }
+
+    /// The left rows the join keeps, given every run's marks.
+    pub fn finish(&self, marks: &SemiMarks) -> Result<Vec<Batch>, EngineError> {
+        if marks.null_key {
             return Ok(Vec::new());
         }
-        right_rows += p.len;
-        pi.clear();
-        bi.clear();
-        build.probe(&encoded, &nulls, &mut hashes, &mut pi, &mut bi);
-        if plan.only_keys {
-            bi.iter().for_each(|&r| matched[r as usize] = true);
-            continue;
-        }
-        let open: Vec<usize> = (0..bi.len())
-            .filter(|&k| !matched[bi[k] as usize])
+        let build = &self.build;
+        let want = self.kind == JoinKind::Semi;
+        let keep: Vec<u32> = (0..build.batch.len)
+            .filter(|&i| {
+                if self.kind == JoinKind::AntiNullAware && build.nulls[i] && marks.right_rows > 0 {
+                    return false;
+                }
+                marks.matched.get(i).copied().unwrap_or(false) == want
+            })
+            .map(|i| i as u32)
             .collect();
-        if open.is_empty() {
-            continue;
-        }
-        let (opi, obi): (Vec<u32>, Vec<u32>) = open.iter().map(|&k| (pi[k], bi[k])).unzip();
-        let joined = glue(take_batch(&build.batch, &obi)?, take_batch(p, &opi)?);
-        expr::select(plan.on, &joined, env, &mut sel)?;
-        sel.iter()
-            .for_each(|&s| matched[obi[s as usize] as usize] = true);
+        keep.chunks(BATCH_SIZE)
+            .map(|rows| take_batch(&build.batch, rows))
+            .collect()
     }
-    let want = plan.kind == JoinKind::Semi;
-    let keep: Vec<u32> = (0..build.batch.len)
-        .filter(|&i| {
-            if plan.kind == JoinKind::AntiNullAware && build.nulls[i] && right_rows > 0 {
-                return false;
-            }
-            matched[i] == want
-        })
-        .map(|i| i as u32)
-        .collect();
-    keep.chunks(BATCH_SIZE)
-        .map(|rows| take_batch(&build.batch, rows))
-        .collect()
 }
 
 /// A hash join with its build side ready: what any number of probe batches, on any core, need.
@@ -344,6 +380,8 @@ pub enum Prepared {
     Done(Vec<Batch>),
     /// Probe these batches against the build side.
     Probe(Box<Probe>, Vec<Batch>),
+    /// Stream these right batches past the built left side of a semi or anti join.
+    SemiByLeft(Box<SemiProbe>, Vec<Batch>),
 }
 
 /// Run the join on this core.
@@ -361,6 +399,7 @@ pub fn join(
             out.extend(probe.unmatched(&matched)?);
             Ok(out)
         }
+        Prepared::SemiByLeft(semi, right) => semi.finish(&semi.run(&right, env, cancelled)?),
     }
 }
 
@@ -372,6 +411,7 @@ pub fn prepare(
     env: &EvalEnv,
     cancelled: &dyn Fn() -> Result<(), EngineError>,
 ) -> Result<Prepared, EngineError> {
+    cancelled()?;
     let lw = sides.left_kinds.len();
     let (keys, only_keys) = equi_keys(on, lw);
     if keys.is_empty() {
@@ -383,13 +423,18 @@ pub fn prepare(
         JoinKind::Semi | JoinKind::Anti | JoinKind::AntiNullAware
     );
     if filtering && rows(&sides.left) < rows(&sides.right) {
-        let plan = SemiJoin {
+        let left_cols: Vec<usize> = keys.iter().map(|k| k.0).collect();
+        let build = Build::new(&sides.left, lw, &left_cols)?;
+        env.memory
+            .charge(build.batch.memory_size() + build.batch.len * BUILD_ROW_OVERHEAD)?;
+        let semi = SemiProbe {
+            build,
             kind,
-            on,
+            on: on.clone(),
             only_keys,
-            keys: &keys,
+            right_cols: keys.iter().map(|k| k.1).collect(),
         };
-        return semi_by_left(sides, &plan, env, cancelled).map(Prepared::Done);
+        return Ok(Prepared::SemiByLeft(Box::new(semi), sides.right));
     }
     // The smaller side is built, except that a semi or anti join probes with its left rows.
     // An outer join built on its preserved side emits that side's unmatched rows at the end.
