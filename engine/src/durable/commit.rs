@@ -32,9 +32,9 @@ fn sequence_marks(catalog: &Catalog) -> Vec<(String, i64)> {
 ///
 /// With several, each participant logs its records and marks the transaction *prepared*
 /// (readers of its tables there wait for it to end) while the coordinator logs the decision;
-/// once all of it is durable the coordinator draws the timestamp and has every participant apply. A snapshot at or after the timestamp
-/// therefore either finds the changes applied or waits for them: a multi-shard commit is never
-/// half-visible.
+/// once all of it is durable the coordinator draws the timestamp and has every participant
+/// apply. A snapshot at or after the timestamp therefore either finds the changes applied or
+/// waits for them: a multi-shard commit is never half-visible.
 pub async fn commit(
     shard: &ShardRef,
     writer: WriterId,
@@ -110,7 +110,7 @@ pub(crate) fn participants(touched: &[bool]) -> Vec<usize> {
 /// Several participants: each logs its records and a `Prepared` marker while the coordinator
 /// logs the decision naming them, all at once, so the commit waits for one round of
 /// fdatasyncs (in parallel on the shards) instead of the prepares' and then the decision's —
-/// which also halves the time the hot rows stay locked. Recovery counts the decision only if
+/// which also shortens the time the hot rows stay locked. Recovery counts the decision only if
 /// every participant's marker is durable too. Durable on return; on error nothing may be
 /// applied: the caller rolls back.
 async fn log_two_phase(
