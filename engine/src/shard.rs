@@ -734,12 +734,11 @@ impl ShardState {
         self.log.as_ref()
     }
 
-    /// Log `writer`'s changes on this shard (and its commit record and sequence marks, when
-    /// `commit` says so) and wait until they are durable. Returns whether anything was logged.
+    /// Log `writer`'s changes on this shard, its commit record and the sequence marks (a
+    /// single-shard commit) and wait until they are durable. Returns whether anything was logged.
     pub async fn log_changes(
         &self,
         writer: WriterId,
-        commit: bool,
         marks: &[(String, i64)],
     ) -> Result<bool, EngineError> {
         let Some(log) = self.log.as_ref() else {
@@ -751,7 +750,7 @@ impl ShardState {
             for (name, mark) in marks {
                 a.sequence(name, *mark);
             }
-            if commit && any {
+            if any {
                 a.commit(writer);
             }
         });
@@ -762,20 +761,59 @@ impl ShardState {
         Ok(any)
     }
 
-    /// Log `writer`'s commit decision (multi-shard coordinator) with sequence marks; durable on return.
+    /// Log `writer`'s commit decision with sequence marks; durable on return.
     pub async fn log_decision(
         &self,
         writer: WriterId,
         marks: &[(String, i64)],
     ) -> Result<(), EngineError> {
+        let ticket = self.append_decision(writer, &[], marks);
+        self.wait_logged(ticket).await
+    }
+
+    /// Append `writer`'s commit decision with sequence marks, without waiting; the ticket to
+    /// wait for (none without a WAL). `participants`: none for a `Commit` record, else the
+    /// shards whose `Prepared` markers the `Decision` needs (see `durable::commit`).
+    pub fn append_decision(
+        &self,
+        writer: WriterId,
+        participants: &[u32],
+        marks: &[(String, i64)],
+    ) -> Option<crate::durable::log::Ticket> {
+        let log = self.log.as_ref()?;
+        Some(log.append(|a| {
+            for (name, mark) in marks {
+                a.sequence(name, *mark);
+            }
+            if participants.is_empty() {
+                a.commit(writer);
+            } else {
+                a.decision(writer, participants);
+            }
+        }))
+    }
+
+    /// Wait until an appended `ticket` is durable.
+    pub async fn wait_logged(
+        &self,
+        ticket: Option<crate::durable::log::Ticket>,
+    ) -> Result<(), EngineError> {
+        match (self.log.as_ref(), ticket) {
+            (Some(log), Some(ticket)) => log.wait(ticket).await.map_err(io_error),
+            _ => Ok(()),
+        }
+    }
+
+    /// Log `writer`'s records here followed by its `Prepared` marker (a participant of a
+    /// multi-shard commit); durable on return. The marker is logged even without records: the
+    /// decision, written before anyone knows, lists this shard.
+    pub async fn log_prepared(&self, writer: WriterId) -> Result<(), EngineError> {
         let Some(log) = self.log.as_ref() else {
             return Ok(());
         };
         let ticket = log.append(|a| {
-            for (name, mark) in marks {
-                a.sequence(name, *mark);
-            }
-            a.commit(writer);
+            self.append_changes(writer, a);
+            a.prepared(writer);
         });
         log.wait(ticket).await.map_err(io_error)
     }
@@ -923,7 +961,7 @@ impl ShardState {
                         applied += 1;
                     }
                 }
-                Record::Commit { .. } => {}
+                Record::Commit { .. } | Record::Prepared { .. } | Record::Decision { .. } => {}
             }
         }
         for (id, t) in self.tables.borrow().iter() {

@@ -31,10 +31,10 @@ fn sequence_marks(catalog: &Catalog) -> Vec<(String, i64)> {
 /// shard thus costs one round trip to it for the commit, not one to log and another to apply.
 ///
 /// With several, each participant logs its records and marks the transaction *prepared*
-/// (readers of its tables there wait for it to end); then the coordinator logs the decision,
-/// draws the timestamp and has every participant apply. A snapshot at or after the timestamp
-/// therefore either finds the changes applied or waits for them: a multi-shard commit is never
-/// half-visible.
+/// (readers of its tables there wait for it to end) while the coordinator logs the decision;
+/// once all of it is durable the coordinator draws the timestamp and has every participant
+/// apply. A snapshot at or after the timestamp therefore either finds the changes applied or
+/// waits for them: a multi-shard commit is never half-visible.
 pub async fn commit(
     shard: &ShardRef,
     writer: WriterId,
@@ -54,7 +54,7 @@ pub async fn commit(
         }
         [only] => shard
             .run_on(only, move |s| async move {
-                let logged = s.state().log_changes(writer, true, &marks).await;
+                let logged = s.state().log_changes(writer, &marks).await;
                 let ts = logged.is_ok().then(|| s.state().engine().draw_commit_ts());
                 s.state().finish(writer, ts);
                 logged.map(|_| marks)
@@ -88,7 +88,7 @@ pub async fn log_commit(
         let m = marks.clone();
         shard
             .run_on(only, move |s| async move {
-                s.state().log_changes(writer, true, &m).await
+                s.state().log_changes(writer, &m).await
             })
             .await
             .map_err(gone)??;
@@ -107,19 +107,26 @@ pub(crate) fn participants(touched: &[bool]) -> Vec<usize> {
         .collect()
 }
 
-/// Several participants: each logs its records and waits (prepared), then the coordinator
-/// logs the decision. Durable on return.
+/// Several participants: each logs its records and a `Prepared` marker while the coordinator
+/// logs the decision naming them, all at once, so the commit waits for one round of
+/// fdatasyncs (in parallel on the shards) instead of the prepares' and then the decision's —
+/// which also shortens the time the hot rows stay locked. Recovery counts the decision only if
+/// every participant's marker is durable too. Durable on return; on error nothing may be
+/// applied: the caller rolls back.
 async fn log_two_phase(
     shard: &ShardRef,
     writer: WriterId,
     participants: &[usize],
     marks: &[(String, i64)],
 ) -> Result<(), EngineError> {
+    if participants.is_empty() && marks.is_empty() {
+        return Ok(());
+    }
     let prepares = participants
         .iter()
         .map(|&p| {
             shard.run_on(p, move |s| async move {
-                let logged = s.state().log_changes(writer, false, &[]).await;
+                let logged = s.state().log_prepared(writer).await;
                 if logged.is_ok() {
                     s.state().prepare(writer);
                 }
@@ -127,14 +134,15 @@ async fn log_two_phase(
             })
         })
         .collect();
-    let mut logged = false;
+    // The decision goes into this shard's buffer before any participant waits: when this
+    // shard is a participant (it runs in place, below), its records and the decision then
+    // share one flush instead of the decision waiting for the records' flush to end.
+    let listed: Vec<u32> = participants.iter().map(|&p| p as u32).collect();
+    let decision = shard.state().append_decision(writer, &listed, marks);
     for r in join_all(prepares).await {
-        logged |= r.map_err(gone)??;
+        r.map_err(gone)??;
     }
-    if logged || !marks.is_empty() {
-        shard.state().log_decision(writer, marks).await?;
-    }
-    Ok(())
+    shard.state().wait_logged(decision).await
 }
 
 /// Apply `writer`'s changes at `ts` (or roll them back: `None`) on every participant.

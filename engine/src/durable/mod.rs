@@ -7,12 +7,14 @@
 //! * One shard with changes: its records and a `Commit` record go into one flush unit on that
 //!   shard, logged, waited for and applied in one visit to it; durable ⇒ applied in memory ⇒
 //!   acknowledged. A row on another shard than the session's is still this case, not 2PC.
-//! * Several shards (two-phase): each participant logs its records without a commit record and
-//!   waits until they are durable (*prepared*); then the coordinator (the session's shard) logs
-//!   the `Commit` record and waits; then participants apply in memory; then the client is told.
-//!   Recovery reads every shard's log first, collects every `Commit` record, and replays a
-//!   transaction's records on any shard only if its commit record exists somewhere. A crash
-//!   between the phases leaves prepared records without a decision: never applied, never acked.
+//! * Several shards (two-phase, one round of syncs): each participant logs its records and a
+//!   `Prepared` marker (*prepared* once durable) while, at the same time, the coordinator (the
+//!   session's shard) logs a `Decision` record naming the participants; when all of it is
+//!   durable, participants apply in memory; then the client is told. Recovery reads every
+//!   shard's log first and replays a transaction's records on any shard only if a `Commit`
+//!   record exists somewhere, or a `Decision` exists and every shard it names holds the
+//!   `Prepared` marker (a torn write cuts the log before the marker, never after it). A crash
+//!   before all of it was durable leaves the decision void: never applied, never acked.
 //! * Row locks are held from the first write until the in-memory apply, so on every shard the
 //!   log order of two conflicting transactions is their commit order and replay in log order
 //!   is correct.

@@ -24,6 +24,10 @@ const SYNC_OFF_INTERVAL: Duration = Duration::from_millis(5);
 /// What one shard's logs held.
 struct ShardScan {
     committed: HashSet<u64>,
+    /// Multi-shard transactions whose records here are complete (`Prepared`).
+    prepared: HashSet<u64>,
+    /// Multi-shard decisions this shard logged as coordinator: (transaction, participants).
+    decisions: Vec<(u64, Vec<u32>)>,
     max_txn: u64,
     max_generation: u64,
     records: usize,
@@ -66,14 +70,19 @@ pub async fn recover(shard: &ShardRef) -> Result<(), String> {
     .await;
     let mut committed = HashSet::new();
     let mut lasts = Vec::new();
+    let mut prepared = Vec::new();
+    let mut decisions = Vec::new();
     for scan in scans {
         let scan = scan.map_err(|e| e.to_string())??;
         lasts.push(scan.last);
         committed.extend(scan.committed);
+        prepared.push(scan.prepared);
+        decisions.extend(scan.decisions);
         max_txn = max_txn.max(scan.max_txn);
         max_generation = max_generation.max(scan.max_generation);
         records += scan.records;
     }
+    committed.extend(decided(&decisions, &prepared));
     engine.raise_txn(max_txn + 1);
     let committed = Arc::new(committed);
     let transactions = committed.len();
@@ -105,6 +114,24 @@ pub async fn recover(shard: &ShardRef) -> Result<(), String> {
         started.elapsed()
     );
     Ok(())
+}
+
+/// The multi-shard transactions that committed: those whose decision lists only shards that
+/// logged them as prepared (`prepared[s]` is shard `s`'s set). A crash before every
+/// participant's records were durable leaves the decision without effect: the client was never
+/// told, and no shard replays a part of the transaction.
+fn decided(decisions: &[(u64, Vec<u32>)], prepared: &[HashSet<u64>]) -> Vec<u64> {
+    decisions
+        .iter()
+        .filter(|(txn, shards)| {
+            shards.iter().all(|&s| {
+                prepared
+                    .get(s as usize)
+                    .is_some_and(|set| set.contains(txn))
+            })
+        })
+        .map(|(txn, _)| *txn)
+        .collect()
 }
 
 async fn load_catalog(shard: &ShardRef) -> Result<(), String> {
@@ -313,6 +340,8 @@ async fn scan_shard(shard: &ShardRef) -> Result<ShardScan, String> {
     let wal_from = state.checkpoint_state().wal_from.get();
     let mut scan = ShardScan {
         committed: HashSet::new(),
+        prepared: HashSet::new(),
+        decisions: Vec::new(),
         max_txn: 0,
         max_generation: 0,
         records: 0,
@@ -339,8 +368,17 @@ async fn scan_shard(shard: &ShardRef) -> Result<ShardScan, String> {
             if let Some(t) = r.txn() {
                 scan.max_txn = scan.max_txn.max(t);
             }
-            if let Record::Commit { txn } = r {
-                scan.committed.insert(*txn);
+            match r {
+                Record::Commit { txn } => {
+                    scan.committed.insert(*txn);
+                }
+                Record::Prepared { txn } => {
+                    scan.prepared.insert(*txn);
+                }
+                Record::Decision { txn, participants } => {
+                    scan.decisions.push((*txn, participants.clone()));
+                }
+                _ => {}
             }
         }
         if generation < wal_from {
@@ -390,4 +428,28 @@ async fn start_log(
         .detach();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decided;
+    use std::collections::HashSet;
+
+    fn set(txns: &[u64]) -> HashSet<u64> {
+        txns.iter().copied().collect()
+    }
+
+    #[test]
+    fn a_decision_commits_only_when_every_participant_prepared() {
+        let decisions = vec![(7, vec![0, 1]), (8, vec![0, 1]), (9, vec![1, 2])];
+        // Shard 1 crashed before transaction 8's records were durable; shard 2 does not exist.
+        let prepared = vec![set(&[7, 8]), set(&[7])];
+        assert_eq!(decided(&decisions, &prepared), vec![7]);
+    }
+
+    #[test]
+    fn prepared_records_without_a_decision_stay_uncommitted() {
+        let prepared = vec![set(&[4]), set(&[4])];
+        assert!(decided(&[], &prepared).is_empty());
+    }
 }

@@ -57,6 +57,15 @@ pub enum Record {
     },
     /// The transaction committed (logged once, by its coordinator).
     Commit { txn: TxnId },
+    /// Every record a multi-shard transaction has in this shard's log is before this one
+    /// (a torn write stops the reader at its first bad frame, so this marker is never readable
+    /// without them).
+    Prepared { txn: TxnId },
+    /// A multi-shard transaction's decision, logged by its coordinator at the same time as its
+    /// participants' records: it committed iff every listed shard's log holds `Prepared` for
+    /// it. Saves the wait for the prepares before the decision is written (one fdatasync round
+    /// per commit instead of two in a row).
+    Decision { txn: TxnId, participants: Vec<u32> },
     /// The table was emptied on this shard (not transactional; applied in log order).
     Truncate { table: u32 },
     /// A sequence may have handed out values below `next`: restart it at least there.
@@ -76,6 +85,8 @@ const COMMIT: u8 = 4;
 const TRUNCATE: u8 = 5;
 const SEQUENCE: u8 = 6;
 const SEGMENT: u8 = 7;
+const PREPARED: u8 = 8;
+const DECISION: u8 = 9;
 
 impl Record {
     /// The transaction the record belongs to, if it is transactional.
@@ -85,6 +96,8 @@ impl Record {
             | Record::Delete { txn, .. }
             | Record::Key { txn, .. }
             | Record::Commit { txn }
+            | Record::Prepared { txn }
+            | Record::Decision { txn, .. }
             | Record::Segment { txn, .. } => Some(*txn),
             Record::Truncate { .. } | Record::Sequence { .. } => None,
         }
@@ -120,6 +133,16 @@ impl Record {
                 table: r.u32()?,
                 file: r.str()?.to_string(),
             },
+            PREPARED => Record::Prepared { txn: r.u64()? },
+            DECISION => {
+                let txn = r.u64()?;
+                let count = r.u32()?;
+                let mut participants = Vec::new();
+                for _ in 0..count {
+                    participants.push(r.u32()?);
+                }
+                Record::Decision { txn, participants }
+            }
             kind => return Err(IoFormatError::Invalid(format!("record kind {kind}"))),
         };
         if r.remaining() != 0 {
@@ -185,6 +208,24 @@ impl<'a> Appender<'a> {
         self.frame(|w| {
             w.u8(COMMIT);
             w.u64(txn);
+        });
+    }
+
+    pub fn prepared(&mut self, txn: TxnId) {
+        self.frame(|w| {
+            w.u8(PREPARED);
+            w.u64(txn);
+        });
+    }
+
+    pub fn decision(&mut self, txn: TxnId, participants: &[u32]) {
+        self.frame(|w| {
+            w.u8(DECISION);
+            w.u64(txn);
+            w.u32(participants.len() as u32);
+            for &p in participants {
+                w.u32(p);
+            }
         });
     }
 

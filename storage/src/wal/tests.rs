@@ -17,6 +17,8 @@ fn log_with(units: &[&[Record]]) -> Vec<u8> {
                     present,
                 } => a.key(*txn, *constraint, key, *present),
                 Record::Commit { txn } => a.commit(*txn),
+                Record::Prepared { txn } => a.prepared(*txn),
+                Record::Decision { txn, participants } => a.decision(*txn, participants),
                 Record::Truncate { table } => a.truncate(*table),
                 Record::Sequence { name, next } => a.sequence(name, *next),
                 Record::Segment { txn, table, file } => a.segment(*txn, *table, file),
@@ -56,6 +58,11 @@ fn sample() -> Vec<Record> {
             txn: 6,
             table: 16385,
             file: "seg-1".into(),
+        },
+        Record::Prepared { txn: 7 },
+        Record::Decision {
+            txn: 7,
+            participants: vec![0, 1, 3],
         },
     ]
 }
