@@ -252,6 +252,19 @@ impl Expr {
         f(self);
     }
 
+    /// A subquery or a volatile call: a predicate containing one is never moved to another
+    /// place in the plan (it may be evaluated a different number of times there).
+    pub fn is_opaque_node(&self) -> bool {
+        match self {
+            Expr::ScalarSubquery { .. }
+            | Expr::InSubquery { .. }
+            | Expr::Exists { .. }
+            | Expr::Quantified { .. } => true,
+            Expr::Call { func, .. } => func.is_volatile(),
+            _ => false,
+        }
+    }
+
     /// True if the value depends on no input column (literals, parameters, stable functions).
     pub fn is_row_independent(&self) -> bool {
         let mut independent = true;

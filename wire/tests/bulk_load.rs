@@ -564,12 +564,7 @@ fn filtered_scans_of_compact_segments_with_deletes_match_the_row_executor() {
         "SELECT k, mode, note FROM lm WHERE d = date '2000-03-01' ORDER BY k LIMIT 5",
         "SELECT count(*), sum(b.v) FROM lm a JOIN lm b ON a.k = b.k WHERE a.mode = 'm1' AND b.d < date '2000-06-01'",
     ];
-    for sql in queries {
-        let vector = query(port, &format!("SET omendb.vectorize = strict; {sql}"));
-        let row = query(port, &format!("SET omendb.vectorize = off; {sql}"));
-        assert_eq!(vector, row, "{sql}");
-        assert!(!row.is_empty(), "{sql}");
-    }
+    assert_vectorized_like_rows(port, &queries);
     kill(child);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&log);
@@ -610,12 +605,7 @@ fn dictionary_column_filters_match_the_row_executor() {
         "SELECT substring(kind FROM 7), substring(kind, 0, 3), substring(kind, -1), count(*) FROM df GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
         "SELECT CAST(mode AS text) || '|', count(*) FROM df GROUP BY 1 ORDER BY 1",
     ];
-    for sql in queries {
-        let vector = query(port, &format!("SET omendb.vectorize = strict; {sql}"));
-        let row = query(port, &format!("SET omendb.vectorize = off; {sql}"));
-        assert_eq!(vector, row, "{sql}");
-        assert!(!row.is_empty(), "{sql}");
-    }
+    assert_vectorized_like_rows(port, &queries);
     kill(child);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&log);
@@ -659,12 +649,7 @@ fn joins_probed_on_every_shard_match_the_row_executor() {
         "SELECT count(*) FROM pc WHERE ck IN (SELECT ck FROM po WHERE amount = 7)",
         "SELECT o.ok, c.tier FROM po o JOIN pc c ON c.ck = o.ck AND o.amount < c.tier * 100 ORDER BY o.ok LIMIT 7",
     ];
-    for sql in queries {
-        let vector = query(port, &format!("SET omendb.vectorize = strict; {sql}"));
-        let row = query(port, &format!("SET omendb.vectorize = off; {sql}"));
-        assert_eq!(vector, row, "{sql}");
-        assert!(!row.is_empty(), "{sql}");
-    }
+    assert_vectorized_like_rows(port, &queries);
     kill(child);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&log);
@@ -735,4 +720,14 @@ fn unused_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap()
+}
+
+/// Each query gives the same non-empty answer through the vectorized and the row executor.
+fn assert_vectorized_like_rows(port: u16, queries: &[&str]) {
+    for sql in queries {
+        let vector = query(port, &format!("SET omendb.vectorize = strict; {sql}"));
+        let row = query(port, &format!("SET omendb.vectorize = off; {sql}"));
+        assert_eq!(vector, row, "{sql}");
+        assert!(!row.is_empty(), "{sql}");
+    }
 }

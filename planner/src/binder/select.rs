@@ -1083,12 +1083,7 @@ fn push_outer_join_conditions(
         part.walk(&mut |e| match e {
             Expr::Column { index, .. } if *index < left_width => reads_left = true,
             Expr::Column { .. } => reads_right = true,
-            Expr::ScalarSubquery { .. }
-            | Expr::InSubquery { .. }
-            | Expr::Exists { .. }
-            | Expr::Quantified { .. } => opaque = true,
-            Expr::Call { func, .. } if func.is_volatile() => opaque = true,
-            _ => {}
+            e => opaque |= e.is_opaque_node(),
         });
         let one_sided = if pushes_right {
             reads_right && !reads_left

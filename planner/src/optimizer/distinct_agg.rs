@@ -56,11 +56,7 @@ fn shared_distinct_argument(aggs: &[AggCall]) -> Option<Expr> {
     let first = aggs.first()?.arg.clone()?;
     let key = format!("{first:?}");
     let mut volatile = false;
-    first.walk(&mut |e| {
-        if matches!(e, Expr::Call { func, .. } if func.is_volatile()) {
-            volatile = true;
-        }
-    });
+    first.walk(&mut |e| volatile |= e.is_opaque_node());
     let splittable = !volatile
         && aggs.iter().all(|a| {
             a.distinct

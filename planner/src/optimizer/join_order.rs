@@ -158,12 +158,7 @@ fn implied_filters(e: &Expr, rels: RelSet, rel_of: &dyn Fn(usize) -> usize) -> V
                     let mut opaque = false;
                     p.walk(&mut |x| match x {
                         Expr::Column { index, .. } => set |= 1 << rel_of(*index),
-                        Expr::ScalarSubquery { .. }
-                        | Expr::InSubquery { .. }
-                        | Expr::Exists { .. }
-                        | Expr::Quantified { .. } => opaque = true,
-                        Expr::Call { func, .. } if func.is_volatile() => opaque = true,
-                        _ => {}
+                        x => opaque |= x.is_opaque_node(),
                     });
                     // An opaque part is never moved; marking it as reading no relation keeps it
                     // out of every per-relation filter.

@@ -149,12 +149,7 @@ fn single_column(e: &Expr) -> Option<usize> {
             Some(c) if c == *index => {}
             Some(_) => ok = false,
         },
-        Expr::ScalarSubquery { .. }
-        | Expr::InSubquery { .. }
-        | Expr::Exists { .. }
-        | Expr::Quantified { .. } => ok = false,
-        Expr::Call { func, .. } if func.is_volatile() => ok = false,
-        _ => {}
+        x => ok &= !x.is_opaque_node(),
     });
     column.filter(|_| ok)
 }
