@@ -263,36 +263,7 @@ pub(crate) fn bind_update(
         .map(|a| ident_name(&a.name))
         .unwrap_or_else(|| table.name.clone());
     let scope = table_scope(&table, qualifier.clone());
-    let mut assignments = Vec::with_capacity(update.assignments.len());
-    for a in &update.assignments {
-        let ast::AssignmentTarget::ColumnName(col) = &a.target else {
-            return Err(PlanError::not_supported("UPDATE of a column tuple"));
-        };
-        let col_name = object_name(col);
-        let col_name = col_name.rsplit('.').next().unwrap_or(&col_name).to_string();
-        let index = table.column_index(&col_name).ok_or_else(|| {
-            PlanError::UndefinedColumn(format!("{col_name}\" of relation \"{}", table.name))
-        })?;
-        if assignments.iter().any(|(i, _)| *i == index) {
-            return Err(PlanError::syntax(format!(
-                "multiple assignments to same column \"{col_name}\""
-            )));
-        }
-        let column = &table.columns[index];
-        let value = if is_default_keyword(&a.value) {
-            default_value(ctx, column)?
-        } else {
-            let bound = ExprBinder {
-                ctx: &mut *ctx,
-                scope: &scope,
-                agg: None,
-                clause: "UPDATE",
-            }
-            .bind(&a.value)?;
-            assign(ctx, bound, column)?
-        };
-        assignments.push((index, value));
-    }
+    let assignments = bind_assignments(ctx, &table, &scope, &update.assignments)?;
     let (filter, access) = bind_where(ctx, &table, &scope, update.selection.as_ref())?;
     let returning = bind_returning(ctx, &table, &qualifier, update.returning.as_deref())?;
     Ok(Statement::Update {
@@ -357,4 +328,46 @@ fn bind_where(
     let predicate = coerce_bool(ctx, bound, "WHERE")?;
     let access = choose_access(table, &predicate);
     Ok((Some(predicate), access))
+}
+
+/// `SET col = expr, …` of an UPDATE (or of ON CONFLICT DO UPDATE) over `scope`: each value
+/// bound and coerced to its column (`DEFAULT` to the column's default), 42703 for an unknown
+/// column, 42601 for one assigned twice.
+pub(super) fn bind_assignments(
+    ctx: &mut BindContext<'_>,
+    table: &TableSchema,
+    scope: &Scope,
+    set: &[ast::Assignment],
+) -> Result<Vec<(usize, Expr)>, PlanError> {
+    let mut assignments = Vec::with_capacity(set.len());
+    for a in set {
+        let ast::AssignmentTarget::ColumnName(col) = &a.target else {
+            return Err(PlanError::not_supported("UPDATE of a column tuple"));
+        };
+        let col_name = object_name(col);
+        let col_name = col_name.rsplit('.').next().unwrap_or(&col_name).to_string();
+        let index = table.column_index(&col_name).ok_or_else(|| {
+            PlanError::UndefinedColumn(format!("{col_name}\" of relation \"{}", table.name))
+        })?;
+        if assignments.iter().any(|(i, _)| *i == index) {
+            return Err(PlanError::syntax(format!(
+                "multiple assignments to same column \"{col_name}\""
+            )));
+        }
+        let column = &table.columns[index];
+        let value = if is_default_keyword(&a.value) {
+            default_value(ctx, column)?
+        } else {
+            let bound = ExprBinder {
+                ctx: &mut *ctx,
+                scope,
+                agg: None,
+                clause: "UPDATE",
+            }
+            .bind(&a.value)?;
+            assign(ctx, bound, column)?
+        };
+        assignments.push((index, value));
+    }
+    Ok(assignments)
 }

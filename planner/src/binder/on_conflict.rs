@@ -3,7 +3,7 @@
 //!
 //! Must never decide what conflicts at run time: that is the engine's (`exec/upsert.rs`).
 
-use super::dml::{assign, default_value, is_default_keyword};
+use super::dml::bind_assignments;
 use super::expr::{ExprBinder, coerce_bool};
 use super::scope::Scope;
 use super::select::table_scope;
@@ -129,36 +129,7 @@ fn bind_do_update(
 ) -> Result<ConflictAction, PlanError> {
     let scope: Scope =
         table_scope(table, qualifier.to_string()).concat(table_scope(table, EXCLUDED.into()));
-    let mut assignments = Vec::with_capacity(update.assignments.len());
-    for a in &update.assignments {
-        let ast::AssignmentTarget::ColumnName(col) = &a.target else {
-            return Err(PlanError::not_supported("UPDATE of a column tuple"));
-        };
-        let name = object_name(col);
-        let name = name.rsplit('.').next().unwrap_or(&name).to_string();
-        let index = table.column_index(&name).ok_or_else(|| {
-            PlanError::UndefinedColumn(format!("{name}\" of relation \"{}", table.name))
-        })?;
-        if assignments.iter().any(|(i, _)| *i == index) {
-            return Err(PlanError::syntax(format!(
-                "multiple assignments to same column \"{name}\""
-            )));
-        }
-        let column = &table.columns[index];
-        let value = if is_default_keyword(&a.value) {
-            default_value(ctx, column)?
-        } else {
-            let bound = ExprBinder {
-                ctx: &mut *ctx,
-                scope: &scope,
-                agg: None,
-                clause: "UPDATE",
-            }
-            .bind(&a.value)?;
-            assign(ctx, bound, column)?
-        };
-        assignments.push((index, value));
-    }
+    let assignments = bind_assignments(ctx, table, &scope, &update.assignments)?;
     let filter = match &update.selection {
         Some(selection) => {
             let bound = ExprBinder {
