@@ -5,27 +5,10 @@
 
 mod common;
 
-use common::TestServer;
+use common::{TestServer, rows};
 use std::path::Path;
 use std::process::Command;
-use tokio_postgres::{Client, SimpleQueryMessage};
-
-async fn rows(c: &Client, sql: &str) -> Vec<String> {
-    c.simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
-        .into_iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => Some(
-                (0..r.len())
-                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
-                    .collect::<Vec<_>>()
-                    .join("|"),
-            ),
-            _ => None,
-        })
-        .collect()
-}
+use tokio_postgres::Client;
 
 const SETUP: &str = "CREATE TABLE {t} (w integer, d integer, o integer, c integer, \
     note text, PRIMARY KEY (w, d, o)); \

@@ -207,3 +207,22 @@ pub fn unique_name(prefix: &str) -> String {
     let seq = SERVER_SEQ.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}_{}_{seq}", std::process::id())
 }
+
+/// Every row `sql` returns through the simple protocol, its values joined by `|` (NULL as
+/// `NULL`); panics on an error.
+pub async fn rows(c: &tokio_postgres::Client, sql: &str) -> Vec<String> {
+    c.simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                (0..r.len())
+                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            ),
+            _ => None,
+        })
+        .collect()
+}
