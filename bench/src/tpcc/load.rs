@@ -15,10 +15,11 @@ use bytes::Bytes;
 use futures_util::SinkExt;
 use serde::Serialize;
 use tokio_postgres::Client;
-use tokio_postgres::error::SqlState;
 
 use super::generate::{TableRows, Unit};
 use crate::tpch::client;
+pub use crate::tpch::load::describe;
+use crate::tpch::load::{DbError, copy_unsupported, unsupported};
 
 pub const SCHEMA_SQL: &str = include_str!("../../tpcc/schema.sql");
 pub const INDEXES_SQL: &str = include_str!("../../tpcc/indexes.sql");
@@ -243,42 +244,6 @@ async fn insert_tables(client: &Client, tables: &[TableRows]) -> Result<u64> {
         total += table.rows.len() as u64;
     }
     Ok(total)
-}
-
-/// A server error kept as the error's source, so the COPY probe can read its SQLSTATE.
-#[derive(Debug)]
-struct DbError(tokio_postgres::Error);
-
-impl std::fmt::Display for DbError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&describe(&self.0))
-    }
-}
-
-impl std::error::Error for DbError {}
-
-fn copy_unsupported(e: &anyhow::Error) -> bool {
-    e.chain().any(|cause| {
-        cause
-            .downcast_ref::<DbError>()
-            .is_some_and(|d| unsupported(&d.0))
-    })
-}
-
-/// Whether an error means "this server has no such feature" (0A000, or a statement it cannot
-/// parse), rather than bad data or a lost connection.
-fn unsupported(e: &tokio_postgres::Error) -> bool {
-    e.code().is_some_and(|code| {
-        *code == SqlState::FEATURE_NOT_SUPPORTED || *code == SqlState::SYNTAX_ERROR
-    })
-}
-
-/// `SQLSTATE: message` for a server error, the client library's text otherwise.
-pub fn describe(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => e.to_string(),
-    }
 }
 
 /// `YYYY-MM-DD HH:MM:SS` (UTC) for a timestamp column.

@@ -402,7 +402,7 @@ async fn insert_chunks(
 
 /// A server error kept as the error's source, so the COPY probe can read its SQLSTATE.
 #[derive(Debug)]
-struct DbError(tokio_postgres::Error);
+pub(crate) struct DbError(pub(crate) tokio_postgres::Error);
 
 impl std::fmt::Display for DbError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -414,14 +414,19 @@ impl std::error::Error for DbError {}
 
 /// Whether a failed COPY means "this server has no COPY" (rather than bad data or a lost
 /// connection, which must stop the load).
-fn copy_unsupported(e: &anyhow::Error) -> bool {
+pub(crate) fn copy_unsupported(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
         cause
             .downcast_ref::<DbError>()
-            .and_then(|d| d.0.code())
-            .is_some_and(|code| {
-                *code == SqlState::FEATURE_NOT_SUPPORTED || *code == SqlState::SYNTAX_ERROR
-            })
+            .is_some_and(|d| unsupported(&d.0))
+    })
+}
+
+/// Whether an error means "this server has no such feature" (0A000, or a statement it cannot
+/// parse), rather than bad data or a lost connection.
+pub(crate) fn unsupported(e: &tokio_postgres::Error) -> bool {
+    e.code().is_some_and(|code| {
+        *code == SqlState::FEATURE_NOT_SUPPORTED || *code == SqlState::SYNTAX_ERROR
     })
 }
 
