@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::durable::psql;
 use common::{TestServer, rows};
 use std::path::Path;
 use std::process::Command;
@@ -109,21 +110,6 @@ async fn index_reads_honour_snapshots() {
     )
     .await;
     assert_eq!(first, vec![five[1].clone()]);
-}
-
-fn psql(port: u16, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args(["-X", "-A", "-t", "-h", "127.0.0.1", "-p", &port.to_string()])
-        .args(["-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"])
-        .args(["-c", sql])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// `COPY table FROM STDIN` with `data` (text format).

@@ -6,9 +6,9 @@
 
 mod common;
 
+use common::durable::psql;
 use common::{TestServer, rows};
 use std::path::Path;
-use std::process::Command;
 use tokio_postgres::Client;
 
 async fn explain(c: &Client, sql: &str) -> String {
@@ -140,21 +140,6 @@ async fn limited_locking_range_takes_the_next_row_when_the_first_goes() {
     .await
     .unwrap();
     assert_eq!(waiter.await.unwrap(), vec!["2"]);
-}
-
-fn psql(port: u16, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args(["-X", "-A", "-t", "-h", "127.0.0.1", "-p", &port.to_string()])
-        .args(["-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"])
-        .args(["-c", sql])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn start(data: &Path) -> (std::process::Child, u16) {
