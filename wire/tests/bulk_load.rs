@@ -595,7 +595,17 @@ fn range_tests_on_stored_columns_match_the_row_executor() {
            FROM generate_series(1, 60000) g",
     );
     query(port, "DELETE FROM rt WHERE k % 3 = 0 AND k < 40000");
+    // Small join inputs: their keys reach rt's scan as key tests on the stored columns.
+    query(
+        port,
+        "CREATE TABLE pick (p int PRIMARY KEY, day date);
+         INSERT INTO pick SELECT g, date '2000-01-01' + g * 3 FROM generate_series(-20, 90) g",
+    );
     let queries = [
+        "SELECT count(*), sum(rt.v) FROM rt JOIN pick ON rt.sm = pick.p WHERE rt.v > 1",
+        "SELECT count(*), sum(rt.v) FROM rt JOIN pick ON rt.sm = pick.p",
+        "SELECT count(*), min(rt.k) FROM rt JOIN pick ON rt.d = pick.day WHERE pick.p < 40 AND rt.sm > 0",
+        "SELECT count(*) FROM rt JOIN pick ON rt.k = pick.p * 300 WHERE rt.d > date '2000-02-01'",
         "SELECT count(*), sum(v) FROM rt WHERE v >= 0.055 AND v < 5.005",
         "SELECT count(*), sum(v) FROM rt WHERE v > 0.055 AND v <= 5.005",
         "SELECT count(*) FROM rt WHERE v = 2.5",

@@ -147,24 +147,36 @@ struct Pipeline<'a> {
 
 impl Pipeline<'_> {
     fn push(&mut self, batch: Batch) -> Result<(), EngineError> {
-        self.push_from(batch, false)
+        self.push_from(batch, 0)
     }
 
-    /// `filtered`: the fragment's scan filter was already applied to `batch` (late
-    /// materialisation in [`scan_segment`]), so the flow starts after it.
-    fn push_from(&mut self, batch: Batch, filtered: bool) -> Result<(), EngineError> {
-        let skip = usize::from(filtered && self.fragment.filter.is_some());
+    /// How many of the flow's first steps the column tests apply: the scan filter and the
+    /// key filters right after it.
+    fn tested_steps(&self) -> usize {
+        usize::from(self.fragment.filter.is_some())
+            + self.split.as_ref().map_or(0, SplitFilter::key_filters)
+    }
+
+    /// `skip`: the flow's first steps the scan already applied to `batch` (late
+    /// materialisation in [`scan_segment`]), so the flow starts after them.
+    fn push_from(&mut self, batch: Batch, skip: usize) -> Result<(), EngineError> {
         let ran = self
             .flow
             .run_from(skip, batch, self.env, &mut self.buffers)?;
         self.finish(ran)
     }
 
-    /// `batch` of whose rows the scan filter kept only `kept` (ascending, fewer than all).
-    fn push_selected(&mut self, batch: Batch, kept: &[u32]) -> Result<(), EngineError> {
+    /// `batch` of whose rows the first `skip` steps kept only `kept` (ascending, fewer than
+    /// all).
+    fn push_selected(
+        &mut self,
+        batch: Batch,
+        kept: &[u32],
+        skip: usize,
+    ) -> Result<(), EngineError> {
         let ran = self
             .flow
-            .run_selected(batch, kept, self.env, &mut self.buffers)?;
+            .run_selected(skip, batch, kept, self.env, &mut self.buffers)?;
         self.finish(ran)
     }
 
@@ -297,11 +309,13 @@ fn scan_segment(
         mark_columns(f, &mut in_filter);
     }
     let columns = segment.columns();
-    if let Some(split) = &pipeline.split {
-        let bound = split.bind(columns, needed.len(), pipeline.env);
-        if !bound.tests.is_empty() {
-            return scan_segment_by_tests(c, needed, &bound, pipeline);
-        }
+    if let Some(bound) = pipeline
+        .split
+        .as_ref()
+        .and_then(|split| split.bind(columns, needed.len(), pipeline.env))
+        && !bound.tests.is_empty()
+    {
+        return scan_segment_by_tests(c, needed, &bound, pipeline);
     }
     let rows = segment.rows();
     let mut live = Vec::new();
@@ -376,7 +390,7 @@ fn scan_segment(
                 .collect::<Result<Vec<_>, _>>()?;
             Batch::new(vectors, kept.len())
         };
-        pipeline.push_from(batch, true)?;
+        pipeline.push_from(batch, 1)?;
         start += len;
     }
     Ok(())
@@ -398,6 +412,7 @@ fn scan_segment_by_tests(
         mark_columns(rest, &mut in_rest);
     }
     let has_deletes = c.deletes.count() > 0;
+    let skip = pipeline.tested_steps();
     let mut kept = Vec::with_capacity(BATCH_SIZE);
     let mut survivors = Vec::with_capacity(BATCH_SIZE);
     let mut selection = Vec::with_capacity(BATCH_SIZE);
@@ -433,10 +448,10 @@ fn scan_segment_by_tests(
             let batch = read_range(columns, &|i| needed[i], start, len)?;
             let base = start as u32;
             kept.iter_mut().for_each(|r| *r -= base);
-            pipeline.push_selected(batch, &kept)?;
+            pipeline.push_selected(batch, &kept, skip)?;
         } else if !kept.is_empty() {
             let batch = read_rows(columns, &|i| needed[i], start, len, &kept)?;
-            pipeline.push_from(batch, true)?;
+            pipeline.push_from(batch, skip)?;
         }
         start += len;
     }
@@ -493,6 +508,17 @@ fn rows_of(col: &Column, rows: &[u32]) -> Result<Vector, EngineError> {
     vector_of(&taken, 0, rows.len())
 }
 
+/// The key filters the fragment's steps start with: the scan can test them with its filter.
+fn leading_keys(f: &Fragment) -> Vec<KeyFilter> {
+    f.steps
+        .iter()
+        .map_while(|s| match s {
+            Step::Keys(k) => Some(k.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Run `fragment` over this shard's rows of its table (one row when `key` names it).
 pub fn run_fragment(
     shard: &ShardState,
@@ -520,11 +546,11 @@ pub fn run_fragment(
         batches: Vec::new(),
         partial: fragment.aggregate.as_ref().map(AggState::new).transpose()?,
         buffers: Buffers::default(),
-        split: fragment
-            .filter
-            .as_ref()
-            .map(SplitFilter::new)
-            .filter(SplitFilter::has_column_tests),
+        split: Some(SplitFilter::new(
+            fragment.filter.as_ref(),
+            leading_keys(fragment),
+        ))
+        .filter(SplitFilter::has_column_tests),
     };
     shard.with_table(&fragment.table, |t| -> Result<(), EngineError> {
         if key.is_none() {
