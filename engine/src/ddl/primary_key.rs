@@ -244,6 +244,7 @@ fn keyed_schema(
     schema.primary_key = Some(UniqueConstraint {
         name: constraint.to_string(),
         columns,
+        index_oid: None,
     });
     schema.id = engine.change_catalog(|catalog, engine| {
         let id = engine.allocate_oid();
