@@ -530,6 +530,11 @@ impl ShardState {
             .collect()
     }
 
+    /// Forget every key of a dropped unique index.
+    pub fn forget_unique_keys(&self, constraint: u64) {
+        self.unique.borrow_mut().forget(constraint);
+    }
+
     /// Recovery: a unique key the last checkpoint recorded.
     pub(crate) fn restore_unique_key(&self, constraint: u64, key: &[u8]) {
         self.unique.borrow_mut().replay(constraint, key, true);
