@@ -7,16 +7,21 @@
 //! (plus one NULL) and rows are tested by looking their code up: no string is expanded or
 //! compared per row. The other conjuncts stay for the rows that pass.
 //!
+//! Comparisons of a fixed-width column with constants become [`RangeTest`]s on the stored
+//! values the same way (`range_test`).
+//!
 //! Must never change which rows a filter keeps: only conjuncts that read a single column and
 //! nothing row-dependent otherwise (no subqueries, no volatile calls) are moved.
 
+use super::range_test::{Bounds, RangeTest, bounds};
 use crate::EngineError;
 use crate::exec::eval::EvalEnv;
 use crate::exec::vector::data::{Batch, Vector};
 use crate::exec::vector::expr;
 use arrow_array::{Array, StringArray, UInt16Array};
-use omendb_planner::Expr;
+use omendb_planner::{BinOp, Expr};
 use omendb_storage::segment::Column;
+use omendb_storage::types::Value;
 
 /// How many distinct u16 codes there are.
 const CODES: usize = 1 << 16;
@@ -26,6 +31,8 @@ const CODES: usize = 1 << 16;
 struct Conjunct {
     expr: Expr,
     column: Option<usize>,
+    /// `column op constant`, the column on the left.
+    compare: Option<(BinOp, Value)>,
 }
 
 /// A fragment's filter split into conjuncts, once per scan.
@@ -85,9 +92,33 @@ impl CodeTest<'_> {
     }
 }
 
-/// A filter as it applies to one segment: tests on dictionary codes, and what remains.
+/// A test of one column's stored form: dictionary codes, or a range of raw values.
+pub enum ColumnTest<'a> {
+    Codes(CodeTest<'a>),
+    Range(RangeTest<'a>),
+}
+
+impl ColumnTest<'_> {
+    /// Keep the rows of `rows` (segment row numbers) that pass.
+    pub fn retain(&self, rows: &mut Vec<u32>) {
+        match self {
+            ColumnTest::Codes(t) => t.retain(rows),
+            ColumnTest::Range(t) => t.retain(rows),
+        }
+    }
+
+    /// The segment rows `start..start + len` that pass, into `out`.
+    pub fn collect(&self, start: usize, len: usize, out: &mut Vec<u32>) {
+        match self {
+            ColumnTest::Codes(t) => t.collect(start, len, out),
+            ColumnTest::Range(t) => t.collect(start, len, out),
+        }
+    }
+}
+
+/// A filter as it applies to one segment: tests on stored columns, and what remains.
 pub struct SegmentFilter<'a> {
-    pub tests: Vec<CodeTest<'a>>,
+    pub tests: Vec<ColumnTest<'a>>,
     pub rest: Option<Expr>,
 }
 
@@ -99,7 +130,12 @@ impl SplitFilter {
             .into_iter()
             .map(|expr| {
                 let column = single_column(&expr);
-                Conjunct { expr, column }
+                let compare = column_against_constant(&expr);
+                Conjunct {
+                    expr,
+                    column,
+                    compare,
+                }
             })
             .collect();
         SplitFilter { conjuncts }
@@ -110,32 +146,96 @@ impl SplitFilter {
         self.conjuncts.iter().any(|c| c.column.is_some())
     }
 
-    /// Bind to a segment's columns: conjuncts over one dictionary column become code tests.
+    /// Bind to a segment's columns: conjuncts over one dictionary column become code tests,
+    /// comparisons of one fixed-width column with constants one range test per column (first:
+    /// they are the cheapest).
     pub fn bind<'a>(
         &self,
         columns: &'a [Column],
         width: usize,
         env: &EvalEnv,
     ) -> SegmentFilter<'a> {
-        let mut tests = Vec::new();
+        let mut codes = Vec::new();
+        let mut ranges: Vec<(usize, Bounds)> = Vec::new();
         let mut rest = Vec::new();
         for c in &self.conjuncts {
-            match c.column.and_then(|i| Some((i, columns.get(i)?))) {
-                Some((i, Column::TextDict { codes, values })) => {
-                    // A value no visible row has may make the conjunct fail (a cast, say):
-                    // such a conjunct stays a row filter, where it sees only real rows.
-                    match code_test(&c.expr, i, codes, values, width, env) {
-                        Ok(t) => tests.push(t),
-                        Err(_) => rest.push(c.expr.clone()),
-                    }
+            let Some((i, column)) = c.column.and_then(|i| Some((i, columns.get(i)?))) else {
+                rest.push(c.expr.clone());
+                continue;
+            };
+            if let Column::TextDict {
+                codes: keys,
+                values,
+            } = column
+            {
+                // A value no visible row has may make the conjunct fail (a cast, say):
+                // such a conjunct stays a row filter, where it sees only real rows.
+                match code_test(&c.expr, i, keys, values, width, env) {
+                    Ok(t) => codes.push(ColumnTest::Codes(t)),
+                    Err(_) => rest.push(c.expr.clone()),
                 }
-                _ => rest.push(c.expr.clone()),
+                continue;
+            }
+            match c
+                .compare
+                .as_ref()
+                .and_then(|(op, v)| bounds(column, *op, v))
+            {
+                Some(b) => match ranges.iter_mut().find(|(c, _)| *c == i) {
+                    Some((_, r)) => *r = r.and(b),
+                    None => ranges.push((i, b)),
+                },
+                None => rest.push(c.expr.clone()),
             }
         }
+        let mut tests = Vec::with_capacity(ranges.len() + codes.len());
+        for (i, b) in ranges {
+            // `bounds` only gives ranges for columns `RangeTest` reads.
+            match RangeTest::new(&columns[i], b) {
+                Some(t) => tests.push(ColumnTest::Range(t)),
+                None => return self.unbound(),
+            }
+        }
+        tests.extend(codes);
         SegmentFilter {
             tests,
             rest: omendb_planner::optimizer::join_order::and_all(rest),
         }
+    }
+}
+
+impl SplitFilter {
+    /// The whole filter as the remainder, with no column tests.
+    fn unbound(&self) -> SegmentFilter<'static> {
+        SegmentFilter {
+            tests: Vec::new(),
+            rest: omendb_planner::optimizer::join_order::and_all(
+                self.conjuncts.iter().map(|c| c.expr.clone()).collect(),
+            ),
+        }
+    }
+}
+
+/// `column op constant` (or the flipped form) for an ordering or equality comparison, with
+/// the column on the left.
+fn column_against_constant(e: &Expr) -> Option<(BinOp, Value)> {
+    let Expr::Binary {
+        op, left, right, ..
+    } = e
+    else {
+        return None;
+    };
+    if !op.is_comparison() {
+        return None;
+    }
+    match (left.as_ref(), right.as_ref()) {
+        (Expr::Column { .. }, Expr::Literal { value, .. }) if !value.is_null() => {
+            Some((*op, value.clone()))
+        }
+        (Expr::Literal { value, .. }, Expr::Column { .. }) if !value.is_null() => {
+            Some((op.flipped(), value.clone()))
+        }
+        _ => None,
     }
 }
 

@@ -118,8 +118,46 @@ impl Flow {
         env: &EvalEnv,
         bufs: &mut Buffers,
     ) -> Result<Option<(Batch, bool)>, EngineError> {
+        self.run_steps(first, batch, false, env, bufs)
+    }
+
+    /// [`Flow::run_from`] after the scan filter (step 0), which kept only the rows `kept`
+    /// (ascending, fewer than the batch's): they are carried as a selection where what follows
+    /// cannot fail on a dropped row, gathered otherwise.
+    pub fn run_selected(
+        &self,
+        batch: Batch,
+        kept: &[u32],
+        env: &EvalEnv,
+        bufs: &mut Buffers,
+    ) -> Result<Option<(Batch, bool)>, EngineError> {
+        if kept.is_empty() {
+            return Ok(None);
+        }
+        let Some(after) = self.after.first() else {
+            return Err(EngineError::Internal(
+                "a selection without a scan filter".into(),
+            ));
+        };
+        if !after.infallible {
+            let b = gather(&batch, kept, &after.needed)?;
+            return self.run_steps(1, b, false, env, bufs);
+        }
+        bufs.selection.clear();
+        bufs.selection.extend_from_slice(kept);
+        self.run_steps(1, batch, true, env, bufs)
+    }
+
+    fn run_steps(
+        &self,
+        first: usize,
+        batch: Batch,
+        carried: bool,
+        env: &EvalEnv,
+        bufs: &mut Buffers,
+    ) -> Result<Option<(Batch, bool)>, EngineError> {
         let mut b = batch;
-        let mut carried = false;
+        let mut carried = carried;
         for (step, after) in self.steps.iter().zip(&self.after).skip(first) {
             match step {
                 Step::Project(exprs) => b = project(&b, exprs, env)?,
