@@ -276,3 +276,35 @@ fn unique_index_survives_restarts_and_checkpoints() {
     common::durable::kill(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A duplicate inserted while the index is being built either makes the build fail or is
+/// refused itself: never do both succeed (a write bound to the table before the index was
+/// published makes the build start over).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_duplicate_racing_the_build_never_gets_past_it() {
+    let server = TestServer::start();
+    let c = server.connect().await;
+    for delay_ms in [0u64, 20, 60, 120, 250] {
+        let t = unique_name("uidx_race");
+        c.batch_execute(&format!(
+            "CREATE TABLE {t} (id integer PRIMARY KEY, a integer); \
+             INSERT INTO {t} SELECT i, i FROM generate_series(1, 20000) AS i"
+        ))
+        .await
+        .unwrap();
+        let builder = server.connect().await;
+        let inserter = server.connect().await;
+        let build = format!("CREATE UNIQUE INDEX {t}_a ON {t} (a)");
+        let insert = format!("INSERT INTO {t} VALUES (20001, 7)");
+        let built = tokio::spawn(async move { builder.batch_execute(&build).await });
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        let inserted = inserter.batch_execute(&insert).await;
+        let built = built.await.unwrap();
+        match (&built, &inserted) {
+            (Ok(()), Err(e)) | (Err(e), Ok(())) => assert_eq!(sqlstate(e), "23505"),
+            _ => panic!("delay {delay_ms} ms: build {built:?}, insert {inserted:?}"),
+        }
+        let sevens = rows(&c, &format!("SELECT count(*) FROM {t} WHERE a + 0 = 7")).await;
+        assert_eq!(sevens, [if built.is_ok() { "1" } else { "2" }]);
+    }
+}

@@ -144,10 +144,10 @@ fn duplicated(
     }
 }
 
-/// Reserve the keys on their shards as the executor's own transaction and commit it durably
-/// (the gate is held closed by the caller, so the commit does not pass it).
+/// Reserve the keys on their shards as a transaction of their own (one per build attempt) and
+/// commit it durably (the gate is held closed by the caller, so the commit does not pass it).
 async fn commit_keys(exec: &Executor, keys: Vec<Vec<KeyChange>>) -> Result<(), EngineError> {
-    let writer = exec.env.reader;
+    let writer = exec.env.engine.begin_transaction();
     let mut touched: Touched = vec![false; exec.shard.count()];
     let reserved = async {
         for (shard, batch) in keys.into_iter().enumerate() {
