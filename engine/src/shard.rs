@@ -547,7 +547,20 @@ impl ShardState {
             log.wait(ticket).await.map_err(io_error)?;
         }
         self.drop_table(id);
+        self.forget_table_keys(&self.engine.catalog(), id);
         Ok(())
+    }
+
+    /// TRUNCATE (or its replay): the unique keys this shard owns for the table's UNIQUE
+    /// constraints and unique indexes go with its rows.
+    fn forget_table_keys(&self, catalog: &Catalog, id: TableId) {
+        let Some(table) = catalog.tables.values().find(|t| t.id == id) else {
+            return;
+        };
+        let mut unique = self.unique.borrow_mut();
+        for position in 0..table.unique.len() {
+            unique.forget(crate::exec::dml::constraint_id(table, position));
+        }
     }
 
     /// Forget a dropped or truncated table's rows on this shard.
@@ -946,7 +959,10 @@ impl ShardState {
                     present,
                     ..
                 } => self.unique.borrow_mut().replay(constraint, &key, present),
-                Record::Truncate { table } => self.drop_table(table),
+                Record::Truncate { table } => {
+                    self.drop_table(table);
+                    self.forget_table_keys(catalog, table);
+                }
                 Record::Sequence { name, next } => {
                     if let Some(seq) = catalog.sequences.get(&name) {
                         seq.raise_to(next);

@@ -273,6 +273,13 @@ fn unique_index_survives_restarts_and_checkpoints() {
     let (server, port) = start(&data);
     let e = fails(port, "INSERT INTO ur VALUES (206, 2, 'again')");
     assert!(e.contains(dup), "{e}");
+    // TRUNCATE takes the keys with the rows, also through a restart (WAL replay).
+    psql(port, "TRUNCATE ur");
+    common::durable::kill(server);
+    let (server, port) = start(&data);
+    psql(port, "INSERT INTO ur VALUES (1, 2, 'after truncate')");
+    let e = fails(port, "INSERT INTO ur VALUES (2, 2, 'again')");
+    assert!(e.contains(dup), "{e}");
     common::durable::kill(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

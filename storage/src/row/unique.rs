@@ -146,7 +146,8 @@ impl UniqueKeys {
             .map(|((c, k), _)| (*c, &k[..]))
     }
 
-    /// Forget every key of a dropped constraint (its id is never used again).
+    /// Forget every key of a dropped constraint (its id is never used again) or of a
+    /// truncated table's constraint.
     pub fn forget(&mut self, constraint: u64) {
         self.keys.retain(|(c, _), _| *c != constraint);
     }
