@@ -574,13 +574,18 @@ impl ShardState {
     }
 
     /// Whether a transaction other than `except` has uncommitted writes on `table` here.
+    /// A bulk load (COPY into segments) in progress counts: its rows commit unchecked.
     pub fn has_pending_rows(&self, table: TableId, except: WriterId) -> bool {
         self.touched.borrow().iter().any(|(w, touches)| {
             *w != except
                 && touches
                     .iter()
                     .any(|t| matches!(t, Touch::Row(id, _) if *id == table))
-        })
+        }) || self
+            .bulk
+            .borrow()
+            .iter()
+            .any(|(w, load)| *w != except && load.table.id == table)
     }
 
     pub fn record_row(&self, writer: WriterId, table: TableId, row: RowId) {

@@ -315,3 +315,33 @@ async fn a_duplicate_racing_the_build_never_gets_past_it() {
         assert_eq!(sevens, [if built.is_ok() { "1" } else { "2" }]);
     }
 }
+
+/// A COPY still loading when the build starts (its rows may go straight to segments) is waited
+/// for, and its duplicate then stops the build.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_copy_in_progress_is_waited_for() {
+    use futures_util::SinkExt;
+    let server = TestServer::start();
+    let c = server.connect().await;
+    let t = keyed_table(&c).await;
+    c.batch_execute(&format!("DELETE FROM {t} WHERE id = 41"))
+        .await
+        .unwrap();
+    let loader = server.connect().await;
+    let sink = loader
+        .copy_in(format!("COPY {t} FROM STDIN").as_str())
+        .await
+        .unwrap();
+    futures_util::pin_mut!(sink);
+    sink.send(bytes::Bytes::from_static(b"100\t7\tcopied\n"))
+        .await
+        .unwrap();
+    let builder = server.connect().await;
+    let build = format!("CREATE UNIQUE INDEX {t}_a ON {t} (a)");
+    let built = tokio::spawn(async move { builder.batch_execute(&build).await });
+    tokio::time::sleep(HOLD).await;
+    assert!(!built.is_finished(), "the build did not wait for the COPY");
+    assert_eq!(sink.finish().await.unwrap(), 1);
+    let e = built.await.unwrap().unwrap_err();
+    assert_eq!(sqlstate(&e), "23505");
+}
