@@ -11,6 +11,7 @@ mod ddl;
 pub mod durable;
 pub mod error;
 pub mod exec;
+pub mod row_queues;
 pub mod runtime;
 pub mod session;
 pub mod settings;
