@@ -11,7 +11,6 @@ mod ddl;
 pub mod durable;
 pub mod error;
 pub mod exec;
-pub mod row_queues;
 pub mod runtime;
 pub mod session;
 pub mod settings;

@@ -8,9 +8,8 @@
 use crate::EngineError;
 use crate::catalog::{Catalog, Sequence};
 use crate::durable::{CommitGate, ShardLog, StorageConfig};
-use crate::row_queues::{Admit, RowQueues};
 use crate::runtime::Shard;
-use crate::runtime::event::{Awaited, Fire, end_of, in_line_behind};
+use crate::runtime::event::{Awaited, Fire, end_of};
 use arc_swap::ArcSwap;
 use omendb_learned::index::IndexKind;
 use omendb_storage::row::{
@@ -211,7 +210,6 @@ impl Engine {
             checkpoint: Default::default(),
             bulk: RefCell::new(HashMap::new()),
             waiters: RefCell::new(HashMap::new()),
-            row_queues: RefCell::new(RowQueues::default()),
             recovered_segments: RefCell::new(HashMap::new()),
             snapshots: RefCell::new(Vec::new()),
             prepared: RefCell::new(Vec::new()),
@@ -429,8 +427,6 @@ pub struct ShardState {
     bulk: RefCell<HashMap<WriterId, crate::copy::bulk::BulkLoad>>,
     /// Statements (on any shard) waiting for a transaction to end here: fired by `finish`.
     waiters: RefCell<HashMap<WriterId, Vec<Fire>>>,
-    /// Statements waiting for a row lock here, in arrival order per row (`row_queues`).
-    row_queues: RefCell<RowQueues<Fire>>,
     /// Snapshots held by this shard's sessions, one entry per holder, unordered (a few per
     /// session at most; a vector keeps its capacity, so taking one per statement does not
     /// allocate).
@@ -750,9 +746,6 @@ impl ShardState {
         }
         // Statements waiting for rows or keys given back may take them now; the others find
         // the transaction still in their way and wait again.
-        self.row_queues
-            .borrow_mut()
-            .ended(writer, std::time::Instant::now(), true);
         let waiting = self.waiters.borrow_mut().remove(&writer);
         for fire in waiting.into_iter().flatten() {
             fire.fire();
@@ -1008,54 +1001,6 @@ impl ShardState {
     /// An event that fires when `writer` commits or rolls back on this shard. Called in the
     /// same shard job that found `writer` in the way (`Busy`), so the end cannot slip in
     /// between and be missed.
-    /// Before `writer` tries to lock row `id` of `table`: `Some` place in line when the row is
-    /// granted to an earlier waiter (nobody overtakes the line).
-    pub fn admit_row(&self, table: TableId, id: RowId, writer: WriterId) -> Option<Awaited> {
-        let mut queues = self.row_queues.borrow_mut();
-        match queues.admit((table, id), writer, std::time::Instant::now()) {
-            Admit::Go => None,
-            Admit::Behind(first) => {
-                let (fire, awaited) = in_line_behind(first);
-                queues.enqueue((table, id), writer, first, fire, std::time::Instant::now());
-                Some(awaited)
-            }
-        }
-    }
-
-    /// `writer` found row `id` of `table` locked by `holder`: its place in the row's line.
-    pub fn row_busy(
-        &self,
-        table: TableId,
-        id: RowId,
-        writer: WriterId,
-        holder: WriterId,
-    ) -> Awaited {
-        let (fire, awaited) = in_line_behind(holder);
-        self.row_queues.borrow_mut().enqueue(
-            (table, id),
-            writer,
-            holder,
-            fire,
-            std::time::Instant::now(),
-        );
-        awaited
-    }
-
-    /// `writer` locked row `id` of `table`: the rest of its line waits for `writer` now.
-    pub fn row_locked(&self, table: TableId, id: RowId, writer: WriterId) {
-        let behind = self.row_queues.borrow_mut().locked((table, id), writer);
-        for waiter in behind {
-            self.engine.wait_begins(waiter, writer);
-        }
-    }
-
-    /// `writer` did not lock row `id` of `table` after all (deleted, or no longer matching).
-    pub fn row_passed(&self, table: TableId, id: RowId, writer: WriterId) {
-        self.row_queues
-            .borrow_mut()
-            .passed((table, id), writer, std::time::Instant::now());
-    }
-
     pub fn when_ended(&self, writer: WriterId) -> Awaited {
         let (fire, awaited) = end_of(writer);
         self.waiters
@@ -1134,9 +1079,6 @@ impl ShardState {
         self.undo.borrow_mut().remove(&writer);
         self.end_pending(writer, ts);
         self.prepared.borrow_mut().retain(|w| *w != writer);
-        self.row_queues
-            .borrow_mut()
-            .ended(writer, std::time::Instant::now(), false);
         let waiting = self.waiters.borrow_mut().remove(&writer);
         for fire in waiting.into_iter().flatten() {
             fire.fire();

@@ -49,14 +49,7 @@ const DEADLOCK_TIMEOUT: Duration = Duration::from_secs(1);
 /// the client rolls back.
 pub(super) struct LockWait {
     deadline: Instant,
-    /// When the current wait began: a place in a row's line is retried every
-    /// `IN_LINE_RECHECK` and stays the same wait for deadlock detection.
-    began: std::cell::Cell<Option<Instant>>,
 }
-
-/// How often a waiter in a row's line retries (a granted waiter ahead of it that never takes
-/// the row lets its grant lapse after `row_queues::GRANT_LEASE`).
-const IN_LINE_RECHECK: Duration = Duration::from_millis(200);
 
 /// A transaction's edge in the wait-for graph, removed however the wait ends.
 struct WaitEdge<'a> {
@@ -85,7 +78,6 @@ impl LockWait {
     pub(super) fn new(exec: &Executor) -> LockWait {
         LockWait {
             deadline: Instant::now() + exec.env.lock_wait,
-            began: std::cell::Cell::new(None),
         }
     }
 
@@ -102,10 +94,7 @@ impl LockWait {
             engine.wait_begins(waiter, holder);
         }
         let _edge = WaitEdge { engine, waiter };
-        let now = Instant::now();
-        let began = self.began.get().unwrap_or(now);
-        let check_at = began + DEADLOCK_TIMEOUT;
-        let recheck_at = now + IN_LINE_RECHECK;
+        let check_at = Instant::now() + DEADLOCK_TIMEOUT;
         let mut checked = holder == 0;
         loop {
             exec.check_cancel()?;
@@ -130,11 +119,6 @@ impl LockWait {
                 _ => left.min(CANCEL_CHECK),
             };
             if ended.wait(step).await == Waited::Fired {
-                self.began.set(None);
-                return Ok(());
-            }
-            if ended.in_line() && Instant::now() >= recheck_at {
-                self.began.set(Some(began));
                 return Ok(());
             }
         }

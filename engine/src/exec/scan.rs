@@ -199,22 +199,9 @@ pub fn lock_rows(
         if rows.len() >= limit {
             break;
         }
-        // Waiters for the row are served in arrival order (`row_queues`); the queue is keyed
-        // by the id tried, whatever id the lock reports.
-        let tried = id;
-        if let Some(line) = shard.admit_row(table.id, tried, writer) {
-            return Ok(Locked::Wait(line));
-        }
         let locked = shard.with_table(table, |t| t.lock(id, writer, env.snapshot));
         if let Ok(Lock::Locked(id) | Lock::Updated(id)) = locked {
             shard.remember_row(writer, env.savepoint, table.id, id, SavedIntent::none());
-        }
-        match locked {
-            Ok(Lock::Mine(_) | Lock::Locked(_) | Lock::Updated(_)) => {
-                shard.row_locked(table.id, tried, writer);
-            }
-            Ok(Lock::Deleted) => shard.row_passed(table.id, tried, writer),
-            Err(_) => {}
         }
         let id = match locked {
             Ok(Lock::Mine(id) | Lock::Locked(id)) => id,
@@ -233,7 +220,6 @@ pub fn lock_rows(
                     Ok(true) => id,
                     other => {
                         shard.with_table(table, |t| t.unlock(id, writer));
-                        shard.row_passed(table.id, tried, writer);
                         other?;
                         continue;
                     }
@@ -241,11 +227,7 @@ pub fn lock_rows(
             }
             Ok(Lock::Deleted) if repeatable => return Err(serialization_failure("delete")),
             Ok(Lock::Deleted) => continue,
-            Err(RowError::Busy(holder)) => {
-                return Ok(Locked::Wait(
-                    shard.row_busy(table.id, tried, writer, holder),
-                ));
-            }
+            Err(RowError::Busy(holder)) => return Ok(Locked::Wait(shard.when_ended(holder))),
             Err(e) => return Err(EngineError::Internal(e.to_string())),
         };
         shard.record_row(writer, table.id, id);

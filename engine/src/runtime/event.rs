@@ -12,37 +12,19 @@ use std::time::Duration;
 pub struct Fire(oneshot::Sender<()>);
 
 /// The side that waits (may be sent to another shard), with what it waits for: a
-/// transaction id (0: not a transaction), for deadlock detection, and whether it is a place in
-/// a row's lock queue (see `row_queues`).
-pub struct Awaited(oneshot::Receiver<()>, u64, bool);
+/// transaction id (0: not a transaction), for deadlock detection.
+pub struct Awaited(oneshot::Receiver<()>, u64);
 
 /// A new, unfired event.
 pub fn event() -> (Fire, Awaited) {
     let (tx, rx) = oneshot::channel();
-    (Fire(tx), Awaited(rx, 0, false))
+    (Fire(tx), Awaited(rx, 0))
 }
 
 /// A new, unfired event that fires when transaction `txn` ends.
 pub fn end_of(txn: u64) -> (Fire, Awaited) {
     let (tx, rx) = oneshot::channel();
-    (Fire(tx), Awaited(rx, txn, false))
-}
-
-/// A new, unfired event for a place in a row's lock queue behind transaction `txn`: fired
-/// when the row is granted to this waiter.
-pub fn in_line_behind(txn: u64) -> (Fire, Awaited) {
-    let (tx, rx) = oneshot::channel();
-    (Fire(tx), Awaited(rx, txn, true))
-}
-
-impl crate::row_queues::Wake for Fire {
-    fn wake(self) {
-        self.fire();
-    }
-
-    fn gone(&self) -> bool {
-        self.0.is_canceled()
-    }
+    (Fire(tx), Awaited(rx, txn))
 }
 
 impl Fire {
@@ -65,12 +47,6 @@ impl Awaited {
     /// The transaction whose end fires the event (0: not a transaction's end).
     pub fn txn(&self) -> u64 {
         self.1
-    }
-
-    /// Whether this is a place in a row's lock queue (its waiter retries now and then, in
-    /// case the waiter granted the row before it never takes it).
-    pub fn in_line(&self) -> bool {
-        self.2
     }
 
     /// Wait for the event, at most `limit`. Usable again after `TimedOut`.
