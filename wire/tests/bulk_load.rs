@@ -595,7 +595,17 @@ fn range_tests_on_stored_columns_match_the_row_executor() {
            FROM generate_series(1, 60000) g",
     );
     query(port, "DELETE FROM rt WHERE k % 3 = 0 AND k < 40000");
+    // Small join inputs: their keys reach rt's scan as key tests on the stored columns.
+    query(
+        port,
+        "CREATE TABLE pick (p int PRIMARY KEY, day date);
+         INSERT INTO pick SELECT g, date '2000-01-01' + g * 3 FROM generate_series(-20, 90) g",
+    );
     let queries = [
+        "SELECT count(*), sum(rt.v) FROM rt JOIN pick ON rt.sm = pick.p WHERE rt.v > 1",
+        "SELECT count(*), sum(rt.v) FROM rt JOIN pick ON rt.sm = pick.p",
+        "SELECT count(*), min(rt.k) FROM rt JOIN pick ON rt.d = pick.day WHERE pick.p < 40 AND rt.sm > 0",
+        "SELECT count(*) FROM rt JOIN pick ON rt.k = pick.p * 300 WHERE rt.d > date '2000-02-01'",
         "SELECT count(*), sum(v) FROM rt WHERE v >= 0.055 AND v < 5.005",
         "SELECT count(*), sum(v) FROM rt WHERE v > 0.055 AND v <= 5.005",
         "SELECT count(*) FROM rt WHERE v = 2.5",
@@ -641,7 +651,17 @@ fn dictionary_column_filters_match_the_row_executor() {
            FROM generate_series(1, 50000) g",
     );
     query(port, "DELETE FROM df WHERE k % 5 = 0 AND k < 30000");
+    // Rows in the row store too: their groups must meet the segments' coded groups.
+    query(
+        port,
+        "INSERT INTO df VALUES (60001, 'AIR1', 'new kind', 7), (60002, NULL, NULL, 0),
+                               (60003, 'AIR1', 'large case', 3)",
+    );
     let queries = [
+        "SELECT mode, kind, count(*), sum(v), min(k) FROM df WHERE v < 50 GROUP BY mode, kind ORDER BY mode, kind",
+        "SELECT mode, count(*), sum(100 / v) FROM df WHERE v > 0 GROUP BY mode ORDER BY mode",
+        "SELECT kind, count(*), max(v) FROM df WHERE v BETWEEN 3 AND 7 GROUP BY kind ORDER BY kind",
+        "SELECT count(*), sum(v) FROM df WHERE v >= 1",
         "SELECT count(*), sum(v) FROM df WHERE mode = 'AIR1'",
         "SELECT count(*), sum(v) FROM df WHERE mode IN ('AIR1', 'AIR3') AND v < 40",
         "SELECT count(*) FROM df WHERE mode <> 'AIR2'",

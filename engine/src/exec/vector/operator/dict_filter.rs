@@ -13,6 +13,7 @@
 //! Must never change which rows a filter keeps: only conjuncts that read a single column and
 //! nothing row-dependent otherwise (no subqueries, no volatile calls) are moved.
 
+use super::key_filter::{KeyFilter, KeyTest};
 use super::range_test::{Bounds, RangeTest, bounds};
 use crate::EngineError;
 use crate::exec::eval::EvalEnv;
@@ -35,10 +36,12 @@ struct Conjunct {
     compare: Option<(BinOp, Value)>,
 }
 
-/// A fragment's filter split into conjuncts, once per scan.
+/// A fragment's filter split into conjuncts, once per scan, with the join key filters that
+/// come right after it.
 #[derive(Debug, Clone)]
 pub struct SplitFilter {
     conjuncts: Vec<Conjunct>,
+    keys: Vec<KeyFilter>,
 }
 
 /// A dictionary test bound to one segment: which codes pass, and whether a NULL row does.
@@ -96,6 +99,7 @@ impl CodeTest<'_> {
 pub enum ColumnTest<'a> {
     Codes(CodeTest<'a>),
     Range(RangeTest<'a>),
+    Keys(KeyTest<'a>),
 }
 
 impl ColumnTest<'_> {
@@ -104,6 +108,7 @@ impl ColumnTest<'_> {
         match self {
             ColumnTest::Codes(t) => t.retain(rows),
             ColumnTest::Range(t) => t.retain(rows),
+            ColumnTest::Keys(t) => t.retain(rows),
         }
     }
 
@@ -112,6 +117,7 @@ impl ColumnTest<'_> {
         match self {
             ColumnTest::Codes(t) => t.collect(start, len, out),
             ColumnTest::Range(t) => t.collect(start, len, out),
+            ColumnTest::Keys(t) => t.collect(start, len, out),
         }
     }
 }
@@ -123,9 +129,12 @@ pub struct SegmentFilter<'a> {
 }
 
 impl SplitFilter {
-    pub fn new(filter: &Expr) -> SplitFilter {
+    /// `keys`: the key filters a scan applies right after `filter`.
+    pub fn new(filter: Option<&Expr>, keys: Vec<KeyFilter>) -> SplitFilter {
         let mut parts = Vec::new();
-        omendb_planner::optimizer::join_order::conjuncts(filter.clone(), &mut parts);
+        if let Some(f) = filter {
+            omendb_planner::optimizer::join_order::conjuncts(f.clone(), &mut parts);
+        }
         let conjuncts = parts
             .into_iter()
             .map(|expr| {
@@ -138,23 +147,29 @@ impl SplitFilter {
                 }
             })
             .collect();
-        SplitFilter { conjuncts }
+        SplitFilter { conjuncts, keys }
     }
 
-    /// Whether some conjunct could be tested on codes at all.
+    /// Whether some conjunct or key filter could be tested on a stored column at all.
     pub fn has_column_tests(&self) -> bool {
-        self.conjuncts.iter().any(|c| c.column.is_some())
+        !self.keys.is_empty() || self.conjuncts.iter().any(|c| c.column.is_some())
+    }
+
+    /// How many key filters the tests apply besides the filter.
+    pub fn key_filters(&self) -> usize {
+        self.keys.len()
     }
 
     /// Bind to a segment's columns: conjuncts over one dictionary column become code tests,
     /// comparisons of one fixed-width column with constants one range test per column (first:
-    /// they are the cheapest).
+    /// they are the cheapest), key filters key tests. `None` when a key filter's column is not
+    /// stored as integers here (the flow applies the key filters then).
     pub fn bind<'a>(
         &self,
         columns: &'a [Column],
         width: usize,
         env: &EvalEnv,
-    ) -> SegmentFilter<'a> {
+    ) -> Option<SegmentFilter<'a>> {
         let mut codes = Vec::new();
         let mut ranges: Vec<(usize, Bounds)> = Vec::new();
         let mut rest = Vec::new();
@@ -191,28 +206,18 @@ impl SplitFilter {
         let mut tests = Vec::with_capacity(ranges.len() + codes.len());
         for (i, b) in ranges {
             // `bounds` only gives ranges for columns `RangeTest` reads.
-            match RangeTest::new(&columns[i], b) {
-                Some(t) => tests.push(ColumnTest::Range(t)),
-                None => return self.unbound(),
-            }
+            let column = columns.get(i)?;
+            tests.push(ColumnTest::Range(RangeTest::new(column, b)?));
         }
         tests.extend(codes);
-        SegmentFilter {
+        for k in &self.keys {
+            let column = columns.get(k.column)?;
+            tests.push(ColumnTest::Keys(KeyTest::new(column, k.keys.clone())?));
+        }
+        Some(SegmentFilter {
             tests,
             rest: omendb_planner::optimizer::join_order::and_all(rest),
-        }
-    }
-}
-
-impl SplitFilter {
-    /// The whole filter as the remainder, with no column tests.
-    fn unbound(&self) -> SegmentFilter<'static> {
-        SegmentFilter {
-            tests: Vec::new(),
-            rest: omendb_planner::optimizer::join_order::and_all(
-                self.conjuncts.iter().map(|c| c.expr.clone()).collect(),
-            ),
-        }
+        })
     }
 }
 

@@ -121,11 +121,13 @@ impl Flow {
         self.run_steps(first, batch, false, env, bufs)
     }
 
-    /// [`Flow::run_from`] after the scan filter (step 0), which kept only the rows `kept`
-    /// (ascending, fewer than the batch's): they are carried as a selection where what follows
-    /// cannot fail on a dropped row, gathered otherwise.
+    /// [`Flow::run_from`] after the first `first` steps (the scan filter and key filters,
+    /// which only drop rows), which kept only the rows `kept` (ascending, fewer than the
+    /// batch's): they are carried as a selection where what follows cannot fail on a dropped
+    /// row, gathered otherwise.
     pub fn run_selected(
         &self,
+        first: usize,
         batch: Batch,
         kept: &[u32],
         env: &EvalEnv,
@@ -134,18 +136,25 @@ impl Flow {
         if kept.is_empty() {
             return Ok(None);
         }
-        let Some(after) = self.after.first() else {
-            return Err(EngineError::Internal(
-                "a selection without a scan filter".into(),
-            ));
+        let Some(after) = first.checked_sub(1).and_then(|i| self.after.get(i)) else {
+            return Err(EngineError::Internal("a selection before any step".into()));
         };
         if !after.infallible {
             let b = gather(&batch, kept, &after.needed)?;
-            return self.run_steps(1, b, false, env, bufs);
+            return self.run_steps(first, b, false, env, bufs);
         }
         bufs.selection.clear();
         bufs.selection.extend_from_slice(kept);
-        self.run_steps(1, batch, true, env, bufs)
+        self.run_steps(first, batch, true, env, bufs)
+    }
+
+    /// Whether what follows the first `first` steps cannot fail on a row they dropped (a
+    /// selection may be carried past them).
+    pub fn infallible_after(&self, first: usize) -> bool {
+        first
+            .checked_sub(1)
+            .and_then(|i| self.after.get(i))
+            .is_some_and(|a| a.infallible)
     }
 
     fn run_steps(

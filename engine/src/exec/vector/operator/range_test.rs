@@ -111,28 +111,18 @@ fn rescale(mantissa: i128, from: u8, to: u8) -> Option<(i128, i128)> {
     Some((floor, ceil))
 }
 
-/// The stored values a range test reads.
+/// The stored values of a fixed-width integer-like column, as tests read them.
 #[derive(Debug)]
-enum Raw<'a> {
+pub enum Raw<'a> {
     I16(&'a [i16]),
     I32(&'a [i32]),
     I64(&'a [i64]),
 }
 
-/// A range bound to one segment's column.
-#[derive(Debug)]
-pub struct RangeTest<'a> {
-    values: Raw<'a>,
-    nulls: Option<&'a NullBuffer>,
-    lo: i64,
-    /// `hi - lo` as unsigned: a value `v` is in range iff `v - lo` (wrapping) is at most this.
-    span: u64,
-    empty: bool,
-}
-
-impl<'a> RangeTest<'a> {
-    /// `None` when `column` is not one a range can test.
-    pub fn new(column: &'a Column, bounds: Bounds) -> Option<RangeTest<'a>> {
+impl<'a> Raw<'a> {
+    /// The values, the validity when some row is NULL, and the value type's range; `None` for
+    /// columns stored otherwise.
+    pub fn of(column: &'a Column) -> Option<(Raw<'a>, Option<&'a NullBuffer>, i128, i128)> {
         let (values, nulls, min, max) = match column {
             Column::Int16(a) => (
                 Raw::I16(a.values()),
@@ -172,6 +162,52 @@ impl<'a> RangeTest<'a> {
             ),
             _ => return None,
         };
+        Some((values, nulls.filter(|n| n.null_count() > 0), min, max))
+    }
+
+    /// The segment rows `start..start + len` whose value passes `test`, into `out` (cleared).
+    #[inline]
+    pub fn collect(
+        &self,
+        start: usize,
+        len: usize,
+        out: &mut Vec<u32>,
+        test: impl Fn(i64) -> bool,
+    ) {
+        let end = start + len;
+        match self {
+            Raw::I16(v) => collect_in(&v[start..end], start, out, test),
+            Raw::I32(v) => collect_in(&v[start..end], start, out, test),
+            Raw::I64(v) => collect_in(&v[start..end], start, out, test),
+        }
+    }
+
+    /// Keep the rows of `rows` whose value passes `test`.
+    #[inline]
+    pub fn retain(&self, rows: &mut Vec<u32>, test: impl Fn(i64) -> bool) {
+        match self {
+            Raw::I16(v) => rows.retain(|&r| test(v[r as usize].into())),
+            Raw::I32(v) => rows.retain(|&r| test(v[r as usize].into())),
+            Raw::I64(v) => rows.retain(|&r| test(v[r as usize])),
+        }
+    }
+}
+
+/// A range bound to one segment's column.
+#[derive(Debug)]
+pub struct RangeTest<'a> {
+    values: Raw<'a>,
+    nulls: Option<&'a NullBuffer>,
+    lo: i64,
+    /// `hi - lo` as unsigned: a value `v` is in range iff `v - lo` (wrapping) is at most this.
+    span: u64,
+    empty: bool,
+}
+
+impl<'a> RangeTest<'a> {
+    /// `None` when `column` is not one a range can test.
+    pub fn new(column: &'a Column, bounds: Bounds) -> Option<RangeTest<'a>> {
+        let (values, nulls, min, max) = Raw::of(column)?;
         let clamped = bounds.and(Bounds { lo: min, hi: max });
         let empty = clamped.lo > clamped.hi;
         // In range of the type when not empty, so both fit an i64.
@@ -182,7 +218,7 @@ impl<'a> RangeTest<'a> {
         };
         Some(RangeTest {
             values,
-            nulls: nulls.filter(|n| n.null_count() > 0),
+            nulls,
             lo,
             span: hi.wrapping_sub(lo) as u64,
             empty,
@@ -195,12 +231,9 @@ impl<'a> RangeTest<'a> {
         if self.empty {
             return;
         }
-        let end = start + len;
-        match &self.values {
-            Raw::I16(v) => collect_in(&v[start..end], start, self.lo, self.span, out),
-            Raw::I32(v) => collect_in(&v[start..end], start, self.lo, self.span, out),
-            Raw::I64(v) => collect_in(&v[start..end], start, self.lo, self.span, out),
-        }
+        let (lo, span) = (self.lo, self.span);
+        self.values
+            .collect(start, len, out, |v| (v.wrapping_sub(lo) as u64) <= span);
         if let Some(nulls) = self.nulls {
             out.retain(|&r| nulls.is_valid(r as usize));
         }
@@ -213,31 +246,28 @@ impl<'a> RangeTest<'a> {
             return;
         }
         let (lo, span) = (self.lo, self.span);
-        let inside = |v: i64| (v.wrapping_sub(lo) as u64) <= span;
-        match &self.values {
-            Raw::I16(v) => rows.retain(|&r| inside(v[r as usize].into())),
-            Raw::I32(v) => rows.retain(|&r| inside(v[r as usize].into())),
-            Raw::I64(v) => rows.retain(|&r| inside(v[r as usize])),
-        }
+        self.values
+            .retain(rows, |v| (v.wrapping_sub(lo) as u64) <= span);
         if let Some(nulls) = self.nulls {
             rows.retain(|&r| nulls.is_valid(r as usize));
         }
     }
 }
 
-/// Branch-free: every row's number is written, the count advances only for rows in range.
+/// Branch-free: every row's number is written, the count advances only for rows that pass.
+#[inline]
 fn collect_in<T: Copy + Into<i64>>(
     values: &[T],
     start: usize,
-    lo: i64,
-    span: u64,
     out: &mut Vec<u32>,
+    test: impl Fn(i64) -> bool,
 ) {
+    out.clear();
     out.resize(values.len(), 0);
     let mut n = 0;
     for (i, &v) in values.iter().enumerate() {
         out[n] = (start + i) as u32;
-        n += usize::from((v.into().wrapping_sub(lo) as u64) <= span);
+        n += usize::from(test(v.into()));
     }
     out.truncate(n);
 }
