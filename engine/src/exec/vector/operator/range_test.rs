@@ -10,8 +10,11 @@
 //! anything without an exact range form (`<>`, floats, per-row numeric scales) stays a row
 //! filter.
 
+use crate::exec::vector::kernels::compare::CmpOp;
+use crate::exec::vector::kernels::compare_const::{i32_const, i64_const};
+use crate::exec::vector::kernels::select::selection;
 use arrow_array::Array;
-use arrow_buffer::NullBuffer;
+use arrow_buffer::{BooleanBuffer, NullBuffer};
 use omendb_planner::BinOp;
 use omendb_storage::segment::Column;
 use omendb_storage::types::Value;
@@ -225,15 +228,31 @@ impl<'a> RangeTest<'a> {
         })
     }
 
-    /// The segment rows `start..start + len` in range, into `out`.
+    /// The segment rows `start..start + len` in range, into `out`: 32- and 64-bit values
+    /// through the SIMD compare-with-constant and selection kernels.
     pub fn collect(&self, start: usize, len: usize, out: &mut Vec<u32>) {
         out.clear();
         if self.empty {
             return;
         }
         let (lo, span) = (self.lo, self.span);
-        self.values
-            .collect(start, len, out, |v| (v.wrapping_sub(lo) as u64) <= span);
+        let hi = lo.wrapping_add(span as i64);
+        let mask = match &self.values {
+            // Both bounds are within the column type's range (`new` clamps them).
+            Raw::I32(v) => range_mask(&v[start..start + len], lo as i32, hi as i32, i32_const),
+            Raw::I64(v) => range_mask(&v[start..start + len], lo, hi, i64_const),
+            Raw::I16(_) => None,
+        };
+        match mask {
+            Some(mask) => {
+                selection(&mask, out);
+                let base = start as u32;
+                out.iter_mut().for_each(|r| *r += base);
+            }
+            None => self
+                .values
+                .collect(start, len, out, |v| (v.wrapping_sub(lo) as u64) <= span),
+        }
         if let Some(nulls) = self.nulls {
             out.retain(|&r| nulls.is_valid(r as usize));
         }
@@ -254,7 +273,42 @@ impl<'a> RangeTest<'a> {
     }
 }
 
-/// Branch-free: every row's number is written, the count advances only for rows that pass.
+/// The rows of `values` within `lo..=hi`, as a bitmap from one or two constant compares;
+/// `None` when neither bound restricts (every row is in range: the scalar path is as cheap).
+fn range_mask<T: Copy + Eq + Bounded>(
+    values: &[T],
+    lo: T,
+    hi: T,
+    compare: fn(CmpOp, &[T], T) -> BooleanBuffer,
+) -> Option<BooleanBuffer> {
+    match (lo == T::MIN, hi == T::MAX) {
+        (true, true) => None,
+        (true, false) => Some(compare(CmpOp::LtEq, values, hi)),
+        (false, true) => Some(compare(CmpOp::GtEq, values, lo)),
+        (false, false) => {
+            Some(&compare(CmpOp::GtEq, values, lo) & &compare(CmpOp::LtEq, values, hi))
+        }
+    }
+}
+
+/// The extreme values of a stored integer type.
+trait Bounded {
+    const MIN: Self;
+    const MAX: Self;
+}
+
+impl Bounded for i32 {
+    const MIN: i32 = i32::MIN;
+    const MAX: i32 = i32::MAX;
+}
+
+impl Bounded for i64 {
+    const MIN: i64 = i64::MIN;
+    const MAX: i64 = i64::MAX;
+}
+
+/// 64 rows at a time: the tests fill a bit mask (a loop the compiler vectorizes for a range),
+/// then the set bits become row numbers, so runs of failing rows cost one word test.
 #[inline]
 fn collect_in<T: Copy + Into<i64>>(
     values: &[T],
@@ -263,13 +317,19 @@ fn collect_in<T: Copy + Into<i64>>(
     test: impl Fn(i64) -> bool,
 ) {
     out.clear();
-    out.resize(values.len(), 0);
-    let mut n = 0;
-    for (i, &v) in values.iter().enumerate() {
-        out[n] = (start + i) as u32;
-        n += usize::from(test(v.into()));
+    out.reserve(values.len());
+    let mut base = start as u32;
+    for chunk in values.chunks(u64::BITS as usize) {
+        let mut mask = 0u64;
+        for (j, &v) in chunk.iter().enumerate() {
+            mask |= u64::from(test(v.into())) << j;
+        }
+        while mask != 0 {
+            out.push(base + mask.trailing_zeros());
+            mask &= mask - 1;
+        }
+        base += chunk.len() as u32;
     }
-    out.truncate(n);
 }
 
 #[cfg(test)]
