@@ -111,8 +111,8 @@ impl Txn {
 pub struct Session {
     shard: ShardRef,
     engine: Arc<Engine>,
-    user: String,
-    database: String,
+    user: Arc<str>,
+    database: Arc<str>,
     key: (i32, i32),
     cancel: Arc<AtomicBool>,
     settings: Settings,
@@ -173,8 +173,8 @@ impl Session {
         Session {
             shard,
             engine,
-            user: user.to_string(),
-            database: database.to_string(),
+            user: user.into(),
+            database: database.into(),
             key,
             cancel,
             settings: Settings::new(user),

@@ -4,7 +4,10 @@
 use crate::EngineError;
 use crate::exec::memory::{parse_bytes, show_bytes};
 use omendb_storage::types::datetime::TimeZone;
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// (name as `SHOW` prints it, default, reported to the client in ParameterStatus).
@@ -66,6 +69,9 @@ const DEFAULT_QUERY_MEMORY: u64 = 4 << 30;
 pub struct Settings {
     values: BTreeMap<String, (String, String)>,
     tz: TimeZone,
+    /// `all()` as last built: every statement's executor reads it, a `SET` drops it, so a
+    /// statement shares one list instead of copying every setting.
+    shared: OnceCell<Arc<[(String, String)]>>,
 }
 
 fn display_name(lower: &str) -> Option<(&'static str, &'static str, bool)> {
@@ -91,6 +97,7 @@ impl Settings {
         Settings {
             values,
             tz: TimeZone::utc(),
+            shared: OnceCell::new(),
         }
     }
 
@@ -125,9 +132,13 @@ impl Settings {
 
     /// `SHOW name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.values
-            .get(&name.to_ascii_lowercase())
-            .map(|(_, v)| v.as_str())
+        // Names are stored lower-case; the engine asks with lower-case names on every
+        // statement, so only a client's mixed-case name is copied.
+        let lower = match name.bytes().any(|b| b.is_ascii_uppercase()) {
+            true => Cow::Owned(name.to_ascii_lowercase()),
+            false => Cow::Borrowed(name),
+        };
+        self.values.get(lower.as_ref()).map(|(_, v)| v.as_str())
     }
 
     /// `SET name = value` (`None` resets to the default). Returns the (display name, value) to
@@ -157,6 +168,7 @@ impl Settings {
             }
         };
         self.values.insert(lower, (display.clone(), value.clone()));
+        self.shared = OnceCell::new();
         let reported = known.is_some_and(|(_, _, r)| r);
         Ok(reported.then_some((display, value)))
     }
@@ -230,11 +242,15 @@ impl Settings {
     }
 
     /// Every setting as (lower-case name, value), for `current_setting` and `pg_settings`.
-    pub fn all(&self) -> Vec<(String, String)> {
-        self.values
-            .iter()
-            .map(|(k, (_, v))| (k.clone(), v.clone()))
-            .collect()
+    pub fn all(&self) -> Arc<[(String, String)]> {
+        self.shared
+            .get_or_init(|| {
+                self.values
+                    .iter()
+                    .map(|(k, (_, v))| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .clone()
     }
 
     /// Settings reported in the startup ParameterStatus messages.

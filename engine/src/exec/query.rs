@@ -570,7 +570,7 @@ mod tests {
             user: "test".into(),
             database: "test".into(),
             backend_pid: 1,
-            settings: Vec::new(),
+            settings: Arc::new([]),
             engine: crate::shard::Engine::new(1),
             lock_wait: std::time::Duration::from_secs(10),
             memory: Arc::new(crate::exec::memory::MemoryBudget::new(u64::MAX)),
