@@ -12,6 +12,7 @@ use crate::exec::memory::MemoryBudget;
 use crate::exec::query::Executor;
 use crate::settings::Settings;
 use crate::shard::{Engine, Pinned, Savepoints, ShardRef};
+use crate::statement_cache::StatementCache;
 use omendb_planner::parse::{Parsed, parse};
 use omendb_planner::{BindContext, IsolationLevel, OutputColumn, PlanError, Statement, bind};
 use omendb_storage::row::{Ts, WriterId};
@@ -120,6 +121,7 @@ pub struct Session {
     notices: Vec<(&'static str, &'static str, String)>,
     deallocations: Vec<Option<String>>,
     txn: Option<Txn>,
+    statements: StatementCache,
 }
 
 fn fields_of(columns: &[OutputColumn]) -> Rc<[Field]> {
@@ -182,6 +184,7 @@ impl Session {
             notices: Vec::new(),
             deallocations: Vec::new(),
             txn: None,
+            statements: StatementCache::default(),
         }
     }
 
@@ -289,7 +292,7 @@ impl Session {
         let mut results = Vec::with_capacity(parsed.len());
         for p in parsed {
             let result = match self.bind_parsed(&p, &[]) {
-                Ok((stmt, _)) => self.run(&stmt, Vec::new()).await,
+                Ok((stmt, _)) => self.run(&stmt, Vec::new(), None).await,
                 Err(e) => {
                     self.fail_transaction();
                     Err(e)
@@ -548,8 +551,25 @@ impl Session {
         }
     }
 
-    /// Parse and bind one statement (Parse message).
+    /// Parse and bind one statement (Parse message); the same text with the same declared
+    /// types again (and the catalog unchanged) is the statement prepared the first time.
     pub fn prepare(
+        &mut self,
+        sql: &str,
+        param_types: &[Option<DataType>],
+    ) -> Result<Rc<Prepared>, EngineError> {
+        let version = self.engine.catalog_version();
+        if let Some(prepared) = self.statements.get(sql, param_types, version) {
+            return Ok(prepared);
+        }
+        let prepared = self.prepare_uncached(sql, param_types)?;
+        if prepared.copy.is_none() {
+            self.statements.insert(sql, param_types, version, &prepared);
+        }
+        Ok(prepared)
+    }
+
+    fn prepare_uncached(
         &mut self,
         sql: &str,
         param_types: &[Option<DataType>],
@@ -611,7 +631,7 @@ impl Session {
                 ),
             ));
         }
-        let result = self.run(statement, params).await;
+        let result = self.run(statement, params, stmt.fields.as_ref()).await;
         // Outside a block, each Execute is its own transaction.
         if self.txn.as_ref().is_some_and(|t| !t.explicit) {
             self.end_transaction(result.is_ok()).await?;
@@ -620,7 +640,13 @@ impl Session {
     }
 
     /// Run one bound statement inside the session's transaction (opening an implicit one).
-    async fn run(&mut self, stmt: &Statement, params: Vec<Value>) -> Result<Outcome, EngineError> {
+    /// `fields`: its result columns if a prepared statement already described them.
+    async fn run(
+        &mut self,
+        stmt: &Statement,
+        params: Vec<Value>,
+        fields: Option<&Rc<[Field]>>,
+    ) -> Result<Outcome, EngineError> {
         self.cancel.store(false, Ordering::Relaxed);
         match stmt {
             Statement::Begin { isolation } => return Ok(self.begin(*isolation)),
@@ -660,7 +686,7 @@ impl Session {
         if self.txn.is_none() {
             self.txn = Some(self.new_txn(false));
         }
-        let result = self.run_in_txn(stmt, params).await;
+        let result = self.run_in_txn(stmt, params, fields).await;
         if result.is_err() {
             self.fail_transaction();
         }
@@ -981,6 +1007,7 @@ impl Session {
         &mut self,
         stmt: &Statement,
         params: Vec<Value>,
+        fields: Option<&Rc<[Field]>>,
     ) -> Result<Outcome, EngineError> {
         let Some(txn) = self.txn.as_mut() else {
             return Err(EngineError::Internal(
@@ -1003,7 +1030,7 @@ impl Session {
             Ts::MAX
         };
         let exec = self.executor_at(params, id, start, at, isolation);
-        let result = self.dispatch(&exec, stmt, &mut touched).await;
+        let result = self.dispatch(&exec, stmt, &mut touched, fields).await;
         if let Some(txn) = self.txn.as_mut() {
             if let Some(done) = txn.statement.take() {
                 self.shard.state().unpin_snapshot(done);
@@ -1024,7 +1051,11 @@ impl Session {
         exec: &Executor,
         stmt: &Statement,
         touched: &mut Touched,
+        fields: Option<&Rc<[Field]>>,
     ) -> Result<Outcome, EngineError> {
+        // A prepared statement's fields are shared, not rebuilt (a String per column) each run.
+        let fields_of =
+            |columns: &[OutputColumn]| fields.cloned().unwrap_or_else(|| fields_of(columns));
         match stmt {
             Statement::Query { plan, columns } => {
                 let rows = exec.run_query(plan).await?;
