@@ -12,7 +12,7 @@ use crate::exec::memory::MemoryBudget;
 use crate::exec::query::Executor;
 use crate::settings::Settings;
 use crate::shard::{Engine, Pinned, Savepoints, ShardRef};
-use crate::statement_cache::StatementCache;
+use crate::statement_cache::{StatementCache, literal_template};
 use omendb_planner::parse::{Parsed, parse};
 use omendb_planner::{BindContext, IsolationLevel, OutputColumn, PlanError, Statement, bind};
 use omendb_storage::row::{Ts, WriterId};
@@ -279,6 +279,12 @@ impl Session {
     /// (which is the last element). Several statements outside a block form one implicit
     /// transaction, as in PostgreSQL.
     pub async fn simple_query(&mut self, sql: &str) -> Vec<Result<Outcome, EngineError>> {
+        if let Some((prepared, params)) = self.templated(sql)
+            && let Some(stmt) = &prepared.statement
+        {
+            let result = self.run(stmt, params, prepared.fields.as_ref()).await;
+            return self.end_simple_query(vec![result]).await;
+        }
         let parsed = match parse(sql) {
             Ok(p) => p,
             Err(e) => {
@@ -304,7 +310,14 @@ impl Session {
                 break;
             }
         }
-        // The implicit transaction of the query string ends with it.
+        self.end_simple_query(results).await
+    }
+
+    /// The implicit transaction of a query string ends with it.
+    async fn end_simple_query(
+        &mut self,
+        mut results: Vec<Result<Outcome, EngineError>>,
+    ) -> Vec<Result<Outcome, EngineError>> {
         let failed = results.last().is_some_and(Result::is_err);
         if self.txn.as_ref().is_some_and(|t| !t.explicit)
             && let Err(e) = self.end_transaction(!failed).await
@@ -312,6 +325,26 @@ impl Session {
             results.push(Err(e));
         }
         results
+    }
+
+    /// A one-statement query string as its cached template's statement and the values of its
+    /// integer literals (see `statement_cache`): `None` to parse and bind the text itself.
+    fn templated(&mut self, sql: &str) -> Option<(Rc<Prepared>, Vec<Value>)> {
+        let (template, values) = literal_template(sql)?;
+        let version = self.engine.catalog_version();
+        if let Some(known) = self.statements.template(&template, version) {
+            return known.map(|p| (p, values));
+        }
+        // Usable only if each parameter takes the literal's own type, `int4`: then the
+        // statement is the one the literal text binds to.
+        let usable = self.prepare_uncached(&template, &[]).ok().filter(|p| {
+            p.statement.is_some()
+                && p.param_types.len() == values.len()
+                && p.param_types.iter().all(|&t| t == DataType::Int32)
+        });
+        self.statements
+            .insert_template(template, version, usable.clone());
+        usable.map(|p| (p, values))
     }
 
     /// Start `COPY … FROM STDIN` if `sql` is one (alone in its query string): `None` if it is
