@@ -158,12 +158,8 @@ pub(crate) fn literal_template(sql: &str) -> Option<(String, Vec<Value>)> {
             Some(q) if b == q => quote = None,
             Some(_) => {}
             None if b == b'\'' || b == b'"' => quote = Some(b),
-            None if b == b';' => {
-                // One statement only: nothing but blanks may follow its semicolon.
-                if !sql[i + 1..].trim().is_empty() {
-                    return None;
-                }
-            }
+            // One statement only: nothing but blanks may follow its semicolon.
+            None if b == b';' && !sql[i + 1..].trim().is_empty() => return None,
             None if b.is_ascii_digit() && (i == 0 || !is_word_byte(bytes[i - 1])) => {
                 let end = i + bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
                 let start = if negative_sign(bytes, i) { i - 1 } else { i };
