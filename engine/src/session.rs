@@ -756,10 +756,7 @@ impl Session {
 
     /// `default_transaction_isolation` (validated when set).
     fn default_isolation(&self) -> IsolationLevel {
-        self.settings
-            .get("default_transaction_isolation")
-            .and_then(|v| IsolationLevel::parse(v).ok())
-            .unwrap_or(IsolationLevel::ReadCommitted)
+        self.settings.default_isolation()
     }
 
     fn begin(&mut self, isolation: Option<IsolationLevel>) -> Outcome {

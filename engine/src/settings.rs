@@ -69,9 +69,18 @@ const DEFAULT_QUERY_MEMORY: u64 = 4 << 30;
 pub struct Settings {
     values: BTreeMap<String, (String, String)>,
     tz: TimeZone,
-    /// `all()` as last built: every statement's executor reads it, a `SET` drops it, so a
-    /// statement shares one list instead of copying every setting.
-    shared: OnceCell<Arc<[(String, String)]>>,
+    /// What every statement reads, as last derived: a `SET` drops it, so a statement shares
+    /// one list instead of copying every setting, and parses nothing.
+    derived: OnceCell<Derived>,
+}
+
+/// Values derived from the settings, rebuilt after a change.
+#[derive(Debug, Clone)]
+struct Derived {
+    all: Arc<[(String, String)]>,
+    lock_wait: Duration,
+    query_memory: u64,
+    default_isolation: omendb_planner::IsolationLevel,
 }
 
 fn display_name(lower: &str) -> Option<(&'static str, &'static str, bool)> {
@@ -97,7 +106,7 @@ impl Settings {
         Settings {
             values,
             tz: TimeZone::utc(),
-            shared: OnceCell::new(),
+            derived: OnceCell::new(),
         }
     }
 
@@ -117,6 +126,10 @@ impl Settings {
     /// How long a statement waits for a row or key another transaction holds: `lock_timeout`
     /// when set (PostgreSQL's 0 means no limit), never more than `LOCK_WAIT_LIMIT`.
     pub fn lock_wait(&self) -> Duration {
+        self.derived().lock_wait
+    }
+
+    fn parse_lock_wait(&self) -> Duration {
         match self.get("lock_timeout").and_then(parse_milliseconds) {
             Some(ms) if ms > 0 => Duration::from_millis(ms).min(LOCK_WAIT_LIMIT),
             _ => LOCK_WAIT_LIMIT,
@@ -125,6 +138,10 @@ impl Settings {
 
     /// The bytes one statement may hold at once: `omendb.query_memory`.
     pub fn query_memory(&self) -> u64 {
+        self.derived().query_memory
+    }
+
+    fn parse_query_memory(&self) -> u64 {
         self.get(QUERY_MEMORY)
             .and_then(parse_bytes)
             .unwrap_or(DEFAULT_QUERY_MEMORY)
@@ -168,7 +185,7 @@ impl Settings {
             }
         };
         self.values.insert(lower, (display.clone(), value.clone()));
-        self.shared = OnceCell::new();
+        self.derived = OnceCell::new();
         let reported = known.is_some_and(|(_, _, r)| r);
         Ok(reported.then_some((display, value)))
     }
@@ -243,14 +260,28 @@ impl Settings {
 
     /// Every setting as (lower-case name, value), for `current_setting` and `pg_settings`.
     pub fn all(&self) -> Arc<[(String, String)]> {
-        self.shared
-            .get_or_init(|| {
-                self.values
-                    .iter()
-                    .map(|(k, (_, v))| (k.clone(), v.clone()))
-                    .collect()
-            })
-            .clone()
+        self.derived().all.clone()
+    }
+
+    /// `default_transaction_isolation` (validated when set).
+    pub fn default_isolation(&self) -> omendb_planner::IsolationLevel {
+        self.derived().default_isolation
+    }
+
+    fn derived(&self) -> &Derived {
+        self.derived.get_or_init(|| Derived {
+            all: self
+                .values
+                .iter()
+                .map(|(k, (_, v))| (k.clone(), v.clone()))
+                .collect(),
+            lock_wait: self.parse_lock_wait(),
+            query_memory: self.parse_query_memory(),
+            default_isolation: self
+                .get("default_transaction_isolation")
+                .and_then(|v| omendb_planner::IsolationLevel::parse(v).ok())
+                .unwrap_or(omendb_planner::IsolationLevel::ReadCommitted),
+        })
     }
 
     /// Settings reported in the startup ParameterStatus messages.
