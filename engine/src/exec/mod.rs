@@ -9,6 +9,7 @@ mod aggregate;
 mod bulk;
 pub mod dml;
 pub mod eval;
+pub mod fold;
 mod join;
 mod locking;
 mod lookup_join;

@@ -118,8 +118,46 @@ impl Flow {
         env: &EvalEnv,
         bufs: &mut Buffers,
     ) -> Result<Option<(Batch, bool)>, EngineError> {
+        self.run_steps(first, batch, false, env, bufs)
+    }
+
+    /// [`Flow::run_from`] after the first `first` steps (the scan filter and key filters,
+    /// which only drop rows), which kept only the rows `kept` (ascending, fewer than the
+    /// batch's): they are carried as a selection where what follows cannot fail on a dropped
+    /// row, gathered otherwise.
+    pub fn run_selected(
+        &self,
+        first: usize,
+        batch: Batch,
+        kept: &[u32],
+        env: &EvalEnv,
+        bufs: &mut Buffers,
+    ) -> Result<Option<(Batch, bool)>, EngineError> {
+        if kept.is_empty() {
+            return Ok(None);
+        }
+        let Some(after) = first.checked_sub(1).and_then(|i| self.after.get(i)) else {
+            return Err(EngineError::Internal("a selection before any step".into()));
+        };
+        if !after.infallible {
+            let b = gather(&batch, kept, &after.needed)?;
+            return self.run_steps(first, b, false, env, bufs);
+        }
+        bufs.selection.clear();
+        bufs.selection.extend_from_slice(kept);
+        self.run_steps(first, batch, true, env, bufs)
+    }
+
+    fn run_steps(
+        &self,
+        first: usize,
+        batch: Batch,
+        carried: bool,
+        env: &EvalEnv,
+        bufs: &mut Buffers,
+    ) -> Result<Option<(Batch, bool)>, EngineError> {
         let mut b = batch;
-        let mut carried = false;
+        let mut carried = carried;
         for (step, after) in self.steps.iter().zip(&self.after).skip(first) {
             match step {
                 Step::Project(exprs) => b = project(&b, exprs, env)?,

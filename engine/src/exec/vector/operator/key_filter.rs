@@ -9,11 +9,14 @@
 //! preserved side of an outer join, below a LIMIT, through a computed column) it is dropped,
 //! which is always correct.
 
+use super::range_test::Raw;
 use crate::EngineError;
 use crate::exec::vector::data::{Batch, Vector};
 use crate::exec::vector::gather::take_batch;
 use arrow_array::{ArrowPrimitiveType, PrimitiveArray};
+use arrow_buffer::NullBuffer;
 use hashbrown::HashSet;
+use omendb_storage::segment::Column;
 use std::sync::Arc;
 
 /// A join input with more rows than this does not make a filter: its key set would cost more
@@ -132,6 +135,49 @@ where
     for (i, v) in a.values().iter().enumerate() {
         if nulls.is_none_or(|n| n.is_valid(i)) && keys.contains((*v).into()) {
             out.push(i as u32);
+        }
+    }
+}
+
+/// A key filter bound to one segment's stored key column: a scan tests it before building any
+/// vector, so the other columns are read only for the rows whose key the join can match.
+#[derive(Debug)]
+pub struct KeyTest<'a> {
+    values: Raw<'a>,
+    nulls: Option<&'a NullBuffer>,
+    keys: Arc<KeySet>,
+}
+
+impl<'a> KeyTest<'a> {
+    /// `None` when the column is not stored as integers.
+    pub fn new(column: &'a Column, keys: Arc<KeySet>) -> Option<KeyTest<'a>> {
+        // Key sets hold integer values; a numeric column's raw mantissas are not its values.
+        if matches!(column, Column::Numeric64 { .. }) {
+            return None;
+        }
+        let (values, nulls, _, _) = Raw::of(column)?;
+        Some(KeyTest {
+            values,
+            nulls,
+            keys,
+        })
+    }
+
+    /// The segment rows `start..start + len` whose key is in the set, into `out`.
+    pub fn collect(&self, start: usize, len: usize, out: &mut Vec<u32>) {
+        let keys = &*self.keys;
+        self.values.collect(start, len, out, |k| keys.contains(k));
+        if let Some(nulls) = self.nulls {
+            out.retain(|&r| nulls.is_valid(r as usize));
+        }
+    }
+
+    /// Keep the rows of `rows` (segment row numbers) whose key is in the set.
+    pub fn retain(&self, rows: &mut Vec<u32>) {
+        let keys = &*self.keys;
+        self.values.retain(rows, |k| keys.contains(k));
+        if let Some(nulls) = self.nulls {
+            rows.retain(|&r| nulls.is_valid(r as usize));
         }
     }
 }

@@ -6,6 +6,7 @@ mod flow;
 pub mod join;
 mod join_keys;
 pub mod key_filter;
+mod range_test;
 pub mod scan;
 pub mod sort;
 

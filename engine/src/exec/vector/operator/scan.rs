@@ -11,6 +11,7 @@ use super::flow::{Buffers, DENSE_FRACTION, Flow};
 use super::key_filter::KeyFilter;
 use crate::EngineError;
 use crate::exec::eval::EvalEnv;
+use crate::exec::fold;
 use crate::exec::vector::build::VectorBuilder;
 use crate::exec::vector::data::{BATCH_SIZE, Batch, Kind, Vector};
 use crate::exec::vector::expr;
@@ -146,17 +147,42 @@ struct Pipeline<'a> {
 
 impl Pipeline<'_> {
     fn push(&mut self, batch: Batch) -> Result<(), EngineError> {
-        self.push_from(batch, false)
+        self.push_from(batch, 0)
     }
 
-    /// `filtered`: the fragment's scan filter was already applied to `batch` (late
-    /// materialisation in [`scan_segment`]), so the flow starts after it.
-    fn push_from(&mut self, batch: Batch, filtered: bool) -> Result<(), EngineError> {
-        let skip = usize::from(filtered && self.fragment.filter.is_some());
-        let Some((b, carried)) = self
+    /// How many of the flow's first steps the column tests apply: the scan filter and the
+    /// key filters right after it.
+    fn tested_steps(&self) -> usize {
+        usize::from(self.fragment.filter.is_some())
+            + self.split.as_ref().map_or(0, SplitFilter::key_filters)
+    }
+
+    /// `skip`: the flow's first steps the scan already applied to `batch` (late
+    /// materialisation in [`scan_segment`]), so the flow starts after them.
+    fn push_from(&mut self, batch: Batch, skip: usize) -> Result<(), EngineError> {
+        let ran = self
             .flow
-            .run_from(skip, batch, self.env, &mut self.buffers)?
-        else {
+            .run_from(skip, batch, self.env, &mut self.buffers)?;
+        self.finish(ran)
+    }
+
+    /// `batch` of whose rows the first `skip` steps kept only `kept` (ascending, fewer than
+    /// all).
+    fn push_selected(
+        &mut self,
+        batch: Batch,
+        kept: &[u32],
+        skip: usize,
+    ) -> Result<(), EngineError> {
+        let ran = self
+            .flow
+            .run_selected(skip, batch, kept, self.env, &mut self.buffers)?;
+        self.finish(ran)
+    }
+
+    /// Hand what the flow left of a batch to the aggregate or the output.
+    fn finish(&mut self, ran: Option<(Batch, bool)>) -> Result<(), EngineError> {
+        let Some((b, carried)) = ran else {
             return Ok(());
         };
         let selection = carried.then_some(self.buffers.selection.as_slice());
@@ -283,11 +309,13 @@ fn scan_segment(
         mark_columns(f, &mut in_filter);
     }
     let columns = segment.columns();
-    if let Some(split) = &pipeline.split {
-        let bound = split.bind(columns, needed.len(), pipeline.env);
-        if !bound.tests.is_empty() {
-            return scan_segment_by_codes(c, needed, &bound, pipeline);
-        }
+    if let Some(bound) = pipeline
+        .split
+        .as_ref()
+        .and_then(|split| split.bind(columns, needed.len(), pipeline.env))
+        && !bound.tests.is_empty()
+    {
+        return scan_segment_by_tests(c, needed, &bound, pipeline);
     }
     let rows = segment.rows();
     let mut live = Vec::new();
@@ -296,26 +324,14 @@ fn scan_segment(
     let mut start = 0;
     while start < rows {
         let len = BATCH_SIZE.min(rows - start);
-        let read = |wanted: &dyn Fn(usize) -> bool| {
-            columns
-                .iter()
-                .enumerate()
-                .map(|(i, col)| {
-                    if wanted(i) {
-                        vector_of(col, start, len)
-                    } else {
-                        Ok(Vector::Absent(len))
-                    }
-                })
-                .collect::<Result<Vec<_>, _>>()
-        };
+        let read = |wanted: &dyn Fn(usize) -> bool| read_range(columns, wanted, start, len);
         let has_deletes = c.deletes.count() > 0;
         if has_deletes {
             live.clear();
             live.extend((0..len as u32).filter(|&i| !c.deletes.is_deleted(start as u32 + i)));
         }
         let Some(f) = filter else {
-            let mut batch = Batch::new(read(&|i| needed[i])?, len);
+            let mut batch = read(&|i| needed[i])?;
             if has_deletes && live.len() < len {
                 batch = take_batch(&batch, &live)?;
             }
@@ -325,7 +341,7 @@ fn scan_segment(
             start += len;
             continue;
         };
-        let mut narrow = Batch::new(read(&|i| needed[i] && in_filter[i])?, len);
+        let mut narrow = read(&|i| needed[i] && in_filter[i])?;
         if has_deletes && live.len() < len {
             narrow = take_batch(&narrow, &live)?;
         }
@@ -337,7 +353,7 @@ fn scan_segment(
         }
         if selection.len() * DENSE_FRACTION >= narrow.len && selection.len() < len {
             // Most rows kept: the flow carries a selection over zero-copy slices instead.
-            let mut batch = Batch::new(read(&|i| needed[i])?, len);
+            let mut batch = read(&|i| needed[i])?;
             if has_deletes && live.len() < len {
                 batch = take_batch(&batch, &live)?;
             }
@@ -347,7 +363,7 @@ fn scan_segment(
         }
         let batch = if selection.len() == len {
             // Every row kept (and none deleted): the other columns as slices too.
-            Batch::new(read(&|i| needed[i])?, len)
+            read(&|i| needed[i])?
         } else {
             // Segment rows of the kept rows.
             kept.clear();
@@ -374,16 +390,16 @@ fn scan_segment(
                 .collect::<Result<Vec<_>, _>>()?;
             Batch::new(vectors, kept.len())
         };
-        pipeline.push_from(batch, true)?;
+        pipeline.push_from(batch, 1)?;
         start += len;
     }
     Ok(())
 }
 
-/// [`scan_segment`] for a filter with conjuncts tested on dictionary codes: those pick the
-/// candidate rows without expanding a string, the remaining conjuncts run over the candidates
-/// only, and the needed columns are read for the survivors.
-fn scan_segment_by_codes(
+/// [`scan_segment`] for a filter with conjuncts tested on stored columns (dictionary codes,
+/// raw ranges): those pick the candidate rows without building a vector, the remaining
+/// conjuncts run over the candidates only, and the needed columns are read for the survivors.
+fn scan_segment_by_tests(
     c: &ColdSegment,
     needed: &[bool],
     filter: &SegmentFilter<'_>,
@@ -396,6 +412,7 @@ fn scan_segment_by_codes(
         mark_columns(rest, &mut in_rest);
     }
     let has_deletes = c.deletes.count() > 0;
+    let skip = pipeline.tested_steps();
     let mut kept = Vec::with_capacity(BATCH_SIZE);
     let mut survivors = Vec::with_capacity(BATCH_SIZE);
     let mut selection = Vec::with_capacity(BATCH_SIZE);
@@ -405,7 +422,7 @@ fn scan_segment_by_codes(
         let (first, others) = filter
             .tests
             .split_first()
-            .ok_or_else(|| EngineError::Internal("no dictionary test to scan by".into()))?;
+            .ok_or_else(|| EngineError::Internal("no column test to scan by".into()))?;
         first.collect(start, len, &mut kept);
         for t in others {
             if kept.is_empty() {
@@ -425,9 +442,16 @@ fn scan_segment_by_codes(
                 std::mem::swap(&mut kept, &mut survivors);
             }
         }
-        if !kept.is_empty() {
+        if kept.len() * DENSE_FRACTION >= len && kept.len() < len {
+            // Most rows kept: zero-copy slices with the kept rows as a selection, instead of
+            // gathering every column.
+            let batch = read_range(columns, &|i| needed[i], start, len)?;
+            let base = start as u32;
+            kept.iter_mut().for_each(|r| *r -= base);
+            pipeline.push_selected(batch, &kept, skip)?;
+        } else if !kept.is_empty() {
             let batch = read_rows(columns, &|i| needed[i], start, len, &kept)?;
-            pipeline.push_from(batch, true)?;
+            pipeline.push_from(batch, skip)?;
         }
         start += len;
     }
@@ -443,17 +467,37 @@ fn read_rows(
     len: usize,
     rows: &[u32],
 ) -> Result<Batch, EngineError> {
-    let all = rows.len() == len;
+    if rows.len() == len {
+        return read_range(columns, wanted, start, len);
+    }
     let vectors = columns
         .iter()
         .enumerate()
-        .map(|(i, col)| match (wanted(i), all) {
-            (false, _) => Ok(Vector::Absent(rows.len())),
-            (true, true) => vector_of(col, start, len),
-            (true, false) => rows_of(col, rows),
+        .map(|(i, col)| match wanted(i) {
+            false => Ok(Vector::Absent(rows.len())),
+            true => rows_of(col, rows),
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Batch::new(vectors, rows.len()))
+}
+
+/// The `wanted` columns of segment rows `start..start + len`, as zero-copy slices where the
+/// representations agree.
+fn read_range(
+    columns: &[Column],
+    wanted: &dyn Fn(usize) -> bool,
+    start: usize,
+    len: usize,
+) -> Result<Batch, EngineError> {
+    let vectors = columns
+        .iter()
+        .enumerate()
+        .map(|(i, col)| match wanted(i) {
+            false => Ok(Vector::Absent(len)),
+            true => vector_of(col, start, len),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Batch::new(vectors, len))
 }
 
 /// The segment rows `rows` (ascending) of one column as a vector.
@@ -464,6 +508,17 @@ fn rows_of(col: &Column, rows: &[u32]) -> Result<Vector, EngineError> {
     vector_of(&taken, 0, rows.len())
 }
 
+/// The key filters the fragment's steps start with: the scan can test them with its filter.
+fn leading_keys(f: &Fragment) -> Vec<KeyFilter> {
+    f.steps
+        .iter()
+        .map_while(|s| match s {
+            Step::Keys(k) => Some(k.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Run `fragment` over this shard's rows of its table (one row when `key` names it).
 pub fn run_fragment(
     shard: &ShardState,
@@ -471,6 +526,17 @@ pub fn run_fragment(
     key: Option<&[u8]>,
     env: &EvalEnv,
 ) -> Result<Output, EngineError> {
+    let folded;
+    let fragment = match key {
+        None if fragment.filter.as_ref().is_some_and(fold::folds) => {
+            folded = Fragment {
+                filter: fragment.filter.as_ref().map(|f| fold::fold(f, env)),
+                ..fragment.clone()
+            };
+            &folded
+        }
+        _ => fragment,
+    };
     let needed = needed_columns(fragment);
     let mut scanner = Scanner::new(&fragment.table, &needed)?;
     let mut pipeline = Pipeline {
@@ -480,11 +546,11 @@ pub fn run_fragment(
         batches: Vec::new(),
         partial: fragment.aggregate.as_ref().map(AggState::new).transpose()?,
         buffers: Buffers::default(),
-        split: fragment
-            .filter
-            .as_ref()
-            .map(SplitFilter::new)
-            .filter(SplitFilter::has_column_tests),
+        split: Some(SplitFilter::new(
+            fragment.filter.as_ref(),
+            leading_keys(fragment),
+        ))
+        .filter(SplitFilter::has_column_tests),
     };
     shard.with_table(&fragment.table, |t| -> Result<(), EngineError> {
         if key.is_none() {
