@@ -651,7 +651,17 @@ fn dictionary_column_filters_match_the_row_executor() {
            FROM generate_series(1, 50000) g",
     );
     query(port, "DELETE FROM df WHERE k % 5 = 0 AND k < 30000");
+    // Rows in the row store too: their groups must meet the segments' coded groups.
+    query(
+        port,
+        "INSERT INTO df VALUES (60001, 'AIR1', 'new kind', 7), (60002, NULL, NULL, 0),
+                               (60003, 'AIR1', 'large case', 3)",
+    );
     let queries = [
+        "SELECT mode, kind, count(*), sum(v), min(k) FROM df WHERE v < 50 GROUP BY mode, kind ORDER BY mode, kind",
+        "SELECT mode, count(*), sum(100 / v) FROM df WHERE v > 0 GROUP BY mode ORDER BY mode",
+        "SELECT kind, count(*), max(v) FROM df WHERE v BETWEEN 3 AND 7 GROUP BY kind ORDER BY kind",
+        "SELECT count(*), sum(v) FROM df WHERE v >= 1",
         "SELECT count(*), sum(v) FROM df WHERE mode = 'AIR1'",
         "SELECT count(*), sum(v) FROM df WHERE mode IN ('AIR1', 'AIR3') AND v < 40",
         "SELECT count(*) FROM df WHERE mode <> 'AIR2'",

@@ -21,7 +21,7 @@ pub use arith::{
 };
 pub use calendar::{days_to_ymd, ymd_to_days};
 pub use fields::{
-    date_trunc, date_trunc_tz, extract_date, extract_interval, extract_timestamp,
+    DateExtract, date_trunc, date_trunc_tz, extract_date, extract_interval, extract_timestamp,
     extract_timestamptz,
 };
 pub use format::{format_date, format_timestamp, format_timestamptz};

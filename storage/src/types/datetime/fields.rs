@@ -321,15 +321,33 @@ pub fn extract_timestamptz(
 /// `extract(field from date)`: time fields are 0A000 (`unit "hour" not supported for type
 /// date`), unknown names 22023, as in PostgreSQL.
 pub fn extract_date(field: &str, days: i32) -> Result<Numeric, TypeError> {
-    let u = unit(field, DATE)?;
-    if date_is_infinite(days) {
-        return Err(infinite_not_supported());
+    DateExtract::new(field)?.of(days)
+}
+
+/// `extract(field from date)` with the field parsed once, for many dates.
+#[derive(Debug, Clone, Copy)]
+pub struct DateExtract(Unit);
+
+impl DateExtract {
+    pub fn new(field: &str) -> Result<DateExtract, TypeError> {
+        let u = unit(field, DATE)?;
+        // Whether a field applies to dates does not depend on the date.
+        if !matches!(u, Unit::Epoch | Unit::Julian) && date_field(u, 0).is_none() {
+            return Err(not_supported(field, DATE));
+        }
+        Ok(DateExtract(u))
     }
-    let days = i64::from(days);
-    match u {
-        Unit::Epoch => Ok(int((days + UNIX_EPOCH_OFFSET_DAYS) * SECS_PER_DAY)),
-        Unit::Julian => Ok(int(days + POSTGRES_EPOCH_JDATE)),
-        _ => date_field(u, days).ok_or_else(|| not_supported(field, DATE)),
+
+    pub fn of(self, days: i32) -> Result<Numeric, TypeError> {
+        if date_is_infinite(days) {
+            return Err(infinite_not_supported());
+        }
+        let days = i64::from(days);
+        match self.0 {
+            Unit::Epoch => Ok(int((days + UNIX_EPOCH_OFFSET_DAYS) * SECS_PER_DAY)),
+            Unit::Julian => Ok(int(days + POSTGRES_EPOCH_JDATE)),
+            u => date_field(u, days).ok_or_else(|| not_supported(&format!("{u:?}"), DATE)),
+        }
     }
 }
 

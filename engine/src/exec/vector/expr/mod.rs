@@ -12,6 +12,7 @@
 mod arith;
 mod cast;
 mod compare;
+mod extract;
 mod like;
 mod logic;
 pub mod same;
@@ -231,6 +232,10 @@ fn apply(e: &Expr, ops: &[Operand], len: usize, env: &EvalEnv) -> Result<Operand
             func: Func::Substring,
             ..
         } => text::substring(ops)?,
+        Expr::Call {
+            func: Func::Extract,
+            ..
+        } => extract::date(ops)?,
         _ => None,
     };
     match fast {

@@ -148,6 +148,15 @@ impl Flow {
         self.run_steps(first, batch, true, env, bufs)
     }
 
+    /// Whether what follows the first `first` steps cannot fail on a row they dropped (a
+    /// selection may be carried past them).
+    pub fn infallible_after(&self, first: usize) -> bool {
+        first
+            .checked_sub(1)
+            .and_then(|i| self.after.get(i))
+            .is_some_and(|a| a.infallible)
+    }
+
     fn run_steps(
         &self,
         first: usize,

@@ -5,6 +5,8 @@
 //! statement's reader. Runs synchronously inside the shard's borrow of the table: must never
 //! await or reach another shard.
 
+use super::aggregate::coded::{CodedGroups, Origin};
+use super::aggregate::rows::All;
 use super::aggregate::{AggSpec, AggState};
 use super::dict_filter::{SegmentFilter, SplitFilter};
 use super::flow::{Buffers, DENSE_FRACTION, Flow};
@@ -143,6 +145,40 @@ struct Pipeline<'a> {
     buffers: Buffers,
     /// The scan filter's conjuncts, for testing dictionary columns on their codes.
     split: Option<SplitFilter>,
+    /// When the column tests leave nothing for the flow and the aggregate groups by table
+    /// columns only: those columns, whose dictionary codes can give the groups.
+    coded: Option<CodedScan>,
+}
+
+/// An aggregate over tested segment rows that may group by dictionary codes.
+struct CodedScan {
+    /// The table columns the aggregate groups by.
+    groups: Vec<usize>,
+    /// The table columns its arguments read (the only ones a batch needs then).
+    args: Vec<bool>,
+}
+
+impl CodedScan {
+    fn of(f: &Fragment, split: Option<&SplitFilter>) -> Option<CodedScan> {
+        let spec = f.aggregate.as_ref()?;
+        // Every step must be a key filter the tests apply.
+        if split.map_or(0, SplitFilter::key_filters) != f.steps.len() {
+            return None;
+        }
+        let groups = spec
+            .groups
+            .iter()
+            .map(|g| match g {
+                Expr::Column { index, .. } => Some(*index),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let mut args = vec![false; f.table.columns.len()];
+        for a in spec.aggs.iter().filter_map(|a| a.arg.as_ref()) {
+            mark_columns(a, &mut args);
+        }
+        Some(CodedScan { groups, args })
+    }
 }
 
 impl Pipeline<'_> {
@@ -178,6 +214,46 @@ impl Pipeline<'_> {
             .flow
             .run_selected(skip, batch, kept, self.env, &mut self.buffers)?;
         self.finish(ran)
+    }
+
+    /// Fold the segment rows `kept` (ascending, within `start..start + len`, past every step)
+    /// into the aggregate, their groups found by dictionary codes.
+    fn fold_coded(
+        &mut self,
+        columns: &[Column],
+        start: usize,
+        len: usize,
+        kept: &mut [u32],
+        groups: &mut CodedGroups<'_>,
+    ) -> Result<(), EngineError> {
+        let (Some(state), Some(coded)) = (self.partial.as_mut(), self.coded.as_ref()) else {
+            return Err(EngineError::Internal(
+                "coded groups without an aggregate".into(),
+            ));
+        };
+        let args = &|i: usize| coded.args[i];
+        if kept.is_empty() {
+            return Ok(());
+        }
+        if kept.len() == len {
+            let batch = read_range(columns, args, start, len)?;
+            return state.update_coded(&batch, self.env, All(len), Origin::Range(start), groups);
+        }
+        let skip = usize::from(self.fragment.filter.is_some()) + self.fragment.steps.len();
+        if kept.len() * DENSE_FRACTION >= len && self.flow.infallible_after(skip) {
+            let batch = read_range(columns, args, start, len)?;
+            let base = start as u32;
+            kept.iter_mut().for_each(|r| *r -= base);
+            return state.update_coded(&batch, self.env, &*kept, Origin::Range(start), groups);
+        }
+        let batch = read_rows(columns, args, start, len, kept)?;
+        state.update_coded(
+            &batch,
+            self.env,
+            All(kept.len()),
+            Origin::Rows(kept),
+            groups,
+        )
     }
 
     /// Hand what the flow left of a batch to the aggregate or the output.
@@ -413,6 +489,10 @@ fn scan_segment_by_tests(
     }
     let has_deletes = c.deletes.count() > 0;
     let skip = pipeline.tested_steps();
+    let mut coded = pipeline
+        .coded
+        .as_ref()
+        .and_then(|g| CodedGroups::new(columns, &g.groups));
     let mut kept = Vec::with_capacity(BATCH_SIZE);
     let mut survivors = Vec::with_capacity(BATCH_SIZE);
     let mut selection = Vec::with_capacity(BATCH_SIZE);
@@ -442,7 +522,9 @@ fn scan_segment_by_tests(
                 std::mem::swap(&mut kept, &mut survivors);
             }
         }
-        if kept.len() * DENSE_FRACTION >= len && kept.len() < len {
+        if let Some(groups) = coded.as_mut() {
+            pipeline.fold_coded(columns, start, len, &mut kept, groups)?;
+        } else if kept.len() * DENSE_FRACTION >= len && kept.len() < len {
             // Most rows kept: zero-copy slices with the kept rows as a selection, instead of
             // gathering every column.
             let batch = read_range(columns, &|i| needed[i], start, len)?;
@@ -539,18 +621,20 @@ pub fn run_fragment(
     };
     let needed = needed_columns(fragment);
     let mut scanner = Scanner::new(&fragment.table, &needed)?;
+    let split = Some(SplitFilter::new(
+        fragment.filter.as_ref(),
+        leading_keys(fragment),
+    ))
+    .filter(SplitFilter::has_column_tests);
     let mut pipeline = Pipeline {
+        coded: CodedScan::of(fragment, split.as_ref()),
         fragment,
         flow: flow_of(fragment),
         env,
         batches: Vec::new(),
         partial: fragment.aggregate.as_ref().map(AggState::new).transpose()?,
         buffers: Buffers::default(),
-        split: Some(SplitFilter::new(
-            fragment.filter.as_ref(),
-            leading_keys(fragment),
-        ))
-        .filter(SplitFilter::has_column_tests),
+        split,
     };
     shard.with_table(&fragment.table, |t| -> Result<(), EngineError> {
         if key.is_none() {

@@ -5,6 +5,7 @@
 //! batches, column by column.
 
 mod acc;
+pub mod coded;
 mod groups;
 mod packed;
 pub mod rows;
@@ -16,6 +17,7 @@ use crate::exec::vector::build::VectorBuilder;
 use crate::exec::vector::data::{BATCH_SIZE, Batch, Kind, Vector};
 use crate::exec::vector::expr::{self, supported};
 use acc::Acc;
+use coded::{CodedGroups, Origin};
 use groups::Groups;
 use omendb_planner::{AggCall, AggFunc, Expr};
 use omendb_storage::types::DataType;
@@ -155,10 +157,32 @@ impl AggState {
             .chain(self.acc_args.iter().flatten())
             .collect();
         let vectors = expr::eval_shared(&exprs, batch, env)?;
-        let (group_vectors, mut args) = vectors.split_at(spec.groups.len());
+        let (group_vectors, args) = vectors.split_at(spec.groups.len());
         let cols: Vec<&Vector> = group_vectors.iter().collect();
         self.groups
             .assign(&cols, batch.len, rows, &mut self.gids, &self.kinds)?;
+        self.fold_args(args, rows)
+    }
+
+    /// [`AggState::update`] for a batch of segment rows (from `origin`) whose groups are
+    /// found by their dictionary codes (`coded`); the batch's group columns are not read.
+    pub fn update_coded<R: Rows>(
+        &mut self,
+        batch: &Batch,
+        env: &EvalEnv,
+        rows: R,
+        origin: Origin<'_>,
+        coded: &mut CodedGroups<'_>,
+    ) -> Result<(), EngineError> {
+        let exprs: Vec<&Expr> = self.acc_args.iter().flatten().collect();
+        let args = expr::eval_shared(&exprs, batch, env)?;
+        coded.assign(&mut self.groups, &self.kinds, origin, rows, &mut self.gids)?;
+        self.fold_args(&args, rows)
+    }
+
+    /// Fold the accumulators' evaluated arguments in, by the group ids in `self.gids`.
+    fn fold_args<R: Rows>(&mut self, args: &[Vector], rows: R) -> Result<(), EngineError> {
+        let mut args = args;
         let groups = self.groups.len();
         for (acc, arg_expr) in self.accs.iter_mut().zip(&self.acc_args) {
             acc.grow(groups);
