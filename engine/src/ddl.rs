@@ -5,6 +5,7 @@
 
 mod index;
 mod primary_key;
+mod unique_index;
 pub(crate) use index::{CreateIndex, create_index, drop_indexes};
 pub(crate) use primary_key::{AddPrimaryKey, add_primary_key};
 

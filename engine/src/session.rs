@@ -1195,20 +1195,17 @@ impl Session {
                 name,
                 table,
                 columns,
+                unique,
                 if_not_exists,
             } => {
                 let stmt = crate::ddl::CreateIndex {
                     name,
                     table,
                     columns,
+                    unique: *unique,
                     if_not_exists: *if_not_exists,
                 };
-                if let Some(n) = crate::ddl::create_index(&self.shard, &self.engine, stmt).await? {
-                    self.notices.push(("NOTICE", "00000", n));
-                }
-                Ok(Outcome::Command {
-                    tag: "CREATE INDEX".into(),
-                })
+                self.create_index(touched, stmt).await
             }
             Statement::DropIndex { names, if_exists } => {
                 let notices =
@@ -1299,6 +1296,29 @@ impl Session {
         }
     }
 
+    /// CREATE [UNIQUE] INDEX. A unique index commits its keys in an internal transaction that
+    /// waits for every other writer of the table, this session's open one included: refused
+    /// when that one has written rows.
+    async fn create_index(
+        &mut self,
+        touched: &Touched,
+        stmt: crate::ddl::CreateIndex<'_>,
+    ) -> Result<Outcome, EngineError> {
+        if stmt.unique && touched.iter().any(|t| *t) {
+            return Err(EngineError::sql(
+                "0A000",
+                "CREATE UNIQUE INDEX in a transaction that has written rows is not supported yet",
+            ));
+        }
+        let exec = self.executor(Vec::new(), self.engine.begin_transaction(), now_micros());
+        if let Some(n) = crate::ddl::create_index(&exec, stmt).await? {
+            self.notices.push(("NOTICE", "00000", n));
+        }
+        Ok(Outcome::Command {
+            tag: "CREATE INDEX".into(),
+        })
+    }
+
     /// ALTER TABLE … ADD PRIMARY KEY rewrites the table in its own internal transaction (DDL
     /// is not undone by ROLLBACK here), so rows this session's open transaction wrote would be
     /// left behind: refused then.
@@ -1349,7 +1369,9 @@ impl Session {
 }
 
 /// A write bound (prepared) before ALTER TABLE rewrote or DROP TABLE removed its table would
-/// go to a table id no longer in the catalog, which recovery never replays: refuse it.
+/// go to a table id no longer in the catalog, which recovery never replays; one bound before
+/// CREATE UNIQUE INDEX or DROP INDEX changed the table's unique constraints would check the
+/// wrong ones: refuse both.
 fn check_write_target(engine: &Engine, stmt: &Statement) -> Result<(), EngineError> {
     let (Statement::Insert { table, .. }
     | Statement::Update { table, .. }
@@ -1358,7 +1380,11 @@ fn check_write_target(engine: &Engine, stmt: &Statement) -> Result<(), EngineErr
     else {
         return Ok(());
     };
-    if engine.catalog().tables.get(&table.name).map(|t| t.id) == Some(table.id) {
+    let catalog = engine.catalog();
+    let current = catalog.tables.get(&table.name);
+    if current
+        .is_some_and(|t| Arc::ptr_eq(t, table) || (t.id == table.id && t.unique == table.unique))
+    {
         return Ok(());
     }
     Err(EngineError::sql(

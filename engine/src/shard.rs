@@ -530,6 +530,11 @@ impl ShardState {
             .collect()
     }
 
+    /// Forget every key of a dropped unique index.
+    pub fn forget_unique_keys(&self, constraint: u64) {
+        self.unique.borrow_mut().forget(constraint);
+    }
+
     /// Recovery: a unique key the last checkpoint recorded.
     pub(crate) fn restore_unique_key(&self, constraint: u64, key: &[u8]) {
         self.unique.borrow_mut().replay(constraint, key, true);
@@ -542,7 +547,20 @@ impl ShardState {
             log.wait(ticket).await.map_err(io_error)?;
         }
         self.drop_table(id);
+        self.forget_table_keys(&self.engine.catalog(), id);
         Ok(())
+    }
+
+    /// TRUNCATE (or its replay): the unique keys this shard owns for the table's UNIQUE
+    /// constraints and unique indexes go with its rows.
+    fn forget_table_keys(&self, catalog: &Catalog, id: TableId) {
+        let Some(table) = catalog.tables.values().find(|t| t.id == id) else {
+            return;
+        };
+        let mut unique = self.unique.borrow_mut();
+        for position in 0..table.unique.len() {
+            unique.forget(crate::exec::dml::constraint_id(table, position));
+        }
     }
 
     /// Forget a dropped or truncated table's rows on this shard.
@@ -556,13 +574,18 @@ impl ShardState {
     }
 
     /// Whether a transaction other than `except` has uncommitted writes on `table` here.
+    /// A bulk load (COPY into segments) in progress counts: its rows commit unchecked.
     pub fn has_pending_rows(&self, table: TableId, except: WriterId) -> bool {
         self.touched.borrow().iter().any(|(w, touches)| {
             *w != except
                 && touches
                     .iter()
                     .any(|t| matches!(t, Touch::Row(id, _) if *id == table))
-        })
+        }) || self
+            .bulk
+            .borrow()
+            .iter()
+            .any(|(w, load)| *w != except && load.table.id == table)
     }
 
     pub fn record_row(&self, writer: WriterId, table: TableId, row: RowId) {
@@ -941,7 +964,10 @@ impl ShardState {
                     present,
                     ..
                 } => self.unique.borrow_mut().replay(constraint, &key, present),
-                Record::Truncate { table } => self.drop_table(table),
+                Record::Truncate { table } => {
+                    self.drop_table(table);
+                    self.forget_table_keys(catalog, table);
+                }
                 Record::Sequence { name, next } => {
                     if let Some(seq) = catalog.sequences.get(&name) {
                         seq.raise_to(next);

@@ -407,11 +407,12 @@ pub enum Statement {
         names: Vec<String>,
         if_exists: bool,
     },
-    /// `CREATE INDEX name ON table (columns)` (column positions).
+    /// `CREATE [UNIQUE] INDEX name ON table (columns)` (column positions).
     CreateIndex {
         name: String,
         table: String,
         columns: Vec<usize>,
+        unique: bool,
         if_not_exists: bool,
     },
     DropIndex {

@@ -22,6 +22,11 @@ pub struct UniqueConstraint {
     /// Constraint name, as in PostgreSQL: `t_pkey`, `t_a_key`.
     pub name: String,
     pub columns: Vec<usize>,
+    /// The OID of the unique index (`CREATE UNIQUE INDEX`) the constraint is, if it is one
+    /// (`None`: a table constraint). Such an index can be dropped while the table's other
+    /// constraints stay, so its keys are filed under this never-reused id rather than under
+    /// its position among the table's constraints.
+    pub index_oid: Option<u32>,
 }
 
 /// A table: its columns, keys and how its rows are spread over shards.
@@ -51,6 +56,13 @@ impl TableSchema {
         self.primary_key
             .as_ref()
             .and_then(|pk| pk.columns.first().copied())
+    }
+
+    /// The UNIQUE constraint that unique index `name` enforces, if `name` is a unique index.
+    pub fn unique_index(&self, name: &str) -> Option<&UniqueConstraint> {
+        self.unique
+            .iter()
+            .find(|u| u.index_oid.is_some() && u.name == name)
     }
 
     pub fn column_index(&self, name: &str) -> Option<usize> {

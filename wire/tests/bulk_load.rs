@@ -640,28 +640,30 @@ fn dictionary_column_filters_match_the_row_executor() {
     let (child, port) = start(&dir, &log);
     query(
         port,
-        "CREATE TABLE df (k int PRIMARY KEY, mode char(10), kind text, v int)",
+        "CREATE TABLE df (k int PRIMARY KEY, mode char(10), kind text, v int, grade text)",
     );
     query(
         port,
         "INSERT INTO df SELECT g,
                 CASE WHEN g % 13 = 0 THEN NULL ELSE 'AIR' || (g % 4) END,
                 CASE g % 3 WHEN 0 THEN 'small box' WHEN 1 THEN 'large case' ELSE NULL END,
-                g % 100
+                g % 100, 'g' || (g % 6)
            FROM generate_series(1, 50000) g",
     );
     query(port, "DELETE FROM df WHERE k % 5 = 0 AND k < 30000");
     // Rows in the row store too: their groups must meet the segments' coded groups.
     query(
         port,
-        "INSERT INTO df VALUES (60001, 'AIR1', 'new kind', 7), (60002, NULL, NULL, 0),
-                               (60003, 'AIR1', 'large case', 3)",
+        "INSERT INTO df VALUES (60001, 'AIR1', 'new kind', 7, 'g1'), (60002, NULL, NULL, 0, 'g9'),
+                               (60003, 'AIR1', 'large case', 3, 'g2')",
     );
     let queries = [
         "SELECT mode, kind, count(*), sum(v), min(k) FROM df WHERE v < 50 GROUP BY mode, kind ORDER BY mode, kind",
         "SELECT mode, count(*), sum(100 / v) FROM df WHERE v > 0 GROUP BY mode ORDER BY mode",
         "SELECT kind, count(*), max(v) FROM df WHERE v BETWEEN 3 AND 7 GROUP BY kind ORDER BY kind",
         "SELECT count(*), sum(v) FROM df WHERE v >= 1",
+        "SELECT count(*), sum(v), min(k), max(k) FROM df WHERE grade = 'g3'",
+        "SELECT grade, count(*), sum(v) FROM df WHERE grade IN ('g1', 'g2', 'g9') AND v < 50 GROUP BY grade ORDER BY grade",
         "SELECT count(*), sum(v) FROM df WHERE mode = 'AIR1'",
         "SELECT count(*), sum(v) FROM df WHERE mode IN ('AIR1', 'AIR3') AND v < 40",
         "SELECT count(*) FROM df WHERE mode <> 'AIR2'",

@@ -144,7 +144,7 @@ fn key_columns(table: &TableSchema, names: &[String]) -> Result<Vec<usize>, Engi
 /// Close the commit gate once no other transaction has uncommitted writes on the table: those
 /// would commit into the old id after the swap. Waiting happens with the gate open, since they
 /// need it to commit.
-async fn wait_for_writers<'e>(
+pub(super) async fn wait_for_writers<'e>(
     exec: &'e Executor,
     table: &TableSchema,
 ) -> Result<impl Sized + 'e, EngineError> {
@@ -166,7 +166,7 @@ async fn wait_for_writers<'e>(
     }
 }
 
-async fn pending_writes(exec: &Executor, table: TableId) -> Result<bool, EngineError> {
+pub(super) async fn pending_writes(exec: &Executor, table: TableId) -> Result<bool, EngineError> {
     let me = exec.env.reader;
     for s in 0..exec.shard.count() {
         let busy = exec
@@ -244,6 +244,7 @@ fn keyed_schema(
     schema.primary_key = Some(UniqueConstraint {
         name: constraint.to_string(),
         columns,
+        index_oid: None,
     });
     schema.id = engine.change_catalog(|catalog, engine| {
         let id = engine.allocate_oid();

@@ -229,13 +229,25 @@ pub(crate) fn unique_violation(
     }
 }
 
-/// Id of a UNIQUE constraint across the engine: table id and its position.
-pub(super) fn constraint_id(table: &TableSchema, position: usize) -> u64 {
-    (u64::from(table.id) << 16) | position as u64
+/// Id of a UNIQUE constraint across the engine: table id and its position, or for a unique
+/// index its OID (positions shift when one is dropped; OIDs are never reused).
+pub(crate) fn constraint_id(table: &TableSchema, position: usize) -> u64 {
+    match table.unique[position].index_oid {
+        Some(oid) => index_constraint_id(oid),
+        None => (u64::from(table.id) << 16) | position as u64,
+    }
+}
+
+/// Marks a unique index's constraint id: no table has this many constraints.
+const INDEX_CONSTRAINT_SLOT: u64 = 0xFFFF;
+
+/// The constraint id of the unique index with OID `oid`.
+pub(crate) fn index_constraint_id(oid: u32) -> u64 {
+    (u64::from(oid) << 16) | INDEX_CONSTRAINT_SLOT
 }
 
 /// A unique key's encoding and owning shard; `None` when a column is NULL (NULLs never clash).
-pub(super) fn unique_key(
+pub(crate) fn unique_key(
     c: &UniqueConstraint,
     row: &[Value],
     shards: usize,

@@ -126,6 +126,7 @@ pub(crate) fn bind_create_table(
     let primary_key = primary.map(|cols| UniqueConstraint {
         name: format!("{name}_pkey"),
         columns: cols,
+        index_oid: None,
     });
     let unique = unique
         .into_iter()
@@ -134,6 +135,7 @@ pub(crate) fn bind_create_table(
             UniqueConstraint {
                 name: format!("{name}_{}_key", names.join("_")),
                 columns: cols,
+                index_oid: None,
             }
         })
         .collect();

@@ -1,7 +1,7 @@
 //! Binding `CREATE [UNIQUE] INDEX [IF NOT EXISTS] name ON t (c1, c2, …)` and
 //! `DROP INDEX [IF EXISTS] name, …`: plain column lists over the default ordered index. Index
 //! features OmenDB does not have (expressions, partial indexes, INCLUDE, other access methods,
-//! UNIQUE indexes) are refused with 0A000 rather than built as something else.
+//! NULLS NOT DISTINCT) are refused with 0A000 rather than built as something else.
 
 use super::{BindContext, ident_name, table_name};
 use crate::error::PlanError;
@@ -39,13 +39,14 @@ pub(crate) fn bind_create_index(
         name,
         table,
         columns,
+        unique: create.unique,
         if_not_exists: create.if_not_exists,
     })
 }
 
 fn refuse_features(create: &ast::CreateIndex) -> Result<(), PlanError> {
-    let refused = if create.unique {
-        Some("CREATE UNIQUE INDEX is not supported yet (use a UNIQUE constraint)")
+    let refused = if create.nulls_distinct == Some(false) {
+        Some("NULLS NOT DISTINCT is not supported")
     } else if create.predicate.is_some() {
         Some("partial indexes are not supported")
     } else if !create.include.is_empty() {

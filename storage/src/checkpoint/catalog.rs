@@ -43,6 +43,7 @@ pub fn encode_catalog(image: &CatalogImage) -> Vec<u8> {
         w.str(sql);
     }
     encode_indexes(&image.tables, &mut w);
+    encode_unique_indexes(&image.tables, &mut w);
     seal_envelope(MAGIC, VERSION, &w.buf)
 }
 
@@ -69,6 +70,7 @@ pub fn decode_catalog(data: &[u8]) -> Result<CatalogImage, IoFormatError> {
         views.push((name, r.str()?.to_string()));
     }
     decode_indexes(&mut r, &mut tables)?;
+    decode_unique_indexes(&mut r, &mut tables)?;
     Ok(CatalogImage {
         shards,
         next_oid,
@@ -122,6 +124,59 @@ fn decode_indexes(r: &mut ByteReader<'_>, tables: &mut [TableSchema]) -> Result<
     Ok(())
 }
 
+/// Unique indexes come after the indexes, so catalogs written before they existed (which end
+/// there) still decode: (table id, index name, index OID) per unique index, in the table's
+/// constraint order; the index's columns are its entry among the indexes. Each is a UNIQUE
+/// constraint after the table's own ones.
+fn encode_unique_indexes(tables: &[TableSchema], w: &mut ByteWriter) {
+    let all: Vec<(u32, &UniqueConstraint, u32)> = tables
+        .iter()
+        .flat_map(|t| {
+            t.unique
+                .iter()
+                .filter_map(move |u| u.index_oid.map(|oid| (t.id, u, oid)))
+        })
+        .collect();
+    w.u32(all.len() as u32);
+    for (table, unique, oid) in all {
+        w.u32(table);
+        w.str(&unique.name);
+        w.u32(oid);
+    }
+}
+
+fn decode_unique_indexes(
+    r: &mut ByteReader<'_>,
+    tables: &mut [TableSchema],
+) -> Result<(), IoFormatError> {
+    if r.remaining() == 0 {
+        return Ok(());
+    }
+    for _ in 0..r.u32()? {
+        let table = r.u32()?;
+        let name = r.str()?.to_string();
+        let oid = r.u32()?;
+        let owner = tables.iter_mut().find(|t| t.id == table);
+        let columns = owner
+            .as_ref()
+            .and_then(|t| t.indexes.iter().find(|i| i.name == name))
+            .map(|i| i.columns.clone());
+        match (owner, columns) {
+            (Some(t), Some(columns)) => t.unique.push(UniqueConstraint {
+                name,
+                columns,
+                index_oid: Some(oid),
+            }),
+            _ => {
+                return Err(IoFormatError::Invalid(format!(
+                    "unique index {name} of unknown table or index"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn encode_table(t: &TableSchema, w: &mut ByteWriter) {
     w.u32(t.id);
     w.str(&t.name);
@@ -145,8 +200,11 @@ fn encode_table(t: &TableSchema, w: &mut ByteWriter) {
         }
         None => w.u8(0),
     }
-    w.u16(t.unique.len() as u16);
-    for u in &t.unique {
+    // Unique indexes are written with the indexes (see `encode_unique_indexes`).
+    let constraints: Vec<&UniqueConstraint> =
+        t.unique.iter().filter(|u| u.index_oid.is_none()).collect();
+    w.u16(constraints.len() as u16);
+    for u in constraints {
         encode_constraint(u, w);
     }
 }
@@ -214,7 +272,11 @@ fn decode_constraint(
         }
         columns.push(c);
     }
-    Ok(UniqueConstraint { name, columns })
+    Ok(UniqueConstraint {
+        name,
+        columns,
+        index_oid: None,
+    })
 }
 
 fn opt(v: Option<u32>) -> u32 {
@@ -323,15 +385,30 @@ mod tests {
                 primary_key: Some(UniqueConstraint {
                     name: "t_pkey".into(),
                     columns: vec![0],
+                    index_oid: None,
                 }),
-                unique: vec![UniqueConstraint {
-                    name: "t_name_key".into(),
-                    columns: vec![2],
-                }],
-                indexes: vec![IndexSchema {
-                    name: "t_name_price".into(),
-                    columns: vec![2, 1],
-                }],
+                unique: vec![
+                    UniqueConstraint {
+                        name: "t_name_key".into(),
+                        columns: vec![2],
+                        index_oid: None,
+                    },
+                    UniqueConstraint {
+                        name: "t_price_uidx".into(),
+                        columns: vec![1],
+                        index_oid: Some(1400),
+                    },
+                ],
+                indexes: vec![
+                    IndexSchema {
+                        name: "t_name_price".into(),
+                        columns: vec![2, 1],
+                    },
+                    IndexSchema {
+                        name: "t_price_uidx".into(),
+                        columns: vec![1],
+                    },
+                ],
             }],
             sequences: vec![("t_id_seq".into(), 1025)],
             views: vec![("v".into(), "SELECT 1".into())],

@@ -1099,6 +1099,7 @@ mod tests {
                 primary_key: Some(UniqueConstraint {
                     name: "t_pkey".into(),
                     columns: vec![0],
+                    index_oid: None,
                 }),
                 unique: Vec::new(),
                 indexes: Vec::new(),
@@ -1531,6 +1532,7 @@ mod index_tests {
             primary_key: Some(UniqueConstraint {
                 name: "t_pkey".into(),
                 columns: vec![0],
+                index_oid: None,
             }),
             unique: Vec::new(),
             indexes: Vec::new(),

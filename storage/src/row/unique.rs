@@ -146,6 +146,12 @@ impl UniqueKeys {
             .map(|((c, k), _)| (*c, &k[..]))
     }
 
+    /// Forget every key of a dropped constraint (its id is never used again) or of a
+    /// truncated table's constraint.
+    pub fn forget(&mut self, constraint: u64) {
+        self.keys.retain(|(c, _), _| *c != constraint);
+    }
+
     pub fn rollback(&mut self, constraint: u64, key: &[u8], writer: WriterId) {
         let k = (constraint, Box::from(key));
         if let Some(state) = self.keys.get_mut(&k) {
@@ -218,6 +224,19 @@ mod tests {
         assert_eq!(u.pending_change(1, b"b", 11), Some(false));
         u.commit(1, b"b", 11);
         assert_eq!(u.check(1, b"b", 12), Ok(()));
+    }
+
+    #[test]
+    fn forget_drops_only_the_named_constraint() {
+        let mut u = UniqueKeys::default();
+        for c in [1, 2] {
+            u.reserve(c, b"a", 10).unwrap();
+            u.commit(c, b"a", 10);
+        }
+        u.forget(1);
+        assert_eq!(u.check(1, b"a", 11), Ok(()));
+        assert!(u.check(2, b"a", 11).is_err());
+        assert_eq!(u.committed().count(), 1);
     }
 
     #[test]

@@ -259,6 +259,46 @@ mod tests {
     }
 
     #[test]
+    fn key_tests_on_stored_columns_keep_what_the_set_contains() {
+        use arrow_array::Int64Array;
+        let stored: Vec<Option<i64>> = (-70..140)
+            .map(|k| (k % 13 != 0).then_some(k))
+            .chain([Some(i64::MIN), Some(i64::MAX)])
+            .collect();
+        let column = Column::Int64(Int64Array::from(stored.clone()));
+        let sets: [&[i64]; 4] = [&[], &[0], &[-64, -1, 63, 64, 65, 127], &[-5, 1 << 40]];
+        for members in sets {
+            let rows: Vec<Vec<Value>> = members.iter().map(|&k| vec![Value::Int64(k)]).collect();
+            let build = from_rows(&rows, &[Kind::Int64]).unwrap();
+            let keys = Arc::new(match build.is_empty() {
+                true => KeySet::of(&[], 0).unwrap_or_else(|| unreachable!()),
+                false => KeySet::of(&build, 0).unwrap(),
+            });
+            let test = KeyTest::new(&column, keys.clone()).unwrap();
+            let mut collected = Vec::new();
+            test.collect(0, stored.len(), &mut collected);
+            let mut retained: Vec<u32> = (0..stored.len() as u32).collect();
+            test.retain(&mut retained);
+            let expected: Vec<u32> = (0..stored.len() as u32)
+                .filter(|&r| stored[r as usize].is_some_and(|k| keys.contains(k)))
+                .collect();
+            assert_eq!(collected, expected, "{members:?}");
+            assert_eq!(retained, expected, "{members:?}");
+            let direct: Vec<i64> = expected
+                .iter()
+                .filter_map(|&r| stored[r as usize])
+                .collect();
+            let mut wanted: Vec<i64> = members
+                .iter()
+                .copied()
+                .filter(|k| stored.contains(&Some(*k)))
+                .collect();
+            wanted.sort_unstable();
+            assert_eq!(direct, wanted, "{members:?}");
+        }
+    }
+
+    #[test]
     fn text_keys_make_no_filter() {
         let b = from_rows(&[vec![Value::Text("a".into())]], &[Kind::Text]).unwrap();
         assert!(KeySet::of(&b, 0).is_none());
