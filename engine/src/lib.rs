@@ -15,6 +15,7 @@ pub mod runtime;
 pub mod session;
 pub mod settings;
 pub mod shard;
+mod statement_cache;
 
 pub use error::EngineError;
 pub use session::{Field, Outcome, Prepared, Session, TxnStatus};

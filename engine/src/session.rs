@@ -12,6 +12,7 @@ use crate::exec::memory::MemoryBudget;
 use crate::exec::query::Executor;
 use crate::settings::Settings;
 use crate::shard::{Engine, Pinned, Savepoints, ShardRef};
+use crate::statement_cache::{StatementCache, literal_template};
 use omendb_planner::parse::{Parsed, parse};
 use omendb_planner::{BindContext, IsolationLevel, OutputColumn, PlanError, Statement, bind};
 use omendb_storage::row::{Ts, WriterId};
@@ -111,8 +112,8 @@ impl Txn {
 pub struct Session {
     shard: ShardRef,
     engine: Arc<Engine>,
-    user: String,
-    database: String,
+    user: Arc<str>,
+    database: Arc<str>,
     key: (i32, i32),
     cancel: Arc<AtomicBool>,
     settings: Settings,
@@ -120,6 +121,7 @@ pub struct Session {
     notices: Vec<(&'static str, &'static str, String)>,
     deallocations: Vec<Option<String>>,
     txn: Option<Txn>,
+    statements: StatementCache,
 }
 
 fn fields_of(columns: &[OutputColumn]) -> Rc<[Field]> {
@@ -173,8 +175,8 @@ impl Session {
         Session {
             shard,
             engine,
-            user: user.to_string(),
-            database: database.to_string(),
+            user: user.into(),
+            database: database.into(),
             key,
             cancel,
             settings: Settings::new(user),
@@ -182,6 +184,7 @@ impl Session {
             notices: Vec::new(),
             deallocations: Vec::new(),
             txn: None,
+            statements: StatementCache::default(),
         }
     }
 
@@ -276,6 +279,12 @@ impl Session {
     /// (which is the last element). Several statements outside a block form one implicit
     /// transaction, as in PostgreSQL.
     pub async fn simple_query(&mut self, sql: &str) -> Vec<Result<Outcome, EngineError>> {
+        if let Some((prepared, params)) = self.templated(sql)
+            && let Some(stmt) = &prepared.statement
+        {
+            let result = self.run(stmt, params, prepared.fields.as_ref()).await;
+            return self.end_simple_query(vec![result]).await;
+        }
         let parsed = match parse(sql) {
             Ok(p) => p,
             Err(e) => {
@@ -289,7 +298,7 @@ impl Session {
         let mut results = Vec::with_capacity(parsed.len());
         for p in parsed {
             let result = match self.bind_parsed(&p, &[]) {
-                Ok((stmt, _)) => self.run(&stmt, Vec::new()).await,
+                Ok((stmt, _)) => self.run(&stmt, Vec::new(), None).await,
                 Err(e) => {
                     self.fail_transaction();
                     Err(e)
@@ -301,7 +310,14 @@ impl Session {
                 break;
             }
         }
-        // The implicit transaction of the query string ends with it.
+        self.end_simple_query(results).await
+    }
+
+    /// The implicit transaction of a query string ends with it.
+    async fn end_simple_query(
+        &mut self,
+        mut results: Vec<Result<Outcome, EngineError>>,
+    ) -> Vec<Result<Outcome, EngineError>> {
         let failed = results.last().is_some_and(Result::is_err);
         if self.txn.as_ref().is_some_and(|t| !t.explicit)
             && let Err(e) = self.end_transaction(!failed).await
@@ -309,6 +325,26 @@ impl Session {
             results.push(Err(e));
         }
         results
+    }
+
+    /// A one-statement query string as its cached template's statement and the values of its
+    /// integer literals (see `statement_cache`): `None` to parse and bind the text itself.
+    fn templated(&mut self, sql: &str) -> Option<(Rc<Prepared>, Vec<Value>)> {
+        let (template, values) = literal_template(sql)?;
+        let version = self.engine.catalog_version();
+        if let Some(known) = self.statements.template(&template, version) {
+            return known.map(|p| (p, values));
+        }
+        // Usable only if each parameter takes the literal's own type, `int4`: then the
+        // statement is the one the literal text binds to.
+        let usable = self.prepare_uncached(&template, &[]).ok().filter(|p| {
+            p.statement.is_some()
+                && p.param_types.len() == values.len()
+                && p.param_types.iter().all(|&t| t == DataType::Int32)
+        });
+        self.statements
+            .insert_template(template, version, usable.clone());
+        usable.map(|p| (p, values))
     }
 
     /// Start `COPY … FROM STDIN` if `sql` is one (alone in its query string): `None` if it is
@@ -548,8 +584,25 @@ impl Session {
         }
     }
 
-    /// Parse and bind one statement (Parse message).
+    /// Parse and bind one statement (Parse message); the same text with the same declared
+    /// types again (and the catalog unchanged) is the statement prepared the first time.
     pub fn prepare(
+        &mut self,
+        sql: &str,
+        param_types: &[Option<DataType>],
+    ) -> Result<Rc<Prepared>, EngineError> {
+        let version = self.engine.catalog_version();
+        if let Some(prepared) = self.statements.get(sql, param_types, version) {
+            return Ok(prepared);
+        }
+        let prepared = self.prepare_uncached(sql, param_types)?;
+        if prepared.copy.is_none() {
+            self.statements.insert(sql, param_types, version, &prepared);
+        }
+        Ok(prepared)
+    }
+
+    fn prepare_uncached(
         &mut self,
         sql: &str,
         param_types: &[Option<DataType>],
@@ -611,7 +664,7 @@ impl Session {
                 ),
             ));
         }
-        let result = self.run(statement, params).await;
+        let result = self.run(statement, params, stmt.fields.as_ref()).await;
         // Outside a block, each Execute is its own transaction.
         if self.txn.as_ref().is_some_and(|t| !t.explicit) {
             self.end_transaction(result.is_ok()).await?;
@@ -620,7 +673,13 @@ impl Session {
     }
 
     /// Run one bound statement inside the session's transaction (opening an implicit one).
-    async fn run(&mut self, stmt: &Statement, params: Vec<Value>) -> Result<Outcome, EngineError> {
+    /// `fields`: its result columns if a prepared statement already described them.
+    async fn run(
+        &mut self,
+        stmt: &Statement,
+        params: Vec<Value>,
+        fields: Option<&Rc<[Field]>>,
+    ) -> Result<Outcome, EngineError> {
         self.cancel.store(false, Ordering::Relaxed);
         match stmt {
             Statement::Begin { isolation } => return Ok(self.begin(*isolation)),
@@ -660,7 +719,7 @@ impl Session {
         if self.txn.is_none() {
             self.txn = Some(self.new_txn(false));
         }
-        let result = self.run_in_txn(stmt, params).await;
+        let result = self.run_in_txn(stmt, params, fields).await;
         if result.is_err() {
             self.fail_transaction();
         }
@@ -697,10 +756,7 @@ impl Session {
 
     /// `default_transaction_isolation` (validated when set).
     fn default_isolation(&self) -> IsolationLevel {
-        self.settings
-            .get("default_transaction_isolation")
-            .and_then(|v| IsolationLevel::parse(v).ok())
-            .unwrap_or(IsolationLevel::ReadCommitted)
+        self.settings.default_isolation()
     }
 
     fn begin(&mut self, isolation: Option<IsolationLevel>) -> Outcome {
@@ -981,6 +1037,7 @@ impl Session {
         &mut self,
         stmt: &Statement,
         params: Vec<Value>,
+        fields: Option<&Rc<[Field]>>,
     ) -> Result<Outcome, EngineError> {
         let Some(txn) = self.txn.as_mut() else {
             return Err(EngineError::Internal(
@@ -1003,7 +1060,7 @@ impl Session {
             Ts::MAX
         };
         let exec = self.executor_at(params, id, start, at, isolation);
-        let result = self.dispatch(&exec, stmt, &mut touched).await;
+        let result = self.dispatch(&exec, stmt, &mut touched, fields).await;
         if let Some(txn) = self.txn.as_mut() {
             if let Some(done) = txn.statement.take() {
                 self.shard.state().unpin_snapshot(done);
@@ -1024,7 +1081,11 @@ impl Session {
         exec: &Executor,
         stmt: &Statement,
         touched: &mut Touched,
+        fields: Option<&Rc<[Field]>>,
     ) -> Result<Outcome, EngineError> {
+        // A prepared statement's fields are shared, not rebuilt (a String per column) each run.
+        let fields_of =
+            |columns: &[OutputColumn]| fields.cloned().unwrap_or_else(|| fields_of(columns));
         match stmt {
             Statement::Query { plan, columns } => {
                 let rows = exec.run_query(plan).await?;

@@ -4,7 +4,10 @@
 use crate::EngineError;
 use crate::exec::memory::{parse_bytes, show_bytes};
 use omendb_storage::types::datetime::TimeZone;
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// (name as `SHOW` prints it, default, reported to the client in ParameterStatus).
@@ -66,6 +69,18 @@ const DEFAULT_QUERY_MEMORY: u64 = 4 << 30;
 pub struct Settings {
     values: BTreeMap<String, (String, String)>,
     tz: TimeZone,
+    /// What every statement reads, as last derived: a `SET` drops it, so a statement shares
+    /// one list instead of copying every setting, and parses nothing.
+    derived: OnceCell<Derived>,
+}
+
+/// Values derived from the settings, rebuilt after a change.
+#[derive(Debug, Clone)]
+struct Derived {
+    all: Arc<[(String, String)]>,
+    lock_wait: Duration,
+    query_memory: u64,
+    default_isolation: omendb_planner::IsolationLevel,
 }
 
 fn display_name(lower: &str) -> Option<(&'static str, &'static str, bool)> {
@@ -91,6 +106,7 @@ impl Settings {
         Settings {
             values,
             tz: TimeZone::utc(),
+            derived: OnceCell::new(),
         }
     }
 
@@ -110,6 +126,10 @@ impl Settings {
     /// How long a statement waits for a row or key another transaction holds: `lock_timeout`
     /// when set (PostgreSQL's 0 means no limit), never more than `LOCK_WAIT_LIMIT`.
     pub fn lock_wait(&self) -> Duration {
+        self.derived().lock_wait
+    }
+
+    fn parse_lock_wait(&self) -> Duration {
         match self.get("lock_timeout").and_then(parse_milliseconds) {
             Some(ms) if ms > 0 => Duration::from_millis(ms).min(LOCK_WAIT_LIMIT),
             _ => LOCK_WAIT_LIMIT,
@@ -118,6 +138,10 @@ impl Settings {
 
     /// The bytes one statement may hold at once: `omendb.query_memory`.
     pub fn query_memory(&self) -> u64 {
+        self.derived().query_memory
+    }
+
+    fn parse_query_memory(&self) -> u64 {
         self.get(QUERY_MEMORY)
             .and_then(parse_bytes)
             .unwrap_or(DEFAULT_QUERY_MEMORY)
@@ -125,9 +149,13 @@ impl Settings {
 
     /// `SHOW name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.values
-            .get(&name.to_ascii_lowercase())
-            .map(|(_, v)| v.as_str())
+        // Names are stored lower-case; the engine asks with lower-case names on every
+        // statement, so only a client's mixed-case name is copied.
+        let lower = match name.bytes().any(|b| b.is_ascii_uppercase()) {
+            true => Cow::Owned(name.to_ascii_lowercase()),
+            false => Cow::Borrowed(name),
+        };
+        self.values.get(lower.as_ref()).map(|(_, v)| v.as_str())
     }
 
     /// `SET name = value` (`None` resets to the default). Returns the (display name, value) to
@@ -157,6 +185,7 @@ impl Settings {
             }
         };
         self.values.insert(lower, (display.clone(), value.clone()));
+        self.derived = OnceCell::new();
         let reported = known.is_some_and(|(_, _, r)| r);
         Ok(reported.then_some((display, value)))
     }
@@ -230,11 +259,29 @@ impl Settings {
     }
 
     /// Every setting as (lower-case name, value), for `current_setting` and `pg_settings`.
-    pub fn all(&self) -> Vec<(String, String)> {
-        self.values
-            .iter()
-            .map(|(k, (_, v))| (k.clone(), v.clone()))
-            .collect()
+    pub fn all(&self) -> Arc<[(String, String)]> {
+        self.derived().all.clone()
+    }
+
+    /// `default_transaction_isolation` (validated when set).
+    pub fn default_isolation(&self) -> omendb_planner::IsolationLevel {
+        self.derived().default_isolation
+    }
+
+    fn derived(&self) -> &Derived {
+        self.derived.get_or_init(|| Derived {
+            all: self
+                .values
+                .iter()
+                .map(|(k, (_, v))| (k.clone(), v.clone()))
+                .collect(),
+            lock_wait: self.parse_lock_wait(),
+            query_memory: self.parse_query_memory(),
+            default_isolation: self
+                .get("default_transaction_isolation")
+                .and_then(|v| omendb_planner::IsolationLevel::parse(v).ok())
+                .unwrap_or(omendb_planner::IsolationLevel::ReadCommitted),
+        })
     }
 
     /// Settings reported in the startup ParameterStatus messages.

@@ -29,11 +29,11 @@ pub struct EvalEnv {
     /// The transaction's open savepoints: while there are any, the shards keep what the
     /// statement's writes replace, for ROLLBACK TO SAVEPOINT.
     pub savepoint: crate::shard::Savepoints,
-    pub user: String,
-    pub database: String,
+    pub user: Arc<str>,
+    pub database: Arc<str>,
     pub backend_pid: i32,
-    /// Session settings for `current_setting()`.
-    pub settings: Vec<(String, String)>,
+    /// Session settings for `current_setting()` (shared with the session until it changes one).
+    pub settings: Arc<[(String, String)]>,
     /// How long a statement waits for rows and keys other transactions hold (55P03 after).
     pub lock_wait: std::time::Duration,
     /// What this statement may hold in memory, and holds now (53200 past it).
@@ -336,8 +336,8 @@ fn call(
         Func::Random => return Ok(Value::Float64(random_f64())),
         Func::Version => return Ok(Value::Text(crate::version_string())),
         Func::CurrentSchema => return Ok(Value::Text("public".into())),
-        Func::CurrentDatabase => return Ok(Value::Text(env.database.clone())),
-        Func::CurrentUser => return Ok(Value::Text(env.user.clone())),
+        Func::CurrentDatabase => return Ok(Value::Text(env.database.to_string())),
+        Func::CurrentUser => return Ok(Value::Text(env.user.to_string())),
         Func::BackendPid => return Ok(Value::Int32(env.backend_pid)),
         Func::MakeTextArray => {
             let items = args

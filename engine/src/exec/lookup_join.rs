@@ -88,7 +88,7 @@ impl Executor {
             }
             let scope = Scope::Keys(keys.into_iter().collect());
             out.extend(
-                self.scan_on(s, lookup.table, Some(scope), lookup.filter)
+                self.scan_on(s, lookup.table, Some(scope), lookup.filter, None)
                     .await?,
             );
         }

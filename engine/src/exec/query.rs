@@ -282,7 +282,7 @@ impl Executor {
                     table,
                     filter,
                     access,
-                } => self.scan(table, filter.as_ref(), access).await,
+                } => self.scan(table, filter.as_ref(), access, None).await,
                 Plan::System { table, .. } => system_rows(*table, env),
                 Plan::Values { rows, .. } => rows
                     .iter()
@@ -304,6 +304,17 @@ impl Executor {
                     Ok(out)
                 }
                 Plan::Project { input, exprs } => {
+                    if let Plan::Scan {
+                        table,
+                        filter,
+                        access,
+                    } = input.as_ref()
+                        && let Some(columns) = plain_columns(exprs)
+                    {
+                        return self
+                            .scan(table, filter.as_ref(), access, Some(&columns))
+                            .await;
+                    }
                     let rows = self.run(input).await?;
                     rows.iter()
                         .map(|row| exprs.iter().map(|e| eval(e, row, env)).collect())
@@ -417,24 +428,24 @@ impl Executor {
         Ok(out)
     }
 
+    /// The rows of a table the filter passes, all their columns or only `columns`.
     async fn scan(
         &self,
         table: &Arc<TableSchema>,
         filter: Option<&Expr>,
         access: &Access,
+        columns: Option<&[usize]>,
     ) -> Result<Vec<Row>, EngineError> {
         let shards = self.shard.count();
+        let on = |s, scope| self.scan_on(s, table, scope, filter, columns);
         match target(table, access, &self.env, shards)? {
             Target::Nothing => Ok(Vec::new()),
-            Target::One(s, key) => self.scan_on(s, table, key.map(Scope::Key), filter).await,
-            Target::Range(Some(s), range) => {
-                self.scan_on(s, table, Some(Scope::Range(range)), filter)
-                    .await
-            }
-            Target::All => self.scan_every(shards, table, None, filter).await,
+            Target::One(s, key) => on(s, key.map(Scope::Key)).await,
+            Target::Range(Some(s), range) => on(s, Some(Scope::Range(range))).await,
+            Target::All => self.scan_every(shards, table, None, filter, columns).await,
             Target::Range(None, range) => {
-                self.scan_every(shards, table, Some(Scope::Range(range)), filter)
-                    .await
+                let scope = Some(Scope::Range(range));
+                self.scan_every(shards, table, scope, filter, columns).await
             }
         }
     }
@@ -446,9 +457,10 @@ impl Executor {
         table: &Arc<TableSchema>,
         scope: Option<Scope>,
         filter: Option<&Expr>,
+        columns: Option<&[usize]>,
     ) -> Result<Vec<Row>, EngineError> {
         let scans: Vec<_> = (0..shards)
-            .map(|s| self.scan_on(s, table, scope.clone(), filter))
+            .map(|s| self.scan_on(s, table, scope.clone(), filter, columns))
             .collect();
         let mut out = Vec::new();
         for part in crate::runtime::join_all(scans).await {
@@ -463,26 +475,42 @@ impl Executor {
         table: &Arc<TableSchema>,
         scope: Option<Scope>,
         filter: Option<&Expr>,
+        columns: Option<&[usize]>,
     ) -> Result<Vec<Row>, EngineError> {
         loop {
-            let (t, f, env, k) = (
-                table.clone(),
-                filter.cloned(),
-                self.env.clone(),
-                scope.clone(),
-            );
-            let read = self
-                .shard
-                .run_on(shard, move |s| async move {
-                    scan_rows(s.state(), &t, Scope::probe(k.as_ref()), f.as_ref(), &env)
-                })
-                .await
-                .map_err(|e| EngineError::Internal(e.to_string()))??;
+            let read = if shard == self.shard.id() {
+                // This shard's rows: read in place, nothing copied to send anywhere.
+                let probe = Scope::probe(scope.as_ref());
+                scan_rows(self.shard.state(), table, probe, filter, columns, &self.env)?
+            } else {
+                self.scan_remote(shard, table, scope.clone(), filter, columns)
+                    .await?
+            };
             match read {
                 Read::Done(rows) => return Ok(rows),
                 Read::Wait(ended) => self.wait_prepared(ended).await?,
             }
         }
+    }
+
+    /// [`scan_rows`] on another shard, with owned copies of what it reads.
+    async fn scan_remote(
+        &self,
+        shard: usize,
+        table: &Arc<TableSchema>,
+        scope: Option<Scope>,
+        filter: Option<&Expr>,
+        columns: Option<&[usize]>,
+    ) -> Result<Read<Vec<Row>>, EngineError> {
+        let (t, f, env) = (table.clone(), filter.cloned(), self.env.clone());
+        let c = columns.map(<[usize]>::to_vec);
+        self.shard
+            .run_on(shard, move |s| async move {
+                let probe = Scope::probe(scope.as_ref());
+                scan_rows(s.state(), &t, probe, f.as_ref(), c.as_deref(), &env)
+            })
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))?
     }
 
     /// Wait for a prepared multi-shard commit to be applied (it holds no lock a reader could
@@ -499,6 +527,18 @@ impl Executor {
 
 /// How often a reader waiting for a prepared commit looks at its cancel flag.
 const PREPARED_CHECK: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The column of each expression when every one is a plain column reference (a projection a
+/// scan can do while it copies rows out).
+fn plain_columns(exprs: &[Expr]) -> Option<Vec<usize>> {
+    exprs
+        .iter()
+        .map(|e| match e {
+            Expr::Column { index, .. } => Some(*index),
+            _ => None,
+        })
+        .collect()
+}
 
 /// Whether `plan` is a series under nothing but projections.
 fn reaches_series(plan: &Plan) -> bool {
@@ -570,7 +610,7 @@ mod tests {
             user: "test".into(),
             database: "test".into(),
             backend_pid: 1,
-            settings: Vec::new(),
+            settings: Arc::new([]),
             engine: crate::shard::Engine::new(1),
             lock_wait: std::time::Duration::from_secs(10),
             memory: Arc::new(crate::exec::memory::MemoryBudget::new(u64::MAX)),

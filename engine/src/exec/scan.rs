@@ -59,12 +59,15 @@ impl Scope {
     }
 }
 
-/// Rows of `table` on this shard visible to the statement, filtered.
+/// Rows of `table` on this shard visible to the statement, filtered; only the `columns`
+/// asked for (in that order) when the statement projects plain columns, so a row's other
+/// values (a wide text column) are never copied.
 pub fn scan_rows(
     shard: &ShardState,
     table: &Arc<TableSchema>,
     probe: Probe<'_>,
     filter: Option<&Expr>,
+    columns: Option<&[usize]>,
     env: &EvalEnv,
 ) -> Result<Read<Vec<Row>>, EngineError> {
     if let Some(wait) = prepared_wait(shard, table) {
@@ -77,7 +80,10 @@ pub fn scan_rows(
         _ => None,
     };
     visit_matching(shard, table, probe, filter, env, |_, row| {
-        out.push(row.to_vec());
+        out.push(match columns {
+            Some(columns) => columns.iter().map(|&c| row[c].clone()).collect(),
+            None => row.to_vec(),
+        });
         limit.is_none_or(|n| out.len() < n)
     })?;
     Ok(Read::Done(out))
