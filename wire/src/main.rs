@@ -17,6 +17,23 @@ use std::sync::Arc;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Turn transparent huge pages off for this process. mimalloc asks for them on its arenas,
+/// and every first touch of a 2 MiB region then clears the whole huge page: loading TPC-H SF 1
+/// spent 23% of the server's CPU in `clear_page_erms`, for buffers that live one segment long.
+/// Without them the peak resident set of that load fell from 1.50–1.54 GB to 1.36–1.39 GB; the
+/// load's server CPU went from 15.1–16.9 s to 13.2–16.9 s (median 14.4 s; the machine is
+/// noisy), and the 22 queries' CPU stayed within noise.
+fn disable_transparent_huge_pages() {
+    // SAFETY: PR_SET_THP_DISABLE takes plain integer arguments and touches no memory of ours.
+    let rc = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    if rc != 0 {
+        tracing::warn!(
+            "cannot disable transparent huge pages ({}): loads may spend more time clearing pages",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 const BAD_USAGE: u8 = 2;
 const CANNOT_START: u8 = 1;
 
@@ -50,6 +67,7 @@ fn serve(options: Options) -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    disable_transparent_huge_pages();
     let auth = match options.auth() {
         Ok(auth) => auth,
         Err(e) => {
