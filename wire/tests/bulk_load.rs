@@ -9,12 +9,12 @@ mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 /// More than one segment's worth per shard (65,536 rows), so loads cut several segments.
 const ROWS: i64 = 150_000;
 
-fn start(dir: &Path, log: &Path) -> (Child, u16) {
+fn start(dir: &Path, log: &Path) -> (common::durable::Server, u16) {
     common::durable::start(dir, log, 2, "info")
 }
 

@@ -7,12 +7,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 
 const TRANSACTIONS: i64 = 12;
 const ROWS: i64 = 100;
 
-fn start(dir: &Path, log: &Path) -> (Child, u16) {
+fn start(dir: &Path, log: &Path) -> (common::durable::Server, u16) {
     common::durable::start(dir, log, 2, "warn")
 }
 

@@ -137,7 +137,7 @@ fn copy_in(port: u16, table: &str, data: &str) {
     );
 }
 
-fn start(data: &Path) -> (std::process::Child, u16) {
+fn start(data: &Path) -> (common::durable::Server, u16) {
     common::durable::start(data, &data.with_extension("log"), 2, "warn")
 }
 

@@ -142,7 +142,7 @@ async fn limited_locking_range_takes_the_next_row_when_the_first_goes() {
     assert_eq!(waiter.await.unwrap(), vec!["2"]);
 }
 
-fn start(data: &Path) -> (std::process::Child, u16) {
+fn start(data: &Path) -> (common::durable::Server, u16) {
     let log = data.with_extension("log");
     common::durable::start(data, &log, 2, "warn")
 }

@@ -197,7 +197,7 @@ async fn a_second_inserter_waits_for_the_first() {
     }
 }
 
-fn start(data: &Path) -> (std::process::Child, u16) {
+fn start(data: &Path) -> (common::durable::Server, u16) {
     common::durable::start(data, &data.with_extension("log"), 2, "warn")
 }
 

@@ -1,8 +1,10 @@
 //! Servers on a data directory the test controls, for tests that kill and restart them
 //! (bulk loads, checkpoints, crashes): start on a free port with `--data-dir`, wait until it
-//! accepts connections (or fail with its own output), SIGKILL.
+//! accepts connections (or fail with its own output), SIGKILL. A [`Server`] is killed when it
+//! is dropped, so a test that panics does not leave its server running.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,9 +19,32 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// A server process, SIGKILLed when dropped.
+pub struct Server(Child);
+
+impl Deref for Server {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Start `omendb` with `shards` shards on `dir`, its output appended to `log`; returns the
 /// process and its port once it accepts connections.
-pub fn start(dir: &Path, log: &Path, shards: usize, level: &str) -> (Child, u16) {
+pub fn start(dir: &Path, log: &Path, shards: usize, level: &str) -> (Server, u16) {
     let port = free_port();
     let out = std::fs::OpenOptions::new()
         .create(true)
@@ -50,7 +75,7 @@ pub fn start(dir: &Path, log: &Path, shards: usize, level: &str) -> (Child, u16)
         )
         .is_ok()
         {
-            return (child, port);
+            return (Server(child), port);
         }
         assert!(Instant::now() < deadline, "server did not start");
         std::thread::sleep(Duration::from_millis(20));
@@ -58,9 +83,8 @@ pub fn start(dir: &Path, log: &Path, shards: usize, level: &str) -> (Child, u16)
 }
 
 /// SIGKILL: no shutdown work at all.
-pub fn kill(mut child: Child) {
-    let _ = child.kill();
-    let _ = child.wait();
+pub fn kill(server: Server) {
+    drop(server);
 }
 
 /// `sql` through psql (unaligned, tuples only), its trimmed output; panics if psql fails.
