@@ -268,11 +268,7 @@ async fn copy_rows(
         Ok(_) => crate::durable::commit::log_commit(&exec.shard, writer, &touched).await,
         Err(e) => Err(e),
     };
-    if let Err(e) = logged {
-        exec.finish(writer, &touched, false).await?;
-        return Err(e);
-    }
-    exec.finish(writer, &touched, true).await
+    exec.settle(writer, &touched, logged).await
 }
 
 /// Publish the new table under the old name, durably, then forget the old rows.

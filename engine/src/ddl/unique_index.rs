@@ -167,11 +167,7 @@ async fn commit_keys(exec: &Executor, keys: Vec<Vec<KeyChange>>) -> Result<(), E
         crate::durable::commit::log_commit(&exec.shard, writer, &touched).await
     }
     .await;
-    if let Err(e) = reserved {
-        exec.finish(writer, &touched, false).await?;
-        return Err(e);
-    }
-    exec.finish(writer, &touched, true).await
+    exec.settle(writer, &touched, reserved).await
 }
 
 /// Replace table `from` by `to` (same table, other indexes) in the catalog, durably and on

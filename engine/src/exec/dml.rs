@@ -641,6 +641,21 @@ impl Executor {
         let participants = crate::durable::commit::participants(touched);
         crate::durable::commit::finish_on(&self.shard, writer, &participants, ts).await
     }
+
+    /// [`Executor::finish`] by how the transaction's work went: commit after `Ok`, roll back
+    /// after an error, which is then returned (unless the rollback itself fails).
+    pub async fn settle(
+        &self,
+        writer: WriterId,
+        touched: &Touched,
+        outcome: Result<(), EngineError>,
+    ) -> Result<(), EngineError> {
+        if let Err(e) = outcome {
+            self.finish(writer, touched, false).await?;
+            return Err(e);
+        }
+        self.finish(writer, touched, true).await
+    }
 }
 
 pub(super) fn primary_key_changed(table: &TableSchema, old: &[Value], new: &[Value]) -> bool {
