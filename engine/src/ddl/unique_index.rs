@@ -28,7 +28,7 @@ use super::index::{CreateIndex, forget_keys, publish, target, with_index};
 use super::primary_key::{pending_writes, wait_for_writers};
 use crate::EngineError;
 use crate::exec::Row;
-use crate::exec::dml::{Touched, format_values, index_constraint_id, unique_key};
+use crate::exec::dml::{Touched, index_constraint_id, key_detail, unique_key};
 use crate::exec::query::Executor;
 use crate::shard::Savepoints;
 use omendb_planner::{Access, Plan};
@@ -127,18 +127,12 @@ fn duplicated(
     constraint: &UniqueConstraint,
     row: &[Value],
 ) -> EngineError {
-    let names: Vec<&str> = constraint
-        .columns
-        .iter()
-        .map(|&c| table.columns[c].name.as_str())
-        .collect();
     EngineError::Sql {
         sqlstate: "23505",
         message: format!("could not create unique index \"{}\"", constraint.name),
         detail: Some(format!(
-            "Key ({})=({}) is duplicated.",
-            names.join(", "),
-            format_values(constraint.columns.iter().map(|&c| &row[c]), &exec.env.tz)
+            "{} is duplicated.",
+            key_detail(table, constraint, row, &exec.env.tz)
         )),
         hint: None,
     }

@@ -209,11 +209,6 @@ pub(crate) fn unique_violation(
     row: &[Value],
     tz: &TimeZone,
 ) -> EngineError {
-    let names: Vec<&str> = constraint
-        .columns
-        .iter()
-        .map(|&c| table.columns[c].name.as_str())
-        .collect();
     EngineError::Sql {
         sqlstate: "23505",
         message: format!(
@@ -221,12 +216,31 @@ pub(crate) fn unique_violation(
             constraint.name
         ),
         detail: Some(format!(
-            "Key ({})=({}) already exists.",
-            names.join(", "),
-            format_values(constraint.columns.iter().map(|&c| &row[c]), tz)
+            "{} already exists.",
+            key_detail(table, constraint, row, tz)
         )),
         hint: None,
     }
+}
+
+/// `Key (a, b)=(1, x)`: a constraint's columns and `row`'s values of them, as PostgreSQL's
+/// unique-key DETAIL lines start.
+pub(crate) fn key_detail(
+    table: &TableSchema,
+    constraint: &UniqueConstraint,
+    row: &[Value],
+    tz: &TimeZone,
+) -> String {
+    let names: Vec<&str> = constraint
+        .columns
+        .iter()
+        .map(|&c| table.columns[c].name.as_str())
+        .collect();
+    format!(
+        "Key ({})=({})",
+        names.join(", "),
+        format_values(constraint.columns.iter().map(|&c| &row[c]), tz)
+    )
 }
 
 /// Id of a UNIQUE constraint across the engine: table id and its position, or for a unique
