@@ -12,6 +12,7 @@
 
 use crate::EngineError;
 use crate::copy::CopyParser;
+use crate::copy::direct::{self, Slot, slot_value};
 use crate::durable::checkpoint::{SEGMENT_DIR, segment_file, write_new_file};
 use crate::exec::Row;
 use crate::exec::dml::{check_not_null, unique_violation};
@@ -19,7 +20,9 @@ use crate::exec::route::shard_of_value_in;
 use crate::runtime::file::{create_dir_all, remove_file, sync_dir};
 use crate::shard::ShardRef;
 use crate::shard::ShardState;
-use omendb_storage::row::key::encode_primary_key;
+use omendb_storage::row::key::{
+    encode_primary_key, encode_primary_key_bytes, encode_primary_key_int,
+};
 use omendb_storage::row::{ColdSegment, RowError, WriterId};
 use omendb_storage::schema::TableSchema;
 use omendb_storage::segment::{
@@ -79,6 +82,55 @@ impl RowBuffer {
         if let Some(pk) = pk {
             for &c in pk {
                 encode_primary_key(&[&row[c]], &mut self.keys.bytes);
+            }
+            self.keys.offsets.push(self.keys.bytes.len());
+        }
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Append one row parsed directly (`direct::parse_line`): `slots` per column, `text` the
+    /// line its text slots point into, `row` the values of general-kind columns.
+    fn push_slots(
+        &mut self,
+        table: &TableSchema,
+        text: &str,
+        slots: &[Slot],
+        row: &[Value],
+        pk: Option<&[usize]>,
+    ) -> Result<(), Refusal> {
+        let field = |start: u32, end: u32| {
+            text.get(start as usize..end as usize)
+                .ok_or(Refusal::Internal("a text slot outside its line"))
+        };
+        for ((b, &slot), v) in self.builders.iter_mut().zip(slots).zip(row) {
+            match slot {
+                Slot::Null => b.push(&Value::Null),
+                Slot::Int(x) => b.push_int(x),
+                Slot::Date(d) => b.push_date(d),
+                Slot::Decimal(m) => b.push_decimal(m),
+                Slot::Text { start, end, pad } => b.push_str(field(start, end)?, pad as usize),
+                Slot::Value => b.push(v),
+            }
+            .map_err(Refusal::Segment)?;
+        }
+        if let Some(pk) = pk {
+            for &c in pk {
+                let out = &mut self.keys.bytes;
+                match slots[c] {
+                    Slot::Int(x) => encode_primary_key_int(x, out),
+                    Slot::Date(d) => encode_primary_key_int(i64::from(d), out),
+                    Slot::Text { start, end, pad: 0 } => {
+                        encode_primary_key_bytes(field(start, end)?.as_bytes(), out)
+                    }
+                    Slot::Value => encode_primary_key(&[&row[c]], out),
+                    // Padded text and decimals: as the value itself is encoded.
+                    slot => {
+                        let v = slot_value(slot, table.columns[c].ty, text)
+                            .ok_or(Refusal::Internal("a key slot without its value"))?;
+                        encode_primary_key(&[&v], out);
+                    }
+                }
             }
             self.keys.offsets.push(self.keys.bytes.len());
         }
@@ -258,11 +310,25 @@ fn load_lines(
         return Err(EngineError::Internal("the bulk load ended".into()));
     };
     let mut row = Vec::new();
+    // Lines in plain forms are parsed straight into the column builders (`direct`).
+    let kinds = direct::kinds(parser);
+    let mut slots = vec![Slot::Null; table.columns.len()];
+    let mut plain_row = vec![Value::Null; table.columns.len()];
     let mut key_buf = Vec::new();
     let mut loaded = 0;
     let mut result = Ok(());
     let body = lines.bytes.strip_suffix(b"\n").unwrap_or(&lines.bytes);
-    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+    // A chunk of whole lines is UTF-8 exactly when each line is ('\n' is never inside a
+    // character): one check for the chunk instead of one per line. Without it every line
+    // takes the general parser, which words the error.
+    let body_text = kinds.as_ref().and_then(|_| std::str::from_utf8(body).ok());
+    let mut start = 0;
+    // Lines as `split` at '\n' yields them, found by memchr.
+    let ends = memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len()));
+    for (i, end) in ends.enumerate() {
+        let line = &body[start..end];
+        let line_text = body_text.and_then(|t| t.get(start..end));
+        start = end + 1;
         let number = match &lines.numbers {
             Some(n) => n.get(i).copied().unwrap_or(0),
             None => lines.first + 1 + i as u64,
@@ -279,6 +345,35 @@ fn load_lines(
                 continue;
             }
             routed = true;
+        }
+        if let Some(kinds) = kinds.as_deref()
+            && let Some(line_text) = line_text
+            && let Some(text) =
+                direct::parse_line(parser, kinds, line_text, &mut slots, &mut plain_row)
+            && (shard_column.is_none() || routed)
+            && !slots
+                .iter()
+                .zip(&table.columns)
+                .any(|(s, c)| *s == Slot::Null && !c.nullable)
+        {
+            // A NULL in a NOT NULL column takes the general path below, which words the error.
+            loaded += 1;
+            let step = load
+                .buffer
+                .push_slots(table, text, &slots, &plain_row, pk.as_deref())
+                .and_then(|()| {
+                    if load.buffer.len >= SEGMENT_ROWS {
+                        cut_segment(state, &mut load, &loads)
+                    } else {
+                        Ok(())
+                    }
+                })
+                .map_err(|r| refusal_error(table, r, &tz));
+            if let Err(e) = step {
+                result = Err(e);
+                break;
+            }
+            continue;
         }
         let step = parser
             .parse_line_into(line, number, &mut row)
@@ -582,9 +677,33 @@ impl Keys {
 
     /// The row order that sorts the keys.
     fn order(&self) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..self.offsets.len() - 1).collect();
+        let n = self.offsets.len() - 1;
+        if let Some(order) = self.order_fixed(n) {
+            return order;
+        }
+        let mut order: Vec<usize> = (0..n).collect();
         order.sort_unstable_by(|&a, &b| self.get(a).cmp(self.get(b)));
         order
+    }
+
+    /// Keys of up to 16 bytes (every key of a few integer columns) sort as big-endian
+    /// integers padded with zeros, then by length: that orders them exactly as their bytes (a
+    /// key that is a prefix of another ties with it padded and is shorter), with one integer
+    /// comparison instead of a `memcmp` call per step.
+    fn order_fixed(&self, n: usize) -> Option<Vec<usize>> {
+        const WIDEST: usize = 16;
+        let mut keyed: Vec<(u128, u8, u32)> = Vec::with_capacity(n);
+        for i in 0..n {
+            let key = self.get(i);
+            if key.len() > WIDEST {
+                return None;
+            }
+            let mut padded = [0u8; WIDEST];
+            padded[..key.len()].copy_from_slice(key);
+            keyed.push((u128::from_be_bytes(padded), key.len() as u8, i as u32));
+        }
+        keyed.sort_unstable();
+        Some(keyed.into_iter().map(|(_, _, i)| i as usize).collect())
     }
 }
 
@@ -598,4 +717,50 @@ fn shard_dir(state: &ShardState) -> Result<std::path::PathBuf, EngineError> {
 
 fn io(e: std::io::Error) -> EngineError {
     EngineError::Io(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Keys;
+
+    fn keys(list: &[&[u8]]) -> Keys {
+        let mut k = Keys {
+            bytes: Vec::new(),
+            offsets: vec![0],
+        };
+        for key in list {
+            k.bytes.extend_from_slice(key);
+            k.offsets.push(k.bytes.len());
+        }
+        k
+    }
+
+    fn by_bytes(k: &Keys) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..k.offsets.len() - 1).collect();
+        order.sort_by(|&a, &b| k.get(a).cmp(k.get(b)));
+        order
+    }
+
+    /// The integer sort of short keys orders them as their bytes, at every width up to 16 and
+    /// past it, and keys that are prefixes of others padded with zeros come first.
+    #[test]
+    fn key_order_is_the_byte_order() {
+        for width in [1usize, 4, 8, 9, 16, 17] {
+            let list: Vec<Vec<u8>> = (0..200u32)
+                .map(|i| {
+                    let x = i.wrapping_mul(2_654_435_761).rotate_left(i % 32);
+                    (0..width).map(|b| (x >> ((b * 5) % 32)) as u8).collect()
+                })
+                .collect();
+            let refs: Vec<&[u8]> = list.iter().map(Vec::as_slice).collect();
+            let k = keys(&refs);
+            let got: Vec<&[u8]> = k.order().into_iter().map(|i| k.get(i)).collect();
+            let want: Vec<&[u8]> = by_bytes(&k).into_iter().map(|i| k.get(i)).collect();
+            assert_eq!(got, want, "width {width}");
+        }
+        let mixed = keys(&[
+            b"bbbb", b"a", b"ccccccc", b"b", b"a\0", b"", b"a\0\0", b"\0",
+        ]);
+        assert_eq!(mixed.order(), vec![5, 7, 1, 4, 6, 3, 0, 2]);
+    }
 }

@@ -6,6 +6,7 @@
 //! inserted every `BATCH_ROWS`.
 
 pub mod bulk;
+mod direct;
 mod parse;
 mod statement;
 

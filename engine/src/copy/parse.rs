@@ -143,6 +143,25 @@ impl CopyParser {
         })
     }
 
+    /// (position in the table row, type) of each field of a line, in order.
+    pub(super) fn targets(&self) -> &[(usize, DataType)] {
+        &self.targets
+    }
+
+    /// Whether lines are text format (CSV lines take the general parser only).
+    pub(super) fn is_text(&self) -> bool {
+        self.stmt.format == CopyFormat::Text
+    }
+
+    pub(super) fn delimiter(&self) -> u8 {
+        self.stmt.delimiter
+    }
+
+    /// The string that stands for NULL.
+    pub(super) fn null(&self) -> &str {
+        &self.stmt.null
+    }
+
     /// The number of the last line read.
     pub fn line(&self) -> u64 {
         self.line
@@ -220,7 +239,8 @@ impl CopyParser {
         if field.contains('\\') {
             return None;
         }
-        self.convert(n, field).ok()
+        let ty = self.targets[n].1;
+        super::direct::plain_value(field, ty).or_else(|| self.convert(n, field).ok())
     }
 
     /// A parser for one chunk from `split_lines`, numbering lines after `line`.
@@ -406,7 +426,7 @@ impl CopyParser {
         self.check_count(n)
     }
 
-    fn convert(&self, n: usize, text: &str) -> Result<Value, EngineError> {
+    pub(super) fn convert(&self, n: usize, text: &str) -> Result<Value, EngineError> {
         let Some(&(col, ty)) = self.targets.get(n) else {
             return Ok(Value::Null);
         };
@@ -462,7 +482,7 @@ impl CopyParser {
 
 /// The fields of a text-format line, split at an ASCII delimiter byte: a plain byte loop,
 /// cheaper than a `memchr` call per field for fields a few bytes long.
-struct Fields<'a> {
+pub(super) struct Fields<'a> {
     text: &'a str,
     at: usize,
     delimiter: u8,
@@ -470,7 +490,7 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    fn new(text: &'a str, delimiter: u8) -> Fields<'a> {
+    pub(super) fn new(text: &'a str, delimiter: u8) -> Fields<'a> {
         debug_assert!(
             delimiter.is_ascii(),
             "COPY checks the delimiter is one byte"
@@ -507,7 +527,7 @@ impl<'a> Iterator for Fields<'a> {
 }
 
 /// Whether `field` is the COPY's NULL string (lengths first: most fields are not).
-fn is_null(field: &str, null: &str) -> bool {
+pub(super) fn is_null(field: &str, null: &str) -> bool {
     field.len() == null.len() && field.bytes().zip(null.bytes()).all(|(a, b)| a == b)
 }
 

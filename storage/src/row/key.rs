@@ -142,13 +142,13 @@ pub fn encode_primary_key(values: &[&Value], out: &mut Vec<u8>) {
 
 /// Append the primary-key encoding of one string or bytea key column's bytes: what
 /// `encode_primary_key` appends for a `Value::Text`/`Value::Bytea`, without building the value.
-pub(crate) fn encode_primary_key_bytes(bytes: &[u8], out: &mut Vec<u8>) {
+pub fn encode_primary_key_bytes(bytes: &[u8], out: &mut Vec<u8>) {
     encode_bytes(bytes, out);
 }
 
 /// Append the primary-key encoding of one integer or date key column: what
 /// `encode_primary_key` appends for `Value::Int16/Int32/Int64/Date` holding `v`.
-pub(crate) fn encode_primary_key_int(v: i64, out: &mut Vec<u8>) {
+pub fn encode_primary_key_int(v: i64, out: &mut Vec<u8>) {
     encode_varint(v, out);
 }
 

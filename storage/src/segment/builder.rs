@@ -9,6 +9,7 @@ use arrow_array::builder::{
 };
 use arrow_array::{Decimal128Array, Int32Array, Int64Array};
 use arrow_buffer::{NullBuffer, NullBufferBuilder, ScalarBuffer};
+use std::fmt::Write;
 use std::sync::Arc;
 
 /// Largest precision an Arrow `Decimal128` declares; OmenDB numerics have at most 38 digits
@@ -49,6 +50,9 @@ enum Inner {
         nulls: NullBufferBuilder,
     },
 }
+
+/// Blanks that pad `char(n)` values a slice at a time.
+const BLANKS: &str = "                                                                ";
 
 /// Average bytes reserved per string value up front.
 const STRING_BYTES_HINT: usize = 16;
@@ -181,6 +185,98 @@ impl ColumnBuilder {
             }
             _ => return Err(wrong()),
         }
+        Ok(())
+    }
+
+    /// Append an integer to an int2/int4/int8 column: what `push` does with the value of
+    /// that type holding `v`. A value the type cannot hold, or a column of another type, is
+    /// an error.
+    pub fn push_int(&mut self, v: i64) -> Result<(), SegmentError> {
+        let wrong = SegmentError::WrongValue {
+            expected: self.ty,
+            found: DataType::Int64,
+        };
+        match &mut self.inner {
+            Inner::Int16(b) => b.append_value(i16::try_from(v).map_err(|_| wrong)?),
+            Inner::Int32(b) => b.append_value(i32::try_from(v).map_err(|_| wrong)?),
+            Inner::Int64(b) => b.append_value(v),
+            _ => return Err(wrong),
+        }
+        Ok(())
+    }
+
+    /// Append a date (days since 2000-01-01) to a date column.
+    pub fn push_date(&mut self, days: i32) -> Result<(), SegmentError> {
+        match &mut self.inner {
+            Inner::Date(b) => b.append_value(days),
+            _ => {
+                return Err(SegmentError::WrongValue {
+                    expected: self.ty,
+                    found: DataType::Date,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Append a numeric given as its mantissa at the column's declared scale (a `numeric(p, s)`
+    /// column; 0 when only the precision is declared): what `push` does with that value fitted
+    /// to the column.
+    pub fn push_decimal(&mut self, mantissa: i64) -> Result<(), SegmentError> {
+        let declared = match self.ty {
+            DataType::Numeric {
+                precision: Some(_),
+                scale,
+            } => scale.unwrap_or(0),
+            _ => u8::MAX,
+        };
+        match &mut self.inner {
+            Inner::Numeric {
+                mantissas,
+                scales,
+                nulls,
+            } if declared != u8::MAX => {
+                mantissas.push(i128::from(mantissa));
+                scales.push(declared);
+                nulls.append_non_null();
+                Ok(())
+            }
+            _ => Err(SegmentError::WrongValue {
+                expected: self.ty,
+                found: DataType::Numeric {
+                    precision: None,
+                    scale: None,
+                },
+            }),
+        }
+    }
+
+    /// Append `s` followed by `pad` blanks to a text column (`char(n)` values are stored
+    /// blank-padded): what `push` does with the padded `Value::Text`, without building it.
+    pub fn push_str(&mut self, s: &str, pad: usize) -> Result<(), SegmentError> {
+        let Inner::Text(b) = &mut self.inner else {
+            return Err(SegmentError::WrongValue {
+                expected: self.ty,
+                found: DataType::Text,
+            });
+        };
+        let total = self.bytes.saturating_add(s.len()).saturating_add(pad);
+        if total > i32::MAX as usize {
+            return Err(SegmentError::TooLarge { bytes: total });
+        }
+        self.bytes = total;
+        if pad == 0 {
+            b.append_value(s);
+            return Ok(());
+        }
+        // Writing into the builder's buffer cannot fail; `append_value` then ends the value.
+        let _ = b.write_str(s);
+        let mut missing = pad;
+        while missing > BLANKS.len() {
+            let _ = b.write_str(BLANKS);
+            missing -= BLANKS.len();
+        }
+        b.append_value(&BLANKS[..missing]);
         Ok(())
     }
 

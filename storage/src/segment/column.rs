@@ -358,7 +358,7 @@ impl Column {
 /// A dictionary is kept only with at most about half the rows distinct (see `dictionary`); a
 /// segment's 65,536 rows with at most 32,768 distinct values in no particular order show a
 /// repeat among their first 1,024 with near certainty (birthday bound: about 16 expected).
-const DICT_SAMPLE: usize = 1024;
+pub(crate) const DICT_SAMPLE: usize = 1024;
 
 /// A text dictionary stays addressable by 16-bit codes.
 pub const DICT_MAX_VALUES: usize = 1 << 16;

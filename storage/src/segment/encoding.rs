@@ -5,6 +5,7 @@
 //! and never panic on bad bytes: every length is checked before it is used, and a bad stream is
 //! a [`Bad`] naming the logical offset. Byte layouts are in `storage/FORMAT.md`.
 
+use super::column::DICT_SAMPLE;
 use crate::io::{ByteReader, ByteWriter, IoFormatError};
 use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer};
 use hashbrown::HashMap;
@@ -310,6 +311,45 @@ pub(crate) fn write_strings<'a>(
     write_string_body(w, rows, get, valid);
 }
 
+/// Write a column already held as dictionary codes (`codes[i]` into `dict(c)`, `dict_len`
+/// entries): the dictionary as it is when that is smaller than the plain strings, without
+/// hashing a single row again. A dictionary with more entries than rows (left by a `take`)
+/// is rebuilt as `write_strings` would.
+pub(crate) fn write_coded_strings<'a>(
+    w: &mut ByteWriter,
+    codes: &[u16],
+    dict: impl Fn(usize) -> &'a [u8],
+    dict_len: usize,
+    valid: Option<&NullBuffer>,
+) {
+    let rows = codes.len();
+    if dict_len == 0 || dict_len > rows {
+        write_strings(w, rows, |i| dict(usize::from(codes[i])), valid);
+        return;
+    }
+    let is_valid = |i: usize| valid.is_none_or(|n| n.is_valid(i));
+    let lengths: Vec<usize> = (0..dict_len).map(|c| dict(c).len()).collect();
+    let total: usize = (0..rows)
+        .filter(|&i| is_valid(i))
+        .map(|i| lengths[usize::from(codes[i])])
+        .sum();
+    let dict_bytes: usize = lengths.iter().sum();
+    let code_bits = bit_width(dict_len.saturating_sub(1) as u64);
+    if dict_bytes + dict_len * 2 + packed_len(rows, code_bits) < total {
+        w.u8(STR_DICT);
+        w.u32(dict_len as u32);
+        write_string_body(w, dict_len, &dict, None);
+        // NULL rows are written with code 0, as `dictionary` gives them.
+        let wide: Vec<u32> = (0..rows)
+            .map(|i| if is_valid(i) { u32::from(codes[i]) } else { 0 })
+            .collect();
+        write_ints(w, &wide, None);
+        return;
+    }
+    w.u8(STR_PLAIN);
+    write_string_body(w, rows, |i| dict(usize::from(codes[i])), valid);
+}
+
 /// Distinct strings in first-appearance order and each row's code, unless there are too many.
 fn dictionary<'a>(
     rows: usize,
@@ -324,6 +364,11 @@ fn dictionary<'a>(
         if !is_valid(i) {
             codes.push(0);
             continue;
+        }
+        // A sample without a single repeat means a (nearly) unique column: stop before hashing
+        // up to half the rows to find that out (the reasoning at `column::DICT_SAMPLE`).
+        if codes.len() == DICT_SAMPLE && dict.len() == DICT_SAMPLE {
+            return None;
         }
         let s = get(i);
         let next = dict.len() as u32;

@@ -8,7 +8,8 @@ use super::builder::{decimal_array, interval_column};
 use super::column::{Column, DICT_MAX_VALUES};
 use super::encoding::{
     Bad, StringParts, Strings, expand_dictionary, read_bitmap, read_ints, read_ints_as, read_plain,
-    read_strings, read_strings_as_stored, write_bitmap, write_ints, write_plain, write_strings,
+    read_strings, read_strings_as_stored, write_bitmap, write_coded_strings, write_ints,
+    write_plain, write_strings,
 };
 use super::error::SegmentError;
 use super::zone::ZoneMap;
@@ -266,10 +267,11 @@ fn write_chunk(w: &mut ByteWriter, c: &Column) {
             write_ints(w, mantissas.values(), nulls);
         }
         Column::Text(a) => write_strings(w, a.len(), |i| a.value(i).as_bytes(), nulls),
-        Column::TextDict { codes, values } => write_strings(
+        Column::TextDict { codes, values } => write_coded_strings(
             w,
-            codes.len(),
-            |i| values.value(usize::from(codes.value(i))).as_bytes(),
+            codes.values(),
+            |c| values.value(c).as_bytes(),
+            values.len(),
             nulls,
         ),
         Column::Bytea(a) => write_strings(w, a.len(), |i| a.value(i), nulls),

@@ -71,6 +71,25 @@ fn valid(nulls: Option<&NullBuffer>, i: usize) -> bool {
     nulls.is_none_or(|n| n.is_valid(i))
 }
 
+/// The dictionary entries (of `len`) that some non-NULL row's code names, in entry order.
+pub(crate) fn used_codes(
+    codes: &[u16],
+    len: usize,
+    nulls: Option<&NullBuffer>,
+) -> impl Iterator<Item = usize> {
+    let mut used = vec![false; len];
+    for (i, &c) in codes.iter().enumerate() {
+        if valid(nulls, i)
+            && let Some(u) = used.get_mut(usize::from(c))
+        {
+            *u = true;
+        }
+    }
+    used.into_iter()
+        .enumerate()
+        .filter_map(|(c, u)| u.then_some(c))
+}
+
 impl Sketch {
     /// The sketch of `column`'s non-NULL values.
     pub fn of(column: &Column) -> Sketch {
@@ -91,16 +110,11 @@ impl Sketch {
             Column::Numeric64 { mantissas, .. } => {
                 s.primitive(mantissas, nulls, |v| wide(i128::from(v)));
             }
+            // A value counted twice changes nothing: each dictionary entry some row uses is
+            // hashed and counted once.
             Column::TextDict { codes, values } => {
-                let hashes: Vec<u64> = (0..values.len())
-                    .map(|v| hash_bytes(values.value(v).as_bytes()))
-                    .collect();
-                for (i, code) in codes.values().iter().enumerate() {
-                    if valid(nulls, i)
-                        && let Some(h) = hashes.get(usize::from(*code))
-                    {
-                        s.add(*h);
-                    }
+                for code in used_codes(codes.values(), values.len(), nulls) {
+                    s.add(hash_bytes(values.value(code).as_bytes()));
                 }
             }
             Column::Text(a) => (0..a.len())

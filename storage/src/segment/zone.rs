@@ -7,6 +7,7 @@
 //! (1.0 = 1.00; the first of equal values is kept); intervals by their normalised length.
 
 use super::column::Column;
+use super::sketch::used_codes;
 use crate::types::{Interval, Numeric, Value};
 use arrow_array::{Array, ArrowPrimitiveType, PrimitiveArray};
 use arrow_buffer::NullBuffer;
@@ -65,8 +66,9 @@ impl ZoneMap {
                 x.as_bytes().cmp(y.as_bytes())
             })
             .map(|(lo, hi)| (Value::Text(lo.into()), Value::Text(hi.into()))),
+            // The extremes of the entries some row uses: one comparison per entry, not per row.
             Column::TextDict { codes, values } => extremes(
-                valid(codes.len(), nulls).map(|i| values.value(usize::from(codes.value(i)))),
+                used_codes(codes.values(), values.len(), nulls).map(|c| values.value(c)),
                 |x, y| x.as_bytes().cmp(y.as_bytes()),
             )
             .map(|(lo, hi)| (Value::Text(lo.into()), Value::Text(hi.into()))),

@@ -600,7 +600,7 @@ pub fn parse_date(s: &str) -> Result<i32, TypeError> {
 
 /// The plain ISO form `YYYY-MM-DD` of an existing date (what COPY data and ISO output hold),
 /// without the general parser; anything else is left to it.
-fn iso_date(s: &str) -> Option<i32> {
+pub fn iso_date(s: &str) -> Option<i32> {
     let b = s.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
