@@ -143,7 +143,10 @@ pub(crate) fn parse_line<'a>(
     (n == kinds.len()).then_some(text)
 }
 
-/// `field` (at byte `start` of its line) in its plain form for `kind`, or `None`.
+/// `field` (at byte `start` of its line) in its plain form for `kind`, or `None`. Inlined:
+/// called once per field, and a returned `Slot` read back through the stack stalled the
+/// store-to-load forwarding in the profile.
+#[inline(always)]
 fn plain_field(field: &str, kind: Kind, start: usize) -> Option<Slot> {
     let b = field.as_bytes();
     match kind {

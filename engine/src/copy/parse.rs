@@ -65,7 +65,7 @@ impl CopyParser {
             return None;
         }
         self.carry.extend_from_slice(data);
-        let mut end = match self.carry.iter().rposition(|&b| b == b'\n') {
+        let mut end = match memchr::memrchr(b'\n', &self.carry) {
             Some(i) => i + 1,
             None if last => self.carry.len(),
             None => return None,
@@ -102,8 +102,8 @@ impl CopyParser {
         // is no such line, and counting newlines is all that is left.
         let mut at = start;
         let mut lines = 0u64;
-        if !chunk[start..].contains(&b'\\') {
-            lines = chunk[start..].iter().filter(|&&b| b == b'\n').count() as u64;
+        if memchr::memchr(b'\\', &chunk[start..]).is_none() {
+            lines = memchr::memchr_iter(b'\n', &chunk[start..]).count() as u64;
             at = chunk.len();
         }
         while at < chunk.len() {

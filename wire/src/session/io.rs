@@ -11,8 +11,11 @@ use crate::error::WireError;
 use bytes::BytesMut;
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// Bytes read from the socket at a time.
+/// Bytes read from the socket at a time, at first and after any read that did not fill them.
 const READ_CHUNK: usize = 16 * 1024;
+/// The most read at a time: reads that keep filling their buffer (a COPY streaming in) double
+/// up to this, so a bulk load takes 16 times fewer `recv` calls and buffer refills.
+const READ_MAX: usize = 256 * 1024;
 /// Output size that is written out even before the protocol asks for a flush.
 pub const FLUSH_AT: usize = 64 * 1024;
 
@@ -23,6 +26,8 @@ pub(crate) struct Io<S> {
     decoder: Decoder,
     /// ReadyForQuery or Flush was written: send everything before waiting for input.
     flush_pending: bool,
+    /// Bytes the next read asks for.
+    read_size: usize,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
@@ -33,6 +38,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
             out: BytesMut::with_capacity(READ_CHUNK),
             decoder: Decoder::new(),
             flush_pending: false,
+            read_size: READ_CHUNK,
         }
     }
 
@@ -53,9 +59,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
 
     async fn read_more(&mut self) -> Result<bool, WireError> {
         let filled = self.input.len();
-        self.input.resize(filled + READ_CHUNK, 0);
+        self.input.resize(filled + self.read_size, 0);
         let n = self.stream.read(&mut self.input[filled..]).await;
-        self.input.truncate(filled + *n.as_ref().unwrap_or(&0));
+        let got = *n.as_ref().unwrap_or(&0);
+        self.input.truncate(filled + got);
+        self.read_size = if got == self.read_size {
+            (self.read_size * 2).min(READ_MAX)
+        } else {
+            READ_CHUNK
+        };
         Ok(n? > 0)
     }
 
