@@ -43,8 +43,12 @@ const REMOTE_MARGIN: usize = 8;
 /// One transaction's load of one table on one shard.
 pub struct BulkLoad {
     pub table: Arc<TableSchema>,
-    /// Rows not yet cut into a segment, already in columns.
-    buffer: RowBuffer,
+    /// Rows not yet cut into a segment, already in columns: one buffer per shard the rows
+    /// were split on (created when its first row arrives). Each shard splits its chunks in
+    /// order and its batches arrive in order, so with input in key order every buffer is in
+    /// key order and its cuts need no reordering, while one shared buffer would interleave
+    /// the sources and reorder nearly every cut.
+    buffers: Vec<Option<RowBuffer>>,
     pub segments: Vec<PendingSegment>,
 }
 
@@ -168,9 +172,19 @@ pub struct PendingSegment {
 }
 
 impl BulkLoad {
+    /// The buffer of rows split on shard `origin`.
+    fn buffer(&mut self, origin: usize) -> Result<&mut RowBuffer, Refusal> {
+        let table = &self.table;
+        let slot = self
+            .buffers
+            .get_mut(origin)
+            .ok_or(Refusal::Internal("rows from a shard that does not exist"))?;
+        Ok(slot.get_or_insert_with(|| RowBuffer::new(table)))
+    }
+
     /// Rows loaded so far.
     pub fn rows(&self) -> usize {
-        self.buffer.len
+        self.buffers.iter().flatten().map(|b| b.len).sum::<usize>()
             + self
                 .segments
                 .iter()
@@ -224,7 +238,7 @@ pub fn bulk_begin(
         writer,
         BulkLoad {
             table: table.clone(),
-            buffer: RowBuffer::new(table),
+            buffers: (0..state.engine().shard_count()).map(|_| None).collect(),
             segments: Vec::new(),
         },
     );
@@ -248,7 +262,8 @@ pub async fn load_chunk(
         numbers: None,
         first,
     };
-    let (n, remote) = load_lines(shard.state(), &mut parser, &lines, &table, writer, true)?;
+    let here = shard.id();
+    let (n, remote) = load_lines(shard.state(), &mut parser, &lines, &table, writer, None)?;
     let mut total = n;
     let mut sends = Vec::new();
     for (owner, batch) in remote.into_iter().enumerate() {
@@ -257,7 +272,7 @@ pub async fn load_chunk(
         }
         let (t, mut p) = (table.clone(), parser.fork(0));
         sends.push(shard.run_on(owner, move |sh| async move {
-            load_lines(sh.state(), &mut p, &batch, &t, writer, false).map(|(n, _)| n)
+            load_lines(sh.state(), &mut p, &batch, &t, writer, Some(here)).map(|(n, _)| n)
         }));
     }
     for r in crate::runtime::join_all(sends).await {
@@ -274,18 +289,21 @@ struct LineBatch {
     first: u64,
 }
 
-/// Parse `lines` into `writer`'s load on this shard. With `route`, lines of rows another
-/// shard owns are not loaded but returned, per shard, for that shard to load.
+/// Parse `lines` into `writer`'s load on this shard. Lines split on this shard (`from` is
+/// `None`) are routed: lines of rows another shard owns are not loaded but returned, per
+/// shard, for that shard to load. Lines `from` another shard are all this shard's.
 fn load_lines(
     state: &ShardState,
     parser: &mut CopyParser,
     lines: &LineBatch,
     table: &Arc<TableSchema>,
     writer: WriterId,
-    route: bool,
+    from: Option<usize>,
 ) -> Result<(usize, Vec<LineBatch>), EngineError> {
     let shards = state.engine().shard_count();
     let here = state.id();
+    let route = from.is_none();
+    let origin = from.unwrap_or(here);
     // Rows are routed by their shard column when the chunk is this shard's to split.
     let shard_column = table.shard_column().filter(|_| route && shards > 1);
     let pk = table.primary_key.as_ref().map(|k| k.columns.clone());
@@ -359,15 +377,9 @@ fn load_lines(
             // A NULL in a NOT NULL column takes the general path below, which words the error.
             loaded += 1;
             let step = load
-                .buffer
-                .push_slots(table, text, &slots, &plain_row, pk.as_deref())
-                .and_then(|()| {
-                    if load.buffer.len >= SEGMENT_ROWS {
-                        cut_segment(state, &mut load, &loads)
-                    } else {
-                        Ok(())
-                    }
-                })
+                .buffer(origin)
+                .and_then(|b| b.push_slots(table, text, &slots, &plain_row, pk.as_deref()))
+                .and_then(|()| cut_if_full(state, &mut load, origin, &loads))
                 .map_err(|r| refusal_error(table, r, &tz));
             if let Err(e) = step {
                 result = Err(e);
@@ -393,15 +405,9 @@ fn load_lines(
                     return Ok(());
                 }
                 loaded += 1;
-                load.buffer
-                    .push(&row, pk.as_deref())
-                    .and_then(|()| {
-                        if load.buffer.len >= SEGMENT_ROWS {
-                            cut_segment(state, &mut load, &loads)
-                        } else {
-                            Ok(())
-                        }
-                    })
+                load.buffer(origin)
+                    .and_then(|b| b.push(&row, pk.as_deref()))
+                    .and_then(|()| cut_if_full(state, &mut load, origin, &loads))
                     .map_err(|r| refusal_error(table, r, &tz))
             });
         if let Err(e) = step {
@@ -472,13 +478,11 @@ pub fn bulk_add(
     } else {
         let pk = table.primary_key.as_ref().map(|k| k.columns.clone());
         for row in rows.drain(..) {
-            result = load.buffer.push(&row, pk.as_deref()).and_then(|()| {
-                if load.buffer.len >= SEGMENT_ROWS {
-                    cut_segment(state, &mut load, &loads)
-                } else {
-                    Ok(())
-                }
-            });
+            let here = state.id();
+            result = load
+                .buffer(here)
+                .and_then(|b| b.push(&row, pk.as_deref()))
+                .and_then(|()| cut_if_full(state, &mut load, here, &loads));
             if result.is_err() {
                 break;
             }
@@ -494,13 +498,31 @@ pub fn bulk_cut(state: &ShardState, writer: WriterId) -> Result<(), Refusal> {
     let Some(mut load) = loads.remove(&writer) else {
         return Ok(());
     };
-    let result = if load.buffer.len == 0 {
-        Ok(())
-    } else {
-        cut_segment(state, &mut load, &loads)
-    };
+    let mut result = Ok(());
+    for origin in 0..load.buffers.len() {
+        if load.buffers[origin].as_ref().is_some_and(|b| b.len > 0) {
+            result = cut_segment(state, &mut load, origin, &loads);
+            if result.is_err() {
+                break;
+            }
+        }
+    }
     loads.insert(writer, load);
     result
+}
+
+/// Cut the buffer of rows from `origin` once it holds a segment's worth.
+fn cut_if_full(
+    state: &ShardState,
+    load: &mut BulkLoad,
+    origin: usize,
+    others: &std::collections::HashMap<WriterId, BulkLoad>,
+) -> Result<(), Refusal> {
+    if load.buffer(origin)?.len >= SEGMENT_ROWS {
+        cut_segment(state, load, origin, others)
+    } else {
+        Ok(())
+    }
 }
 
 /// Make every segment file of `writer`'s load durable.
@@ -591,10 +613,11 @@ pub fn bulk_end(
 fn cut_segment(
     state: &ShardState,
     load: &mut BulkLoad,
+    origin: usize,
     others: &std::collections::HashMap<WriterId, BulkLoad>,
 ) -> Result<(), Refusal> {
     let table = load.table.clone();
-    let (mut columns, keys) = load.buffer.take(&table);
+    let (mut columns, keys) = load.buffer(origin)?.take(&table);
     let row_of = |columns: &[Column], i: usize| columns.iter().map(|c| c.value(i)).collect::<Row>();
     let mut range = (Vec::new(), Vec::new());
     let types: Vec<_> = table.columns.iter().map(|c| c.ty).collect();

@@ -599,23 +599,51 @@ pub fn parse_date(s: &str) -> Result<i32, TypeError> {
 }
 
 /// The plain ISO form `YYYY-MM-DD` of an existing date (what COPY data and ISO output hold),
-/// without the general parser; anything else is left to it.
+/// without the general parser; anything else is left to it. A bulk load parses one per date
+/// field, so the day number comes from a closed formula rather than the general calendar.
 pub fn iso_date(s: &str) -> Option<i32> {
     let b = s.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    let digits = |r: std::ops::Range<usize>| {
-        b[r].iter().try_fold(0u32, |n, &c| {
-            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-        })
+    let digit = |i: usize| {
+        let d = b[i].wrapping_sub(b'0');
+        (d <= 9).then_some(u32::from(d))
     };
-    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let year = digit(0)? * 1000 + digit(1)? * 100 + digit(2)? * 10 + digit(3)?;
+    let month = digit(5)? * 10 + digit(6)?;
+    let day = digit(8)? * 10 + digit(9)?;
     // Year 0 does not exist (PostgreSQL rejects it); leave it to the general parser's error.
     if year == 0 {
         return None;
     }
-    super::calendar::ymd_to_days(year as i32, month, day)
+    iso_day_number(year, month, day)
+}
+
+/// Days from 0001-01-01 to 2000-01-01 (the day numbers' origin).
+const DAYS_TO_2000: i64 = 730_119;
+
+/// Days before the first of each month, in common and leap years.
+const MONTH_STARTS: [[u32; 12]; 2] = [
+    [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334],
+    [0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335],
+];
+
+/// The day number of year `year` (1..=9999), `month`, `day`, if that date exists.
+fn iso_day_number(year: u32, month: u32, day: u32) -> Option<i32> {
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    let starts = &MONTH_STARTS[usize::from(leap)];
+    let first = *starts.get(month.checked_sub(1)? as usize)?;
+    let next = starts
+        .get(month as usize)
+        .copied()
+        .unwrap_or(365 + u32::from(leap));
+    if day == 0 || day > next - first {
+        return None;
+    }
+    let y = i64::from(year) - 1;
+    let days = y * 365 + y / 4 - y / 100 + y / 400 + i64::from(first + day - 1) - DAYS_TO_2000;
+    i32::try_from(days).ok()
 }
 
 /// Local micros of the fields, plus the zone the input named.

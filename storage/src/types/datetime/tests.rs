@@ -559,3 +559,33 @@ fn iso_date_fast_path_matches_the_general_parser() {
     }
     assert_eq!(date("2024-02-29"), "2024-02-29");
 }
+
+/// The ISO fast path's closed formula gives the general calendar's day number for every
+/// year, month and day 1..=31 of years 1 to 9999, and refuses exactly the dates that do not
+/// exist.
+#[test]
+fn iso_dates_match_the_calendar_everywhere() {
+    for year in 1..=9999u32 {
+        for month in 0..=13u32 {
+            for day in 0..=32u32 {
+                let text = format!("{year:04}-{month:02}-{day:02}");
+                let want = if (1..=12).contains(&month) {
+                    ymd_to_days(year as i32, month, day)
+                } else {
+                    None
+                };
+                assert_eq!(iso_date(&text), want, "{text}");
+            }
+        }
+    }
+    for bad in [
+        "0000-01-01",
+        "1999-1-08",
+        "1999-01-8",
+        "1999/01/08",
+        "19a9-01-08",
+        "+999-01-08",
+    ] {
+        assert_eq!(iso_date(bad), None, "{bad}");
+    }
+}
