@@ -91,7 +91,7 @@ pub fn read_chunks(part: &FilePart, mut emit: impl FnMut(Chunk) -> bool) -> Resu
         let whole = if left == 0 {
             block.len()
         } else {
-            match block.iter().rposition(|&b| b == b'\n') {
+            match memchr::memrchr(b'\n', &block) {
                 Some(i) => i + 1,
                 None => continue,
             }
@@ -117,14 +117,23 @@ pub fn copy_chunk(lines: &[u8]) -> Result<Chunk> {
     let mut rows = 0;
     // One vectorised search instead of a byte loop: this client is part of the timed load.
     let plain = memchr::memchr2(b'\\', b'\r', lines).is_none();
-    for line in text.split_terminator('\n') {
-        if plain {
-            data.push_str(line.strip_suffix('|').unwrap_or(line));
-            data.push('\n');
-        } else {
+    if !plain {
+        for line in text.split_terminator('\n') {
             push_copy_line(&mut data, line);
+            rows += 1;
         }
+        return Ok(Chunk { rows, data });
+    }
+    // Lines as `split_terminator` yields them, found by the vectorised memchr.
+    let mut start = 0;
+    let unterminated = !text.is_empty() && !text.ends_with('\n');
+    let ends = memchr::memchr_iter(b'\n', lines).chain(unterminated.then_some(text.len()));
+    for end in ends {
+        let line = &text[start..end];
+        data.push_str(line.strip_suffix('|').unwrap_or(line));
+        data.push('\n');
         rows += 1;
+        start = end + 1;
     }
     Ok(Chunk { rows, data })
 }
@@ -159,6 +168,10 @@ mod tests {
             "1|a b|2.5|\n2|c|3|\n",
             "1|back\\slash|\n2|x\r|\n",
             "1|no newline|",
+            "",
+            "\n",
+            "1|a|\n\n2|b|\n",
+            "1|a|\n|\n2",
         ] {
             let chunk = copy_chunk(text.as_bytes()).unwrap();
             assert_eq!(chunk.data, expected(text), "{text:?}");
