@@ -692,3 +692,48 @@ fn dictionary_columns_encode_and_summarise_from_their_codes() {
         }
     }
 }
+
+/// A `numeric(p, s)` builder builds the 64-bit form directly and widens, keeping every value
+/// pushed before, when a mantissa needs 128 bits or a value arrives at another scale.
+#[test]
+fn numeric_builders_widen_when_a_value_does_not_fit() {
+    let ty = DataType::Numeric {
+        precision: Some(38),
+        scale: Some(2),
+    };
+    let narrow = |m: i128| Value::Numeric(Numeric::new(m, 2));
+    let cases: Vec<Vec<Value>> = vec![
+        vec![narrow(150), Value::Null, narrow(-7)],
+        vec![narrow(150), Value::Null, narrow(1_i128 << 80), narrow(-7)],
+        vec![
+            narrow(150),
+            Value::Numeric(Numeric::new(15, 1)),
+            Value::Null,
+        ],
+        vec![Value::Null, Value::Null],
+    ];
+    for values in cases {
+        let mut b = ColumnBuilder::new(ty, 1);
+        for v in &values {
+            b.push(v).unwrap();
+        }
+        b.push_decimal(123).unwrap();
+        let column = b.finish();
+        assert!(column.is_consistent());
+        let wide = values.iter().any(|v| match v {
+            Value::Numeric(n) => n.scale() != 2 || i64::try_from(n.mantissa()).is_err(),
+            _ => false,
+        });
+        assert_eq!(
+            matches!(column, Column::Numeric64 { .. }),
+            !wide,
+            "{values:?}"
+        );
+        for (i, v) in values.iter().chain([&narrow(123)]).enumerate() {
+            assert!(
+                same(&[column.value(i)], std::slice::from_ref(v)),
+                "{values:?} row {i}"
+            );
+        }
+    }
+}
