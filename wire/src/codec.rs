@@ -73,6 +73,18 @@ impl Decoder {
         self.ctx.awaiting_frontend_startup
     }
 
+    /// The whole length of the regular message at the front of `buf` once its header is in
+    /// and valid (`None` before that, during startup, or for a header `decode` will refuse):
+    /// room a read can make once instead of growing the buffer a read at a time.
+    pub fn frame_len(&self, buf: &BytesMut) -> Option<usize> {
+        if self.ctx.awaiting_frontend_startup {
+            return None;
+        }
+        let max_len = max_message_len(*buf.first()?)?;
+        let len = usize::try_from(peek_i32(buf, 1)?).ok()?;
+        (LENGTH_FIELD..=max_len).contains(&len).then_some(1 + len)
+    }
+
     /// Take the next complete message off `buf`. `Ok(None)`: more bytes are needed. `Err`: the
     /// stream is broken beyond repair (the connection must close).
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Decoded>, WireError> {

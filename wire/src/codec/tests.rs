@@ -295,3 +295,21 @@ mod fuzz {
         }
     }
 }
+
+/// The length a read makes room for: the whole frame of a regular message once its header is
+/// in and valid, nothing during startup, for a partial header, or for a header decode refuses.
+#[test]
+fn frame_len_is_known_from_a_valid_header() {
+    let fresh = Decoder::new();
+    let startup = startup_packet(3 << 16, &[("user", "u")]);
+    assert_eq!(fresh.frame_len(&BytesMut::from(&startup[..])), None);
+    let d = ready_decoder();
+    let copy = message(b'd', &[b'x'; 1000]);
+    assert_eq!(d.frame_len(&BytesMut::from(&copy[..3])), None);
+    assert_eq!(d.frame_len(&BytesMut::from(&copy[..5])), Some(1005));
+    assert_eq!(d.frame_len(&BytesMut::from(&copy[..])), Some(1005));
+    let mut short = copy[..5].to_vec();
+    short[1..5].copy_from_slice(&2i32.to_be_bytes());
+    assert_eq!(d.frame_len(&BytesMut::from(&short[..])), None);
+    assert_eq!(d.frame_len(&BytesMut::from(&b"\x01\0\0\0\x08"[..])), None);
+}

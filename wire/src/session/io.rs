@@ -59,6 +59,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
 
     async fn read_more(&mut self) -> Result<bool, WireError> {
         let filled = self.input.len();
+        // A large message (a COPY's CopyData) gets its whole room at once: growing the buffer a
+        // read at a time reallocated and copied what it held again and again.
+        if let Some(frame) = self.decoder.frame_len(&self.input) {
+            self.input
+                .reserve(frame.saturating_sub(filled) + self.read_size);
+        }
         self.input.resize(filled + self.read_size, 0);
         let n = self.stream.read(&mut self.input[filled..]).await;
         let got = *n.as_ref().unwrap_or(&0);
