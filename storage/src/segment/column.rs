@@ -89,6 +89,12 @@ impl Column {
         }
     }
 
+    /// Bytes its main array's buffers hold (a size hint: a dictionary's entries and an
+    /// interval's second and third arrays are not counted).
+    pub(crate) fn buffer_bytes(&self) -> usize {
+        self.array().get_buffer_memory_size()
+    }
+
     /// Validity: `None` when no row is NULL.
     pub fn nulls(&self) -> Option<&NullBuffer> {
         self.array().nulls().filter(|n| n.null_count() > 0)

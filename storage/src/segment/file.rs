@@ -50,7 +50,11 @@ pub(crate) fn encode(
     zones: &[ZoneMap],
 ) -> Vec<u8> {
     let rows = columns.first().map_or(0, Column::len);
-    let mut chunks = ByteWriter::new();
+    // Encoded columns are rarely larger than in memory: room up front instead of growing the
+    // buffer (and copying it) a doubling at a time.
+    let mut chunks = ByteWriter {
+        buf: Vec::with_capacity(columns.iter().map(Column::buffer_bytes).sum::<usize>()),
+    };
     let mut directory = Vec::with_capacity(columns.len());
     for c in columns {
         let start = chunks.len();
@@ -79,22 +83,31 @@ pub(crate) fn encode(
         encode_value(z.min.as_ref().unwrap_or(&Value::Null), &mut w);
         encode_value(z.max.as_ref().unwrap_or(&Value::Null), &mut w);
     }
-    w.buf.extend_from_slice(&chunks.buf);
-    let total = w.len() as u64;
+    let total = (w.len() + chunks.len()) as u64;
     w.buf[length_at..length_at + 8].copy_from_slice(&total.to_le_bytes());
-    into_blocks(&w.buf)
+    into_blocks(&[&w.buf, &chunks.buf])
 }
 
-/// Cut the logical stream into blocks of `PAYLOAD` bytes (the last zero-padded), each followed
-/// by the CRC32C of its payload.
-fn into_blocks(logical: &[u8]) -> Vec<u8> {
-    let blocks = logical.len().div_ceil(PAYLOAD).max(1);
+/// Cut the logical stream — `parts` one after the other, not copied together first — into
+/// blocks of `PAYLOAD` bytes (the last zero-padded), each followed by the CRC32C of its
+/// payload.
+fn into_blocks(parts: &[&[u8]]) -> Vec<u8> {
+    let logical: usize = parts.iter().map(|p| p.len()).sum();
+    let blocks = logical.div_ceil(PAYLOAD).max(1);
     let mut out = Vec::with_capacity(blocks * BLOCK);
-    for b in 0..blocks {
+    let mut pieces = parts.iter().flat_map(|p| p.chunks(PAYLOAD));
+    let mut pending: Option<&[u8]> = None;
+    for _ in 0..blocks {
         let start = out.len();
-        let part =
-            &logical[(b * PAYLOAD).min(logical.len())..((b + 1) * PAYLOAD).min(logical.len())];
-        out.extend_from_slice(part);
+        while out.len() - start < PAYLOAD {
+            let Some(piece) = pending.take().or_else(|| pieces.next()) else {
+                break;
+            };
+            let room = PAYLOAD - (out.len() - start);
+            let (now, later) = piece.split_at(piece.len().min(room));
+            out.extend_from_slice(now);
+            pending = (!later.is_empty()).then_some(later);
+        }
         out.resize(start + PAYLOAD, 0);
         let crc = checksum(&out[start..]);
         out.extend_from_slice(&crc.to_le_bytes());
@@ -435,4 +448,42 @@ fn read_numeric(
         scale,
         scales,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Blocks cut from parts are the blocks of the parts written one after the other, for
+    /// parts that end inside, at and across block boundaries (and empty ones).
+    #[test]
+    fn blocks_of_parts_are_the_blocks_of_their_concatenation() {
+        let bytes: Vec<u8> = (0..3 * BLOCK).map(|i| (i * 7 + i / 251) as u8).collect();
+        for cuts in [
+            vec![0, 0],
+            vec![10, 10],
+            vec![PAYLOAD, PAYLOAD + 1],
+            vec![PAYLOAD - 1, 2 * PAYLOAD + 3],
+            vec![0, 3 * BLOCK],
+            vec![5, 2 * PAYLOAD],
+        ] {
+            let (a, b) = (cuts[0], cuts[1]);
+            let logical = &bytes[..b];
+            let split = into_blocks(&[&logical[..a], &[], &logical[a..]]);
+            let mut whole = Vec::new();
+            for block in logical.chunks(PAYLOAD) {
+                let mut payload = block.to_vec();
+                payload.resize(PAYLOAD, 0);
+                whole.extend_from_slice(&payload);
+                whole.extend_from_slice(&checksum(&payload).to_le_bytes());
+            }
+            if logical.is_empty() {
+                let payload = vec![0u8; PAYLOAD];
+                whole.extend_from_slice(&payload);
+                whole.extend_from_slice(&checksum(&payload).to_le_bytes());
+            }
+            assert_eq!(split, whole, "cut at {a} of {b}");
+            assert_eq!(from_blocks(&split).unwrap()[..b], *logical);
+        }
+    }
 }
