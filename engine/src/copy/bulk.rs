@@ -103,9 +103,10 @@ impl RowBuffer {
         row: &[Value],
         pk: Option<&[usize]>,
     ) -> Result<(), Refusal> {
-        let field = |start: u32, end: u32| {
-            text.get(start as usize..end as usize)
-                .ok_or(Refusal::Internal("a text slot outside its line"))
+        // A `match` rather than `ok_or`: the eager refusal's drop glue was 0.9% of a load.
+        let field = |start: u32, end: u32| match text.get(start as usize..end as usize) {
+            Some(f) => Ok(f),
+            None => Err(Refusal::Internal("a text slot outside its line")),
         };
         for ((b, &slot), v) in self.builders.iter_mut().zip(slots).zip(row) {
             match slot {
@@ -650,10 +651,9 @@ fn cut_segment(
                         s.lo.as_slice() <= hi.as_slice() && s.hi.as_slice() >= lo.as_slice()
                     })
                     .find_map(|s| {
-                        order
-                            .iter()
-                            .copied()
-                            .find(|&i| s.segment.find(key(i)).is_some())
+                        s.segment
+                            .first_held(order.iter().map(|&i| key(i)))
+                            .map(|at| order[at])
                     })
             });
         if let Some(i) = taken {

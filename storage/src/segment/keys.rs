@@ -108,6 +108,41 @@ impl KeyIndex {
     }
 
     /// The row whose encoded primary key is `key`.
+    /// The first of `keys` (encoded, in ascending order) this index holds, by its position in
+    /// `keys`. Integer keys are merged against the sorted images in one pass — a bulk load
+    /// checks a whole cut against each earlier segment whose range it overlaps — other kinds
+    /// are looked up one by one.
+    pub(crate) fn first_held<'k>(&self, keys: impl Iterator<Item = &'k [u8]>) -> Option<usize> {
+        let images = match self {
+            KeyIndex::Int { images, .. } => images,
+            KeyIndex::Bytes { keys: held, .. } => return first_held_bytes(held, keys),
+            _ => {
+                return keys
+                    .enumerate()
+                    .find(|(_, k)| self.find(k).is_some())
+                    .map(|(i, _)| i);
+            }
+        };
+        let mut at = 0;
+        for (i, key) in keys.enumerate() {
+            let x = match decode_varint(key) {
+                Some(v) => (v as u64) ^ SIGN_BIT,
+                None => continue,
+            };
+            // Galloping would skip faster over long gaps; one forward pass is already linear.
+            while at < images.len() && images[at] < x {
+                at += 1;
+            }
+            if at == images.len() {
+                return None;
+            }
+            if images[at] == x {
+                return Some(i);
+            }
+        }
+        None
+    }
+
     pub(crate) fn find(&self, key: &[u8]) -> Option<u32> {
         match self {
             KeyIndex::None => None,
@@ -123,6 +158,25 @@ impl KeyIndex {
             KeyIndex::BTree(b) => b.get(key),
         }
     }
+}
+
+/// `KeyIndex::first_held` for byte keys: one merge of the ascending `keys` with the held keys
+/// (sorted), a byte comparison a step.
+fn first_held_bytes<'k>(held: &KeyBuffer, keys: impl Iterator<Item = &'k [u8]>) -> Option<usize> {
+    let mut at = 0;
+    for (i, key) in keys.enumerate() {
+        loop {
+            if at == held.len() {
+                return None;
+            }
+            match held.get(at).cmp(key) {
+                Ordering::Less => at += 1,
+                Ordering::Equal => return Some(i),
+                Ordering::Greater => break,
+            }
+        }
+    }
+    None
 }
 
 fn find_bytes(keys: &KeyBuffer, prefixes: &[u64], pgm: &PgmIndex, key: &[u8]) -> Option<u32> {

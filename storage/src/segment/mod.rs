@@ -170,6 +170,12 @@ impl Segment {
         self.index.find(key)
     }
 
+    /// The first of `keys` (encoded primary keys in ascending order) this segment holds, by
+    /// its position among them: a merge for integer keys, lookups otherwise.
+    pub fn first_held<'k>(&self, keys: impl Iterator<Item = &'k [u8]>) -> Option<usize> {
+        self.index.first_held(keys)
+    }
+
     /// The whole file: a multiple of 4096 bytes, each 4 KiB block ending in the CRC32C of its
     /// first 4092 bytes.
     pub fn encode(&self) -> Vec<u8> {

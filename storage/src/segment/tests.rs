@@ -254,6 +254,29 @@ fn check_find(
         }
         assert_eq!(s.find(&[]), None);
         assert_eq!(s.find(&[0xFF; 20]), None);
+        // The first held of ascending keys: none among the absent ones, then each of three
+        // present keys placed among them.
+        let key_cols: Vec<usize> = (0..pk.len()).collect();
+        let mut absent_keys: Vec<Vec<u8>> =
+            rows.iter().map(|r| key_of(&absent(r), &key_cols)).collect();
+        absent_keys.sort();
+        absent_keys.dedup();
+        assert_eq!(
+            s.first_held(absent_keys.iter().map(Vec::as_slice)),
+            None,
+            "{kind:?}"
+        );
+        for r in [&rows[0], &rows[rows.len() / 2], &rows[rows.len() - 1]] {
+            let mut keys = absent_keys.clone();
+            let present = key_of(r, pk);
+            let at = keys.partition_point(|k| *k < present);
+            keys.insert(at, present);
+            assert_eq!(
+                s.first_held(keys.iter().map(Vec::as_slice)),
+                Some(at),
+                "{kind:?} {r:?}"
+            );
+        }
     }
 }
 
