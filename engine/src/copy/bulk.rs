@@ -332,6 +332,9 @@ fn load_lines(
     // Lines in plain forms are parsed straight into the column builders (`direct`).
     let kinds = direct::kinds(parser);
     let mut slots = vec![Slot::Null; table.columns.len()];
+    let required: Vec<usize> = (0..table.columns.len())
+        .filter(|&c| !table.columns[c].nullable)
+        .collect();
     let mut plain_row = vec![Value::Null; table.columns.len()];
     let mut key_buf = Vec::new();
     let mut loaded = 0;
@@ -370,10 +373,7 @@ fn load_lines(
             && let Some(text) =
                 direct::parse_line(parser, kinds, line_text, &mut slots, &mut plain_row)
             && (shard_column.is_none() || routed)
-            && !slots
-                .iter()
-                .zip(&table.columns)
-                .any(|(s, c)| *s == Slot::Null && !c.nullable)
+            && !required.iter().any(|&c| slots[c] == Slot::Null)
         {
             // A NULL in a NOT NULL column takes the general path below, which words the error.
             loaded += 1;

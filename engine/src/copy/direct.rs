@@ -121,7 +121,7 @@ pub(crate) fn parse_line<'a>(
 ) -> Option<&'a str> {
     let text = line.strip_suffix('\r').unwrap_or(line);
     // One memchr for the line instead of one per field.
-    let escaped = text.as_bytes().contains(&b'\\');
+    let escaped = memchr::memchr(b'\\', text.as_bytes()).is_some();
     let null = parser.null();
     let mut n = 0;
     for field in Fields::new(text, parser.delimiter()) {
@@ -262,14 +262,18 @@ pub(crate) fn slot_value(slot: Slot, ty: DataType, line: &str) -> Option<Value> 
 }
 
 /// The value of `field` alone for a column of type `ty`, when it is in a plain form: a row's
-/// shard is known from its key field without the general conversion.
-pub(crate) fn plain_value(field: &str, ty: DataType) -> Option<Value> {
-    match Kind::of(ty) {
-        kind @ (Kind::Int { .. } | Kind::Date | Kind::Decimal { .. }) => {
-            slot_value(plain_field(field, kind, 0)?, ty, field)
-        }
-        _ => None,
-    }
+/// shard is known from its key field without the general conversion (or a UTF-8 check: the
+/// plain forms of these kinds are ASCII).
+pub(crate) fn plain_value(field: &[u8], ty: DataType) -> Option<Value> {
+    let slot = match Kind::of(ty) {
+        Kind::Int { min, max } => Slot::Int(plain_int(field).filter(|v| (min..=max).contains(v))?),
+        Kind::Date => Slot::Date(iso_date(std::str::from_utf8(field).ok()?)?),
+        Kind::Decimal { scale, limit } => Slot::Decimal(
+            plain_decimal(field, scale).filter(|m| m.unsigned_abs() < limit.unsigned_abs())?,
+        ),
+        _ => return None,
+    };
+    slot_value(slot, ty, "")
 }
 
 #[cfg(test)]
@@ -323,6 +327,13 @@ mod tests {
             };
             let direct = slot_value(slot, ty, field);
             let want = general(field, ty);
+            if let Some(v) = plain_value(field.as_bytes(), ty) {
+                assert_eq!(
+                    format!("{:?}", Some(v)),
+                    format!("{want:?}"),
+                    "{field:?} alone as {ty:?}"
+                );
+            }
             assert_eq!(
                 format!("{direct:?}"),
                 format!("{want:?}"),

@@ -226,21 +226,32 @@ impl CopyParser {
     /// (which reports any error).
     pub fn column_value(&self, raw: &[u8], col: usize) -> Option<Value> {
         let n = self.targets.iter().position(|&(c, _)| c == col)?;
-        let field = raw.split(|&b| b == self.stmt.delimiter).nth(n)?;
+        let delimiter = self.stmt.delimiter;
+        let mut start = 0;
+        for _ in 0..n {
+            start = find_byte(raw, start, delimiter);
+            if start == raw.len() {
+                return None;
+            }
+            start += 1;
+        }
+        let field = &raw[start..find_byte(raw, start, delimiter)];
         let field = if n + 1 == self.targets.len() {
             field.strip_suffix(b"\r").unwrap_or(field)
         } else {
             field
         };
-        let field = std::str::from_utf8(field).ok()?;
-        if field == self.stmt.null {
+        if field == self.stmt.null.as_bytes() {
             return Some(Value::Null);
         }
-        if field.contains('\\') {
+        if memchr::memchr(b'\\', field).is_some() {
             return None;
         }
         let ty = self.targets[n].1;
-        super::direct::plain_value(field, ty).or_else(|| self.convert(n, field).ok())
+        if let Some(v) = super::direct::plain_value(field, ty) {
+            return Some(v);
+        }
+        self.convert(n, std::str::from_utf8(field).ok()?).ok()
     }
 
     /// A parser for one chunk from `split_lines`, numbering lines after `line`.
