@@ -332,6 +332,7 @@ fn load_lines(
     // Lines in plain forms are parsed straight into the column builders (`direct`).
     let kinds = direct::kinds(parser);
     let mut slots = vec![Slot::Null; table.columns.len()];
+    let mut field_ends = Vec::with_capacity(table.columns.len());
     let required: Vec<usize> = (0..table.columns.len())
         .filter(|&c| !table.columns[c].nullable)
         .collect();
@@ -370,8 +371,14 @@ fn load_lines(
         }
         if let Some(kinds) = kinds.as_deref()
             && let Some(line_text) = line_text
-            && let Some(text) =
-                direct::parse_line(parser, kinds, line_text, &mut slots, &mut plain_row)
+            && let Some(text) = direct::parse_line(
+                parser,
+                kinds,
+                line_text,
+                &mut slots,
+                &mut plain_row,
+                &mut field_ends,
+            )
             && (shard_column.is_none() || routed)
             && !required.iter().any(|&c| slots[c] == Slot::Null)
         {

@@ -7,7 +7,7 @@
 //! nor make a different value of one: anything outside the plain forms sends the whole line to
 //! the general parser, which also words every error.
 
-use super::parse::{CopyParser, Fields, is_null};
+use super::parse::{CopyParser, is_null};
 use omendb_storage::types::datetime::iso_date;
 use omendb_storage::types::{DataType, Numeric, Value};
 
@@ -110,22 +110,34 @@ pub(crate) fn kinds(parser: &CopyParser) -> Option<Vec<(usize, Kind)>> {
 }
 
 /// Parse one line (without its newline) into `slots` (one per table column; columns the COPY
-/// does not list stay as they are, `Slot::Null`), general-kind values into `row`. Returns the
-/// line as the `Slot::Text` ranges index it, or `None` when the line needs the general parser.
+/// does not list stay as they are, `Slot::Null`), general-kind values into `row`; `ends` is
+/// scratch. Returns the line as the `Slot::Text` ranges index it, or `None` when the line
+/// needs the general parser.
 pub(crate) fn parse_line<'a>(
     parser: &CopyParser,
     kinds: &[(usize, Kind)],
     line: &'a str,
     slots: &mut [Slot],
     row: &mut [Value],
+    ends: &mut Vec<u32>,
 ) -> Option<&'a str> {
     let text = line.strip_suffix('\r').unwrap_or(line);
+    let bytes = text.as_bytes();
     // One memchr for the line instead of one per field.
-    let escaped = memchr::memchr(b'\\', text.as_bytes()).is_some();
+    let escaped = memchr::memchr(b'\\', bytes).is_some();
     let null = parser.null();
-    let mut n = 0;
-    for field in Fields::new(text, parser.delimiter()) {
-        let &(col, kind) = kinds.get(n)?;
+    ends.clear();
+    delimiter_positions(bytes, parser.delimiter(), ends);
+    ends.push(u32::try_from(bytes.len()).ok()?);
+    // Missing or extra fields: the general parser words the error.
+    if ends.len() != kinds.len() {
+        return None;
+    }
+    let mut start = 0;
+    for (n, (&end, &(col, kind))) in ends.iter().zip(kinds).enumerate() {
+        let end = end as usize;
+        // Delimiters are ASCII, so every field starts and ends on a character boundary.
+        let field = text.get(start..end)?;
         let slot = if is_null(field, null) {
             Slot::Null
         } else if escaped && field.contains('\\') {
@@ -134,13 +146,39 @@ pub(crate) fn parse_line<'a>(
             row[col] = parser.convert(n, field).ok()?;
             Slot::Value
         } else {
-            let start = field.as_ptr() as usize - text.as_ptr() as usize;
             plain_field(field, kind, start)?
         };
         *slots.get_mut(col)? = slot;
-        n += 1;
+        start = end + 1;
     }
-    (n == kinds.len()).then_some(text)
+    Some(text)
+}
+
+/// Append the offset of every `byte` in `bytes`, in order: eight bytes a step, each word's
+/// matching bytes marked exactly (no borrow between bytes) and taken lowest first, so a line's
+/// fields are found in one pass instead of one search per field.
+fn delimiter_positions(bytes: &[u8], byte: u8, out: &mut Vec<u32>) {
+    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
+    let pattern = u64::from_ne_bytes([byte; 8]);
+    let mut words = bytes.chunks_exact(8);
+    let mut base = 0u32;
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let x = u64::from_le_bytes(w) ^ pattern;
+        // 0x80 in exactly the bytes of `x` that are zero.
+        let mut zeros = !(((x & LOW7) + LOW7) | x | LOW7);
+        while zeros != 0 {
+            out.push(base + zeros.trailing_zeros() / 8);
+            zeros &= zeros - 1;
+        }
+        base += 8;
+    }
+    for (i, &b) in words.remainder().iter().enumerate() {
+        if b == byte {
+            out.push(base + i as u32);
+        }
+    }
 }
 
 /// `field` (at byte `start` of its line) in its plain form for `kind`, or `None`. Inlined:
@@ -407,6 +445,37 @@ mod tests {
                 plain_field(field, Kind::of(ty), 0).is_some(),
                 "{field:?} as {ty:?} is a plain form"
             );
+        }
+    }
+
+    /// Every delimiter of every byte value is found, in order, next to bytes around the exact
+    /// zero-byte test's edges (0, 0x7f, 0x80, 0xff).
+    #[test]
+    fn delimiter_positions_are_every_match_in_order() {
+        let alphabet = [
+            0x00u8, 0x01, b'\t', b'|', 0x7f, 0x80, 0x81, 0xfe, 0xff, b'a',
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut out = Vec::new();
+        for len in 0..40 {
+            for _ in 0..50 {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        alphabet[(state % alphabet.len() as u64) as usize]
+                    })
+                    .collect();
+                for &byte in &alphabet {
+                    out.clear();
+                    delimiter_positions(&bytes, byte, &mut out);
+                    let want: Vec<u32> = (0..len as u32)
+                        .filter(|&i| bytes[i as usize] == byte)
+                        .collect();
+                    assert_eq!(out, want, "{bytes:?} {byte}");
+                }
+            }
         }
     }
 
