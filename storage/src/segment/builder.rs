@@ -229,8 +229,10 @@ impl ColumnBuilder {
     }
 
     /// Append an integer to an int2/int4/int8 column: what `push` does with the value of
-    /// that type holding `v`. A value the type cannot hold, or a column of another type, is
+    /// that type holding `v`. The typed appends are `#[inline]` so a bulk load's per-field
+    /// calls from the engine crate inline. A value the type cannot hold, or a column of another type, is
     /// an error.
+    #[inline]
     pub fn push_int(&mut self, v: i64) -> Result<(), SegmentError> {
         let wrong = SegmentError::WrongValue {
             expected: self.ty,
@@ -246,6 +248,7 @@ impl ColumnBuilder {
     }
 
     /// Append a date (days since 2000-01-01) to a date column.
+    #[inline]
     pub fn push_date(&mut self, days: i32) -> Result<(), SegmentError> {
         match &mut self.inner {
             Inner::Date(b) => b.append_value(days),
@@ -262,6 +265,7 @@ impl ColumnBuilder {
     /// Append a numeric given as its mantissa at the column's declared scale (a `numeric(p, s)`
     /// column; 0 when only the precision is declared): what `push` does with that value fitted
     /// to the column.
+    #[inline]
     pub fn push_decimal(&mut self, mantissa: i64) -> Result<(), SegmentError> {
         let declared = match self.ty {
             DataType::Numeric {
@@ -302,6 +306,7 @@ impl ColumnBuilder {
 
     /// Append `s` followed by `pad` blanks to a text column (`char(n)` values are stored
     /// blank-padded): what `push` does with the padded `Value::Text`, without building it.
+    #[inline]
     pub fn push_str(&mut self, s: &str, pad: usize) -> Result<(), SegmentError> {
         let Inner::Text(b) = &mut self.inner else {
             return Err(SegmentError::WrongValue {
