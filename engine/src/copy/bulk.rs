@@ -36,6 +36,9 @@ use std::sync::Arc;
 /// for a COPY of a few rows, so they start small and grow (by doubling) to a segment's size.
 const BUFFER_START_ROWS: usize = 4096;
 
+/// Buffers after the first are sized to what the one before held plus 1/`SIZE_MARGIN`.
+const SIZE_MARGIN: usize = 8;
+
 /// A chunk's lines for another shard are reserved its even share plus 1/`REMOTE_MARGIN` of
 /// the chunk, enough for the usual imbalance of hashed keys.
 const REMOTE_MARGIN: usize = 8;
@@ -65,15 +68,33 @@ impl RowBuffer {
     }
 
     fn with_capacity(table: &TableSchema, rows: usize) -> RowBuffer {
+        RowBuffer::sized(table, rows, &[], 0)
+    }
+
+    /// Room for `rows` rows, `text_bytes[c]` bytes of column `c`'s strings (a default where
+    /// not given) and `key_bytes` of encoded keys: a load's later buffers are sized from the
+    /// one before, so their strings and keys are not grown (and copied) by doubling.
+    fn sized(
+        table: &TableSchema,
+        rows: usize,
+        text_bytes: &[usize],
+        key_bytes: usize,
+    ) -> RowBuffer {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
         RowBuffer {
             builders: table
                 .columns
                 .iter()
-                .map(|c| ColumnBuilder::new(c.ty, rows))
+                .enumerate()
+                .map(|(c, col)| match text_bytes.get(c) {
+                    Some(&bytes) => ColumnBuilder::with_bytes(col.ty, rows, bytes),
+                    None => ColumnBuilder::new(col.ty, rows),
+                })
                 .collect(),
             keys: Keys {
-                bytes: Vec::new(),
-                offsets: vec![0],
+                bytes: Vec::with_capacity(key_bytes),
+                offsets,
             },
             len: 0,
         }
@@ -147,7 +168,10 @@ impl RowBuffer {
     /// segment when this one filled one (a large load goes on).
     fn take(&mut self, table: &TableSchema) -> (Vec<Column>, Keys) {
         let next = if self.len >= SEGMENT_ROWS {
-            RowBuffer::with_capacity(table, SEGMENT_ROWS)
+            // A margin over what this buffer held: the next segment's strings may run longer.
+            let grown = |bytes: usize| bytes + bytes / SIZE_MARGIN;
+            let text: Vec<usize> = self.builders.iter().map(|b| grown(b.bytes())).collect();
+            RowBuffer::sized(table, SEGMENT_ROWS, &text, grown(self.keys.bytes.len()))
         } else {
             RowBuffer::new(table)
         };
@@ -315,10 +339,16 @@ fn load_lines(
     } else {
         0
     };
+    // About the other shards' share of the lines, for their line numbers.
+    let lines_hint = if shard_column.is_some() {
+        memchr::memchr_iter(b'\n', &lines.bytes).count() / shards
+    } else {
+        0
+    };
     let mut remote: Vec<LineBatch> = (0..shards)
         .map(|s| LineBatch {
             bytes: Vec::with_capacity(if s == here { 0 } else { share }),
-            numbers: Some(Vec::new()),
+            numbers: Some(Vec::with_capacity(if s == here { 0 } else { lines_hint })),
             first: 0,
         })
         .collect();

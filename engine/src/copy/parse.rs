@@ -64,6 +64,12 @@ impl CopyParser {
         if self.ended {
             return None;
         }
+        // A fresh carry gets room for a chunk and this message at once: messages a little
+        // under `min` (whole lines of a client's 1 MiB block) would otherwise grow it by
+        // reallocation, copying the first message again.
+        if self.carry.is_empty() && !data.is_empty() {
+            self.carry.reserve(data.len() + min);
+        }
         self.carry.extend_from_slice(data);
         let mut end = match memchr::memrchr(b'\n', &self.carry) {
             Some(i) => i + 1,

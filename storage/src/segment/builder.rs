@@ -118,6 +118,28 @@ impl ColumnBuilder {
         }
     }
 
+    /// A builder with room for `capacity` rows and, for text and bytea, `bytes` bytes of
+    /// values (`new` guesses a few bytes a value).
+    pub fn with_bytes(ty: DataType, capacity: usize, bytes: usize) -> ColumnBuilder {
+        let inner = match ty {
+            DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown => {
+                Inner::Text(StringBuilder::with_capacity(capacity, bytes))
+            }
+            DataType::Bytea => Inner::Bytea(BinaryBuilder::with_capacity(capacity, bytes)),
+            _ => return ColumnBuilder::new(ty, capacity),
+        };
+        ColumnBuilder {
+            ty,
+            inner,
+            bytes: 0,
+        }
+    }
+
+    /// Bytes of text or bytea values appended so far (0 for other types).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// The SQL type this builder accepts.
     pub fn data_type(&self) -> DataType {
         self.ty
