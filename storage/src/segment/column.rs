@@ -391,7 +391,9 @@ fn narrow_mantissas(m: &Decimal128Array) -> Option<Int64Array> {
 /// Codes and distinct values of `a`, when there are few enough and they take fewer bytes.
 fn dictionary(a: &StringArray) -> Option<(UInt16Array, StringArray)> {
     let plain_bytes = a.values().len() + 4 * a.len();
-    let mut ids: hashbrown::HashMap<&str, u16> = hashbrown::HashMap::new();
+    // Room for the sample up front: growing the table to it rehashed every entry on the way.
+    let mut ids: hashbrown::HashMap<&str, u16> =
+        hashbrown::HashMap::with_capacity(DICT_SAMPLE.min(a.len()));
     let mut distinct: Vec<&str> = Vec::new();
     let mut dict_bytes = 0usize;
     let mut codes = Vec::with_capacity(a.len());

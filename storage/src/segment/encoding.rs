@@ -357,7 +357,7 @@ fn dictionary<'a>(
     is_valid: &impl Fn(usize) -> bool,
 ) -> Option<(Vec<&'a [u8]>, Vec<u32>)> {
     let limit = rows / DICT_MAX_FRACTION;
-    let mut ids: HashMap<&[u8], u32> = HashMap::new();
+    let mut ids: HashMap<&[u8], u32> = HashMap::with_capacity(DICT_SAMPLE.min(rows));
     let mut dict = Vec::new();
     let mut codes = Vec::with_capacity(rows);
     for i in 0..rows {

@@ -21,13 +21,14 @@ const ALPHA: f64 = 0.7213 / (1.0 + 1.079 / REGISTERS as f64);
 /// A HyperLogLog sketch of a column's non-NULL values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sketch {
-    registers: Vec<u8>,
+    /// Fixed-size, so the register index (< `REGISTERS` by construction) needs no bounds check.
+    registers: Box<[u8; REGISTERS]>,
 }
 
 impl Default for Sketch {
     fn default() -> Self {
         Sketch {
-            registers: vec![0; REGISTERS],
+            registers: Box::new([0; REGISTERS]),
         }
     }
 }
@@ -143,9 +144,16 @@ impl Sketch {
         nulls: Option<&NullBuffer>,
         bits: impl Fn(T::Native) -> u64,
     ) {
-        for (i, v) in a.values().iter().enumerate() {
-            if valid(nulls, i) {
-                self.add(mix(bits(*v)));
+        // A value's bits go to `add` as they are: its finaliser alone mixes every input bit
+        // into every output bit (a second mix per value was a third of a load's sketch time).
+        match nulls {
+            None => a.values().iter().for_each(|v| self.add(bits(*v))),
+            Some(_) => {
+                for (i, v) in a.values().iter().enumerate() {
+                    if valid(nulls, i) {
+                        self.add(bits(*v));
+                    }
+                }
             }
         }
     }
@@ -164,7 +172,7 @@ impl Sketch {
 
     /// Add what `other` counted (the sketch of the union).
     pub fn merge(&mut self, other: &Sketch) {
-        for (a, b) in self.registers.iter_mut().zip(&other.registers) {
+        for (a, b) in self.registers.iter_mut().zip(other.registers.iter()) {
             *a = (*a).max(*b);
         }
     }
@@ -198,6 +206,21 @@ mod tests {
         let values: Vec<i64> = (0..100_000).map(|i| i % 20_000).collect();
         let s = Sketch::of(&Column::Int64(Int64Array::from(values)));
         assert!(within(s.estimate(), 20_000.0), "{}", s.estimate());
+        // Keys in the patterns tables hold (dense, strided by powers of two and by odd steps,
+        // negative, and over a high range), with NULLs among them.
+        for (n, key) in [
+            (50_000i64, (|i| i) as fn(i64) -> i64),
+            (50_000, |i| i << 12),
+            (30_000, |i| i * 7 + 3),
+            (30_000, |i| -i),
+            (30_000, |i| (1 << 40) + i * 4),
+        ] {
+            let values: Vec<Option<i64>> =
+                (0..n).map(|i| (i % 10 != 0).then_some(key(i))).collect();
+            let truth = values.iter().flatten().count() as f64;
+            let s = Sketch::of(&Column::Int64(Int64Array::from(values)));
+            assert!(within(s.estimate(), truth), "{} vs {truth}", s.estimate());
+        }
     }
 
     #[test]
