@@ -110,14 +110,23 @@ fn packed_len(rows: usize, bw: u32) -> usize {
 /// Values under NULL (`valid` false) are written as the base, so they cost no width.
 pub(crate) fn write_ints<T: Int>(w: &mut ByteWriter, values: &[T], valid: Option<&NullBuffer>) {
     let is_valid = |i: usize| valid.is_none_or(|n| n.is_valid(i));
-    let mut range: Option<(i64, i64)> = None;
-    for (i, v) in values.iter().enumerate() {
-        if is_valid(i) {
+    let (base, max) = match valid {
+        // The common case, without a NULL: a plain min/max the compiler vectorises.
+        None if !values.is_empty() => values.iter().fold((i64::MAX, i64::MIN), |(lo, hi), v| {
             let v = v.to_i64();
-            range = Some(range.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
+            (lo.min(v), hi.max(v))
+        }),
+        _ => {
+            let mut range: Option<(i64, i64)> = None;
+            for (i, v) in values.iter().enumerate() {
+                if is_valid(i) {
+                    let v = v.to_i64();
+                    range = Some(range.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
+                }
+            }
+            range.unwrap_or((0, 0))
         }
-    }
-    let (base, max) = range.unwrap_or((0, 0));
+    };
     let bw = bit_width(max.wrapping_sub(base) as u64);
     if packed_len(values.len(), bw) + size_of::<i64>() + 1 >= values.len() * T::BYTES {
         w.u8(INT_PLAIN);
@@ -130,6 +139,11 @@ pub(crate) fn write_ints<T: Int>(w: &mut ByteWriter, values: &[T], valid: Option
     w.u8(INT_FOR);
     w.i64(base);
     w.u8(bw as u8);
+    if valid.is_none() {
+        let deltas = values.iter().map(|v| v.to_i64().wrapping_sub(base) as u64);
+        pack(&mut w.buf, deltas, bw, values.len());
+        return;
+    }
     let deltas = values.iter().enumerate().map(|(i, v)| {
         if is_valid(i) {
             v.to_i64().wrapping_sub(base) as u64
