@@ -399,7 +399,7 @@ impl Session {
 
     /// One CopyData message. After an error the rest of the data is ignored; the error is
     /// reported by `copy_done`.
-    pub async fn copy_data(&mut self, copy: &mut CopyIn, data: &[u8]) {
+    pub async fn copy_data(&mut self, copy: &mut CopyIn, data: bytes::Bytes) {
         if copy.error.is_some() {
             return;
         }
@@ -409,7 +409,7 @@ impl Session {
             }
             return;
         }
-        let result = match copy.parser.feed(data, &mut copy.rows) {
+        let result = match copy.parser.feed(&data, &mut copy.rows) {
             Ok(()) if copy.rows.len() >= crate::copy::BATCH_ROWS => self.copy_flush(copy).await,
             other => other,
         };
@@ -455,7 +455,7 @@ impl Session {
     async fn copy_dispatch(
         &mut self,
         copy: &mut CopyIn,
-        data: &[u8],
+        data: bytes::Bytes,
         last: bool,
     ) -> Result<(), EngineError> {
         self.copy_claim(copy).await?;
@@ -469,7 +469,7 @@ impl Session {
             copy.parser
                 .split_lines(input, crate::copy::CHUNK_BYTES, last)
         {
-            input = &[];
+            input = bytes::Bytes::new();
             let parser = copy.parser.fork(line);
             let (table, target) = (copy.table.clone(), copy.next_shard % shards);
             copy.next_shard += 1;
@@ -520,7 +520,10 @@ impl Session {
     pub async fn copy_done(&mut self, mut copy: CopyIn) -> Result<Outcome, EngineError> {
         let mut result = match copy.error.take() {
             Some(e) => Err(e),
-            None if copy.parallel => self.copy_dispatch(&mut copy, &[], true).await,
+            None if copy.parallel => {
+                self.copy_dispatch(&mut copy, bytes::Bytes::new(), true)
+                    .await
+            }
             None => copy.parser.finish(&mut copy.rows),
         };
         // Every chunk must be done (loaded or failed) before the load ends either way.

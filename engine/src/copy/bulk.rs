@@ -277,7 +277,7 @@ pub fn bulk_begin(
 pub async fn load_chunk(
     shard: &ShardRef,
     mut parser: CopyParser,
-    chunk: Vec<u8>,
+    chunk: bytes::Bytes,
     table: Arc<TableSchema>,
     writer: WriterId,
 ) -> Result<usize, EngineError> {
@@ -291,10 +291,15 @@ pub async fn load_chunk(
     let (n, remote) = load_lines(shard.state(), &mut parser, &lines, &table, writer, None)?;
     let mut total = n;
     let mut sends = Vec::new();
-    for (owner, batch) in remote.into_iter().enumerate() {
-        if batch.bytes.is_empty() {
+    for (owner, out) in remote.into_iter().enumerate() {
+        if out.bytes.is_empty() {
             continue;
         }
+        let batch = LineBatch {
+            bytes: bytes::Bytes::from(out.bytes),
+            numbers: Some(out.numbers),
+            first: 0,
+        };
         let (t, mut p) = (table.clone(), parser.fork(0));
         sends.push(shard.run_on(owner, move |sh| async move {
             load_lines(sh.state(), &mut p, &batch, &t, writer, Some(here)).map(|(n, _)| n)
@@ -307,9 +312,9 @@ pub async fn load_chunk(
 }
 
 /// Lines of COPY text data with their line numbers (consecutive after `first` when `numbers`
-/// is `None`).
+/// is `None`). A chunk is the client's message itself when it could be taken whole.
 struct LineBatch {
-    bytes: Vec<u8>,
+    bytes: bytes::Bytes,
     numbers: Option<Vec<u64>>,
     first: u64,
 }
@@ -324,7 +329,7 @@ fn load_lines(
     table: &Arc<TableSchema>,
     writer: WriterId,
     from: Option<usize>,
-) -> Result<(usize, Vec<LineBatch>), EngineError> {
+) -> Result<(usize, Vec<Outgoing>), EngineError> {
     let shards = state.engine().shard_count();
     let here = state.id();
     let route = from.is_none();
@@ -339,17 +344,14 @@ fn load_lines(
     } else {
         0
     };
-    // About the other shards' share of the lines, for their line numbers.
-    let lines_hint = if shard_column.is_some() {
-        memchr::memchr_iter(b'\n', &lines.bytes).count() / shards
-    } else {
-        0
-    };
-    let mut remote: Vec<LineBatch> = (0..shards)
-        .map(|s| LineBatch {
-            bytes: Vec::with_capacity(if s == here { 0 } else { share }),
-            numbers: Some(Vec::with_capacity(if s == here { 0 } else { lines_hint })),
-            first: 0,
+    // Room for about that many line numbers too (lines of at least `SHORT_LINE` bytes).
+    let mut remote: Vec<Outgoing> = (0..shards)
+        .map(|s| {
+            let bytes = if s == here { 0 } else { share };
+            Outgoing {
+                bytes: Vec::with_capacity(bytes),
+                numbers: Vec::with_capacity(bytes / SHORT_LINE),
+            }
         })
         .collect();
     let tz = parser.time_zone().clone();
@@ -477,13 +479,20 @@ fn at_line(e: EngineError, table: &TableSchema, line: u64) -> EngineError {
 }
 
 /// Add `line` (numbered `number`) to the lines another shard is to load.
-fn send_line(batch: &mut LineBatch, line: &[u8], number: u64) {
+fn send_line(batch: &mut Outgoing, line: &[u8], number: u64) {
     batch.bytes.extend_from_slice(line);
     batch.bytes.push(b'\n');
-    if let Some(n) = batch.numbers.as_mut() {
-        n.push(number);
-    }
+    batch.numbers.push(number);
 }
+
+/// Lines being gathered for another shard, with their numbers.
+struct Outgoing {
+    bytes: Vec<u8>,
+    numbers: Vec<u64>,
+}
+
+/// Bytes a line is assumed to take at least when reserving room for line numbers.
+const SHORT_LINE: usize = 32;
 
 /// The client's error for a refused row.
 fn refusal_error(table: &TableSchema, refusal: Refusal, tz: &TimeZone) -> EngineError {

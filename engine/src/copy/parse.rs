@@ -6,6 +6,7 @@
 
 use super::statement::{CopyFormat, CopyStatement};
 use crate::EngineError;
+use bytes::Bytes;
 use omendb_storage::types::datetime::TimeZone;
 use omendb_storage::types::{DataType, Value};
 
@@ -60,10 +61,29 @@ impl CopyParser {
     /// they reach `min` bytes (any amount when `last`), without parsing them; the header line
     /// and everything from a `\.` line on are left out. Returns the chunk and the number of
     /// the line before its first (for `fork`).
-    pub fn split_lines(&mut self, data: &[u8], min: usize, last: bool) -> Option<(Vec<u8>, u64)> {
+    ///
+    /// A message that is a chunk by itself — nothing carried, whole lines, at least half of
+    /// `min`, no backslash (so no `\.` line) — is the chunk as it is, not copied.
+    pub fn split_lines(&mut self, data: Bytes, min: usize, last: bool) -> Option<(Bytes, u64)> {
         if self.ended {
             return None;
         }
+        if self.carry.is_empty()
+            && !self.skip_header
+            && data.len() >= min / 2
+            && data.ends_with(b"\n")
+            && memchr::memchr(b'\\', &data).is_none()
+        {
+            let first = self.line;
+            self.line += memchr::memchr_iter(b'\n', &data).count() as u64;
+            return Some((data, first));
+        }
+        self.split_carried(&data, min, last)
+            .map(|(c, l)| (Bytes::from(c), l))
+    }
+
+    /// `split_lines` through the carried bytes.
+    fn split_carried(&mut self, data: &[u8], min: usize, last: bool) -> Option<(Vec<u8>, u64)> {
         // A fresh carry gets room for a chunk and this message at once: messages a little
         // under `min` (whole lines of a client's 1 MiB block) would otherwise grow it by
         // reallocation, copying the first message again.
@@ -720,7 +740,7 @@ mod tests {
         ];
         let mut p = CopyParser::new(stmt, targets, 3, TimeZone::utc());
         let mut out = Vec::new();
-        let mut run = |chunk: Option<(Vec<u8>, u64)>, p: &CopyParser| -> Result<(), EngineError> {
+        let mut run = |chunk: Option<(Bytes, u64)>, p: &CopyParser| -> Result<(), EngineError> {
             if let Some((bytes, line)) = chunk {
                 let mut f = p.fork(line);
                 f.feed(&bytes, &mut out)?;
@@ -729,10 +749,10 @@ mod tests {
             Ok(())
         };
         for piece in data.as_bytes().chunks(step) {
-            let chunk = p.split_lines(piece, min, false);
+            let chunk = p.split_lines(Bytes::copy_from_slice(piece), min, false);
             run(chunk, &p)?;
         }
-        let chunk = p.split_lines(&[], min, true);
+        let chunk = p.split_lines(Bytes::new(), min, true);
         run(chunk, &p)?;
         Ok(out)
     }
@@ -756,6 +776,45 @@ mod tests {
             show(&parse_split("copy t from stdin", tail, 3, 4).unwrap()),
             show(&whole)
         );
+    }
+
+    /// A message of whole lines without a backslash is a chunk as it is (not copied), with
+    /// the same rows and line numbers as one stream; a message after a partial one, or with a
+    /// backslash, goes through the carry.
+    #[test]
+    fn whole_line_messages_are_chunks_as_they_are() {
+        let data = "1\ta\t2024-01-01\n2\tb\t2024-01-02\n3\tc\t2024-01-03\n4\td\t2024-01-04\n";
+        let whole = parse("copy t from stdin", &[data]).unwrap();
+        for step in [16, 32, 64] {
+            for min in [0, 16, 32, 100] {
+                let split = parse_split("copy t from stdin", data, step, min).unwrap();
+                assert_eq!(show(&split), show(&whole), "step {step}, min {min}");
+            }
+        }
+        let bad = data.replace("3\tc", "x\tc");
+        let whole = parse("copy t from stdin", &[&bad]).unwrap_err().to_string();
+        assert!(whole.contains("line 3"), "{whole}");
+        let split = parse_split("copy t from stdin", &bad, 16, 16)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(split, whole);
+
+        let stmt = parse_copy("copy t from stdin").unwrap().unwrap();
+        let mut p = CopyParser::new(stmt, vec![(0, DataType::Int32)], 1, TimeZone::utc());
+        let message = Bytes::from_static(b"1\n2\n");
+        let (chunk, line) = p.split_lines(message.clone(), 4, false).unwrap();
+        assert_eq!(
+            (chunk.as_ptr(), chunk.len(), line),
+            (message.as_ptr(), 4, 0)
+        );
+        assert!(
+            p.split_lines(Bytes::from_static(b"3\n4"), 4, false)
+                .is_none()
+        );
+        let carried = Bytes::from_static(b"\n5\n");
+        let (chunk, line) = p.split_lines(carried.clone(), 4, false).unwrap();
+        assert_ne!(chunk.as_ptr(), carried.as_ptr());
+        assert_eq!((&chunk[..], line), (&b"3\n4\n5\n"[..], 2));
     }
 
     #[test]

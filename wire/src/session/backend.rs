@@ -81,7 +81,7 @@ pub trait Backend {
         Ok(None)
     }
     /// One CopyData message's bytes.
-    async fn copy_data(&mut self, _copy: &mut CopyIn, _data: &[u8]) {}
+    async fn copy_data(&mut self, _copy: &mut CopyIn, _data: bytes::Bytes) {}
     /// CopyDone: the COPY's result.
     async fn copy_done(&mut self, _copy: CopyIn) -> Result<Outcome, EngineError> {
         Err(EngineError::sql(
@@ -159,7 +159,7 @@ impl Backend for Session {
     fn copy_start(&mut self, sql: &str) -> Result<Option<CopyIn>, EngineError> {
         Session::copy_start(self, sql)
     }
-    async fn copy_data(&mut self, copy: &mut CopyIn, data: &[u8]) {
+    async fn copy_data(&mut self, copy: &mut CopyIn, data: bytes::Bytes) {
         Session::copy_data(self, copy, data).await
     }
     async fn copy_done(&mut self, copy: CopyIn) -> Result<Outcome, EngineError> {

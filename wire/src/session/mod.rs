@@ -266,7 +266,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin, B: Backend> Session<'_, S, B> {
                 }
             };
             match message {
-                FrontendMessage::CopyData(d) => self.backend.copy_data(&mut copy, &d.data).await,
+                FrontendMessage::CopyData(d) => self.backend.copy_data(&mut copy, d.data).await,
                 FrontendMessage::CopyDone(_) => {
                     break self
                         .backend
