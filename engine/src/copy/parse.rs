@@ -7,6 +7,7 @@
 use super::statement::{CopyFormat, CopyStatement};
 use crate::EngineError;
 use bytes::Bytes;
+use omendb_storage::segment::BLANKS;
 use omendb_storage::types::datetime::TimeZone;
 use omendb_storage::types::{DataType, Value};
 
@@ -611,16 +612,13 @@ fn reuse_text(slot: &mut Value, field: &str, ty: DataType) -> bool {
     if pad {
         let mut missing = limit - field.len();
         while missing > 0 {
-            let n = missing.min(SPACES.len());
-            s.push_str(&SPACES[..n]);
+            let n = missing.min(BLANKS.len());
+            s.push_str(&BLANKS[..n]);
             missing -= n;
         }
     }
     true
 }
-
-/// Blanks that pad `char(n)` values a slice at a time rather than a character at a time.
-const SPACES: &str = "                                                                ";
 
 /// Undo text-format backslash escapes: \b \f \n \r \t \v, \NNN octal, \xHH hex, \c = c.
 fn unescape_text(raw: &str) -> String {

@@ -59,8 +59,8 @@ enum Inner {
     },
 }
 
-/// Blanks that pad `char(n)` values a slice at a time.
-const BLANKS: &str = "                                                                ";
+/// Blanks that pad `char(n)` values a slice at a time (the COPY parser pads with them too).
+pub const BLANKS: &str = "                                                                ";
 
 /// Average bytes reserved per string value up front.
 const STRING_BYTES_HINT: usize = 16;

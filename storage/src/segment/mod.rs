@@ -23,7 +23,7 @@ mod zone;
 #[cfg(test)]
 mod tests;
 
-pub use builder::ColumnBuilder;
+pub use builder::{BLANKS, ColumnBuilder};
 pub use column::Column;
 pub use deletes::DeleteVector;
 pub use error::SegmentError;
