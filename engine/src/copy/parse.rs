@@ -595,12 +595,10 @@ pub(super) fn is_null(field: &str, null: &str) -> bool {
 /// `char(n)`); false when the fast path does not apply (not ASCII, too long, not text, no
 /// string to reuse) and the general conversion must run.
 fn reuse_text(slot: &mut Value, field: &str, ty: DataType) -> bool {
-    let (limit, pad) = match ty {
-        DataType::Text | DataType::Varchar(None) | DataType::Char(None) => (usize::MAX, false),
-        DataType::Varchar(Some(n)) => (n as usize, false),
-        DataType::Char(Some(n)) => (n as usize, true),
-        _ => return false,
+    let super::direct::Kind::Text { limit, pad } = super::direct::Kind::of(ty) else {
+        return false;
     };
+    let limit = limit.map_or(usize::MAX, |n| n as usize);
     if field.len() > limit || !field.is_ascii() {
         return false;
     }
