@@ -19,6 +19,16 @@ const READ_MAX: usize = 256 * 1024;
 /// Output size that is written out even before the protocol asks for a flush.
 pub const FLUSH_AT: usize = 64 * 1024;
 
+/// The most a message's header alone may make a read reserve: a header is only a claim, and a
+/// client must not get a gigabyte allocated per connection by sending one. A larger message
+/// grows the buffer as its bytes arrive.
+const RESERVE_MAX: usize = 4 << 20;
+
+/// Bytes to reserve for the rest of a `frame`-byte message of which `filled` bytes are in.
+fn room_for(frame: usize, filled: usize) -> usize {
+    frame.saturating_sub(filled).min(RESERVE_MAX)
+}
+
 pub(crate) struct Io<S> {
     stream: S,
     input: BytesMut,
@@ -59,11 +69,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
 
     async fn read_more(&mut self) -> Result<bool, WireError> {
         let filled = self.input.len();
-        // A large message (a COPY's CopyData) gets its whole room at once: growing the buffer a
-        // read at a time reallocated and copied what it held again and again.
+        // A large message (a COPY's CopyData) gets its room at once: growing the buffer a read
+        // at a time reallocated and copied what it held again and again.
         if let Some(frame) = self.decoder.frame_len(&self.input) {
-            self.input
-                .reserve(frame.saturating_sub(filled) + self.read_size);
+            self.input.reserve(room_for(frame, filled) + self.read_size);
         }
         self.input.resize(filled + self.read_size, 0);
         let n = self.stream.read(&mut self.input[filled..]).await;
@@ -100,5 +109,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
             self.out.clear();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A header's claim reserves the rest of its message, never more than `RESERVE_MAX`.
+    #[test]
+    fn a_header_reserves_at_most_a_few_mebibytes() {
+        assert_eq!(room_for(1 << 20, 100), (1 << 20) - 100);
+        assert_eq!(room_for(100, 500), 0);
+        assert_eq!(room_for(1 << 30, 5), RESERVE_MAX);
     }
 }
