@@ -87,3 +87,30 @@ pub(crate) fn targets(
     }
     Ok(out)
 }
+
+/// Byte strings for testing the word-at-a-time searches: 50 pseudo-random strings of every
+/// length below 40, over delimiters and the byte values at the edges of the zero-byte tricks
+/// (0, 1, 0x7f, 0x80, 0x81, 0xfe, 0xff), with the alphabet they are drawn from.
+#[cfg(test)]
+pub(crate) fn search_cases() -> (Vec<Vec<u8>>, [u8; 10]) {
+    let alphabet = [
+        0x00u8, 0x01, b'\t', b'|', 0x7f, 0x80, 0x81, 0xfe, 0xff, b'a',
+    ];
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut cases = Vec::new();
+    for len in 0..40 {
+        for _ in 0..50 {
+            cases.push(
+                (0..len)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        alphabet[(state % alphabet.len() as u64) as usize]
+                    })
+                    .collect(),
+            );
+        }
+    }
+    (cases, alphabet)
+}

@@ -674,32 +674,20 @@ mod tests {
     /// neighbours of every byte value around the borrow trick's edges (0, 1, 0x7f, 0x80, 0xff).
     #[test]
     fn find_byte_finds_the_first_match() {
-        let alphabet = [
-            0x00u8, 0x01, b'\t', b'|', 0x7f, 0x80, 0x81, 0xfe, 0xff, b'a',
-        ];
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        for len in 0..40 {
-            for _ in 0..50 {
-                let bytes: Vec<u8> = (0..len)
-                    .map(|_| {
-                        state ^= state << 13;
-                        state ^= state >> 7;
-                        state ^= state << 17;
-                        alphabet[(state % alphabet.len() as u64) as usize]
-                    })
-                    .collect();
-                for &byte in &alphabet {
-                    for from in 0..=len {
-                        let want = bytes[from..]
-                            .iter()
-                            .position(|&b| b == byte)
-                            .map_or(len, |p| from + p);
-                        assert_eq!(
-                            find_byte(&bytes, from, byte),
-                            want,
-                            "{bytes:?} {from} {byte}"
-                        );
-                    }
+        let (cases, alphabet) = super::super::search_cases();
+        for bytes in &cases {
+            let len = bytes.len();
+            for &byte in &alphabet {
+                for from in 0..=len {
+                    let want = bytes[from..]
+                        .iter()
+                        .position(|&b| b == byte)
+                        .map_or(len, |p| from + p);
+                    assert_eq!(
+                        find_byte(bytes, from, byte),
+                        want,
+                        "{bytes:?} {from} {byte}"
+                    );
                 }
             }
         }
