@@ -8,7 +8,6 @@ mod common;
 use common::durable::psql;
 use common::{TestServer, rows};
 use std::path::Path;
-use std::process::Command;
 use tokio_postgres::Client;
 
 const SETUP: &str = "CREATE TABLE {t} (w integer, d integer, o integer, c integer, \
@@ -112,29 +111,10 @@ async fn index_reads_honour_snapshots() {
     assert_eq!(first, vec![five[1].clone()]);
 }
 
-/// `COPY table FROM STDIN` with `data` (text format).
+/// `COPY table FROM STDIN` with `data` (text format); panics if it fails.
 fn copy_in(port: u16, table: &str, data: &str) {
-    use std::io::Write;
-    let mut child = Command::new("psql")
-        .args(["-X", "-A", "-t", "-h", "127.0.0.1", "-p", &port.to_string()])
-        .args(["-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"])
-        .args(["-c", &format!("COPY {table} FROM STDIN")])
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(data.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let errors = common::durable::psql_copy(port, table, data);
+    assert!(errors.is_empty(), "{errors}");
 }
 
 fn start(data: &Path) -> (common::durable::Server, u16) {

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::durable::psql;
+use common::durable::{psql, psql_copy as copy_in};
 use common::{TestServer, rows, sqlstate, unique_name};
 use std::path::Path;
 use std::process::Command;
@@ -85,28 +85,6 @@ async fn errors_carry_postgres_messages() {
         .await,
         ["51", "52"]
     );
-}
-
-/// `COPY table FROM STDIN` with `data`; psql's error output (empty when it succeeded).
-fn copy_in(port: u16, table: &str, data: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new("psql")
-        .args(["-X", "-A", "-t", "-h", "127.0.0.1", "-p", &port.to_string()])
-        .args(["-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"])
-        .args(["-c", &format!("COPY {table} FROM STDIN")])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(data.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[tokio::test]

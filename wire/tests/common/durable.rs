@@ -102,3 +102,27 @@ pub fn psql(port: u16, sql: &str) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// `COPY table FROM STDIN` with `data` (text format) through psql; psql's error output, empty
+/// when the COPY succeeded.
+#[allow(dead_code)] // not every test binary that includes `common` copies
+pub fn psql_copy(port: u16, table: &str, data: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("psql")
+        .args(["-X", "-A", "-t", "-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"])
+        .args(["-c", &format!("COPY {table} FROM STDIN")])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run psql");
+    child
+        .stdin
+        .take()
+        .expect("psql's stdin")
+        .write_all(data.as_bytes())
+        .expect("write COPY data");
+    let out = child.wait_with_output().expect("wait for psql");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
