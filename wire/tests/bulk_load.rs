@@ -948,3 +948,137 @@ fn direct_parsed_lines_store_what_the_general_parser_stores() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&log);
 }
+
+/// A line of types the column-at-a-time path takes (no general-kind column): nearly all in
+/// plain forms, NULLs in the nullable columns, multibyte and padded text, and every 700th
+/// line with one field only the general parser takes, so some blocks parse whole and others
+/// fall back to the row path.
+fn block_line(i: usize) -> String {
+    let pick = |options: &[&str], salt: usize| options[(i * 7 + salt) % options.len()].to_string();
+    let odd = i % 700 == 350;
+    [
+        i.to_string(),
+        if odd && i.is_multiple_of(3) {
+            "+12".to_string()
+        } else {
+            pick(&["7", "-32768", "\\N", "32767"], 1)
+        },
+        pick(&["-9223372036854775808", "123456789012345678", "0"], 2),
+        if odd && i % 3 == 1 {
+            "1.005".to_string()
+        } else {
+            pick(&["12.5", "-0.01", "3", ".75", "\\N", "7.", "-.5"], 3)
+        },
+        pick(&["12345", "-7", "-0"], 4),
+        if odd && i % 3 == 2 {
+            "1999-1-8".to_string()
+        } else {
+            pick(&["1998-12-01", "2000-02-29", "\\N", "0001-01-01"], 5)
+        },
+        pick(&["plain", "ünïcode", "", "\\N", "a longer text value"], 6),
+        pick(&["abc", "abcdef", "ab  ", "éèêëàa"], 7),
+        pick(&["x", "abcde", "é", "ab   ", ""], 8),
+    ]
+    .join("\t")
+}
+
+/// Blocks of lines parsed a column at a time store exactly what the general parser stores
+/// (a COPY in a transaction block takes the row path), blocks with one line outside the plain
+/// forms fall back line by line in order, keys of every plain kind encode the same as the row
+/// path's (point lookups find each row, a key twice in one block is a duplicate), and a NULL
+/// in a NOT NULL column or an over-long value fails with its line number.
+#[test]
+fn column_at_a_time_blocks_store_what_the_general_parser_stores() {
+    let (dir, log) = scratch("blocks");
+    let (child, port) = start(&dir, &log);
+    let columns = "k int PRIMARY KEY, s smallint, b bigint, n numeric(15,2), n0 numeric(5), \
+                   d date, t text, v varchar(6), c char(5)";
+    query(port, &format!("CREATE TABLE blocks ({columns})"));
+    query(port, &format!("CREATE TABLE rowwise ({columns})"));
+    let lines = 5000;
+    let data: String = (0..lines).map(|i| block_line(i) + "\n").collect();
+    assert_eq!(
+        copy(port, "blocks", &data).unwrap(),
+        format!("COPY {lines}")
+    );
+    let script = format!("BEGIN;\nCOPY rowwise FROM STDIN;\n{data}\\.\nCOMMIT;\n");
+    let out = script_output(port, &script);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = |t: &str| query(port, &format!("SELECT * FROM {t} ORDER BY k"));
+    let (bulk, rows) = (all("blocks"), all("rowwise"));
+    assert_eq!(bulk.lines().count(), lines);
+    for (b, r) in bulk.lines().zip(rows.lines()) {
+        assert_eq!(b, r, "the column-at-a-time load differs from the row path");
+    }
+
+    // Keys of padded char, decimal, date and text columns, all plain.
+    query(
+        port,
+        "CREATE TABLE keyed_blocks (c char(4), n numeric(8,2), d date, v text, x int, \
+         PRIMARY KEY (c, n, d, v))",
+    );
+    let key = |i: usize| {
+        (
+            ["a", "bb", "ccc", "é"][i % 4],
+            format!("{}.{}", i / 10, i % 10),
+            ["1998-12-01", "1999-01-08"][i % 2],
+            format!("v{i}"),
+        )
+    };
+    let data: String = (0..3000)
+        .map(|i| {
+            let (c, n, d, v) = key(i);
+            format!("{c}\t{n}\t{d}\t{v}\t{i}\n")
+        })
+        .collect();
+    assert_eq!(copy(port, "keyed_blocks", &data).unwrap(), "COPY 3000");
+    for i in (0..3000).step_by(89) {
+        let (c, n, d, v) = key(i);
+        let found = query(
+            port,
+            &format!(
+                "SELECT x FROM keyed_blocks WHERE c = '{c}' AND n = {n} AND d = '{d}' AND v = '{v}'"
+            ),
+        );
+        assert_eq!(found, i.to_string(), "key {c:?} {n} {d} {v}");
+    }
+    // The same key twice within one block, plain both times.
+    query(
+        port,
+        "CREATE TABLE twice_blocks (c char(4), n numeric(8,2), PRIMARY KEY (c, n))",
+    );
+    let mut data: String = (0..100).map(|i| format!("k\t{i}.5\n")).collect();
+    data.push_str("k\t42.50\n");
+    let err = copy(port, "twice_blocks", &data).unwrap_err();
+    assert!(err.contains("duplicate key"), "{err}");
+
+    // A NULL in a NOT NULL column, or a value too long, in the middle of a block.
+    query(port, "DELETE FROM blocks");
+    let with_field = |i: usize, n: usize, value: &str| {
+        let line = block_line(i);
+        let mut fields: Vec<&str> = line.split('\t').collect();
+        fields[n] = value;
+        fields.join("\t")
+    };
+    for (n, value, what) in [(0, "\\N", "null value"), (7, "abcdefg", "too long")] {
+        let data: String = (1000..1600)
+            .map(|i| {
+                if i == 1300 {
+                    with_field(i, n, value) + "\n"
+                } else {
+                    block_line(i) + "\n"
+                }
+            })
+            .collect();
+        let err = copy(port, "blocks", &data).unwrap_err();
+        assert!(err.contains(what) && err.contains("line 301"), "{err}");
+        assert_eq!(query(port, "SELECT count(*) FROM blocks"), "0");
+    }
+    kill(child);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&log);
+}

@@ -12,7 +12,8 @@
 
 use crate::EngineError;
 use crate::copy::CopyParser;
-use crate::copy::direct::{self, Slot, slot_value};
+use crate::copy::block::{BLOCK_ROWS, Block, Parsed};
+use crate::copy::direct::{self, Kind, Slot, slot_value};
 use crate::durable::checkpoint::{SEGMENT_DIR, segment_file, write_new_file};
 use crate::exec::Row;
 use crate::exec::dml::{check_not_null, unique_violation};
@@ -142,25 +143,79 @@ impl RowBuffer {
         }
         if let Some(pk) = pk {
             for &c in pk {
-                let out = &mut self.keys.bytes;
-                match slots[c] {
-                    Slot::Int(x) => encode_primary_key_int(x, out),
-                    Slot::Date(d) => encode_primary_key_int(i64::from(d), out),
-                    Slot::Text { start, end, pad: 0 } => {
-                        encode_primary_key_bytes(field(start, end)?.as_bytes(), out)
-                    }
-                    Slot::Value => encode_primary_key(&[&row[c]], out),
-                    // Padded text and decimals: as the value itself is encoded.
-                    slot => {
-                        let v = slot_value(slot, table.columns[c].ty, text)
-                            .ok_or(Refusal::Internal("a key slot without its value"))?;
-                        encode_primary_key(&[&v], out);
-                    }
-                }
+                push_key(&mut self.keys.bytes, slots[c], table, c, text, &row[c])?;
             }
             self.keys.offsets.push(self.keys.bytes.len());
         }
         self.len += 1;
+        Ok(())
+    }
+
+    /// Append the lines of `block`, parsed (`Block::parse` succeeded); `text` is the chunk
+    /// its offsets index.
+    fn push_block(
+        &mut self,
+        table: &TableSchema,
+        block: &Block,
+        text: &str,
+        pk: Option<&[usize]>,
+    ) -> Result<(), Refusal> {
+        let rows = block.len();
+        for (f, (col, parsed, valid)) in block.columns().enumerate() {
+            let b = self
+                .builders
+                .get_mut(col)
+                .ok_or(Refusal::Internal("a block column outside the table"))?;
+            match parsed {
+                Parsed::Ints(v) => b.push_ints(v, valid),
+                Parsed::Dates(d) => b.push_dates(d, valid),
+                Parsed::Decimals(m) => b.push_decimals(m, valid),
+                Parsed::Pads(pads) => {
+                    for (i, &pad) in pads.iter().enumerate() {
+                        if valid.is_some_and(|v| !v[i]) {
+                            b.push(&Value::Null).map_err(Refusal::Segment)?;
+                            continue;
+                        }
+                        let (start, end) = block.field_range(i, f);
+                        let Some(s) = text.get(start..end) else {
+                            return Err(Refusal::Internal("a block field outside its chunk"));
+                        };
+                        b.push_str(s, pad as usize).map_err(Refusal::Segment)?;
+                    }
+                    Ok(())
+                }
+            }
+            .map_err(Refusal::Segment)?;
+        }
+        // Columns the COPY does not list are NULL.
+        for (c, b) in self.builders.iter_mut().enumerate() {
+            if block.field_of_column(c).is_none() {
+                b.push_nulls(rows).map_err(Refusal::Segment)?;
+            }
+        }
+        if let Some(pk) = pk {
+            let fields: Vec<Option<usize>> = pk.iter().map(|&c| block.field_of_column(c)).collect();
+            // Integer key columns without NULLs (TPC-H's and most keys) encode from their
+            // values directly.
+            let ints: Vec<Option<&[i64]>> = fields.iter().map(|&f| block.ints(f?)).collect();
+            for i in 0..rows {
+                for ((&c, &f), ints) in pk.iter().zip(&fields).zip(&ints) {
+                    if let Some(&v) = ints.and_then(|v| v.get(i)) {
+                        encode_primary_key_int(v, &mut self.keys.bytes);
+                        continue;
+                    }
+                    let slot = match f {
+                        Some(f) => block
+                            .slot(i, f)
+                            .ok_or(Refusal::Internal("a key outside its block"))?,
+                        None => Slot::Null,
+                    };
+                    push_key(&mut self.keys.bytes, slot, table, c, text, &Value::Null)?;
+                }
+                self.keys.offsets.push(self.keys.bytes.len());
+            }
+        }
+        self.len += rows;
         Ok(())
     }
 
@@ -184,6 +239,39 @@ impl RowBuffer {
             full.keys,
         )
     }
+}
+
+/// Append to `out` the primary-key encoding of column `c`'s value, parsed as `slot` (`text`
+/// holds its text; `value` is the row's value when the slot is `Slot::Value`).
+fn push_key(
+    out: &mut Vec<u8>,
+    slot: Slot,
+    table: &TableSchema,
+    c: usize,
+    text: &str,
+    value: &Value,
+) -> Result<(), Refusal> {
+    match slot {
+        Slot::Int(x) => encode_primary_key_int(x, out),
+        Slot::Date(d) => encode_primary_key_int(i64::from(d), out),
+        Slot::Text { start, end, pad: 0 } => match text.get(start as usize..end as usize) {
+            Some(f) => encode_primary_key_bytes(f.as_bytes(), out),
+            None => return Err(Refusal::Internal("a text slot outside its line")),
+        },
+        Slot::Value => encode_primary_key(&[value], out),
+        // Padded text and decimals: as the value itself is encoded.
+        slot => {
+            let ty = table
+                .columns
+                .get(c)
+                .ok_or(Refusal::Internal("a key column outside the table"))?
+                .ty;
+            let v = slot_value(slot, ty, text)
+                .ok_or(Refusal::Internal("a key slot without its value"))?;
+            encode_primary_key(&[&v], out);
+        }
+    }
+    Ok(())
 }
 
 /// A segment built by a load, not yet part of the table.
@@ -333,10 +421,8 @@ fn load_lines(
     let shards = state.engine().shard_count();
     let here = state.id();
     let route = from.is_none();
-    let origin = from.unwrap_or(here);
     // Rows are routed by their shard column when the chunk is this shard's to split.
     let shard_column = table.shard_column().filter(|_| route && shards > 1);
-    let pk = table.primary_key.as_ref().map(|k| k.columns.clone());
     // Each other shard gets about its share of the lines: room for that (and a margin) up
     // front instead of growing by copies.
     let share = if shard_column.is_some() {
@@ -354,35 +440,38 @@ fn load_lines(
             }
         })
         .collect();
-    let tz = parser.time_zone().clone();
     let mut loads = state.bulk_loads().borrow_mut();
     // Out of the map while it loads, so cuts can check the other loads beside it.
     let Some(mut load) = loads.remove(&writer) else {
         return Err(EngineError::Internal("the bulk load ended".into()));
     };
-    let mut row = Vec::new();
-    // Lines in plain forms are parsed straight into the column builders (`direct`).
-    let kinds = direct::kinds(parser);
-    let mut slots = vec![Slot::Null; table.columns.len()];
-    let mut field_ends = Vec::with_capacity(table.columns.len());
-    let required: Vec<usize> = (0..table.columns.len())
-        .filter(|&c| !table.columns[c].nullable)
-        .collect();
-    let mut plain_row = vec![Value::Null; table.columns.len()];
-    let mut key_buf = Vec::new();
-    let mut loaded = 0;
-    let mut result = Ok(());
+    let mut one = OneLine::new(parser, table, here, from.unwrap_or(here), shard_column);
     let body = lines.bytes.strip_suffix(b"\n").unwrap_or(&lines.bytes);
     // A chunk of whole lines is UTF-8 exactly when each line is ('\n' is never inside a
     // character): one check for the chunk instead of one per line. Without it every line
     // takes the general parser, which words the error.
-    let body_text = kinds.as_ref().and_then(|_| std::str::from_utf8(body).ok());
+    let body_text = one
+        .kinds
+        .as_ref()
+        .and_then(|_| std::str::from_utf8(body).ok());
+    // This shard's lines in plain forms are gathered into blocks parsed a column at a time.
+    let mut block = match (&one.kinds, body_text) {
+        (Some(kinds), Some(_)) => Block::new(kinds, one.parser.delimiter(), body),
+        _ => None,
+    };
+    let mut to = Target {
+        state,
+        load: &mut load,
+        loads: &loads,
+    };
+    let mut loaded = 0;
+    let mut result = Ok(());
     let mut start = 0;
     // Lines as `split` at '\n' yields them, found by memchr.
     let ends = memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len()));
     for (i, end) in ends.enumerate() {
+        let line_start = start;
         let line = &body[start..end];
-        let line_text = body_text.and_then(|t| t.get(start..end));
         start = end + 1;
         let number = match &lines.numbers {
             Some(n) => n.get(i).copied().unwrap_or(0),
@@ -391,9 +480,9 @@ fn load_lines(
         // Whether the row is known to be this shard's from its key field alone.
         let mut routed = false;
         if let Some(col) = shard_column
-            && let Some(key) = parser.column_value(line, col)
+            && let Some(key) = one.parser.column_value(line, col)
         {
-            let owner = shard_of_value_in(&key, shards, &mut key_buf);
+            let owner = shard_of_value_in(&key, shards, &mut one.key_buf);
             if owner != here {
                 // Another shard's row: only its key field is parsed here.
                 send_line(&mut remote[owner], line, number);
@@ -401,62 +490,200 @@ fn load_lines(
             }
             routed = true;
         }
-        if let Some(kinds) = kinds.as_deref()
-            && let Some(line_text) = line_text
-            && let Some(text) = direct::parse_line(
-                parser,
-                kinds,
-                line_text,
-                &mut slots,
-                &mut plain_row,
-                &mut field_ends,
-            )
-            && (shard_column.is_none() || routed)
-            && !required.iter().any(|&c| slots[c] == Slot::Null)
-        {
-            // A NULL in a NOT NULL column takes the general path below, which words the error.
-            loaded += 1;
-            let step = load
-                .buffer(origin)
-                .and_then(|b| b.push_slots(table, text, &slots, &plain_row, pk.as_deref()))
-                .and_then(|()| cut_if_full(state, &mut load, origin, &loads))
-                .map_err(|r| refusal_error(table, r, &tz));
-            if let Err(e) = step {
+        let joined = (shard_column.is_none() || routed)
+            && block
+                .as_mut()
+                .is_some_and(|b| b.add(body, line_start, end, number));
+        let step = match (block.as_mut(), body_text) {
+            (Some(b), Some(text)) if joined => {
+                // A block never holds more than its segment's room, so a cut follows it.
+                let held = to.load.buffer(one.origin).map_or(0, |b| b.len);
+                if b.len() < BLOCK_ROWS.min(SEGMENT_ROWS.saturating_sub(held)) {
+                    continue;
+                }
+                one.block(&mut to, &mut remote, b, body, text)
+            }
+            // This line cannot join the block: the block's lines go first, in order.
+            (Some(b), Some(text)) if !b.is_empty() => one
+                .block(&mut to, &mut remote, b, body, text)
+                .and_then(|n| {
+                    let line_text = text.get(line_start..end);
+                    Ok(n + one.line(&mut to, &mut remote, line, line_text, number, routed)?)
+                }),
+            _ => {
+                let line_text = body_text.and_then(|t| t.get(line_start..end));
+                one.line(&mut to, &mut remote, line, line_text, number, routed)
+            }
+        };
+        match step {
+            Ok(n) => loaded += n,
+            Err(e) => {
                 result = Err(e);
                 break;
             }
-            continue;
         }
-        let step = parser
-            .parse_line_into(line, number, &mut row)
-            .and_then(|()| {
-                if let Some(col) = shard_column.filter(|_| !routed) {
-                    let owner = shard_of_value_in(&row[col], shards, &mut key_buf);
-                    if owner != here {
-                        send_line(&mut remote[owner], line, number);
-                        return Ok(false);
-                    }
-                }
-                check_not_null(table, &row, &tz).map_err(|e| at_line(e, table, number))?;
-                Ok(true)
-            })
-            .and_then(|local| {
-                if !local {
-                    return Ok(());
-                }
-                loaded += 1;
-                load.buffer(origin)
-                    .and_then(|b| b.push(&row, pk.as_deref()))
-                    .and_then(|()| cut_if_full(state, &mut load, origin, &loads))
-                    .map_err(|r| refusal_error(table, r, &tz))
-            });
-        if let Err(e) = step {
-            result = Err(e);
-            break;
+    }
+    if result.is_ok()
+        && let (Some(b), Some(text)) = (block.as_mut(), body_text)
+    {
+        match one.block(&mut to, &mut remote, b, body, text) {
+            Ok(n) => loaded += n,
+            Err(e) => result = Err(e),
         }
     }
     loads.insert(writer, load);
     result.map(|()| (loaded, remote))
+}
+
+/// Where a chunk's rows go on this shard: the load, and the shard's other loads (a cut checks
+/// its duplicates against them).
+struct Target<'a> {
+    state: &'a ShardState,
+    load: &'a mut BulkLoad,
+    loads: &'a std::collections::HashMap<WriterId, BulkLoad>,
+}
+
+/// A chunk's lines parsed one at a time, with the scratch kept across them.
+struct OneLine<'p> {
+    parser: &'p mut CopyParser,
+    table: &'p TableSchema,
+    here: usize,
+    /// The shard that split the lines (whose row buffer they go to).
+    origin: usize,
+    shard_column: Option<usize>,
+    /// Plain forms per target field (`direct`); `None` for CSV.
+    kinds: Option<Vec<(usize, Kind)>>,
+    slots: Vec<Slot>,
+    field_ends: Vec<u32>,
+    /// NOT NULL columns, as a list and as a flag per column.
+    required: Vec<usize>,
+    not_null: Vec<bool>,
+    plain_row: Vec<Value>,
+    row: Row,
+    key_buf: Vec<u8>,
+    pk: Option<Vec<usize>>,
+    tz: TimeZone,
+}
+
+impl<'p> OneLine<'p> {
+    fn new(
+        parser: &'p mut CopyParser,
+        table: &'p TableSchema,
+        here: usize,
+        origin: usize,
+        shard_column: Option<usize>,
+    ) -> OneLine<'p> {
+        let columns = table.columns.len();
+        OneLine {
+            kinds: direct::kinds(parser),
+            tz: parser.time_zone().clone(),
+            parser,
+            table,
+            here,
+            origin,
+            shard_column,
+            slots: vec![Slot::Null; columns],
+            field_ends: Vec::with_capacity(columns),
+            required: (0..columns)
+                .filter(|&c| !table.columns[c].nullable)
+                .collect(),
+            not_null: table.columns.iter().map(|c| !c.nullable).collect(),
+            plain_row: vec![Value::Null; columns],
+            row: Vec::new(),
+            key_buf: Vec::new(),
+            pk: table.primary_key.as_ref().map(|k| k.columns.clone()),
+        }
+    }
+
+    /// Load `line` (its text when the chunk is UTF-8), numbered `number`: 1 when its row
+    /// went into this shard's load, 0 when it went to `remote` for the shard that owns it
+    /// (`routed` says it is known to be this shard's).
+    fn line(
+        &mut self,
+        to: &mut Target<'_>,
+        remote: &mut [Outgoing],
+        line: &[u8],
+        line_text: Option<&str>,
+        number: u64,
+        routed: bool,
+    ) -> Result<usize, EngineError> {
+        let table = self.table;
+        if let Some(kinds) = self.kinds.as_deref()
+            && let Some(line_text) = line_text
+            && let Some(text) = direct::parse_line(
+                self.parser,
+                kinds,
+                line_text,
+                &mut self.slots,
+                &mut self.plain_row,
+                &mut self.field_ends,
+            )
+            && (self.shard_column.is_none() || routed)
+            && !self.required.iter().any(|&c| self.slots[c] == Slot::Null)
+        {
+            // A NULL in a NOT NULL column takes the general path below, which words the error.
+            to.load
+                .buffer(self.origin)
+                .and_then(|b| {
+                    b.push_slots(
+                        table,
+                        text,
+                        &self.slots,
+                        &self.plain_row,
+                        self.pk.as_deref(),
+                    )
+                })
+                .and_then(|()| cut_if_full(to.state, to.load, self.origin, to.loads))
+                .map_err(|r| refusal_error(table, r, &self.tz))?;
+            return Ok(1);
+        }
+        self.parser.parse_line_into(line, number, &mut self.row)?;
+        if let Some(col) = self.shard_column.filter(|_| !routed) {
+            let owner = shard_of_value_in(&self.row[col], remote.len(), &mut self.key_buf);
+            if owner != self.here {
+                send_line(&mut remote[owner], line, number);
+                return Ok(0);
+            }
+        }
+        check_not_null(table, &self.row, &self.tz).map_err(|e| at_line(e, table, number))?;
+        to.load
+            .buffer(self.origin)
+            .and_then(|b| b.push(&self.row, self.pk.as_deref()))
+            .and_then(|()| cut_if_full(to.state, to.load, self.origin, to.loads))
+            .map_err(|r| refusal_error(table, r, &self.tz))?;
+        Ok(1)
+    }
+
+    /// Load the lines of `block` (lines of chunk `body`, whose text is `text`), all this
+    /// shard's: parsed a column at a time when every field is in its plain form, else one
+    /// line at a time. Returns the rows loaded; the block is left empty.
+    fn block(
+        &mut self,
+        to: &mut Target<'_>,
+        remote: &mut [Outgoing],
+        block: &mut Block,
+        body: &[u8],
+        text: &str,
+    ) -> Result<usize, EngineError> {
+        let rows = block.len();
+        let table = self.table;
+        let result = if block.parse(text, self.parser.null(), &self.not_null) {
+            to.load
+                .buffer(self.origin)
+                .and_then(|b| b.push_block(table, block, text, self.pk.as_deref()))
+                .and_then(|()| cut_if_full(to.state, to.load, self.origin, to.loads))
+                .map_err(|r| refusal_error(table, r, &self.tz))
+                .map(|()| rows)
+        } else {
+            block.lines().try_fold(0, |loaded, (start, end, number)| {
+                let line_text = text.get(start..end);
+                let line = &body[start..end];
+                Ok(loaded + self.line(to, remote, line, line_text, number, true)?)
+            })
+        };
+        block.clear();
+        result
+    }
 }
 
 /// `e` naming the COPY line it is about, as the parse errors do (PostgreSQL says it in the

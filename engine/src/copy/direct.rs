@@ -127,7 +127,7 @@ pub(crate) fn parse_line<'a>(
     let escaped = memchr::memchr(b'\\', bytes).is_some();
     let null = parser.null();
     ends.clear();
-    delimiter_positions(bytes, parser.delimiter(), ends);
+    delimiter_positions(bytes, parser.delimiter(), 0, ends);
     ends.push(u32::try_from(bytes.len()).ok()?);
     // Missing or extra fields: the general parser words the error.
     if ends.len() != kinds.len() {
@@ -154,14 +154,15 @@ pub(crate) fn parse_line<'a>(
     Some(text)
 }
 
-/// Append the offset of every `byte` in `bytes`, in order: eight bytes a step, each word's
+/// Append the offset (plus `base`) of every `byte` in `bytes`, in order: eight bytes a step, each word's
 /// matching bytes marked exactly (no borrow between bytes) and taken lowest first, so a line's
 /// fields are found in one pass instead of one search per field.
-fn delimiter_positions(bytes: &[u8], byte: u8, out: &mut Vec<u32>) {
+#[inline]
+pub(super) fn delimiter_positions(bytes: &[u8], byte: u8, base: u32, out: &mut Vec<u32>) {
     const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
     let pattern = u64::from_ne_bytes([byte; 8]);
     let mut words = bytes.chunks_exact(8);
-    let mut base = 0u32;
+    let mut base = base;
     for word in &mut words {
         let mut w = [0u8; 8];
         w.copy_from_slice(word);
@@ -195,32 +196,38 @@ fn plain_field(field: &str, kind: Kind, start: usize) -> Option<Slot> {
         Kind::Decimal { scale, limit } => plain_decimal(b, scale)
             .filter(|m| m.unsigned_abs() < limit.unsigned_abs())
             .map(Slot::Decimal),
-        Kind::Text { limit, pad } => {
-            let pad = match limit {
-                None => 0,
-                Some(limit) => {
-                    let chars = if field.is_ascii() {
-                        field.len()
-                    } else {
-                        field.chars().count()
-                    };
-                    let room = (limit as usize).checked_sub(chars)?;
-                    if pad { room } else { 0 }
-                }
-            };
-            Some(Slot::Text {
-                start: u32::try_from(start).ok()?,
-                end: u32::try_from(start + field.len()).ok()?,
-                pad: u32::try_from(pad).ok()?,
-            })
-        }
+        Kind::Text { limit, pad } => Some(Slot::Text {
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(start + field.len()).ok()?,
+            pad: text_pad(field, limit, pad)?,
+        }),
         Kind::General => None,
+    }
+}
+
+/// The blanks a text `field` is padded with in a column of at most `limit` characters (padded
+/// when `pad`), or `None` when it is too long.
+#[inline]
+pub(super) fn text_pad(field: &str, limit: Option<u32>, pad: bool) -> Option<u32> {
+    let Some(limit) = limit else {
+        return Some(0);
+    };
+    let chars = if field.is_ascii() {
+        field.len()
+    } else {
+        field.chars().count()
+    };
+    let room = (limit as usize).checked_sub(chars)?;
+    if pad {
+        u32::try_from(room).ok()
+    } else {
+        Some(0)
     }
 }
 
 /// `-?[0-9]{1,18}`: the integers every source writes (signs other than `-`, blanks and longer
 /// numbers are the general parser's).
-fn plain_int(b: &[u8]) -> Option<i64> {
+pub(super) fn plain_int(b: &[u8]) -> Option<i64> {
     let (negative, digits) = match b.split_first()? {
         (b'-', rest) => (true, rest),
         _ => (false, b),
@@ -242,7 +249,7 @@ fn plain_int(b: &[u8]) -> Option<i64> {
 /// `-?[0-9]*(\.[0-9]*)?` with at least one digit, at most 18 in all and at most `scale` after
 /// the point: the mantissa at `scale` (fewer fraction digits are scaled up; more would round,
 /// which is the general parser's).
-fn plain_decimal(b: &[u8], scale: u8) -> Option<i64> {
+pub(super) fn plain_decimal(b: &[u8], scale: u8) -> Option<i64> {
     let (negative, body) = match b.split_first()? {
         (b'-', rest) => (true, rest),
         _ => (false, b),
@@ -457,7 +464,7 @@ mod tests {
         for bytes in &cases {
             for &byte in &alphabet {
                 out.clear();
-                delimiter_positions(bytes, byte, &mut out);
+                delimiter_positions(bytes, byte, 0, &mut out);
                 let want: Vec<u32> = (0..bytes.len() as u32)
                     .filter(|&i| bytes[i as usize] == byte)
                     .collect();

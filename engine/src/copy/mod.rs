@@ -5,6 +5,7 @@
 //! then `copy_done` (or `copy_fail`). Must never hold the whole input in memory: rows are
 //! inserted every `BATCH_ROWS`.
 
+mod block;
 pub mod bulk;
 mod direct;
 mod parse;

@@ -356,6 +356,103 @@ impl ColumnBuilder {
         Ok(())
     }
 
+    /// Append `values` to an int2/int4/int8 column, NULL where `valid` (one flag per value,
+    /// when given) is false: what `push_int` does with each, a slice at a time. Every value is
+    /// checked against the type before any is appended, so an error appends nothing.
+    pub fn push_ints(
+        &mut self,
+        values: &[i64],
+        valid: Option<&[bool]>,
+    ) -> Result<(), SegmentError> {
+        let wrong = SegmentError::WrongValue {
+            expected: self.ty,
+            found: DataType::Int64,
+        };
+        match &mut self.inner {
+            Inner::Int64(b) => match valid {
+                None => b.append_slice(values),
+                Some(valid) => b.append_values(values, valid),
+            },
+            Inner::Int32(b) => append_narrowed(b, values, valid).ok_or(wrong)?,
+            Inner::Int16(b) => append_narrowed(b, values, valid).ok_or(wrong)?,
+            _ => return Err(wrong),
+        }
+        Ok(())
+    }
+
+    /// Append dates (days since 2000-01-01) to a date column, NULL where `valid` is false.
+    pub fn push_dates(&mut self, days: &[i32], valid: Option<&[bool]>) -> Result<(), SegmentError> {
+        let Inner::Date(b) = &mut self.inner else {
+            return Err(SegmentError::WrongValue {
+                expected: self.ty,
+                found: DataType::Date,
+            });
+        };
+        match valid {
+            None => b.append_slice(days),
+            Some(valid) => b.append_values(days, valid),
+        }
+        Ok(())
+    }
+
+    /// Append numerics given as mantissas at the column's declared scale, NULL where `valid`
+    /// is false: what `push_decimal` does with each, a slice at a time.
+    pub fn push_decimals(
+        &mut self,
+        values: &[i64],
+        valid: Option<&[bool]>,
+    ) -> Result<(), SegmentError> {
+        let declared = match self.ty {
+            DataType::Numeric {
+                precision: Some(_),
+                scale,
+            } => scale.unwrap_or(0),
+            _ => u8::MAX,
+        };
+        if let Inner::Numeric64 {
+            mantissas,
+            scale,
+            nulls,
+        } = &mut self.inner
+            && *scale == declared
+        {
+            // NULL rows hold a zero mantissa, as `push` leaves them.
+            match valid {
+                None => {
+                    mantissas.extend_from_slice(values);
+                    nulls.append_n_non_nulls(values.len());
+                }
+                Some(valid) => {
+                    mantissas.extend(
+                        values
+                            .iter()
+                            .zip(valid)
+                            .map(|(&m, &ok)| if ok { m } else { 0 }),
+                    );
+                    nulls.append_slice(valid);
+                }
+            }
+            return Ok(());
+        }
+        // The general form (a wider value came before): one at a time.
+        for (i, &m) in values.iter().enumerate() {
+            if valid.is_none_or(|v| v[i]) {
+                self.push_decimal(m)?;
+            } else {
+                self.push(&Value::Null)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Append `n` NULLs.
+    pub fn push_nulls(&mut self, n: usize) -> Result<(), SegmentError> {
+        for _ in 0..n {
+            self.push(&Value::Null)?;
+        }
+        Ok(())
+    }
+
     /// Turn a narrow numeric builder into the general form (a value that needs 128 bits or
     /// another scale is about to be appended).
     fn widen(&mut self) {
@@ -477,4 +574,27 @@ pub(crate) fn interval_column(
         days: Int32Array::new(ScalarBuffer::from(days), nulls.clone()),
         micros: Int64Array::new(ScalarBuffer::from(micros), nulls),
     }
+}
+
+/// Append `values` narrowed to `T` (NULL where `valid` is false); `None`, with nothing
+/// appended, when one does not fit.
+fn append_narrowed<T>(
+    b: &mut arrow_array::builder::PrimitiveBuilder<T>,
+    values: &[i64],
+    valid: Option<&[bool]>,
+) -> Option<()>
+where
+    T: arrow_array::ArrowPrimitiveType,
+    T::Native: TryFrom<i64>,
+{
+    // NULL rows hold zero, which every type fits.
+    if !values.iter().all(|&v| T::Native::try_from(v).is_ok()) {
+        return None;
+    }
+    let narrowed = values.iter().map(|&v| T::Native::try_from(v).ok());
+    match valid {
+        None => b.extend(narrowed),
+        Some(valid) => b.extend(narrowed.zip(valid).map(|(v, &ok)| v.filter(|_| ok))),
+    }
+    Some(())
 }
