@@ -11,8 +11,7 @@
 
 use super::direct::Slot;
 use super::direct::{Kind, delimiter_positions, plain_decimal, plain_int, text_pad};
-use super::parse::is_null;
-use omendb_storage::types::datetime::iso_date;
+use omendb_storage::types::datetime::iso_date_bytes;
 
 /// Lines a block holds at most: the typed vectors of a block of lineitem (16 columns) stay
 /// within the L2 cache.
@@ -137,8 +136,8 @@ impl Block {
         for f in 0..fields {
             let (col, kind) = self.kinds[f];
             let column = Fields {
-                text,
-                null,
+                text: text.as_bytes(),
+                null: null.as_bytes(),
                 escaped: self.escaped,
                 starts: &self.starts,
                 ends: &self.ends,
@@ -148,13 +147,12 @@ impl Block {
             let valid = &mut self.valid[f];
             let ok = match (&mut self.values[f], kind) {
                 (Parsed::Ints(out), Kind::Int { min, max }) => column.parse(out, valid, |s| {
-                    plain_int(s.as_bytes()).filter(|v| (min..=max).contains(v))
+                    plain_int(s).filter(|v| (min..=max).contains(v))
                 }),
-                (Parsed::Dates(out), Kind::Date) => column.parse(out, valid, iso_date),
+                (Parsed::Dates(out), Kind::Date) => column.parse(out, valid, iso_date_bytes),
                 (Parsed::Decimals(out), Kind::Decimal { scale, limit }) => {
                     column.parse(out, valid, |s| {
-                        plain_decimal(s.as_bytes(), scale)
-                            .filter(|m| m.unsigned_abs() < limit.unsigned_abs())
+                        plain_decimal(s, scale).filter(|m| m.unsigned_abs() < limit.unsigned_abs())
                     })
                 }
                 (Parsed::Pads(out), Kind::Text { limit, pad }) => {
@@ -234,8 +232,9 @@ impl Block {
 
 /// One target field of every line of a block.
 struct Fields<'a> {
-    text: &'a str,
-    null: &'a str,
+    /// The chunk: valid UTF-8, so a field between ASCII delimiters is too.
+    text: &'a [u8],
+    null: &'a [u8],
     escaped: bool,
     starts: &'a [u32],
     ends: &'a [u32],
@@ -252,7 +251,7 @@ impl Fields<'_> {
         &self,
         out: &mut Vec<T>,
         valid: &mut Vec<bool>,
-        plain: impl Fn(&str) -> Option<T>,
+        plain: impl Fn(&[u8]) -> Option<T>,
     ) -> Option<usize> {
         out.clear();
         let (fields, f) = (self.fields, self.f);
@@ -280,12 +279,13 @@ impl Fields<'_> {
         ranges: impl Iterator<Item = (usize, usize)>,
         out: &mut Vec<T>,
         valid: &mut Vec<bool>,
-        plain: impl Fn(&str) -> Option<T>,
+        plain: impl Fn(&[u8]) -> Option<T>,
     ) -> Option<usize> {
         let mut nulls = 0;
         for (i, (start, end)) in ranges.enumerate() {
             let field = self.text.get(start..end)?;
-            if is_null(field, self.null) {
+            // Lengths first, then bytes inline (a slice comparison calls memcmp).
+            if field.len() == self.null.len() && field.iter().zip(self.null).all(|(a, b)| a == b) {
                 if nulls == 0 {
                     valid.clear();
                     valid.resize(i, true);
@@ -298,7 +298,7 @@ impl Fields<'_> {
             if nulls > 0 {
                 valid.push(true);
             }
-            if self.escaped && memchr::memchr(b'\\', field.as_bytes()).is_some() {
+            if self.escaped && memchr::memchr(b'\\', field).is_some() {
                 return None;
             }
             out.push(plain(field)?);

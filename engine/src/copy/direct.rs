@@ -199,23 +199,25 @@ fn plain_field(field: &str, kind: Kind, start: usize) -> Option<Slot> {
         Kind::Text { limit, pad } => Some(Slot::Text {
             start: u32::try_from(start).ok()?,
             end: u32::try_from(start + field.len()).ok()?,
-            pad: text_pad(field, limit, pad)?,
+            pad: text_pad(b, limit, pad)?,
         }),
         Kind::General => None,
     }
 }
 
-/// The blanks a text `field` is padded with in a column of at most `limit` characters (padded
-/// when `pad`), or `None` when it is too long.
+/// The blanks a text `field` (valid UTF-8) is padded with in a column of at most `limit`
+/// characters (padded when `pad`), or `None` when it is too long. Bytes, not `&str`: a bulk
+/// load's block takes fields without UTF-8 boundary checks.
 #[inline]
-pub(super) fn text_pad(field: &str, limit: Option<u32>, pad: bool) -> Option<u32> {
+pub(super) fn text_pad(field: &[u8], limit: Option<u32>, pad: bool) -> Option<u32> {
     let Some(limit) = limit else {
         return Some(0);
     };
     let chars = if field.is_ascii() {
         field.len()
     } else {
-        field.chars().count()
+        // Characters are the bytes that do not continue one (0b10xx_xxxx).
+        field.iter().filter(|&&b| (b as i8) >= -0x40).count()
     };
     let room = (limit as usize).checked_sub(chars)?;
     if pad {

@@ -25,7 +25,7 @@ pub use fields::{
     extract_timestamptz,
 };
 pub use format::{format_date, format_timestamp, format_timestamptz};
-pub use parse::{iso_date, parse_date, parse_timestamp, parse_timestamptz};
+pub use parse::{iso_date, iso_date_bytes, parse_date, parse_timestamp, parse_timestamptz};
 pub use zone::TimeZone;
 
 pub const MICROS_PER_SECOND: i64 = 1_000_000;

@@ -602,7 +602,12 @@ pub fn parse_date(s: &str) -> Result<i32, TypeError> {
 /// without the general parser; anything else is left to it. A bulk load parses one per date
 /// field, so the day number comes from a closed formula rather than the general calendar.
 pub fn iso_date(s: &str) -> Option<i32> {
-    let b = s.as_bytes();
+    iso_date_bytes(s.as_bytes())
+}
+
+/// [`iso_date`] of the field's bytes (a bulk load's fields need no UTF-8 boundary checks).
+#[inline]
+pub fn iso_date_bytes(b: &[u8]) -> Option<i32> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
