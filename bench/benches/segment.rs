@@ -1,4 +1,5 @@
-//! Wall-clock (criterion) benchmarks of column-segment files: encode and decode of one
+//! Wall-clock (criterion) benchmarks of column segments: building one from a load's columns,
+//! and the encode and decode of the file of one
 //! `SEGMENT_ROWS`-row segment shaped like TPC-H `lineitem` (integer keys, numeric(15,2) money,
 //! dates, char(1) flags, char(25)/char(10) categories, varchar(44) comments). Throughput is in
 //! bytes of the decoded Arrow columns ("raw"); the encoded size is printed beside it.
@@ -7,7 +8,7 @@
 
 #![allow(clippy::expect_used)] // a benchmark over generated data may panic on a broken invariant
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use omendb_storage::segment::{Column, ColumnBuilder, SEGMENT_ROWS, Segment};
 use omendb_storage::types::{DataType, Numeric, Value};
 use std::hint::black_box;
@@ -132,6 +133,8 @@ fn raw_bytes(columns: &[Column]) -> usize {
             Column::Int64(a) => a.len() * 8,
             Column::Date(a) => a.len() * 4,
             Column::Numeric { mantissas, .. } => mantissas.len() * 16,
+            // Built narrow (`ColumnBuilder`'s 64-bit form); decoded as 128-bit decimals.
+            Column::Numeric64 { mantissas, .. } => mantissas.len() * 16,
             Column::Text(a) => a.values().len() + 4 * a.value_offsets().len(),
             other => panic!("lineitem has no {} column", other.kind_name()),
         })
@@ -152,6 +155,7 @@ fn segment_files(c: &mut Criterion) {
     }
     let columns: Vec<Column> = builders.into_iter().map(ColumnBuilder::finish).collect();
     let raw = raw_bytes(&columns);
+    let built = columns.clone();
     let segment = Segment::from_columns(&types, Some(&PK), columns).expect("rows sorted by key");
     let file = segment.encode();
     // Check the answer before timing it.
@@ -168,6 +172,20 @@ fn segment_files(c: &mut Criterion) {
     );
     let mut g = c.benchmark_group("segment lineitem 65536 rows");
     g.throughput(Throughput::Bytes(raw as u64));
+    // What a bulk load's cut does with its builders' columns: dictionaries, narrowed
+    // numerics, zone maps and the key index.
+    g.bench_function("build (compact columns, zone maps, key index)", |b| {
+        b.iter_batched(
+            || built.clone(),
+            |cols| Segment::from_columns(&types, Some(&PK), cols).expect("rows sorted by key"),
+            BatchSize::LargeInput,
+        )
+    });
+    // The dictionary alone, of a column of short values (l_shipmode's).
+    let modes = built[14].clone();
+    g.bench_function("dictionary of l_shipmode", |b| {
+        b.iter_batched(|| modes.clone(), Column::compact, BatchSize::SmallInput)
+    });
     g.bench_function("encode", |b| b.iter(|| black_box(&segment).encode()));
     g.bench_function("decode (checksums, columns, key index)", |b| {
         b.iter(|| Segment::decode(&types, Some(&PK), black_box(&file)).expect("own file decodes"))

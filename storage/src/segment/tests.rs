@@ -760,3 +760,47 @@ fn numeric_builders_widen_when_a_value_does_not_fit() {
         }
     }
 }
+
+/// Dictionary values short enough to be looked up as integers and longer ones side by side —
+/// at the 15/16-byte boundary, with trailing NUL bytes and blanks that must not merge with the
+/// shorter value, multibyte text, and values at the end of the column's bytes (where a 16-byte
+/// load would run past them) — come back as they went in, one entry per distinct value.
+#[test]
+fn dictionaries_keep_short_and_long_values_apart() {
+    let words = [
+        "",
+        "a",
+        "a\0",
+        "a\0\0",
+        "a ",
+        "é",
+        "ab",
+        "fifteen bytes!!",
+        "sixteen bytes!!!",
+        "fifteen bytes!\0",
+        "a much longer value than sixteen bytes",
+        "TAKE BACK RETURN",
+        "TAKE BACK RETUR",
+        "AIR",
+        "REG AIR",
+    ];
+    for last in 0..words.len() {
+        let mut values: Vec<&str> = (0..4000).map(|i| words[(i * 7) % words.len()]).collect();
+        // Each word in turn is the column's last value, whose bytes end the buffer.
+        values.push(words[last]);
+        let column = Column::Text(arrow_array::StringArray::from(values.clone())).compact();
+        let Column::TextDict {
+            values: entries, ..
+        } = &column
+        else {
+            panic!("a dictionary for {} distinct values", words.len());
+        };
+        assert_eq!(entries.len(), words.len());
+        for (i, v) in values.iter().enumerate() {
+            assert!(
+                same(&[column.value(i)], &[Value::Text((*v).to_string())]),
+                "row {i}"
+            );
+        }
+    }
+}
