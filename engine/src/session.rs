@@ -1026,6 +1026,7 @@ impl Session {
             backend_pid: self.key.0,
             settings: self.settings.all(),
             lock_wait: self.settings.lock_wait(),
+            deadlock_wait: self.settings.deadlock_wait(),
             memory: Arc::new(MemoryBudget::new(self.settings.query_memory())),
             engine: self.engine.clone(),
         };

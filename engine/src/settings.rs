@@ -32,6 +32,7 @@ const KNOWN: &[(&str, &str, bool)] = &[
     ("extra_float_digits", "1", false),
     ("statement_timeout", "0", false),
     ("lock_timeout", "0", false),
+    ("deadlock_timeout", "1s", false),
     ("idle_in_transaction_session_timeout", "0", false),
     ("bytea_output", "hex", false),
     ("lc_messages", "C", false),
@@ -51,9 +52,12 @@ const KNOWN: &[(&str, &str, bool)] = &[
 ];
 
 /// The longest a statement waits for rows and keys other transactions hold, whatever
-/// `lock_timeout` says (55P03 after): deadlocks are detected after a second (40P01), this
-/// bounds any wait the wait-for graph cannot see.
+/// `lock_timeout` says (55P03 after): deadlocks are detected after `deadlock_timeout` (40P01),
+/// this bounds any wait the wait-for graph cannot see.
 pub const LOCK_WAIT_LIMIT: Duration = Duration::from_secs(10);
+
+/// `deadlock_timeout` when the setting cannot be read (it is validated on `SET`).
+const DEFAULT_DEADLOCK_WAIT: Duration = Duration::from_secs(1);
 
 /// The session setting that turns COPY's bulk path off.
 pub const BULK_LOAD: &str = "omendb.bulk_load";
@@ -79,6 +83,7 @@ pub struct Settings {
 struct Derived {
     all: Arc<[(String, String)]>,
     lock_wait: Duration,
+    deadlock_wait: Duration,
     query_memory: u64,
     default_isolation: omendb_planner::IsolationLevel,
 }
@@ -133,6 +138,20 @@ impl Settings {
         match self.get("lock_timeout").and_then(parse_milliseconds) {
             Some(ms) if ms > 0 => Duration::from_millis(ms).min(LOCK_WAIT_LIMIT),
             _ => LOCK_WAIT_LIMIT,
+        }
+    }
+
+    /// How long a statement waits for another transaction before it looks for a deadlock:
+    /// `deadlock_timeout` (PostgreSQL's default, 1 s). A wait that gives up first (a shorter
+    /// `lock_timeout`) ends with 55P03 without looking, as in PostgreSQL.
+    pub fn deadlock_wait(&self) -> Duration {
+        self.derived().deadlock_wait
+    }
+
+    fn parse_deadlock_wait(&self) -> Duration {
+        match self.get("deadlock_timeout").and_then(parse_milliseconds) {
+            Some(ms) if ms > 0 => Duration::from_millis(ms),
+            _ => DEFAULT_DEADLOCK_WAIT,
         }
     }
 
@@ -245,6 +264,11 @@ impl Settings {
             "lock_timeout" => parse_milliseconds(&value)
                 .map(show_milliseconds)
                 .ok_or_else(|| invalid(&value)),
+            // PostgreSQL's range: 1 ms up to INT_MAX ms.
+            "deadlock_timeout" => parse_milliseconds(&value)
+                .filter(|ms| (1..=i32::MAX as u64).contains(ms))
+                .map(show_milliseconds)
+                .ok_or_else(|| invalid(&value)),
             "omendb.query_memory" => parse_bytes(&value)
                 .filter(|b| *b > 0)
                 .map(show_bytes)
@@ -276,6 +300,7 @@ impl Settings {
                 .map(|(k, (_, v))| (k.clone(), v.clone()))
                 .collect(),
             lock_wait: self.parse_lock_wait(),
+            deadlock_wait: self.parse_deadlock_wait(),
             query_memory: self.parse_query_memory(),
             default_isolation: self
                 .get("default_transaction_isolation")
@@ -365,6 +390,29 @@ mod tests {
         );
         assert!(s.set("lock_timeout", Some("soon")).is_err());
         assert!(s.set("lock_timeout", Some("5 parsecs")).is_err());
+    }
+
+    #[test]
+    fn deadlock_timeout_takes_postgres_units_and_range() {
+        let mut s = Settings::new("u");
+        assert_eq!(s.get("deadlock_timeout"), Some("1s"));
+        assert_eq!(s.deadlock_wait(), Duration::from_secs(1));
+        for (set, shown, ms) in [
+            ("'250ms'", "250ms", 250),
+            ("2000", "2s", 2000),
+            ("1min", "1min", 60_000),
+        ] {
+            s.set("deadlock_timeout", Some(set)).unwrap();
+            assert_eq!(s.get("deadlock_timeout"), Some(shown));
+            assert_eq!(s.deadlock_wait(), Duration::from_millis(ms));
+        }
+        // PostgreSQL's range is 1 ms to INT_MAX ms; a refused value leaves the setting as it was.
+        for bad in ["0", "soon", "3000000000", "-5"] {
+            assert!(s.set("deadlock_timeout", Some(bad)).is_err(), "{bad}");
+        }
+        assert_eq!(s.deadlock_wait(), Duration::from_millis(60_000));
+        s.set("deadlock_timeout", None).unwrap();
+        assert_eq!(s.deadlock_wait(), Duration::from_secs(1), "RESET");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Deadlocks end with 40P01 for one of the transactions after about a second (PostgreSQL's
-//! `deadlock_timeout`), not with a lock timeout: two sessions updating two rows in opposite
+//! Deadlocks end with 40P01 for one of the transactions after `deadlock_timeout` (a second
+//! unless the session sets it), not with a lock timeout: two sessions updating two rows in opposite
 //! order (rows on different shards and on the same one), three sessions in a ring, and a
 //! unique key against a row. The other transactions go on once the victim rolls back. Run
 //! against PostgreSQL with `OMENDB_TEST_URL`, the same outcomes hold.
@@ -145,4 +145,67 @@ async fn a_unique_key_and_a_row() {
             .all(|c| c.is_none() || c.as_deref() == Some("40P01")),
         "{codes:?}"
     );
+}
+
+/// `deadlock_timeout` is the session's, as in PostgreSQL: with a `lock_timeout` below it, the
+/// first session of a deadlock to wait gives up with 55P03 without looking for the cycle (and
+/// the other then goes on); with a short
+/// `deadlock_timeout` under a long `lock_timeout`, one is chosen with 40P01. `SHOW` prints the
+/// value in PostgreSQL's units and a value out of range is refused with 22023.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlock_timeout_is_a_session_setting() {
+    let server = TestServer::start();
+    let c = server.connect().await;
+    let shown = |rows: Vec<tokio_postgres::SimpleQueryMessage>| {
+        rows.into_iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                _ => None,
+            })
+            .unwrap()
+    };
+    assert_eq!(
+        shown(c.simple_query("SHOW deadlock_timeout").await.unwrap()),
+        "1s"
+    );
+    c.batch_execute("SET deadlock_timeout = '250ms'")
+        .await
+        .unwrap();
+    assert_eq!(
+        shown(c.simple_query("SHOW deadlock_timeout").await.unwrap()),
+        "250ms"
+    );
+    for bad in ["0", "'soon'"] {
+        let err = c
+            .batch_execute(&format!("SET deadlock_timeout = {bad}"))
+            .await
+            .unwrap_err();
+        assert_eq!(sqlstate(&err), "22023", "{bad}");
+    }
+
+    for (lock_timeout, deadlock_timeout, want) in [
+        ("1500ms", "5s", ["55P03"].as_slice()),
+        ("5s", "100ms", ["40P01"].as_slice()),
+    ] {
+        let table = accounts(&server, 2).await;
+        let (a, b) = (server.connect().await, server.connect().await);
+        for (c, row) in [(&a, 1), (&b, 2)] {
+            c.batch_execute(&format!(
+                "SET lock_timeout = '{lock_timeout}'; SET deadlock_timeout = '{deadlock_timeout}'; \
+                 BEGIN; UPDATE {table} SET n = n + 1 WHERE id = {row}"
+            ))
+            .await
+            .unwrap();
+        }
+        let a_done = finish_in_background(a, format!("UPDATE {table} SET n = 2 WHERE id = 2"));
+        tokio::time::sleep(SETTLE / 3).await;
+        let b_done = finish_in_background(b, format!("UPDATE {table} SET n = 2 WHERE id = 1"));
+        let codes = [a_done.await.unwrap(), b_done.await.unwrap()];
+        let mut failed: Vec<&str> = codes.iter().flatten().map(String::as_str).collect();
+        failed.sort_unstable();
+        assert_eq!(
+            failed, want,
+            "lock_timeout {lock_timeout}, deadlock_timeout {deadlock_timeout}"
+        );
+    }
 }

@@ -37,14 +37,11 @@ pub(super) enum Write {
 /// The shards a transaction has touched (they must commit or roll back).
 pub type Touched = Vec<bool>;
 
-/// How long a wait lasts before it looks for a deadlock (PostgreSQL's `deadlock_timeout`
-/// default): most waits end sooner, and never pay for the check.
-const DEADLOCK_TIMEOUT: Duration = Duration::from_secs(1);
-
 /// A statement's wait for the transactions in its way: each wait lasts until the transaction
 /// named by `Busy` ends on the shard that refused (its `finish` fires the event), and all of a
 /// statement's waits on one shard together last at most the session's lock wait (55P03 after).
-/// A wait still going after `DEADLOCK_TIMEOUT` checks the engine's wait-for graph: if it
+/// A wait still going after the session's `deadlock_timeout` (1 s by default: most waits end
+/// sooner and never pay for the check) looks at the engine's wait-for graph: if it
 /// closes a cycle, the statement fails with 40P01 and its transaction's rows are freed when
 /// the client rolls back.
 pub(super) struct LockWait {
@@ -94,7 +91,7 @@ impl LockWait {
             engine.wait_begins(waiter, holder);
         }
         let _edge = WaitEdge { engine, waiter };
-        let check_at = Instant::now() + DEADLOCK_TIMEOUT;
+        let check_at = Instant::now() + exec.env.deadlock_wait;
         let mut checked = holder == 0;
         loop {
             exec.check_cancel()?;

@@ -36,6 +36,8 @@ pub struct EvalEnv {
     pub settings: Arc<[(String, String)]>,
     /// How long a statement waits for rows and keys other transactions hold (55P03 after).
     pub lock_wait: std::time::Duration,
+    /// How long a wait lasts before it checks for a deadlock (`deadlock_timeout`).
+    pub deadlock_wait: std::time::Duration,
     /// What this statement may hold in memory, and holds now (53200 past it).
     pub memory: Arc<super::memory::MemoryBudget>,
     pub engine: Arc<Engine>,

@@ -613,6 +613,7 @@ mod tests {
             settings: Arc::new([]),
             engine: crate::shard::Engine::new(1),
             lock_wait: std::time::Duration::from_secs(10),
+            deadlock_wait: std::time::Duration::from_secs(1),
             memory: Arc::new(crate::exec::memory::MemoryBudget::new(u64::MAX)),
         };
         let ops = [
