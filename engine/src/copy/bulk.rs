@@ -947,6 +947,9 @@ fn cut_segment(
     let kind = state.with_table(&table, |t| t.index_kind());
     let segment = Segment::from_columns_with(kind, &types, pk.as_deref(), columns)
         .map_err(Refusal::Segment)?;
+    // The statistics the commit publishes need every column's sketch: made now, while the
+    // cut's columns are still in cache, rather than at the commit from memory.
+    segment.sketches();
     let cp = state.checkpoint_state();
     let id = cp.next_segment.get();
     cp.next_segment.set(id + 1);
