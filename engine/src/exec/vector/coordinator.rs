@@ -4,6 +4,7 @@
 use super::data::Vector;
 use super::data::{Batch, Kind, batches_size};
 use super::expr;
+use super::gather::concat_batches;
 use super::operator::aggregate::{AggSpec, AggState};
 use super::operator::filter;
 use super::operator::join::{Prepared, Probe, SemiProbe, Sides, equi_keys, nested_loop, prepare};
@@ -281,11 +282,42 @@ fn exec<'a>(
     Box::pin(async move {
         let memory = &x.env.memory;
         let mark = memory.used();
-        let out = exec_node(x, plan, needed, filters).await?;
+        let out = coalesce(exec_node(x, plan, needed, filters).await?)?;
         memory.release_to(mark);
         memory.charge(batches_size(&out))?;
         Ok(out)
     })
+}
+
+/// Rows a batch of merged small batches holds at least (see `coalesce`).
+const COALESCE_ROWS: usize = 1024;
+
+/// `batches` with runs of small ones merged, in order, into batches of about `COALESCE_ROWS`
+/// rows, when they average under a quarter of that. A filtered scan or a selective join
+/// yields a batch per input block, often of a handful of rows, and every operator above pays
+/// per batch and per column: TPC-H Q8's joins passed 2,603 rows in 1,717 batches.
+fn coalesce(batches: Vec<Batch>) -> Result<Vec<Batch>, EngineError> {
+    let rows: usize = batches.iter().map(|b| b.len).sum();
+    if batches.len() < 2 || rows == 0 || rows * 4 >= batches.len() * COALESCE_ROWS {
+        return Ok(batches);
+    }
+    let width = batches[0].columns.len();
+    let mut out = Vec::with_capacity(rows / COALESCE_ROWS + 1);
+    let mut group: Vec<Batch> = Vec::new();
+    let mut held = 0;
+    for b in batches.into_iter().filter(|b| b.len > 0) {
+        held += b.len;
+        group.push(b);
+        if held >= COALESCE_ROWS {
+            out.push(concat_batches(&group, width)?);
+            group.clear();
+            held = 0;
+        }
+    }
+    if !group.is_empty() {
+        out.push(concat_batches(&group, width)?);
+    }
+    Ok(out)
 }
 
 fn exec_node<'a>(
@@ -538,5 +570,64 @@ fn node_name(plan: &Plan) -> &'static str {
         Plan::Sort { .. } => "sort",
         Plan::Limit { .. } => "limit",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Batch, COALESCE_ROWS, Vector, coalesce};
+    use arrow_array::{Int64Array, StringArray};
+
+    /// A batch of rows `from..to`: an integer column (NULL every 7th), a text column and an
+    /// absent one.
+    fn rows(from: i64, to: i64) -> Batch {
+        let ints: Int64Array = (from..to).map(|i| (i % 7 != 0).then_some(i)).collect();
+        let texts: StringArray = (from..to).map(|i| Some(format!("t{i}"))).collect();
+        let len = (to - from) as usize;
+        Batch::new(
+            vec![
+                Vector::Int64(ints),
+                Vector::Text(texts),
+                Vector::Absent(len),
+            ],
+            len,
+        )
+    }
+
+    fn all_rows(batches: &[Batch]) -> Vec<Vec<String>> {
+        batches
+            .iter()
+            .flat_map(|b| {
+                (0..b.len).map(move |i| b.row(i).iter().map(|v| format!("{v:?}")).collect())
+            })
+            .collect()
+    }
+
+    /// Runs of small batches (and empty ones) are merged in order into batches of at least
+    /// `COALESCE_ROWS` rows (the last may be smaller) with the same rows, NULLs and absent
+    /// columns; batches that are large enough on average, and empty outputs, are left alone.
+    #[test]
+    fn small_batches_merge_in_order_and_large_ones_stay() {
+        let mut small = Vec::new();
+        let mut at = 0;
+        for n in (0..3000).map(|i| [3, 0, 1, 17, 5][i % 5]) {
+            small.push(rows(at, at + n));
+            at += n;
+        }
+        let merged = coalesce(small.clone()).unwrap();
+        assert_eq!(all_rows(&merged), all_rows(&small));
+        let (last, full) = merged.split_last().unwrap();
+        assert!(full.iter().all(|b| b.len >= COALESCE_ROWS));
+        assert!(last.len > 0);
+        assert!(
+            merged
+                .iter()
+                .all(|b| matches!(b.columns[2], Vector::Absent(n) if n == b.len))
+        );
+
+        let large: Vec<Batch> = (0..4).map(|i| rows(i * 1000, i * 1000 + 900)).collect();
+        assert_eq!(coalesce(large.clone()).unwrap().len(), large.len());
+        let empty = vec![rows(0, 0), rows(5, 5)];
+        assert_eq!(coalesce(empty).unwrap().len(), 2);
     }
 }
