@@ -806,6 +806,26 @@ fn assert_vectorized_like_rows(port: u16, queries: &[&str]) {
     }
 }
 
+/// Load `lines` lines of `data` into `bulk` by COPY outside a transaction block (the bulk path)
+/// and into `rows` inside one (the row path and the general parser), then require both tables
+/// to hold the same rows.
+fn assert_bulk_load_is_the_row_path(port: u16, bulk: &str, rows: &str, data: &str, lines: usize) {
+    assert_eq!(copy(port, bulk, data).unwrap(), format!("COPY {lines}"));
+    let script = format!("BEGIN;\nCOPY {rows} FROM STDIN;\n{data}\\.\nCOMMIT;\n");
+    let out = script_output(port, &script);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = |t: &str| query(port, &format!("SELECT * FROM {t} ORDER BY k"));
+    let (loaded, expected) = (all(bulk), all(rows));
+    assert_eq!(loaded.lines().count(), lines);
+    for (b, r) in loaded.lines().zip(expected.lines()) {
+        assert_eq!(b, r, "the bulk load differs from the row path");
+    }
+}
+
 /// Fields of each type, in plain forms (parsed straight into the column builders) and forms
 /// only the general parser takes (signs, blanks, rounding, other date styles, escapes,
 /// multibyte text), NULLs among them.
@@ -863,21 +883,7 @@ fn direct_parsed_lines_store_what_the_general_parser_stores() {
     query(port, &format!("CREATE TABLE general ({columns})"));
     let lines = 3000;
     let data: String = (0..lines).map(|i| mixed_line(i) + "\n").collect();
-    assert_eq!(
-        copy(port, "direct", &data).unwrap(),
-        format!("COPY {lines}")
-    );
-    let script = format!("BEGIN;\nCOPY general FROM STDIN;\n{data}\\.\nCOMMIT;\n");
-    let out = script_output(port, &script);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let all = |t: &str| query(port, &format!("SELECT * FROM {t} ORDER BY k"));
-    let (bulk, rows) = (all("direct"), all("general"));
-    assert_eq!(bulk.lines().count(), lines);
-    assert!(bulk == rows, "the bulk load differs from the row path");
+    assert_bulk_load_is_the_row_path(port, "direct", "general", &data, lines);
 
     // Keys of text, padded char, decimal and date columns, looked up one by one.
     let key_columns = "c char(4), n numeric(8,2), d date, v text, x int, \
@@ -997,23 +1003,7 @@ fn column_at_a_time_blocks_store_what_the_general_parser_stores() {
     query(port, &format!("CREATE TABLE rowwise ({columns})"));
     let lines = 5000;
     let data: String = (0..lines).map(|i| block_line(i) + "\n").collect();
-    assert_eq!(
-        copy(port, "blocks", &data).unwrap(),
-        format!("COPY {lines}")
-    );
-    let script = format!("BEGIN;\nCOPY rowwise FROM STDIN;\n{data}\\.\nCOMMIT;\n");
-    let out = script_output(port, &script);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let all = |t: &str| query(port, &format!("SELECT * FROM {t} ORDER BY k"));
-    let (bulk, rows) = (all("blocks"), all("rowwise"));
-    assert_eq!(bulk.lines().count(), lines);
-    for (b, r) in bulk.lines().zip(rows.lines()) {
-        assert_eq!(b, r, "the column-at-a-time load differs from the row path");
-    }
+    assert_bulk_load_is_the_row_path(port, "blocks", "rowwise", &data, lines);
 
     // Keys of padded char, decimal, date and text columns, all plain.
     query(

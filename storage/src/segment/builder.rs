@@ -369,10 +369,7 @@ impl ColumnBuilder {
             found: DataType::Int64,
         };
         match &mut self.inner {
-            Inner::Int64(b) => match valid {
-                None => b.append_slice(values),
-                Some(valid) => b.append_values(values, valid),
-            },
+            Inner::Int64(b) => append_all(b, values, valid),
             Inner::Int32(b) => append_narrowed(b, values, valid).ok_or(wrong)?,
             Inner::Int16(b) => append_narrowed(b, values, valid).ok_or(wrong)?,
             _ => return Err(wrong),
@@ -388,10 +385,7 @@ impl ColumnBuilder {
                 found: DataType::Date,
             });
         };
-        match valid {
-            None => b.append_slice(days),
-            Some(valid) => b.append_values(days, valid),
-        }
+        append_all(b, days, valid);
         Ok(())
     }
 
@@ -573,6 +567,18 @@ pub(crate) fn interval_column(
         months: Int32Array::new(ScalarBuffer::from(months), nulls.clone()),
         days: Int32Array::new(ScalarBuffer::from(days), nulls.clone()),
         micros: Int64Array::new(ScalarBuffer::from(micros), nulls),
+    }
+}
+
+/// Append `values`, NULL where `valid` (one flag per value, when given) is false.
+fn append_all<T: arrow_array::ArrowPrimitiveType>(
+    b: &mut arrow_array::builder::PrimitiveBuilder<T>,
+    values: &[T::Native],
+    valid: Option<&[bool]>,
+) {
+    match valid {
+        None => b.append_slice(values),
+        Some(valid) => b.append_values(values, valid),
     }
 }
 
