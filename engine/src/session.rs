@@ -1034,6 +1034,7 @@ impl Session {
             shard: self.shard.clone(),
             env: Arc::new(env),
             cancel: self.cancel.clone(),
+            shared: Default::default(),
         }
     }
 

@@ -283,6 +283,9 @@ impl Plan {
                 },
                 if *all { " All" } else { "" }
             ),
+            Plan::Shared { id, .. } => {
+                format!("Shared CTE #{id} (computed once, reused by every reference)")
+            }
         };
         let _ = writeln!(out, "{pad}{line}");
         let mut subqueries = Vec::new();
@@ -293,7 +296,8 @@ impl Plan {
             | Plan::Aggregate { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
-            | Plan::Distinct { input } => input.explain_into(out, depth + 1),
+            | Plan::Distinct { input }
+            | Plan::Shared { input, .. } => input.explain_into(out, depth + 1),
             Plan::Join { left, right, .. } | Plan::SetOp { left, right, .. } => {
                 left.explain_into(out, depth + 1);
                 right.explain_into(out, depth + 1);

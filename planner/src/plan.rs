@@ -177,6 +177,15 @@ pub enum Plan {
         left: Box<Plan>,
         right: Box<Plan>,
     },
+    /// A materialized common table expression: every node with the same `id` in a statement
+    /// (each reference to the CTE, in the main plan or in a subquery's) stands for one result,
+    /// computed once per execution from the first reference's `input` and reused by the others,
+    /// as PostgreSQL does for a CTE referenced twice or declared `MATERIALIZED`. The inputs of
+    /// nodes sharing an id are equal plans. Optimizations never reach across it.
+    Shared {
+        id: usize,
+        input: Box<Plan>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,7 +206,8 @@ impl Plan {
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
-            | Plan::Distinct { input } => input.column_types(),
+            | Plan::Distinct { input }
+            | Plan::Shared { input, .. } => input.column_types(),
             Plan::Project { exprs, .. } => exprs.iter().map(Expr::ty).collect(),
             Plan::Aggregate { groups, aggs, .. } => groups
                 .iter()
@@ -221,6 +231,23 @@ impl Plan {
 }
 
 impl Plan {
+    /// This operator's input plans (not subquery plans inside its expressions).
+    pub fn inputs_mut(&mut self) -> Vec<&mut Plan> {
+        match self {
+            Plan::Scan { .. } | Plan::System { .. } | Plan::Values { .. } | Plan::Series { .. } => {
+                Vec::new()
+            }
+            Plan::Filter { input, .. }
+            | Plan::Project { input, .. }
+            | Plan::Aggregate { input, .. }
+            | Plan::Sort { input, .. }
+            | Plan::Limit { input, .. }
+            | Plan::Distinct { input }
+            | Plan::Shared { input, .. } => vec![input],
+            Plan::Join { left, right, .. } | Plan::SetOp { left, right, .. } => vec![left, right],
+        }
+    }
+
     /// Visit every expression of this operator and of its inputs (not inside subquery plans).
     pub fn exprs_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
         match self {
@@ -298,6 +325,7 @@ impl Plan {
                 left.exprs_mut(f);
                 right.exprs_mut(f);
             }
+            Plan::Shared { input, .. } => input.exprs_mut(f),
         }
     }
 }

@@ -78,6 +78,42 @@ fn sqlstate(sql: &str) -> String {
     }
 }
 
+/// How many `Shared CTE` nodes a plan has.
+fn shared_nodes(sql: &str) -> usize {
+    explain(sql).matches("Shared CTE").count()
+}
+
+#[test]
+fn ctes_are_materialized_by_postgresqls_rule() {
+    // Referenced once: folded into the query.
+    assert_eq!(
+        shared_nodes("WITH c AS (SELECT * FROM t) SELECT v FROM c WHERE id = 3"),
+        0
+    );
+    // Referenced twice, in the query and in a subquery: one node per reference, one id.
+    let twice = "WITH c AS (SELECT id, x FROM t) SELECT id FROM c WHERE x = (SELECT max(x) FROM c)";
+    assert_eq!(shared_nodes(twice), 2);
+    assert_eq!(explain(twice).matches("Shared CTE #0").count(), 2);
+    // The filter above a materialized CTE stays above it.
+    let plan = explain("WITH c AS MATERIALIZED (SELECT * FROM t) SELECT v FROM c WHERE id = 3");
+    assert_eq!(plan.matches("Shared CTE").count(), 1);
+    let (filter, shared) = (plan.find("Filter (#0 = 3)"), plan.find("Shared CTE"));
+    assert!(filter.is_some() && filter < shared, "{plan}");
+    // NOT MATERIALIZED folds it even when referenced twice, unless it is volatile.
+    let folded = "WITH c AS NOT MATERIALIZED (SELECT * FROM t) SELECT 1 FROM c a, c b";
+    assert_eq!(shared_nodes(folded), 0);
+    let volatile = "WITH c AS NOT MATERIALIZED (SELECT random() AS r) SELECT 1 FROM c a, c b";
+    assert_eq!(shared_nodes(volatile), 2);
+    let volatile = "WITH c AS (SELECT random() AS r) SELECT r FROM c";
+    assert_eq!(shared_nodes(volatile), 1);
+    // Two CTEs: ids are per CTE, and a CTE built on another keeps its own decision.
+    let two = "WITH a AS (SELECT id FROM t), b AS (SELECT id FROM a) \
+               SELECT 1 FROM b x, b y WHERE x.id = y.id";
+    let plan = explain(two);
+    assert_eq!(plan.matches("Shared CTE #1").count(), 2, "{plan}");
+    assert_eq!(plan.matches("Shared CTE #0").count(), 0, "{plan}");
+}
+
 #[test]
 fn explain_shows_the_order_inside_an_aggregate() {
     let plan = explain("SELECT string_agg(v, ',' ORDER BY x DESC, id NULLS FIRST) FROM t");

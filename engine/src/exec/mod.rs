@@ -19,6 +19,7 @@ pub mod query;
 pub mod route;
 mod scan;
 mod series;
+pub mod shared;
 mod sort;
 mod system;
 mod upsert;

@@ -149,6 +149,8 @@ pub struct Executor {
     pub shard: ShardRef,
     pub env: Arc<EvalEnv>,
     pub cancel: Arc<AtomicBool>,
+    /// Materialized CTEs computed so far by this statement.
+    pub shared: super::shared::SharedResults,
 }
 
 impl Executor {
@@ -293,6 +295,14 @@ impl Executor {
                     })
                     .collect(),
                 Plan::Series { .. } => self.series(plan, usize::MAX),
+                Plan::Shared { id, input } => {
+                    if let Some(rows) = self.shared.rows(*id) {
+                        return Ok(rows);
+                    }
+                    let rows = self.run(input).await?;
+                    self.shared.keep_rows(*id, rows.clone());
+                    Ok(rows)
+                }
                 Plan::Filter { input, predicate } => {
                     let rows = self.run(input).await?;
                     let mut out = Vec::with_capacity(rows.len());

@@ -85,6 +85,8 @@ fn locked_table(plan: &Plan) -> Result<Option<Arc<TableSchema>>, PlanError> {
         Plan::SetOp { .. } => Err(PlanError::not_supported(
             "FOR UPDATE is not allowed with UNION/INTERSECT/EXCEPT",
         )),
+        // As in PostgreSQL, a locking clause does not reach into a WITH query.
+        Plan::Shared { .. } => Ok(None),
         Plan::Join { .. } | Plan::System { .. } | Plan::Series { .. } => {
             Err(PlanError::not_supported(
                 "FOR UPDATE/SHARE is supported on queries over one table only",

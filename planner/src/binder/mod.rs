@@ -30,8 +30,11 @@ use sqlparser::ast;
 /// What binding one statement needs besides the AST, and what it learns about parameters.
 pub struct BindContext<'c> {
     pub catalog: &'c dyn Catalog,
-    /// Common table expressions in scope, innermost last: (name, column aliases, query).
-    ctes: Vec<(String, Vec<String>, ast::Query)>,
+    /// Common table expressions in scope, innermost last.
+    ctes: Vec<select::CteDef>,
+    /// Per materializable CTE (by its `Plan::Shared` id): how often it was referenced, and
+    /// whether its plan calls a volatile function.
+    shared: Vec<select::SharedUse>,
     /// Scopes of the queries enclosing the subquery being bound, outermost first.
     outer_scopes: Vec<scope::Scope>,
     /// Types of `$1..$n`: given by the client or inferred (`None` until known).
@@ -44,6 +47,7 @@ impl<'c> BindContext<'c> {
             catalog,
             params,
             ctes: Vec::new(),
+            shared: Vec::new(),
             outer_scopes: Vec::new(),
         }
     }

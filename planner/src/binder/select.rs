@@ -18,6 +18,7 @@ pub(crate) fn bind_query(
     ctx: &mut BindContext<'_>,
     q: &ast::Query,
 ) -> Result<(Plan, Vec<OutputColumn>), PlanError> {
+    let first_shared = ctx.shared.len();
     let pushed = match &q.with {
         Some(with) if with.recursive => {
             return Err(PlanError::not_supported(
@@ -25,6 +26,9 @@ pub(crate) fn bind_query(
             ));
         }
         Some(with) => {
+            // Only a top-level WITH is materialized: a CTE inside a subquery may refer to the
+            // enclosing query's row, so one result per statement would be wrong for it.
+            let top_level = ctx.outer_scopes.is_empty();
             for cte in &with.cte_tables {
                 let columns = cte
                     .alias
@@ -32,11 +36,21 @@ pub(crate) fn bind_query(
                     .iter()
                     .map(|c| ident_name(&c.name))
                     .collect();
-                ctx.ctes.push((
-                    ident_name(&cte.alias.name),
+                let share = top_level.then(|| {
+                    ctx.shared.push(SharedUse {
+                        uses: 0,
+                        volatile: false,
+                        materialized: cte.materialized,
+                        bound: None,
+                    });
+                    ctx.shared.len() - 1
+                });
+                ctx.ctes.push(CteDef {
+                    name: ident_name(&cte.alias.name),
                     columns,
-                    cte.query.as_ref().clone(),
-                ));
+                    query: cte.query.as_ref().clone(),
+                    share,
+                });
             }
             with.cte_tables.len()
         }
@@ -44,7 +58,87 @@ pub(crate) fn bind_query(
     };
     let result = bind_query_body(ctx, q);
     ctx.ctes.truncate(ctx.ctes.len() - pushed);
-    result
+    let (mut plan, columns) = result?;
+    // PostgreSQL's rule: a CTE is folded into the query when it is referenced once (or
+    // declared NOT MATERIALIZED) and calls no volatile function; otherwise it is computed once.
+    let inline = |id: usize| {
+        ctx.shared.get(id).is_some_and(|u| {
+            !u.volatile
+                && match u.materialized {
+                    Some(ast::CteAsMaterialized::Materialized) => false,
+                    Some(ast::CteAsMaterialized::NotMaterialized) => true,
+                    None => u.uses <= 1,
+                }
+        })
+    };
+    if ctx.shared.len() > first_shared {
+        inline_shared(&mut plan, &|id| id >= first_shared && inline(id));
+    }
+    Ok((plan, columns))
+}
+
+/// A common table expression in scope.
+#[derive(Clone)]
+pub(crate) struct CteDef {
+    name: String,
+    /// Column aliases given with the CTE (`WITH x (a, b) AS …`).
+    columns: Vec<String>,
+    query: ast::Query,
+    /// Its `Plan::Shared` id when it may be materialized.
+    share: Option<usize>,
+}
+
+/// What decides whether a CTE is materialized, gathered while its references are bound.
+pub(crate) struct SharedUse {
+    uses: usize,
+    volatile: bool,
+    materialized: Option<ast::CteAsMaterialized>,
+    /// The CTE's plan and columns, once its first reference bound it.
+    bound: Option<(Plan, Vec<OutputColumn>)>,
+}
+
+/// Replace every `Plan::Shared` node whose id `inline` accepts by its input, in `plan` and in
+/// the subquery plans of its expressions.
+fn inline_shared(plan: &mut Plan, inline: &dyn Fn(usize) -> bool) {
+    inline_nodes(plan, inline);
+    plan.exprs_mut(&mut |e| {
+        e.walk_mut(&mut |e| match e {
+            Expr::ScalarSubquery { plan, .. }
+            | Expr::InSubquery { plan, .. }
+            | Expr::Exists { plan, .. }
+            | Expr::Quantified { plan, .. } => inline_shared(plan, inline),
+            _ => {}
+        })
+    });
+}
+
+fn inline_nodes(plan: &mut Plan, inline: &dyn Fn(usize) -> bool) {
+    while let Plan::Shared { id, input } = plan
+        && inline(*id)
+    {
+        let input = std::mem::replace(
+            input.as_mut(),
+            Plan::Values {
+                rows: Vec::new(),
+                types: Vec::new(),
+            },
+        );
+        *plan = input;
+    }
+    for input in plan.inputs_mut() {
+        inline_nodes(input, inline);
+    }
+}
+
+/// Whether `plan` (outside its subqueries) calls a function whose value changes per call.
+fn calls_volatile(plan: &mut Plan) -> bool {
+    let mut volatile = false;
+    plan.exprs_mut(&mut |e| {
+        e.walk_mut(&mut |e| {
+            volatile |= matches!(e, Expr::Call { func, .. } if func.is_volatile());
+        })
+    });
+    volatile
 }
 
 fn bind_query_body(
@@ -1300,15 +1394,52 @@ struct NamedQuery {
 
 /// Resolve a FROM name to a CTE in scope (innermost first) or a view.
 fn named_query(ctx: &mut BindContext<'_>, name: &str) -> Result<Option<NamedQuery>, PlanError> {
-    if let Some(pos) = ctx.ctes.iter().rposition(|(n, _, _)| n == name) {
-        // A CTE sees only the CTEs defined before it.
-        let saved = ctx.ctes.split_off(pos);
-        let (_, columns, query) = saved[0].clone();
-        let bound = bind_query(ctx, &query);
-        ctx.ctes.extend(saved);
+    if let Some(pos) = ctx.ctes.iter().rposition(|c| c.name == name) {
+        let cte = ctx.ctes[pos].clone();
+        // A materializable CTE is bound at its first reference only, so the CTEs it reads
+        // count one use however often it is referenced.
+        let known = cte
+            .share
+            .and_then(|id| ctx.shared.get(id))
+            .and_then(|u| u.bound.clone());
+        let (plan, columns) = match known {
+            Some(bound) => bound,
+            None => {
+                // A CTE sees only the CTEs defined before it, and a top-level one none of the
+                // scopes of the query that refers to it.
+                let saved = ctx.ctes.split_off(pos);
+                let outer = match cte.share {
+                    Some(_) => std::mem::take(&mut ctx.outer_scopes),
+                    None => Vec::new(),
+                };
+                let bound = bind_query(ctx, &cte.query);
+                if cte.share.is_some() {
+                    ctx.outer_scopes = outer;
+                }
+                ctx.ctes.extend(saved);
+                let (mut plan, columns) = bound?;
+                if let Some(u) = cte.share.and_then(|id| ctx.shared.get_mut(id)) {
+                    u.volatile = calls_volatile(&mut plan);
+                    u.bound = Some((plan.clone(), columns.clone()));
+                }
+                (plan, columns)
+            }
+        };
+        let plan = match cte.share {
+            Some(id) => {
+                if let Some(u) = ctx.shared.get_mut(id) {
+                    u.uses += 1;
+                }
+                Plan::Shared {
+                    id,
+                    input: Box::new(plan),
+                }
+            }
+            None => plan,
+        };
         return Ok(Some(NamedQuery {
-            bound: bound?,
-            columns,
+            bound: (plan, columns),
+            columns: cte.columns,
         }));
     }
     let Some(sql) = ctx.catalog.view(name) else {

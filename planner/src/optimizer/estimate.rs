@@ -253,9 +253,10 @@ pub fn rows(plan: &Plan, catalog: &dyn Catalog) -> f64 {
             start, stop, step, ..
         } => series_rows(start, stop, step),
         Plan::Filter { input, predicate } => rows(input, catalog) * selectivity(predicate),
-        Plan::Project { input, .. } | Plan::Sort { input, .. } | Plan::Distinct { input } => {
-            rows(input, catalog)
-        }
+        Plan::Project { input, .. }
+        | Plan::Sort { input, .. }
+        | Plan::Distinct { input }
+        | Plan::Shared { input, .. } => rows(input, catalog),
         Plan::Aggregate { input, groups, .. } if groups.is_empty() => {
             let _ = input;
             1.0

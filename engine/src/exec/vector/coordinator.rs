@@ -340,6 +340,16 @@ fn exec_node<'a>(
             return Ok(out);
         }
         match plan {
+            Plan::Shared { id, input } => {
+                if let Some(batches) = x.shared.batches(*id, &kinds(plan)?) {
+                    return batches;
+                }
+                // Every column and every row: other references may need what this one does not.
+                // The kept batches share their arrays with the ones returned.
+                let batches = exec_all(x, input).await?;
+                x.shared.keep_batches(*id, batches.clone());
+                Ok(batches)
+            }
             Plan::Aggregate {
                 input,
                 groups,
@@ -569,6 +579,7 @@ fn node_name(plan: &Plan) -> &'static str {
         Plan::Join { .. } => "join",
         Plan::Sort { .. } => "sort",
         Plan::Limit { .. } => "limit",
+        Plan::Shared { .. } => "shared",
         _ => "other",
     }
 }

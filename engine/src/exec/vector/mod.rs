@@ -83,6 +83,7 @@ pub fn supported(plan: &Plan) -> bool {
                 && filter.as_ref().is_none_or(expr::supported)
         }
         Plan::Filter { input, predicate } => supported(input) && expr::supported(predicate),
+        Plan::Shared { input, .. } => supported(input),
         Plan::Project { input, exprs } => supported(input) && exprs.iter().all(expr::supported),
         Plan::Aggregate {
             input,
