@@ -9,7 +9,7 @@
 # Environment (all optional):
 #   ROUNDS=3                   rounds (each: a fresh OmenDB server loaded once, DuckDB loaded once)
 #   SHARDS=2                   OmenDB shards
-#   CONNECTIONS=4              OmenDB client connections loading at once
+#   CONNECTIONS=8              OmenDB client connections loading at once
 #   OMENDB_PORT=54341          OmenDB's port for the run
 #   OMENDB_SYNC=on             OmenDB's WAL sync setting
 #   OMENDB=target/release/omendb   the server binary measured
@@ -24,7 +24,7 @@ cd "$root"
 sf=${1:-1}
 ROUNDS=${ROUNDS:-3}
 SHARDS=${SHARDS:-2}
-CONNECTIONS=${CONNECTIONS:-4}
+CONNECTIONS=${CONNECTIONS:-8}
 OMENDB_PORT=${OMENDB_PORT:-54341}
 OMENDB_SYNC=${OMENDB_SYNC:-on}
 OMENDB=${OMENDB:-$root/target/release/omendb}
