@@ -632,6 +632,48 @@ fn range_tests_on_stored_columns_match_the_row_executor() {
     let _ = std::fs::remove_file(&log);
 }
 
+/// A join's key filter tested on a segment's stored keys keeps few rows of most windows and
+/// every or half the rows of some: the sparse survivors of several windows are read together,
+/// before the dense windows that follow them, and every form must keep the row executor's
+/// rows (with deletes, NULL keys on the other side, and a test on another column as well).
+#[test]
+fn sparse_key_test_survivors_gathered_across_windows_match_the_row_executor() {
+    let (dir, log) = scratch("sparse-keys");
+    let (child, port) = start(&dir, &log);
+    query(
+        port,
+        "CREATE TABLE sk (k int PRIMARY KEY, g int, v numeric(12,2), note text)",
+    );
+    query(
+        port,
+        "INSERT INTO sk SELECT i, i % 10, i * 0.5, 'n' || i FROM generate_series(1, 60000) i",
+    );
+    query(
+        port,
+        "DELETE FROM sk WHERE k % 7 = 0 AND k BETWEEN 20000 AND 40000",
+    );
+    // Every 97th key, a dense run (whole windows), a half-dense run, and NULLs.
+    query(
+        port,
+        "CREATE TABLE picks (id int PRIMARY KEY, key int);
+         INSERT INTO picks SELECT i, i FROM generate_series(97, 60000, 97) i;
+         INSERT INTO picks SELECT 100000 + i, i FROM generate_series(10001, 14500) i WHERE i % 97 <> 0;
+         INSERT INTO picks SELECT 200000 + i, i FROM generate_series(30000, 32000, 2) i WHERE i % 97 <> 0;
+         INSERT INTO picks VALUES (900001, NULL), (900002, 999999)",
+    );
+    let queries = [
+        "SELECT count(*), sum(sk.v), min(sk.note), max(sk.note) FROM sk JOIN picks ON sk.k = picks.key",
+        "SELECT string_agg(sk.note, ',' ORDER BY sk.k) FROM sk JOIN picks ON sk.k = picks.key WHERE sk.k % 1000 < 3",
+        "SELECT sk.g, count(*), sum(sk.v) FROM sk JOIN picks ON sk.k = picks.key WHERE sk.g < 5 GROUP BY sk.g ORDER BY sk.g",
+        "SELECT count(*) FROM sk WHERE k IN (SELECT key FROM picks) AND v > 10000",
+        "SELECT sk.k, sk.note FROM sk JOIN picks ON sk.k = picks.key ORDER BY sk.k DESC LIMIT 7",
+    ];
+    assert_vectorized_like_rows(port, &queries);
+    kill(child);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&log);
+}
+
 /// Conjuncts over one dictionary-encoded column are decided per dictionary value; NULLs,
 /// padding, deletes and the remaining conjuncts must give the row executor's answers.
 #[test]
