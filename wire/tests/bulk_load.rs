@@ -674,6 +674,41 @@ fn sparse_key_test_survivors_gathered_across_windows_match_the_row_executor() {
     let _ = std::fs::remove_file(&log);
 }
 
+/// Group keys with text too long to pack inline switch to interned text ids part way through
+/// a scan (on one shard and not the other, so partial states of both forms merge), and
+/// `count(DISTINCT …)` groups twice (TPC-H Q16's shape): the row executor's groups and counts.
+#[test]
+fn grouping_by_long_text_columns_matches_the_row_executor() {
+    let (dir, log) = scratch("long-text-groups");
+    let (child, port) = start(&dir, &log);
+    query(
+        port,
+        "CREATE TABLE lt (k int PRIMARY KEY, brand char(10), kind varchar(25), size int, supp int)",
+    );
+    // Short values first; long ones only in the last rows; NULLs and a multibyte value.
+    query(
+        port,
+        "INSERT INTO lt SELECT i, 'B' || (i % 5),
+                CASE WHEN i % 17 = 0 THEN NULL
+                     WHEN i > 45000 THEN 'PROMO BURNISHED COPPER ' || (i % 3)
+                     WHEN i % 1000 = 1 THEN 'é' || (i % 4)
+                     ELSE 'T' || (i % 4) END,
+                i % 50, i % 400
+           FROM generate_series(1, 50000) i",
+    );
+    query(port, "DELETE FROM lt WHERE k % 9 = 0 AND k > 40000");
+    let queries = [
+        "SELECT brand, kind, size, count(DISTINCT supp) AS n FROM lt WHERE size IN (1, 7, 13, 49) GROUP BY brand, kind, size ORDER BY n DESC, brand, kind, size",
+        "SELECT kind, brand, count(*), min(k), max(supp) FROM lt GROUP BY kind, brand ORDER BY kind, brand",
+        "SELECT kind, count(*) FROM lt WHERE k > 44000 GROUP BY kind ORDER BY kind",
+        "SELECT brand, kind, size, supp, count(*) FROM lt WHERE k % 7 = 0 GROUP BY brand, kind, size, supp ORDER BY 1, 2, 3, 4 LIMIT 40",
+    ];
+    assert_vectorized_like_rows(port, &queries);
+    kill(child);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&log);
+}
+
 /// Conjuncts over one dictionary-encoded column are decided per dictionary value; NULLs,
 /// padding, deletes and the remaining conjuncts must give the row executor's answers.
 #[test]

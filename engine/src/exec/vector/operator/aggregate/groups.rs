@@ -1,7 +1,8 @@
 //! Finding each row's group: packed integer keys where the group columns fit in 128 bits (or
-//! 64, for a smaller table), byte keys (`keys::encode`) otherwise. Group ids are dense, in the
-//! order groups were first seen, and never change: switching from packed to byte keys (a text
-//! value too long for its slot) keeps every id.
+//! 64, for a smaller table), with text inline or, when a value is too long for its slot, as
+//! interned ids; byte keys (`keys::encode`) otherwise. Group ids are dense, in the order groups
+//! were first seen, and never change: switching from inline to interned text or to byte keys
+//! keeps every id.
 //!
 //! Hot path: one hash and one probe per row, skipped when a row repeats the previous row's key
 //! (sorted or clustered input); no allocation per row, only per new group in byte mode.
@@ -99,9 +100,20 @@ impl<K: Key> Packed<K> {
         packed
     }
 
-    /// The ids here of `other`'s groups, by their ids.
-    fn absorb(&mut self, other: &Packed<K>) -> Vec<u32> {
-        other.keys.iter().map(|&k| self.group_of(k)).collect()
+    /// The ids here of `other`'s groups, by their ids (same layout form); `None` when an
+    /// interned key does not pack here.
+    fn absorb(&mut self, other: &Packed<K>) -> Result<Option<Vec<u32>>, EngineError> {
+        if !self.layout.is_interned() {
+            return Ok(Some(other.keys.iter().map(|&k| self.group_of(k)).collect()));
+        }
+        // Ids are the other interners': its groups are packed again through the values.
+        let cols = other.columns()?;
+        let refs: Vec<&Vector> = cols.iter().collect();
+        let n = other.keys.len();
+        let mut gids = Vec::with_capacity(n);
+        Ok(self
+            .assign(&refs, n, super::rows::All(n), &mut gids)
+            .then_some(gids))
     }
 
     fn columns(&self) -> Result<Vec<Vector>, EngineError> {
@@ -265,14 +277,73 @@ impl Groups {
                 return Ok(());
             }
         };
-        if !packed {
-            self.switch_to_bytes(kinds)?;
-            gids.clear();
-            if let Groups::Bytes(b) = self {
-                b.assign(cols, len, rows, gids);
+        if packed {
+            return Ok(());
+        }
+        gids.clear();
+        if self.switch_to_interned(kinds)? {
+            let packed = match self {
+                Groups::Narrow(p) => p.assign(cols, len, rows, gids),
+                Groups::Wide(p) => p.assign(cols, len, rows, gids),
+                _ => false,
+            };
+            if packed {
+                return Ok(());
             }
+            gids.clear();
+        }
+        self.switch_to_bytes(kinds)?;
+        if let Groups::Bytes(b) = self {
+            b.assign(cols, len, rows, gids);
         }
         Ok(())
+    }
+
+    /// Whether the keys are packed with interned text.
+    fn interned(&self) -> bool {
+        match self {
+            Groups::Narrow(p) => p.layout.is_interned(),
+            Groups::Wide(p) => p.layout.is_interned(),
+            Groups::Single(_) | Groups::Bytes(_) => false,
+        }
+    }
+
+    /// Switch packed keys with inline text to interned text, keeping every group id; false
+    /// (nothing changed) when already interned, not packed, or the groups do not fit.
+    fn switch_to_interned(&mut self, kinds: &[Kind]) -> Result<bool, EngineError> {
+        if self.interned() {
+            return Ok(false);
+        }
+        let Some(layout) = Layout::interned(kinds) else {
+            return Ok(false);
+        };
+        let cols = match self {
+            Groups::Narrow(p) => p.columns()?,
+            Groups::Wide(p) => p.columns()?,
+            Groups::Single(_) | Groups::Bytes(_) => return Ok(false),
+        };
+        let groups = self.len();
+        let refs: Vec<&Vector> = cols.iter().collect();
+        let all = super::rows::All(groups);
+        let mut gids = Vec::with_capacity(groups);
+        // Distinct groups in id order get the ids 0, 1, … again.
+        let next = if layout.narrow() {
+            let mut p = Packed::<u64>::new(layout);
+            p.assign(&refs, groups, all, &mut gids)
+                .then_some(Groups::Narrow(p))
+        } else {
+            let mut p = Packed::<u128>::new(layout);
+            p.assign(&refs, groups, all, &mut gids)
+                .then_some(Groups::Wide(p))
+        };
+        match next {
+            Some(next) => {
+                debug_assert!(gids.iter().enumerate().all(|(i, &g)| g as usize == i));
+                *self = next;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     /// Switch to byte keys, keeping every group id.
@@ -291,24 +362,45 @@ impl Groups {
     /// Take in `other`'s groups: the id here of each of its groups, by its id.
     pub fn absorb(&mut self, other: Groups, kinds: &[Kind]) -> Result<Vec<u32>, EngineError> {
         let mut other = other;
-        let same_form = matches!(
-            (&*self, &other),
-            (Groups::Single(_), Groups::Single(_))
-                | (Groups::Narrow(_), Groups::Narrow(_))
-                | (Groups::Wide(_), Groups::Wide(_))
-                | (Groups::Bytes(_), Groups::Bytes(_))
-        );
-        if !same_form {
+        let same_form = |a: &Groups, b: &Groups| {
+            a.interned() == b.interned()
+                && matches!(
+                    (a, b),
+                    (Groups::Single(_), Groups::Single(_))
+                        | (Groups::Narrow(_), Groups::Narrow(_))
+                        | (Groups::Wide(_), Groups::Wide(_))
+                        | (Groups::Bytes(_), Groups::Bytes(_))
+                )
+        };
+        // Partial states from the shards may have switched to interned text where this one
+        // has not yet: meet there before falling back to byte keys.
+        if !same_form(self, &other) && (self.interned() || other.interned()) {
+            self.switch_to_interned(kinds)?;
+            other.switch_to_interned(kinds)?;
+        }
+        if !same_form(self, &other) {
             self.switch_to_bytes(kinds)?;
             other.switch_to_bytes(kinds)?;
+        }
+        let absorbed = match (&mut *self, &other) {
+            (Groups::Narrow(a), Groups::Narrow(b)) => Some(a.absorb(b)?),
+            (Groups::Wide(a), Groups::Wide(b)) => Some(a.absorb(b)?),
+            _ => None,
+        };
+        match absorbed {
+            Some(Some(ids)) => return Ok(ids),
+            // An interner full: both to byte keys.
+            Some(None) => {
+                self.switch_to_bytes(kinds)?;
+                other.switch_to_bytes(kinds)?;
+            }
+            None => {}
         }
         Ok(match (self, other) {
             (Groups::Single(exists), Groups::Single(theirs)) => {
                 *exists |= theirs;
                 if theirs { vec![0] } else { Vec::new() }
             }
-            (Groups::Narrow(a), Groups::Narrow(b)) => a.absorb(&b),
-            (Groups::Wide(a), Groups::Wide(b)) => a.absorb(&b),
             (Groups::Bytes(a), Groups::Bytes(b)) => (0..b.hashes.len())
                 .map(|g| {
                     let values = &b.values[g * b.width..(g + 1) * b.width];
@@ -341,5 +433,114 @@ impl Groups {
             }
             _ => PACKED_GROUP_BYTES,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::rows::All;
+    use super::*;
+    use crate::exec::vector::build::from_rows;
+    use crate::exec::vector::data::Batch;
+
+    const KINDS: [Kind; 3] = [Kind::Text, Kind::Text, Kind::Int32];
+
+    fn batch(rows: &[(&str, &str, i32)]) -> Batch {
+        let rows: Vec<Vec<Value>> = rows
+            .iter()
+            .map(|&(a, b, n)| {
+                let text = |s: &str| match s {
+                    "NULL" => Value::Null,
+                    s => Value::Text(s.into()),
+                };
+                vec![text(a), text(b), Value::Int32(n)]
+            })
+            .collect();
+        from_rows(&rows, &KINDS).unwrap().remove(0)
+    }
+
+    fn assign(g: &mut Groups, b: &Batch) -> Vec<u32> {
+        let cols: Vec<&Vector> = b.columns.iter().collect();
+        let mut gids = Vec::new();
+        g.assign(&cols, b.len, All(b.len), &mut gids, &KINDS)
+            .unwrap();
+        gids
+    }
+
+    fn rows_of(g: &Groups) -> Vec<String> {
+        let cols = g.columns(&KINDS).unwrap();
+        (0..g.len())
+            .map(|i| format!("{:?}", cols.iter().map(|c| c.value(i)).collect::<Vec<_>>()))
+            .collect()
+    }
+
+    #[test]
+    fn text_too_long_to_pack_inline_is_interned_and_ids_stay() {
+        let mut g = Groups::new(&KINDS);
+        assert!(matches!(g, Groups::Wide(_)) && !g.interned());
+        assert_eq!(
+            assign(
+                &mut g,
+                &batch(&[("a", "b", 1), ("a", "NULL", 1), ("a", "b", 1)])
+            ),
+            [0, 1, 0]
+        );
+        // A value longer than its inline slot: the same groups keep their ids.
+        let long = "Brand#45 a value far too long to pack";
+        let ids = assign(
+            &mut g,
+            &batch(&[
+                (long, "b", 2),
+                ("a", "NULL", 1),
+                ("a", "b", 1),
+                (long, "b", 2),
+            ]),
+        );
+        assert!(g.interned(), "{g:?}");
+        assert_eq!(ids, [2, 1, 0, 2]);
+        assert_eq!(
+            assign(&mut g, &batch(&[("a", "b", 1), ("NULL", "NULL", 3)])),
+            [0, 3]
+        );
+        assert_eq!(
+            rows_of(&g),
+            [
+                r#"[Text("a"), Text("b"), Int32(1)]"#,
+                r#"[Text("a"), Null, Int32(1)]"#,
+                format!(r#"[Text("{long}"), Text("b"), Int32(2)]"#).as_str(),
+                "[Null, Null, Int32(3)]",
+            ]
+        );
+    }
+
+    #[test]
+    fn interned_and_inline_states_merge_by_value() {
+        let long = "a text value that needs interning";
+        // A shard's state that interned, and one that never had to.
+        let mut interned = Groups::new(&KINDS);
+        assign(&mut interned, &batch(&[(long, "x", 1), ("s", "t", 2)]));
+        assert!(interned.interned());
+        let mut inline = Groups::new(&KINDS);
+        assign(&mut inline, &batch(&[("s", "t", 2), ("u", "v", 3)]));
+        assert!(!inline.interned());
+        // Either way round, groups meet by value and ids follow first sight.
+        let mut at = Groups::new(&KINDS);
+        assert_eq!(at.absorb(inline, &KINDS).unwrap(), [0, 1]);
+        assert_eq!(at.absorb(interned, &KINDS).unwrap(), [2, 0]);
+        assert!(at.interned());
+        assert_eq!(rows_of(&at).len(), 3);
+        assert_eq!(
+            rows_of(&at)[2],
+            format!(r#"[Text("{long}"), Text("x"), Int32(1)]"#)
+        );
+        // Two interned states have their own ids for the same text.
+        let mut a = Groups::new(&KINDS);
+        assign(&mut a, &batch(&[(long, "x", 1), ("p", "q", 1)]));
+        let mut b = Groups::new(&KINDS);
+        assign(
+            &mut b,
+            &batch(&[("p", "q", 1), (long, "y", 1), (long, "x", 1)]),
+        );
+        assert_eq!(a.absorb(b, &KINDS).unwrap(), [1, 2, 0]);
     }
 }

@@ -6,8 +6,9 @@
 //! that its bytes.
 //! Two rows pack to the same integer exactly when every column's values are equal in the byte
 //! encoding (`keys::encode`): the same integer, the same text bytes, or both NULL. Text longer
-//! than its slot does not pack; the caller then falls back to byte keys. Must never pack two
-//! distinct keys alike.
+//! than its slot does not pack; the caller then tries an interned layout, where each text slot
+//! holds a small id its column's [`Interner`] gives each distinct value, and falls back to byte
+//! keys when that does not fit either. Must never pack two distinct keys alike.
 
 use crate::EngineError;
 use crate::exec::vector::data::{Kind, Vector, nulls_from_valid};
@@ -23,6 +24,12 @@ const VALID_BITS: u32 = 1;
 /// Bits holding a text value's byte length (up to [`MAX_TEXT_BYTES`]).
 const TEXT_LEN_BITS: u32 = 4;
 const MAX_TEXT_BYTES: u32 = (1 << TEXT_LEN_BITS) - 1;
+/// Bits of an interned text value's id: enough distinct values for any grouping that repeats
+/// its text, few enough that two text columns and two integers fit one key (TPC-H Q16).
+const ID_BITS: u32 = 24;
+/// Bytes of distinct text an interner holds at most before the key falls back to byte
+/// encoding (whose groups the memory budget counts one by one).
+const MAX_INTERNED_BYTES: usize = 64 << 20;
 
 /// One column's place in the key.
 #[derive(Debug, Clone, Copy)]
@@ -32,11 +39,16 @@ struct Slot {
     shift: u32,
     /// Bytes a text value may have (0 for other kinds).
     text_bytes: u32,
+    /// A text slot holding interned ids instead of bytes.
+    interned: bool,
 }
 
 impl Slot {
     /// Value bits (without the validity bit).
     fn value_bits(&self) -> u32 {
+        if self.interned {
+            return ID_BITS;
+        }
         value_bits(self.kind).unwrap_or(8 * self.text_bytes + TEXT_LEN_BITS)
     }
 
@@ -61,6 +73,54 @@ fn value_bits(kind: Kind) -> Option<u32> {
 #[derive(Debug, Clone)]
 pub struct Layout {
     slots: Vec<Slot>,
+    /// Per slot, the ids of an interned text slot's values (empty for the others).
+    interners: Vec<Interner>,
+}
+
+/// Distinct text values by id, in the order first seen.
+#[derive(Debug, Clone, Default)]
+struct Interner {
+    hasher: hashbrown::DefaultHashBuilder,
+    table: hashbrown::HashTable<u32>,
+    hashes: Vec<u64>,
+    bytes: Vec<u8>,
+    /// Value `id` is `bytes[ends[id - 1]..ends[id]]` (from 0 for the first).
+    ends: Vec<usize>,
+}
+
+impl Interner {
+    fn value(&self, id: u32) -> &[u8] {
+        let id = id as usize;
+        let start = if id == 0 { 0 } else { self.ends[id - 1] };
+        &self.bytes[start..self.ends[id]]
+    }
+
+    /// The id of `s`, given a new one if unseen; `None` when the interner is full.
+    #[inline]
+    fn intern(&mut self, s: &[u8]) -> Option<u32> {
+        use std::hash::BuildHasher;
+        let h = self.hasher.hash_one(s);
+        let (bytes, ends) = (&self.bytes, &self.ends);
+        let found = self.table.find(h, |&id| {
+            let id = id as usize;
+            let start = if id == 0 { 0 } else { ends[id - 1] };
+            &bytes[start..ends[id]] == s
+        });
+        if let Some(&id) = found {
+            return Some(id);
+        }
+        let id = self.ends.len();
+        if id >= 1 << ID_BITS || self.bytes.len() + s.len() > MAX_INTERNED_BYTES {
+            return None;
+        }
+        self.bytes.extend_from_slice(s);
+        self.ends.push(self.bytes.len());
+        self.hashes.push(h);
+        let hashes = &self.hashes;
+        self.table
+            .insert_unique(h, id as u32, |&x| hashes[x as usize]);
+        Some(id as u32)
+    }
 }
 
 impl Layout {
@@ -89,20 +149,45 @@ impl Layout {
                 bytes.min(MAX_TEXT_BYTES)
             }
         };
+        Some(Layout::place(kinds, text_bytes, false))
+    }
+
+    /// The layout with every text column's values interned, if it fits one key (and has text).
+    pub fn interned(kinds: &[Kind]) -> Option<Layout> {
+        let mut bits = 0;
+        for &k in kinds {
+            bits += match k {
+                Kind::Text => ID_BITS,
+                _ => value_bits(k)?,
+            } + VALID_BITS;
+        }
+        (bits <= KEY_BITS && kinds.contains(&Kind::Text)).then(|| Layout::place(kinds, 0, true))
+    }
+
+    fn place(kinds: &[Kind], text_bytes: u32, interned: bool) -> Layout {
         let mut shift = 0;
         let mut slots = Vec::with_capacity(kinds.len());
         for &kind in kinds {
-            let text_bytes = if kind == Kind::Text { text_bytes } else { 0 };
+            let text = kind == Kind::Text;
             let slot = Slot {
                 kind,
                 shift,
-                text_bytes,
+                text_bytes: if text && !interned { text_bytes } else { 0 },
+                interned: text && interned,
             };
             shift += slot.value_bits() + VALID_BITS;
             slots.push(slot);
         }
         debug_assert!(shift <= KEY_BITS);
-        Some(Layout { slots })
+        Layout {
+            interners: vec![Interner::default(); slots.len()],
+            slots,
+        }
+    }
+
+    /// Whether text slots hold interned ids (keys then mean nothing outside this layout).
+    pub fn is_interned(&self) -> bool {
+        self.slots.iter().any(|s| s.interned)
     }
 
     /// Whether every key fits in 64 bits.
@@ -113,19 +198,31 @@ impl Layout {
     }
 
     /// The keys of the first `len` rows of `cols` into `keys`; false if some value does not fit
-    /// its slot (text too long, or a vector not of the slot's kind).
-    pub fn pack(&self, cols: &[&Vector], len: usize, keys: &mut Vec<u128>) -> bool {
+    /// its slot (text too long, an interner full, or a vector not of the slot's kind).
+    pub fn pack(&mut self, cols: &[&Vector], len: usize, keys: &mut Vec<u128>) -> bool {
         keys.clear();
         keys.resize(len, 0);
         self.slots
             .iter()
+            .zip(self.interners.iter_mut())
             .zip(cols)
-            .all(|(slot, col)| pack_column(slot, col, &mut keys[..len]))
+            .all(|((slot, interner), col)| match (slot.interned, col) {
+                (true, Vector::Text(a)) => pack_interned(slot, interner, a, &mut keys[..len]),
+                (true, _) => false,
+                (false, _) => pack_column(slot, col, &mut keys[..len]),
+            })
     }
 
     /// The group columns of `keys`, one vector per slot.
     pub fn unpack<K: Copy + Into<u128>>(&self, keys: &[K]) -> Result<Vec<Vector>, EngineError> {
-        self.slots.iter().map(|s| unpack_column(s, keys)).collect()
+        self.slots
+            .iter()
+            .zip(&self.interners)
+            .map(|(s, interner)| match s.interned {
+                true => unpack_interned(s, interner, keys),
+                false => unpack_column(s, keys),
+            })
+            .collect()
     }
 }
 
@@ -221,6 +318,54 @@ fn pack_text(slot: &Slot, a: &StringArray, keys: &mut [u128]) -> bool {
         *k |= code(slot, value);
     }
     true
+}
+
+/// An interned text slot's ids: a run of equal values (clustered input) is looked up once.
+fn pack_interned(slot: &Slot, interner: &mut Interner, a: &StringArray, keys: &mut [u128]) -> bool {
+    let nulls = a.nulls().filter(|n| n.null_count() > 0);
+    let mut last: Option<(&[u8], u32)> = None;
+    for (i, k) in keys.iter_mut().enumerate() {
+        if nulls.is_some_and(|n| n.is_null(i)) {
+            continue;
+        }
+        let s = a.value(i).as_bytes();
+        let id = match last {
+            Some((prev, id)) if prev == s => id,
+            _ => match interner.intern(s) {
+                Some(id) => id,
+                None => return false,
+            },
+        };
+        last = Some((s, id));
+        *k |= code(slot, u128::from(id));
+    }
+    true
+}
+
+fn unpack_interned<K: Copy + Into<u128>>(
+    slot: &Slot,
+    interner: &Interner,
+    keys: &[K],
+) -> Result<Vector, EngineError> {
+    let mask = slot.mask();
+    let mut b = StringBuilder::with_capacity(keys.len(), keys.len() * 16);
+    for &k in keys {
+        let k = k.into() >> slot.shift;
+        if k & 1 == 0 {
+            b.append_null();
+            continue;
+        }
+        let id = ((k >> VALID_BITS) & mask) as u32;
+        if id as usize >= interner.ends.len() {
+            return Err(EngineError::Internal(
+                "interned group key without its value".into(),
+            ));
+        }
+        let s = std::str::from_utf8(interner.value(id))
+            .map_err(|_| EngineError::Internal("interned text key is not UTF-8".into()))?;
+        b.append_value(s);
+    }
+    Ok(Vector::Text(b.finish()))
 }
 
 fn unpack_column<K: Copy + Into<u128>>(slot: &Slot, keys: &[K]) -> Result<Vector, EngineError> {
@@ -335,7 +480,7 @@ mod tests {
         let kinds = [Kind::Int32, Kind::Text, Kind::Bool];
         let b = &from_rows(&rows, &kinds).unwrap()[0];
         let cols: Vec<&Vector> = b.columns.iter().collect();
-        let layout = Layout::new(&kinds).unwrap();
+        let mut layout = Layout::new(&kinds).unwrap();
         let mut keys = Vec::new();
         assert!(layout.pack(&cols, rows.len(), &mut keys));
         assert_eq!(keys[0], keys[4]);
@@ -355,7 +500,101 @@ mod tests {
     fn text_longer_than_its_slot_does_not_pack() {
         let rows = vec![vec![Value::Text("x".repeat(16))]];
         let b = &from_rows(&rows, &[Kind::Text]).unwrap()[0];
-        let layout = Layout::new(&[Kind::Text]).unwrap();
+        let mut layout = Layout::new(&[Kind::Text]).unwrap();
         assert!(!layout.pack(&[&b.columns[0]], 1, &mut Vec::new()));
+    }
+
+    #[test]
+    fn interned_text_keys_round_trip_and_tell_values_apart() {
+        // Q16's shape: two long text columns and two integers.
+        let kinds = [Kind::Text, Kind::Text, Kind::Int32, Kind::Int32];
+        assert!(Layout::interned(&kinds).is_some_and(|l| !l.narrow() && l.is_interned()));
+        assert!(
+            Layout::interned(&[Kind::Int32]).is_none(),
+            "no text, nothing to intern"
+        );
+        assert!(Layout::interned(&[Kind::Text; 5]).is_some());
+        assert!(
+            Layout::interned(&[Kind::Text; 6]).is_none(),
+            "six ids do not fit"
+        );
+        let long = "a text value far longer than any inline slot";
+        let rows = vec![
+            vec![
+                Value::Text(long.into()),
+                Value::Text("Brand#45".into()),
+                Value::Int32(1),
+                Value::Int32(7),
+            ],
+            vec![
+                Value::Text(long.into()),
+                Value::Text("Brand#45".into()),
+                Value::Int32(1),
+                Value::Int32(8),
+            ],
+            vec![
+                Value::Null,
+                Value::Text("Brand#45".into()),
+                Value::Int32(1),
+                Value::Int32(7),
+            ],
+            vec![
+                Value::Text(String::new()),
+                Value::Null,
+                Value::Null,
+                Value::Int32(-7),
+            ],
+            vec![
+                Value::Text(format!("{long}é")),
+                Value::Text("Brand#45".into()),
+                Value::Int32(1),
+                Value::Int32(7),
+            ],
+            vec![
+                Value::Text(long.into()),
+                Value::Text("Brand#45".into()),
+                Value::Int32(1),
+                Value::Int32(7),
+            ],
+        ];
+        let b = &from_rows(&rows, &kinds).unwrap()[0];
+        let cols: Vec<&Vector> = b.columns.iter().collect();
+        assert!(
+            !Layout::new(&kinds)
+                .unwrap()
+                .pack(&cols, rows.len(), &mut Vec::new())
+        );
+        let mut layout = Layout::interned(&kinds).unwrap();
+        let mut keys = Vec::new();
+        assert!(layout.pack(&cols, rows.len(), &mut keys));
+        assert_eq!(keys[0], keys[5]);
+        for i in 0..5 {
+            for j in 0..i {
+                assert_ne!(keys[i], keys[j], "rows {i} and {j}");
+            }
+        }
+        let back = layout.unpack(&keys).unwrap();
+        for (i, row) in rows.iter().enumerate() {
+            let got: Vec<Value> = back.iter().map(|c| c.value(i)).collect();
+            assert_eq!(format!("{got:?}"), format!("{row:?}"));
+        }
+        // A second batch finds the same ids.
+        let mut again = Vec::new();
+        assert!(layout.pack(&cols, rows.len(), &mut again));
+        assert_eq!(keys, again);
+    }
+
+    #[test]
+    fn a_full_interner_refuses_to_pack() {
+        let mut interner = Interner::default();
+        let big = vec![b'x'; MAX_INTERNED_BYTES / 2 + 1];
+        assert_eq!(interner.intern(&big), Some(0));
+        assert_eq!(
+            interner.intern(&big),
+            Some(0),
+            "a known value still has its id"
+        );
+        assert_eq!(interner.intern(&big[1..]), None, "no room for another");
+        assert_eq!(interner.intern(b"small"), Some(1));
     }
 }
