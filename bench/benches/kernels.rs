@@ -173,11 +173,38 @@ fn simd_paths(c: &mut Criterion) {
     }
 }
 
+/// A join's output gathering a text column of its build side once per probe row (TPC-H Q5's
+/// `n_name`, Q10's customer columns): 2,000 values of 10–25 bytes, one 2,048-row batch of
+/// random rows.
+fn gathers(c: &mut Criterion) {
+    use omendb_engine::exec::vector::data::Vector;
+    use omendb_engine::exec::vector::gather::take;
+    let values: Vec<String> = (0..2_000)
+        .map(|i: usize| format!("{i:0>width$}", width = 10 + i % 16))
+        .collect();
+    let text = Vector::Text(arrow_array::StringArray::from(values));
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let idx: Vec<u32> = (0..ROWS)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 2_000) as u32
+        })
+        .collect();
+    let mut g = c.benchmark_group("gather text, 2048 random rows of 2000");
+    g.bench_function("take", |b| {
+        b.iter(|| take(black_box(&text), black_box(&idx)))
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     selection_vectors,
     comparisons,
     arithmetic_kernels,
-    simd_paths
+    simd_paths,
+    gathers
 );
 criterion_main!(benches);
