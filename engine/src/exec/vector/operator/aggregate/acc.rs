@@ -387,6 +387,10 @@ fn fold<T: Copy, R: Rows>(
 /// `Numeric::checked_add`); a group's first value or a value of another scale goes through
 /// [`numeric_add_slow`]. An overflow is reported after the batch (the state is then discarded
 /// with the statement).
+/// Groups an aggregate may have for its numeric sums to be checked against the limit per batch
+/// instead of per row.
+const FEW_GROUPS: usize = 16;
+
 fn numeric_update<R: Rows>(
     sum: &mut [i128],
     scale: &mut [u8],
@@ -413,6 +417,29 @@ fn numeric_update<R: Rows>(
         }};
     }
     match (&n.scale, nulls) {
+        // Few groups (Q1's four): the limit is checked on the sums once the batch is in, not
+        // after every row, where the 128-bit compare was ~40% of the aggregate's time. An
+        // intermediate sum past the limit is fine (PostgreSQL's numeric has no such limit);
+        // the 128-bit wrap is still caught on every add, and a sum left past it is an error.
+        (Scale::Uniform(s), None) if sum.len() <= FEW_GROUPS => {
+            let s = *s;
+            let mut wrapped = false;
+            for (k, &g) in gids.iter().enumerate() {
+                let (g, x) = (g as usize, m[rows.at(k)]);
+                if scale[g] == s && count[g] != 0 {
+                    let (v, o) = sum[g].overflowing_add(x);
+                    wrapped |= o;
+                    sum[g] = v;
+                    count[g] += 1;
+                } else {
+                    numeric_add_slow(&mut sum[g], &mut scale[g], &mut count[g], x, s)?;
+                }
+            }
+            overflow = wrapped
+                || sum
+                    .iter()
+                    .any(|v| v.unsigned_abs() >= NUMERIC_LIMIT as u128);
+        }
         (Scale::Uniform(s), None) => {
             for (k, &g) in gids.iter().enumerate() {
                 add!(g, m[rows.at(k)], *s);
@@ -464,5 +491,52 @@ fn offer(best: &mut Value, max: bool, candidate: impl FnOnce() -> Value) {
         };
     if replace {
         *best = v;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::rows::All;
+    use super::*;
+    use crate::exec::vector::data::Scale;
+
+    /// Sums of `values` (one batch, row `i` in group `gids[i]`) over `groups` groups.
+    fn sums(groups: usize, gids: &[u32], values: &[i128]) -> Result<Vec<i128>, EngineError> {
+        let mut sum = vec![0i128; groups];
+        let mut scale = vec![0u8; groups];
+        let mut count = vec![0i64; groups];
+        let n = NumericVector::new(values.to_vec(), None, Scale::Uniform(2))?;
+        numeric_update(
+            &mut sum,
+            &mut scale,
+            &mut count,
+            gids,
+            All(values.len()),
+            None,
+            &n,
+        )?;
+        Ok(sum)
+    }
+
+    #[test]
+    fn numeric_sums_fail_past_the_limit_with_few_groups_and_with_many() {
+        let big = NUMERIC_LIMIT / 10 * 6; // 0.6 of the limit
+        for groups in [2, FEW_GROUPS + 1] {
+            // Past the limit at the end of the batch: an error.
+            let err = sums(groups, &[0, 1, 0], &[big, 5, big]).unwrap_err();
+            assert_eq!(err.sqlstate(), "22003", "{groups}: {err:?}");
+            // Past the 128-bit range within the batch: an error too.
+            let err = sums(groups, &[0, 0, 0], &[big, big, big]).unwrap_err();
+            assert_eq!(err.sqlstate(), "22003", "{groups}: {err:?}");
+            // Within it: exact sums.
+            assert_eq!(
+                sums(groups, &[0, 1, 0, 1], &[big, 7, -big, -3]).unwrap()[..2],
+                [0, 4]
+            );
+        }
+        // With few groups the limit holds for what a batch leaves, as PostgreSQL (no such
+        // limit) would have it; per row with many.
+        assert_eq!(sums(2, &[0, 0, 0], &[big, big, -big]).unwrap()[0], big);
+        assert!(sums(FEW_GROUPS + 1, &[0, 0, 0], &[big, big, -big]).is_err());
     }
 }
