@@ -290,19 +290,8 @@ impl Plan {
         let _ = writeln!(out, "{pad}{line}");
         let mut subqueries = Vec::new();
         collect_own_subqueries(self, &mut subqueries);
-        match self {
-            Plan::Filter { input, .. }
-            | Plan::Project { input, .. }
-            | Plan::Aggregate { input, .. }
-            | Plan::Sort { input, .. }
-            | Plan::Limit { input, .. }
-            | Plan::Distinct { input }
-            | Plan::Shared { input, .. } => input.explain_into(out, depth + 1),
-            Plan::Join { left, right, .. } | Plan::SetOp { left, right, .. } => {
-                left.explain_into(out, depth + 1);
-                right.explain_into(out, depth + 1);
-            }
-            _ => {}
+        for input in self.inputs() {
+            input.explain_into(out, depth + 1);
         }
         for sq in subqueries {
             let _ = writeln!(out, "{pad}  SubPlan");

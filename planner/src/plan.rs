@@ -230,10 +230,11 @@ impl Plan {
     }
 }
 
-impl Plan {
-    /// This operator's input plans (not subquery plans inside its expressions).
-    pub fn inputs_mut(&mut self) -> Vec<&mut Plan> {
-        match self {
+/// A plan's inputs, by reference (`as_ref`) or mutably (`as_mut`): one list of the variants
+/// for both.
+macro_rules! inputs_of {
+    ($plan:expr, $get:ident) => {
+        match $plan {
             Plan::Scan { .. } | Plan::System { .. } | Plan::Values { .. } | Plan::Series { .. } => {
                 Vec::new()
             }
@@ -243,9 +244,23 @@ impl Plan {
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
             | Plan::Distinct { input }
-            | Plan::Shared { input, .. } => vec![input],
-            Plan::Join { left, right, .. } | Plan::SetOp { left, right, .. } => vec![left, right],
+            | Plan::Shared { input, .. } => vec![input.$get()],
+            Plan::Join { left, right, .. } | Plan::SetOp { left, right, .. } => {
+                vec![left.$get(), right.$get()]
+            }
         }
+    };
+}
+
+impl Plan {
+    /// This operator's input plans (not subquery plans inside its expressions).
+    pub fn inputs(&self) -> Vec<&Plan> {
+        inputs_of!(self, as_ref)
+    }
+
+    /// [`Plan::inputs`], mutable.
+    pub fn inputs_mut(&mut self) -> Vec<&mut Plan> {
+        inputs_of!(self, as_mut)
     }
 
     /// Visit every expression of this operator and of its inputs (not inside subquery plans).
