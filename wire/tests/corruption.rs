@@ -3,20 +3,14 @@
 //! start-up with an error that names the file.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+mod common;
+
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const BLOCK: u64 = 4096;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn command(dir: &Path, port: u16) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_omendb"));
@@ -29,7 +23,7 @@ fn command(dir: &Path, port: u16) -> Command {
 
 /// Start a server; `Err(output)` if it exits during start-up.
 fn start(dir: &Path, log: &Path) -> Result<(Child, u16), String> {
-    let port = free_port();
+    let port = common::free_port();
     let out = std::fs::File::create(log).unwrap();
     let mut child = command(dir, port)
         .stdin(Stdio::null())

@@ -122,9 +122,22 @@ impl Drop for Server {
     }
 }
 
+/// A port free a moment ago, never handed out before in this process (the tests of a binary
+/// run at once; see `wire/tests/common/mod.rs`, whose test pins the same rule).
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        if GIVEN
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(port)
+        {
+            return port;
+        }
+    }
 }
 
 /// `OMENDB_BIN` if set; otherwise `omendb` built now by cargo for this test's own profile and

@@ -3,7 +3,7 @@
 //! accepts connections (or fail with its own output), SIGKILL. A [`Server`] is killed when it
 //! is dropped, so a test that panics does not leave its server running.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -11,13 +11,6 @@ use std::time::{Duration, Instant};
 
 /// How long a restart (recovery included) may take before the test fails.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// A server process, SIGKILLed when dropped.
 pub struct Server(Child);
@@ -45,7 +38,7 @@ impl Drop for Server {
 /// Start `omendb` with `shards` shards on `dir`, its output appended to `log`; returns the
 /// process and its port once it accepts connections.
 pub fn start(dir: &Path, log: &Path, shards: usize, level: &str) -> (Server, u16) {
-    let port = free_port();
+    let port = super::free_port();
     let out = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -115,7 +115,7 @@ impl TestServer {
     }
 
     fn spawn(shards: usize) -> Result<TestServer, String> {
-        let port = free_port()?;
+        let port = free_port();
         let data_dir = unique_data_dir();
         fs::create_dir_all(&data_dir).map_err(|e| format!("create {data_dir:?}: {e}"))?;
         let log_path = data_dir.with_extension("log");
@@ -180,12 +180,27 @@ impl Drop for TestServer {
     }
 }
 
-/// A port that was free a moment ago: bind port 0, read what the kernel chose, release it.
-fn free_port() -> Result<u16, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind :0: {e}"))?;
-    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-    drop(listener);
-    Ok(port)
+/// A port that was free a moment ago (bind port 0, read what the kernel chose, release it),
+/// never handed out before in this process. A test binary's tests run at once, and the kernel
+/// may give port 0's bind a port another test was just given and has not bound yet: that test's
+/// readiness check then reached the other test's server, and its queries were refused once
+/// the other test stopped it ("connection refused" right after start-up, seen twice in CI).
+pub fn free_port() -> u16 {
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("bind port 0");
+        if GIVEN
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(port)
+        {
+            return port;
+        }
+    }
 }
 
 fn unique_data_dir() -> PathBuf {
