@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -39,12 +39,10 @@ fn start(dir: &Path, log: &Path) -> Result<(Child, u16), String> {
                 std::fs::read_to_string(log).unwrap_or_default()
             ));
         }
-        if TcpStream::connect_timeout(
-            &SocketAddr::from(([127, 0, 0, 1], port)),
+        if common::accepts(
+            SocketAddr::from(([127, 0, 0, 1], port)),
             Duration::from_millis(50),
-        )
-        .is_ok()
-        {
+        ) {
             return Ok((child, port));
         }
         assert!(Instant::now() < deadline, "server did not start");

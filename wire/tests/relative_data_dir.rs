@@ -46,7 +46,9 @@ fn a_relative_data_dir_starts_and_stores() {
                 String::from_utf8_lossy(&output.stderr)
             );
         }
-        if TcpStream::connect_timeout(&addr, POLL).is_ok() {
+        // A connection that really was made (see `common::accepts`: connect_timeout alone
+        // can report a refused connection as made).
+        if TcpStream::connect_timeout(&addr, POLL).is_ok_and(|s| s.peer_addr().is_ok()) {
             break;
         }
         assert!(Instant::now() < deadline, "omendb not ready on {addr}");

@@ -7,7 +7,7 @@
 
 #![allow(dead_code)] // each test file uses its own part of this module
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -101,7 +101,10 @@ impl Server {
                     std::fs::read_to_string(log).unwrap_or_default()
                 );
             }
-            if TcpStream::connect_timeout(&addr, READY_POLL).is_ok() {
+            // A connection that really was made: connect_timeout alone can report a refused
+            // connection as made (the socket then has no peer), as the wire tests' harness
+            // found (`wire/tests/common/mod.rs`, `accepts`).
+            if TcpStream::connect_timeout(&addr, READY_POLL).is_ok_and(|s| s.peer_addr().is_ok()) {
                 return;
             }
             std::thread::sleep(READY_POLL);
@@ -122,14 +125,19 @@ impl Drop for Server {
     }
 }
 
-/// A port free a moment ago, never handed out before in this process (the tests of a binary
-/// run at once; see `wire/tests/common/mod.rs`, whose test pins the same rule).
+/// A port free a moment ago, bound without listening and never handed out before in this
+/// process (see `wire/tests/common/mod.rs`, `free_port`: a listening probe socket inherited by a
+/// concurrently forked child accepted readiness checks meant for the server).
 pub fn free_port() -> u16 {
     static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
         std::sync::Mutex::new(std::collections::BTreeSet::new());
     loop {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        let port = socket.local_addr().unwrap().as_socket().unwrap().port();
         if GIVEN
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -3,7 +3,7 @@
 //! accepts connections (or fail with its own output), SIGKILL. A [`Server`] is killed when it
 //! is dropped, so a test that panics does not leave its server running.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -62,12 +62,10 @@ pub fn start(dir: &Path, log: &Path, shards: usize, level: &str) -> (Server, u16
                 std::fs::read_to_string(log).unwrap_or_default()
             );
         }
-        if TcpStream::connect_timeout(
-            &SocketAddr::from(([127, 0, 0, 1], port)),
+        if super::accepts(
+            SocketAddr::from(([127, 0, 0, 1], port)),
             Duration::from_millis(50),
-        )
-        .is_ok()
-        {
+        ) {
             return (Server(child), port);
         }
         assert!(Instant::now() < deadline, "server did not start");

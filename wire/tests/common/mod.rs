@@ -12,7 +12,7 @@
 pub mod durable;
 
 use std::fs::{self, File};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -86,14 +86,25 @@ impl TestServer {
         let connecting = tokio_postgres::connect(&self.url, tokio_postgres::NoTls);
         let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
             .await
-            .unwrap_or_else(|_| panic!("connecting to {} timed out", self.url))
-            .unwrap_or_else(|e| panic!("connecting to {}: {e}", self.url));
+            .unwrap_or_else(|_| panic!("connecting to {} timed out{}", self.url, self.log_tail()))
+            .unwrap_or_else(|e| panic!("connecting to {}: {e}{}", self.url, self.log_tail()));
         tokio::spawn(async move {
             // The connection ends with an error when the server closes it; the client's next
             // call then reports that error to the test, so nothing is lost here.
             let _ = connection.await;
         });
         client
+    }
+
+    /// The end of the server's output, for a failure message (empty for an external server).
+    fn log_tail(&self) -> String {
+        let Some(dir) = &self.data_dir else {
+            return String::new();
+        };
+        let log = fs::read_to_string(dir.with_extension("log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+        format!("\n--- the server's output (last 30 lines):\n{tail}")
     }
 
     fn external(url: String) -> TestServer {
@@ -155,7 +166,7 @@ impl TestServer {
                     "omendb exited with {status} at start-up:\n{output}"
                 ));
             }
-            if TcpStream::connect_timeout(&addr, READY_POLL).is_ok() {
+            if accepts(addr, READY_POLL) {
                 return Ok(());
             }
             std::thread::sleep(READY_POLL);
@@ -180,19 +191,37 @@ impl Drop for TestServer {
     }
 }
 
-/// A port that was free a moment ago (bind port 0, read what the kernel chose, release it),
-/// never handed out before in this process. A test binary's tests run at once, and the kernel
-/// may give port 0's bind a port another test was just given and has not bound yet: that test's
-/// readiness check then reached the other test's server, and its queries were refused once
-/// the other test stopped it ("connection refused" right after start-up, seen twice in CI).
+/// Whether a server accepts TCP connections on `addr`, judged by a connection that really was
+/// made. `TcpStream::connect_timeout` can return `Ok` for a connection the port refused (the
+/// socket then has no peer: ENOTCONN): readiness checks built on it alone let tests query
+/// servers that were not listening yet ("connection refused" right after start-up).
+pub fn accepts(addr: SocketAddr, timeout: Duration) -> bool {
+    TcpStream::connect_timeout(&addr, timeout)
+        .is_ok_and(|s| s.peer_addr().is_ok() && s.take_error().is_ok_and(|e| e.is_none()))
+}
+
+/// A port that was free a moment ago (bound to port 0 without listening, released), never
+/// handed out before in this process.
+/// - Bound, not listening: a child that another test thread forks at that moment inherits the
+///   socket until it execs, and a listening one there accepted this test's readiness check
+///   before its server listened (then reset it: "connection refused" on the first query, seen
+///   in CI and reproduced here about once in 15 runs of the `indexes` tests).
+/// - Never twice: the tests of a binary run at once.
 pub fn free_port() -> u16 {
     static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
         std::sync::Mutex::new(std::collections::BTreeSet::new());
     loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("a TCP socket");
+        socket
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
             .expect("bind port 0");
+        let port = socket
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .map(|a| a.port())
+            .expect("the bound port");
         if GIVEN
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
