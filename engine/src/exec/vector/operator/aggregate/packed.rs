@@ -527,43 +527,20 @@ mod tests {
             "six ids do not fit"
         );
         let long = "a text value far longer than any inline slot";
+        let text = |s: &str| Value::Text(s.into());
+        let row = |a: Value, b: Value, size: Value, supp: i32| vec![a, b, size, Value::Int32(supp)];
         let rows = vec![
-            vec![
-                Value::Text(long.into()),
-                Value::Text("Brand#45".into()),
+            row(text(long), text("Brand#45"), Value::Int32(1), 7),
+            row(text(long), text("Brand#45"), Value::Int32(1), 8),
+            row(Value::Null, text("Brand#45"), Value::Int32(1), 7),
+            row(text(""), Value::Null, Value::Null, -7),
+            row(
+                text(&format!("{long}é")),
+                text("Brand#45"),
                 Value::Int32(1),
-                Value::Int32(7),
-            ],
-            vec![
-                Value::Text(long.into()),
-                Value::Text("Brand#45".into()),
-                Value::Int32(1),
-                Value::Int32(8),
-            ],
-            vec![
-                Value::Null,
-                Value::Text("Brand#45".into()),
-                Value::Int32(1),
-                Value::Int32(7),
-            ],
-            vec![
-                Value::Text(String::new()),
-                Value::Null,
-                Value::Null,
-                Value::Int32(-7),
-            ],
-            vec![
-                Value::Text(format!("{long}é")),
-                Value::Text("Brand#45".into()),
-                Value::Int32(1),
-                Value::Int32(7),
-            ],
-            vec![
-                Value::Text(long.into()),
-                Value::Text("Brand#45".into()),
-                Value::Int32(1),
-                Value::Int32(7),
-            ],
+                7,
+            ),
+            row(text(long), text("Brand#45"), Value::Int32(1), 7),
         ];
         let b = &from_rows(&rows, &kinds).unwrap()[0];
         let cols: Vec<&Vector> = b.columns.iter().collect();
