@@ -1,5 +1,5 @@
 //! Wall-clock (criterion) benchmarks of column segments: building one from a load's columns,
-//! and the encode and decode of the file of one
+//! its columns' distinct-value sketches, and the encode and decode of the file of one
 //! `SEGMENT_ROWS`-row segment shaped like TPC-H `lineitem` (integer keys, numeric(15,2) money,
 //! dates, char(1) flags, char(25)/char(10) categories, varchar(44) comments). Throughput is in
 //! bytes of the decoded Arrow columns ("raw"); the encoded size is printed beside it.
@@ -9,7 +9,7 @@
 #![allow(clippy::expect_used)] // a benchmark over generated data may panic on a broken invariant
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use omendb_storage::segment::{Column, ColumnBuilder, SEGMENT_ROWS, Segment};
+use omendb_storage::segment::{Column, ColumnBuilder, SEGMENT_ROWS, Segment, Sketch};
 use omendb_storage::types::{DataType, Numeric, Value};
 use std::hint::black_box;
 
@@ -185,6 +185,16 @@ fn segment_files(c: &mut Criterion) {
     let modes = built[14].clone();
     g.bench_function("dictionary of l_shipmode", |b| {
         b.iter_batched(|| modes.clone(), Column::compact, BatchSize::SmallInput)
+    });
+    // The distinct-value sketches a load's cut makes of every column.
+    g.bench_function("sketch every column", |b| {
+        b.iter(|| {
+            black_box(&segment)
+                .columns()
+                .iter()
+                .map(Sketch::of)
+                .collect::<Vec<_>>()
+        })
     });
     g.bench_function("encode", |b| b.iter(|| black_box(&segment).encode()));
     g.bench_function("decode (checksums, columns, key index)", |b| {
