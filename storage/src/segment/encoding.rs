@@ -325,6 +325,44 @@ pub(crate) fn write_strings<'a>(
     write_string_body(w, rows, get, valid);
 }
 
+/// Write Arrow strings (`offsets` into `values`): as `write_strings` does, but without NULLs
+/// the lengths come from the offsets and the bytes are copied in one piece rather than one
+/// call per value.
+pub(crate) fn write_string_array(
+    w: &mut ByteWriter,
+    offsets: &[i32],
+    values: &[u8],
+    valid: Option<&NullBuffer>,
+) {
+    let rows = offsets.len().saturating_sub(1);
+    let range = |i: usize| offsets[i] as usize..offsets[i + 1] as usize;
+    let get = |i: usize| values.get(range(i)).unwrap_or_default();
+    let (Some(&first), Some(&last), None) = (offsets.first(), offsets.last(), valid) else {
+        write_strings(w, rows, get, valid);
+        return;
+    };
+    let Some(bytes) = values.get(first as usize..last as usize) else {
+        write_strings(w, rows, get, valid);
+        return;
+    };
+    if let Some((dict, codes)) = dictionary(rows, &get, &|_| true) {
+        let dict_bytes: usize = dict.iter().map(|s| s.len()).sum();
+        let code_bits = bit_width(dict.len().saturating_sub(1) as u64);
+        if dict_bytes + dict.len() * 2 + packed_len(rows, code_bits) < bytes.len() {
+            w.u8(STR_DICT);
+            w.u32(dict.len() as u32);
+            write_string_body(w, dict.len(), |i| dict[i], None);
+            write_ints(w, &codes, None);
+            return;
+        }
+    }
+    w.u8(STR_PLAIN);
+    let lengths: Vec<i32> = offsets.windows(2).map(|o| o[1] - o[0]).collect();
+    write_ints(w, &lengths, None);
+    w.u32(bytes.len() as u32);
+    w.buf.extend_from_slice(bytes);
+}
+
 /// Write a column already held as dictionary codes (`codes[i]` into `dict(c)`, `dict_len`
 /// entries): the dictionary as it is when that is smaller than the plain strings, without
 /// hashing a single row again. A dictionary with more entries than rows (left by a `take`)

@@ -9,7 +9,7 @@ use super::column::{Column, DICT_MAX_VALUES};
 use super::encoding::{
     Bad, StringParts, Strings, expand_dictionary, read_bitmap, read_ints, read_ints_as, read_plain,
     read_strings, read_strings_as_stored, write_bitmap, write_coded_strings, write_ints,
-    write_plain, write_strings,
+    write_plain, write_string_array,
 };
 use super::error::SegmentError;
 use super::zone::ZoneMap;
@@ -279,7 +279,7 @@ fn write_chunk(w: &mut ByteWriter, c: &Column) {
             w.u8(MANTISSA_INTS);
             write_ints(w, mantissas.values(), nulls);
         }
-        Column::Text(a) => write_strings(w, a.len(), |i| a.value(i).as_bytes(), nulls),
+        Column::Text(a) => write_string_array(w, a.value_offsets(), a.value_data(), nulls),
         Column::TextDict { codes, values } => write_coded_strings(
             w,
             codes.values(),
@@ -287,7 +287,7 @@ fn write_chunk(w: &mut ByteWriter, c: &Column) {
             values.len(),
             nulls,
         ),
-        Column::Bytea(a) => write_strings(w, a.len(), |i| a.value(i), nulls),
+        Column::Bytea(a) => write_string_array(w, a.value_offsets(), a.value_data(), nulls),
         Column::Interval {
             months,
             days,

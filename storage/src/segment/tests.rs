@@ -804,3 +804,31 @@ fn dictionaries_keep_short_and_long_values_apart() {
         }
     }
 }
+
+proptest! {
+    /// Strings written from their Arrow offsets are byte for byte what writing them a value at
+    /// a time gives: plain or as a dictionary, with and without NULLs, from a slice of an array.
+    #[test]
+    fn string_arrays_encode_as_values_one_at_a_time(
+        values in proptest::collection::vec(
+            prop_oneof![1 => Just(None), 8 => "[ab]{0,2}".prop_map(Some), 4 => ".{0,30}".prop_map(Some)],
+            1..400,
+        ),
+        skip in 0usize..5,
+        nulls in any::<bool>(),
+    ) {
+        use crate::segment::encoding::{write_string_array, write_strings};
+        let values: Vec<Option<String>> = values
+            .into_iter()
+            .map(|v| if nulls { v } else { Some(v.unwrap_or_default()) })
+            .collect();
+        let all = arrow_array::StringArray::from(values);
+        let skip = skip.min(all.len() - 1);
+        let a = all.slice(skip, all.len() - skip);
+        let mut one = crate::io::ByteWriter::new();
+        write_strings(&mut one, a.len(), |i| a.value(i).as_bytes(), a.nulls());
+        let mut whole = crate::io::ByteWriter::new();
+        write_string_array(&mut whole, a.value_offsets(), a.value_data(), a.nulls());
+        prop_assert_eq!(one.buf, whole.buf);
+    }
+}
