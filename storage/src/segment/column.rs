@@ -392,8 +392,12 @@ fn narrow_mantissas(m: &Decimal128Array) -> Option<Int64Array> {
 fn dictionary(a: &StringArray) -> Option<(UInt16Array, StringArray)> {
     let plain_bytes = a.values().len() + 4 * a.len();
     // Room for the sample up front: growing the table to it rehashed every entry on the way.
-    let mut ids: hashbrown::HashMap<&str, u16> =
-        hashbrown::HashMap::with_capacity(DICT_SAMPLE.min(a.len()));
+    let room = DICT_SAMPLE.min(a.len());
+    // Values of up to 16 bytes (flags, modes, categories) are looked up as two words and a
+    // length: compared without a `memcmp` call and hashed without a byte loop, where a
+    // string key spent most of a load's dictionary time.
+    let mut short: hashbrown::HashMap<ShortKey, u16> = hashbrown::HashMap::with_capacity(room);
+    let mut long: hashbrown::HashMap<&str, u16> = hashbrown::HashMap::new();
     let mut distinct: Vec<&str> = Vec::new();
     let mut dict_bytes = 0usize;
     let mut codes = Vec::with_capacity(a.len());
@@ -408,14 +412,22 @@ fn dictionary(a: &StringArray) -> Option<(UInt16Array, StringArray)> {
             return None;
         }
         let s = a.value(i);
-        let code = match ids.get(s) {
-            Some(&c) => c,
+        let key = ShortKey::of(s.as_bytes());
+        let known = match key {
+            Some(k) => short.get(&k).copied(),
+            None => long.get(s).copied(),
+        };
+        let code = match known {
+            Some(c) => c,
             None => {
                 if distinct.len() == DICT_MAX_VALUES {
                     return None;
                 }
                 let c = distinct.len() as u16;
-                ids.insert(s, c);
+                match key {
+                    Some(k) => short.insert(k, c),
+                    None => long.insert(s, c),
+                };
                 distinct.push(s);
                 dict_bytes += s.len() + 4;
                 // Not worth it once the dictionary alone is half the plain form.
@@ -432,6 +444,57 @@ fn dictionary(a: &StringArray) -> Option<(UInt16Array, StringArray)> {
     }
     let values = StringArray::from(distinct);
     Some((UInt16Array::new(codes.into(), a.nulls().cloned()), values))
+}
+
+/// A string of at most 16 bytes as a dictionary key: with its length, two words that hold
+/// every byte (read overlapping, so without a variable-length copy), which makes equal keys
+/// exactly equal strings.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ShortKey(u64, u64, usize);
+
+impl std::hash::Hash for ShortKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        // One word to the hasher: the length is implied by most values' bytes anyway.
+        h.write_u64(self.0 ^ self.1.rotate_left(29) ^ (self.2 as u64).rotate_right(8));
+    }
+}
+
+impl ShortKey {
+    #[inline]
+    fn of(b: &[u8]) -> Option<ShortKey> {
+        let n = b.len();
+        let word = |at: usize| {
+            b.get(at..at + 8)
+                .map_or(0, |s| u64::from_le_bytes(word8(s)))
+        };
+        let half = |at: usize| {
+            b.get(at..at + 4)
+                .map_or(0, |s| u64::from(u32::from_le_bytes(word4(s))))
+        };
+        let (x, y) = match n {
+            0 => (0, 0),
+            1..=3 => (
+                u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16,
+                0,
+            ),
+            4..=7 => (half(0), half(n - 4)),
+            8..=16 => (word(0), word(n - 8)),
+            _ => return None,
+        };
+        Some(ShortKey(x, y, n))
+    }
+}
+
+fn word8(s: &[u8]) -> [u8; 8] {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(s);
+    w
+}
+
+fn word4(s: &[u8]) -> [u8; 4] {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(s);
+    w
 }
 
 /// Arrow's take kernel, typed back.

@@ -832,3 +832,26 @@ proptest! {
         prop_assert_eq!(one.buf, whole.buf);
     }
 }
+
+proptest! {
+    /// A text column compacted into a dictionary reads back as the same values: short and long
+    /// values, values differing only by trailing NUL bytes or at the 16th byte, and NULLs.
+    #[test]
+    fn dictionary_columns_read_back_their_values(
+        picks in proptest::collection::vec(prop::option::weighted(0.9, 0usize..8), 1..3000),
+    ) {
+        const VALUES: [&str; 8] = [
+            "", "a", "a\0", "a\0\0", "sixteen bytes..x", "sixteen bytes..y",
+            "seventeen bytes..", "a value longer than sixteen bytes",
+        ];
+        let values: Vec<Option<&str>> = picks.iter().map(|p| p.map(|p| VALUES[p])).collect();
+        let compact = Column::Text(arrow_array::StringArray::from(values.clone())).compact();
+        if picks.len() > 100 {
+            prop_assert!(matches!(compact, Column::TextDict { .. }), "{}", compact.kind_name());
+        }
+        for (i, v) in values.iter().enumerate() {
+            let expected = v.map_or(Value::Null, |s| Value::Text(s.to_string()));
+            prop_assert_eq!(format!("{:?}", compact.value(i)), format!("{expected:?}"));
+        }
+    }
+}
