@@ -325,6 +325,69 @@ fn rows_route_by_key_even_when_the_key_is_escaped_or_malformed() {
     let _ = std::fs::remove_file(&log);
 }
 
+/// Integer keys of each width are routed from their field as they are parsed; every row must
+/// be on the shard a point lookup of its key goes to: negative keys, each type's bounds, and
+/// a COPY whose NULL string is a number (that field is NULL, not the number).
+#[test]
+fn integer_keys_of_every_width_land_where_lookups_look() {
+    let (dir, log) = scratch("int-keys");
+    let (child, port) = start(&dir, &log);
+    for (ty, lo, hi) in [
+        ("smallint", i64::from(i16::MIN), i64::from(i16::MAX)),
+        ("integer", i64::from(i32::MIN), i64::from(i32::MAX)),
+        ("bigint", i64::MIN, i64::MAX),
+    ] {
+        let table = format!("keys_{ty}");
+        query(
+            port,
+            &format!("CREATE TABLE {table} (k {ty} PRIMARY KEY, v int)"),
+        );
+        let keys: Vec<i64> = [lo, lo + 1, hi - 1, hi]
+            .into_iter()
+            .chain((-20_000..20_000).step_by(7))
+            .collect();
+        let data: String = keys.iter().map(|k| format!("{k}\t1\n")).collect();
+        assert_eq!(
+            copy(port, &table, &data).unwrap(),
+            format!("COPY {}", keys.len())
+        );
+        let lookups: String = keys
+            .iter()
+            .step_by(37)
+            .chain(&[lo, hi, -1, -20_000])
+            .map(|k| format!("SELECT k FROM {table} WHERE k = {k};\n"))
+            .collect();
+        let out = script_output(port, &lookups);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let found: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        let expected: Vec<String> = keys
+            .iter()
+            .step_by(37)
+            .chain(&[lo, hi, -1, -20_000])
+            .map(|k| k.to_string())
+            .collect();
+        assert_eq!(found, expected, "{ty}");
+    }
+    let out = psql(
+        port,
+        "COPY keys_integer FROM STDIN WITH (NULL '5')",
+        Some(b"100001\t1\n5\t1\n"),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("null value"), "{err}");
+    kill(child);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&log);
+}
+
 /// `summary` of the rows `keys` as `rows` writes them, except that the rows of `escaped`
 /// carry the texts, amounts and dates of the escaped lines above.
 fn expected_summary_except(keys: std::ops::Range<i64>, escaped: &[i64]) -> String {

@@ -17,7 +17,7 @@ use crate::copy::direct::{self, Kind, Slot, slot_value};
 use crate::durable::checkpoint::{SEGMENT_DIR, segment_file, write_new_file};
 use crate::exec::Row;
 use crate::exec::dml::{check_not_null, unique_violation};
-use crate::exec::route::shard_of_value_in;
+use crate::exec::route::{shard_of_int, shard_of_value_in};
 use crate::runtime::file::{create_dir_all, remove_file, sync_dir};
 use crate::shard::ShardRef;
 use crate::shard::ShardState;
@@ -480,9 +480,8 @@ fn load_lines(
         // Whether the row is known to be this shard's from its key field alone.
         let mut routed = false;
         if let Some(col) = shard_column
-            && let Some(key) = one.parser.column_value(line, col)
+            && let Some(owner) = one.owner_of(line, col, shards)
         {
-            let owner = shard_of_value_in(&key, shards, &mut one.key_buf);
             if owner != here {
                 // Another shard's row: only its key field is parsed here.
                 send_line(&mut remote[owner], line, number);
@@ -561,6 +560,8 @@ struct OneLine<'p> {
     plain_row: Vec<Value>,
     row: Row,
     key_buf: Vec<u8>,
+    /// The bounds of the shard column's integer type, when it is one and the format is text.
+    int_key: Option<(i64, i64)>,
     pk: Option<Vec<usize>>,
     tz: TimeZone,
 }
@@ -574,8 +575,16 @@ impl<'p> OneLine<'p> {
         shard_column: Option<usize>,
     ) -> OneLine<'p> {
         let columns = table.columns.len();
+        let kinds = direct::kinds(parser);
+        let int_key = shard_column.filter(|_| kinds.is_some()).and_then(|c| {
+            match Kind::of(table.columns.get(c)?.ty) {
+                Kind::Int { min, max } => Some((min, max)),
+                _ => None,
+            }
+        });
         OneLine {
-            kinds: direct::kinds(parser),
+            kinds,
+            int_key,
             tz: parser.time_zone().clone(),
             parser,
             table,
@@ -593,6 +602,23 @@ impl<'p> OneLine<'p> {
             key_buf: Vec::new(),
             pk: table.primary_key.as_ref().map(|k| k.columns.clone()),
         }
+    }
+
+    /// The shard that owns `line`'s row, from its shard-key field (table column `col`) alone;
+    /// `None` when that field needs more than the plain case (the whole line is parsed then).
+    #[inline]
+    fn owner_of(&mut self, line: &[u8], col: usize, shards: usize) -> Option<usize> {
+        // A plain integer key (TPC-H's, most tables') is hashed as it is parsed: the same
+        // shard its encoded `Value` hashes to, without making one.
+        if let Some((min, max)) = self.int_key
+            && let Some((_, field)) = self.parser.column_field(line, col)
+            && field != self.parser.null().as_bytes()
+            && let Some(v) = direct::plain_int(field).filter(|v| (min..=max).contains(v))
+        {
+            return Some(shard_of_int(v, shards));
+        }
+        let key = self.parser.column_value(line, col)?;
+        Some(shard_of_value_in(&key, shards, &mut self.key_buf))
     }
 
     /// Load `line` (its text when the chunk is UTF-8), numbered `number`: 1 when its row

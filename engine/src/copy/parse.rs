@@ -252,6 +252,25 @@ impl CopyParser {
     /// not listed, the field is missing, escaped or not valid — and the whole line must be parsed
     /// (which reports any error).
     pub fn column_value(&self, raw: &[u8], col: usize) -> Option<Value> {
+        let (n, field) = self.column_field(raw, col)?;
+        if field == self.stmt.null.as_bytes() {
+            return Some(Value::Null);
+        }
+        if memchr::memchr(b'\\', field).is_some() {
+            return None;
+        }
+        let ty = self.targets[n].1;
+        if let Some(v) = super::direct::plain_value(field, ty) {
+            return Some(v);
+        }
+        self.convert(n, std::str::from_utf8(field).ok()?).ok()
+    }
+
+    /// Text format: the target number and raw bytes of table column `col`'s field in line
+    /// `raw` (without its newline or a last field's '\r'), unconverted: it may be the NULL
+    /// string or escaped. `None` when the COPY does not list the column or the line has too
+    /// few fields.
+    pub fn column_field<'r>(&self, raw: &'r [u8], col: usize) -> Option<(usize, &'r [u8])> {
         let n = self.targets.iter().position(|&(c, _)| c == col)?;
         let delimiter = self.stmt.delimiter;
         let mut start = 0;
@@ -268,17 +287,7 @@ impl CopyParser {
         } else {
             field
         };
-        if field == self.stmt.null.as_bytes() {
-            return Some(Value::Null);
-        }
-        if memchr::memchr(b'\\', field).is_some() {
-            return None;
-        }
-        let ty = self.targets[n].1;
-        if let Some(v) = super::direct::plain_value(field, ty) {
-            return Some(v);
-        }
-        self.convert(n, std::str::from_utf8(field).ok()?).ok()
+        Some((n, field))
     }
 
     /// A parser for one chunk from `split_lines`, numbering lines after `line`.

@@ -4,7 +4,7 @@ use super::eval::{EvalEnv, eval};
 use crate::EngineError;
 use omendb_planner::{Access, Expr};
 use omendb_storage::row::KeyRange;
-use omendb_storage::row::key::{encode_primary_key, encode_value, shard_hash};
+use omendb_storage::row::key::{encode_primary_key, encode_value, shard_hash, shard_hash_int};
 use omendb_storage::schema::TableSchema;
 use omendb_storage::types::Value;
 
@@ -18,6 +18,11 @@ pub fn shard_of_value_in(v: &Value, shards: usize, buf: &mut Vec<u8>) -> usize {
     buf.clear();
     encode_value(v, buf);
     (shard_hash(buf) % shards as u64) as usize
+}
+
+/// [`shard_of_value`] of an integer value of any width, without encoding it.
+pub fn shard_of_int(v: i64, shards: usize) -> usize {
+    (shard_hash_int(v) % shards as u64) as usize
 }
 
 /// The shard a full row belongs on (`None` for tables without a shard key).
