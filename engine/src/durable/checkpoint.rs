@@ -70,6 +70,9 @@ pub struct CheckpointStats {
     pub segments_written: usize,
     pub bytes_written: u64,
     pub elapsed: Duration,
+    /// How long commits waited at the closed gate: the WAL rotations and the freezes, which
+    /// run without yielding on every shard (what a transaction's worst latency shows).
+    pub commits_paused: Duration,
 }
 
 /// One shard's frozen state, waiting to be written.
@@ -93,12 +96,16 @@ pub async fn checkpoint(shard: &ShardRef) -> Result<Option<CheckpointStats>, Eng
     let _running = engine.checkpoint_lock().await;
     let number = engine.next_checkpoint_number();
     let max_txn = engine.current_txn();
+    let mut stats = CheckpointStats::default();
     let frozen = {
         let _closed = engine.gate().close().await;
+        let closed_at = Instant::now();
         let freezes = (0..shard.count())
             .map(|s| shard.run_on(s, |sh| async move { freeze_shard(sh.state()).await }))
             .collect();
-        join_all(freezes).await
+        let frozen = join_all(freezes).await;
+        stats.commits_paused = closed_at.elapsed();
+        frozen
     };
     let mut states = Vec::with_capacity(frozen.len());
     for f in frozen {
@@ -116,7 +123,6 @@ pub async fn checkpoint(shard: &ShardRef) -> Result<Option<CheckpointStats>, Eng
         })
         .collect();
     let mut written = Vec::new();
-    let mut stats = CheckpointStats::default();
     for w in join_all(writes).await {
         let (s, freeze) = w.map_err(|e| EngineError::Internal(e.to_string()))??;
         stats.segments_written += s.segments_written;
@@ -155,10 +161,11 @@ pub async fn checkpoint(shard: &ShardRef) -> Result<Option<CheckpointStats>, Eng
     }
     stats.elapsed = started.elapsed();
     tracing::info!(
-        "checkpoint {number}: {} segments, {} bytes written in {:.2?}",
+        "checkpoint {number}: {} segments, {} bytes written in {:.2?} (commits paused {:.2?})",
         stats.segments_written,
         stats.bytes_written,
-        stats.elapsed
+        stats.elapsed,
+        stats.commits_paused
     );
     Ok(Some(stats))
 }
