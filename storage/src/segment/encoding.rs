@@ -310,19 +310,35 @@ pub(crate) fn write_strings<'a>(
         .filter(|&i| is_valid(i))
         .map(|i| get(i).len())
         .sum();
-    if let Some((dict, codes)) = dictionary(rows, &get, &is_valid) {
-        let dict_bytes: usize = dict.iter().map(|s| s.len()).sum();
-        let code_bits = bit_width(dict.len().saturating_sub(1) as u64);
-        if dict_bytes + dict.len() * 2 + packed_len(rows, code_bits) < total {
-            w.u8(STR_DICT);
-            w.u32(dict.len() as u32);
-            write_string_body(w, dict.len(), |i| dict[i], None);
-            write_ints(w, &codes, None);
-            return;
-        }
+    if write_dictionary_if_smaller(w, rows, &get, &is_valid, total) {
+        return;
     }
     w.u8(STR_PLAIN);
     write_string_body(w, rows, get, valid);
+}
+
+/// Write the `rows` strings (`get`, valid where `is_valid`) as a dictionary and codes when
+/// that is smaller than their `total` plain bytes; false, writing nothing, when it is not.
+fn write_dictionary_if_smaller<'a>(
+    w: &mut ByteWriter,
+    rows: usize,
+    get: &impl Fn(usize) -> &'a [u8],
+    is_valid: &impl Fn(usize) -> bool,
+    total: usize,
+) -> bool {
+    let Some((dict, codes)) = dictionary(rows, get, is_valid) else {
+        return false;
+    };
+    let dict_bytes: usize = dict.iter().map(|s| s.len()).sum();
+    let code_bits = bit_width(dict.len().saturating_sub(1) as u64);
+    if dict_bytes + dict.len() * 2 + packed_len(rows, code_bits) >= total {
+        return false;
+    }
+    w.u8(STR_DICT);
+    w.u32(dict.len() as u32);
+    write_string_body(w, dict.len(), |i| dict[i], None);
+    write_ints(w, &codes, None);
+    true
 }
 
 /// Write Arrow strings (`offsets` into `values`): as `write_strings` does, but without NULLs
@@ -345,16 +361,8 @@ pub(crate) fn write_string_array(
         write_strings(w, rows, get, valid);
         return;
     };
-    if let Some((dict, codes)) = dictionary(rows, &get, &|_| true) {
-        let dict_bytes: usize = dict.iter().map(|s| s.len()).sum();
-        let code_bits = bit_width(dict.len().saturating_sub(1) as u64);
-        if dict_bytes + dict.len() * 2 + packed_len(rows, code_bits) < bytes.len() {
-            w.u8(STR_DICT);
-            w.u32(dict.len() as u32);
-            write_string_body(w, dict.len(), |i| dict[i], None);
-            write_ints(w, &codes, None);
-            return;
-        }
+    if write_dictionary_if_smaller(w, rows, &get, &|_| true, bytes.len()) {
+        return;
     }
     w.u8(STR_PLAIN);
     let lengths: Vec<i32> = offsets.windows(2).map(|o| o[1] - o[0]).collect();
