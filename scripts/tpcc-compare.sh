@@ -17,6 +17,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# shellcheck source=scripts/omendb-server.sh
+source "$root/scripts/omendb-server.sh"
 
 warehouses=${1:-10}
 TERMINALS=${TERMINALS:-8 32}
@@ -30,7 +32,6 @@ PEERS=${PEERS:-/work/shared/peers}
 export PEER_DIR=${PEER_DIR:-/work/peer-data/postgres}
 WORK=${WORK:-$root/target/tpcc-compare}
 bench=$root/target/release/omendb-bench
-omendb=$root/target/release/omendb
 omen_url=postgres://postgres@127.0.0.1:$OMENDB_PORT/postgres
 mkdir -p "$WORK"
 log() { printf '\n== %s\n' "$*"; }
@@ -39,16 +40,8 @@ log "building release binaries (omendb, omendb-bench)"
 cargo build --release -p omendb-wire --bin omendb -p omendb-bench --bin omendb-bench
 bash "$PEERS/postgres.sh" start
 
-data=$WORK/omendb-data
-rm -rf "$data"
-"$omendb" --port "$OMENDB_PORT" --listen 127.0.0.1 --shards "$SHARDS" --data-dir "$data" \
-  --sync "$OMENDB_SYNC" --log info >"$WORK/omendb.log" 2>&1 &
-pid=$!
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$data"' EXIT
-for _ in $(seq 300); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$OMENDB_PORT") 2>/dev/null && break
-  sleep 0.1
-done
+start_omendb "$OMENDB_PORT" "$WORK/omendb-data" "$WORK/omendb.log" --shards "$SHARDS" \
+  --sync "$OMENDB_SYNC" --log info
 
 # A one-terminal run of a few seconds loads each system (the harness loads unless --skip-load).
 log "loading $warehouses warehouses into OmenDB and PostgreSQL"

@@ -22,6 +22,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# shellcheck source=scripts/omendb-server.sh
+source "$root/scripts/omendb-server.sh"
 
 sf=${1:-10}
 SHARDS=${SHARDS:-2}
@@ -37,7 +39,6 @@ if [ -z "${ANSWERS:-}" ]; then
   [ -d "$committed" ] && ANSWERS=$committed
 fi
 bench=$root/target/release/omendb-bench
-omendb=$root/target/release/omendb
 mkdir -p "$WORK"
 log() { printf '\n== %s\n' "$*"; }
 
@@ -56,16 +57,7 @@ if ! complete; then
   complete || { echo "PostgreSQL did not answer all 22 queries: see above" >&2; exit 1; }
 fi
 
-data=$WORK/omendb-data
-rm -rf "$data"
-"$omendb" --port "$OMENDB_PORT" --listen 127.0.0.1 --shards "$SHARDS" --data-dir "$data" \
-  --log warn >"$WORK/omendb.log" 2>&1 &
-pid=$!
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$data"' EXIT
-for _ in $(seq 300); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$OMENDB_PORT") 2>/dev/null && break
-  sleep 0.1
-done
+start_omendb "$OMENDB_PORT" "$WORK/omendb-data" "$WORK/omendb.log" --shards "$SHARDS" --log warn
 
 log "OmenDB ($SHARDS shards): load SF $sf by COPY, then the 22 queries (one warm-up, one timed run)"
 status=0
@@ -73,5 +65,5 @@ status=0
   --connections "$CONNECTIONS" --runs 1 --answers "$ANSWERS" --label omendb --shards "$SHARDS" \
   --durability "WAL, --sync on" --out "$WORK/omendb" || status=$?
 log "OmenDB server memory after the load and all queries"
-grep -E '^(VmHWM|VmRSS):' "/proc/$pid/status"
+grep -E '^(VmHWM|VmRSS):' "/proc/$omendb_pid/status"
 exit "$status"
